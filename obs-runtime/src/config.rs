@@ -1,0 +1,329 @@
+//! `init()`, its builder, and the guard that keeps the exporters running.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{PoisonError, RwLock};
+
+use crate::recorder::BucketMatch;
+use crate::render::{Collector, Kind, Labels};
+use crate::server::Server;
+
+/// What can go wrong in [`init`] or [`Builder::install`]. Every message names the variable,
+/// value or setting at fault and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An environment variable holds a value that cannot be used.
+    #[error("environment variable {var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What a valid value looks like.
+        reason: String,
+    },
+    /// The host and port do not name an address.
+    #[error(
+        "cannot resolve {host:?} port {port} for the /metrics server (set OTEL_EXPORTER_PROMETHEUS_HOST to an IP address or a resolvable name)"
+    )]
+    InvalidAddress {
+        /// The host asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+    },
+    /// The address is taken or not ours to bind.
+    #[error(
+        "cannot serve /metrics on {addr}: {source} (is another process using the port? set OTEL_EXPORTER_PROMETHEUS_PORT to a free port, or 0 for any)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server thread could not be started.
+    #[error("cannot start the /metrics server thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// Another `metrics` recorder was installed first.
+    #[error(
+        "another `metrics` recorder is already installed, so metrics::counter!/gauge!/histogram! calls cannot reach /metrics (remove the other install, or call Builder::without_recorder())"
+    )]
+    RecorderTaken,
+    /// Histogram buckets given to the builder are unusable.
+    #[error("histogram buckets for {name:?} are invalid: {reason}")]
+    InvalidBuckets {
+        /// The metric name or prefix.
+        name: String,
+        /// What is wrong with them.
+        reason: String,
+    },
+}
+
+/// The port of OTel's Prometheus exporter.
+pub const DEFAULT_PORT: u16 = 9464;
+/// Loopback: the page is not exposed beyond the machine unless asked for.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+static SERVICE_NAME: RwLock<Option<String>> = RwLock::new(None);
+
+/// Sets up obs with the defaults and the standard environment variables: see [`Builder`].
+///
+/// Serves `http://127.0.0.1:9464/metrics` until the returned guard is dropped.
+///
+/// ```no_run
+/// fn main() -> Result<(), obs_runtime::Error> {
+///     let _obs = obs_runtime::init()?;
+///     // … run the service …
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+/// See [`Builder::install`].
+pub fn init() -> Result<ObsGuard, Error> {
+    Builder::new().install()
+}
+
+/// Configures obs in code. Every setting left unset is read from the environment when
+/// [`install`](Builder::install) runs, then falls back to its default:
+///
+/// | setting | variable | default |
+/// |---|---|---|
+/// | [`service_name`](Builder::service_name) | `OTEL_SERVICE_NAME` | none |
+/// | [`host`](Builder::host) | `OTEL_EXPORTER_PROMETHEUS_HOST` | `127.0.0.1` |
+/// | [`port`](Builder::port) | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` |
+///
+/// A setting made in code wins over the variable. Empty variables count as unset.
+///
+/// ```
+/// let obs = obs_runtime::Builder::new()
+///     .service_name("checkout")
+///     .port(0) // any free port
+///     .histogram_buckets("queue_wait_seconds", [0.001, 0.01, 0.1])
+///     .install()?;
+/// let addr = obs.local_addr().expect("serving");
+/// assert!(addr.ip().is_loopback());
+/// assert!(obs_runtime::render().contains(r#"target_info{service_name="checkout"} 1"#));
+/// # Ok::<(), obs_runtime::Error>(())
+/// ```
+#[must_use]
+pub struct Builder {
+    service_name: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    serve: bool,
+    recorder: bool,
+    buckets: Vec<(BucketMatch, Vec<f64>)>,
+    env: Box<dyn Fn(&str) -> Option<String>>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("service_name", &self.service_name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("serve", &self.serve)
+            .field("recorder", &self.recorder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Nothing set: everything comes from the environment or the defaults.
+    pub fn new() -> Self {
+        Builder {
+            service_name: None,
+            host: None,
+            port: None,
+            serve: true,
+            recorder: true,
+            buckets: Vec::new(),
+            env: Box::new(|var| std::env::var(var).ok()),
+        }
+    }
+
+    /// The service's name: a `target_info{service_name="…"}` series on the page.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The address to serve `/metrics` on: an IP address or a name. `0.0.0.0` exposes the page
+    /// on every interface; read `docs/security.md` first.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// The port to serve `/metrics` on; `0` picks a free one ([`ObsGuard::local_addr`] tells
+    /// which).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Serve nothing: read the page with [`render`](crate::render) and expose it yourself.
+    pub fn without_server(mut self) -> Self {
+        self.serve = false;
+        self
+    }
+
+    /// Do not install the `metrics` facade recorder (for applications that install their own).
+    pub fn without_recorder(mut self) -> Self {
+        self.recorder = false;
+        self
+    }
+
+    /// Buckets for the `metrics::histogram!` series named `name` (after `.` and other invalid
+    /// characters become `_`). Bounds must be finite and strictly increasing.
+    pub fn histogram_buckets(mut self, name: impl Into<String>, bounds: impl Into<Vec<f64>>) -> Self {
+        self.buckets.push((BucketMatch::Exact(name.into()), bounds.into()));
+        self
+    }
+
+    /// Buckets for every `metrics::histogram!` series whose name starts with `prefix`. An exact
+    /// name wins over a prefix, a longer prefix over a shorter one.
+    pub fn histogram_buckets_prefix(mut self, prefix: impl Into<String>, bounds: impl Into<Vec<f64>>) -> Self {
+        self.buckets.push((BucketMatch::Prefix(prefix.into()), bounds.into()));
+        self
+    }
+
+    /// Where unset settings are read from instead of the process environment: for tests, or
+    /// for configuration that arrives another way.
+    ///
+    /// ```
+    /// let err = obs_runtime::Builder::new()
+    ///     .env(|var| (var == "OTEL_EXPORTER_PROMETHEUS_PORT").then(|| "http".to_owned()))
+    ///     .install()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("OTEL_EXPORTER_PROMETHEUS_PORT=\"http\""));
+    /// ```
+    pub fn env(mut self, source: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        self.env = Box::new(source);
+        self
+    }
+
+    fn var(&self, var: &str) -> Option<String> {
+        (self.env)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Validates the settings, installs the `metrics` recorder and starts the server.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidEnv`]: a variable does not parse (a port that is not a number from 0
+    ///   to 65535, say); the message names it.
+    /// - [`Error::InvalidAddress`], [`Error::Bind`]: the address cannot be resolved or bound,
+    ///   typically because the port is taken.
+    /// - [`Error::RecorderTaken`]: another `metrics` recorder is installed.
+    /// - [`Error::InvalidBuckets`], [`Error::Thread`].
+    ///
+    /// Nothing is left half-installed on error, except a recorder installed before the server
+    /// failed to bind: it keeps counting, so no facade call is lost.
+    pub fn install(self) -> Result<ObsGuard, Error> {
+        for (matcher, bounds) in &self.buckets {
+            check_buckets(matcher, bounds)?;
+        }
+        let service_name = self.service_name.clone().or_else(|| self.var("OTEL_SERVICE_NAME"));
+        let port = match self.port {
+            Some(port) => port,
+            None => match self.var("OTEL_EXPORTER_PROMETHEUS_PORT") {
+                None => DEFAULT_PORT,
+                Some(value) => value.trim().parse().map_err(|_| Error::InvalidEnv {
+                    var: "OTEL_EXPORTER_PROMETHEUS_PORT",
+                    value: value.clone(),
+                    reason: "expected a port number from 0 to 65535".into(),
+                })?,
+            },
+        };
+        let host = self
+            .host
+            .clone()
+            .or_else(|| self.var("OTEL_EXPORTER_PROMETHEUS_HOST"))
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let addr = if self.serve { Some(resolve(&host, port)?) } else { None };
+
+        if self.recorder {
+            crate::recorder::install(self.buckets)?;
+        }
+        *SERVICE_NAME.write().unwrap_or_else(PoisonError::into_inner) = service_name;
+        let server = addr.map(Server::start).transpose()?;
+        Ok(ObsGuard { server })
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
+    // `[::1]` and `::1` both mean IPv6 loopback.
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bare, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::InvalidAddress { host: host.to_owned(), port })
+}
+
+fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
+    let name = match matcher {
+        BucketMatch::Exact(n) | BucketMatch::Prefix(n) => n.clone(),
+    };
+    let fail = |reason: String| Err(Error::InvalidBuckets { name: name.clone(), reason });
+    if bounds.is_empty() {
+        return fail("give at least one bound".into());
+    }
+    if let Some(b) = bounds.iter().find(|b| !b.is_finite()) {
+        return fail(format!("{b} is not finite; +Inf is always added for you"));
+    }
+    if let Some(w) = bounds.windows(2).find(|w| w[0] >= w[1]) {
+        return fail(format!("bounds must be strictly increasing: {} follows {}", w[1], w[0]));
+    }
+    Ok(())
+}
+
+/// Keeps obs's exporters running; dropping it stops the `/metrics` server.
+///
+/// Recording never stops: instrumented calls are counted with or without a guard, and
+/// [`render`](crate::render) works at any time.
+#[must_use = "dropping the guard stops the /metrics server at once"]
+#[derive(Debug)]
+pub struct ObsGuard {
+    server: Option<Server>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.local_addr()).finish_non_exhaustive()
+    }
+}
+
+impl ObsGuard {
+    /// The address `/metrics` is served on, if a server runs.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(Server::local_addr)
+    }
+
+    /// `http://ADDR/metrics`, if a server runs.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.local_addr().map(|addr| format!("http://{addr}/metrics"))
+    }
+}
+
+/// `target_info`, OTel's series for the resource, when a service name is set.
+pub(crate) fn collect_target_info(out: &mut Collector) {
+    let name = SERVICE_NAME.read().unwrap_or_else(PoisonError::into_inner);
+    if let Some(name) = name.as_deref() {
+        let mut labels = Labels::empty();
+        labels.push("service_name", name);
+        out.family("target_info", Kind::Gauge, "Target metadata: the service this page describes.").gauge(&labels, 1.0);
+    }
+}

@@ -1,0 +1,166 @@
+//! Drop guards the expansion of the attributes holds for the length of one call.
+//!
+//! Each guard is created before the body runs and either finished with the call's status or
+//! dropped without it. A guard dropped unfinished records `panic` while the thread unwinds and
+//! `cancelled` otherwise: for an async fn, the future was dropped before it completed.
+//! `finish` forgets the guard after recording, so each call records exactly once.
+
+use core::mem;
+use std::time::Instant;
+
+use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite};
+use crate::status::Status;
+
+/// The status of a call whose guard was dropped without a result.
+#[cold]
+fn unfinished() -> Status {
+    if std::thread::panicking() { Status::PANIC } else { Status::CANCELLED }
+}
+
+/// Guard of `#[counted]`.
+#[must_use]
+pub struct Counted {
+    site: &'static CounterSite,
+}
+
+impl Counted {
+    /// Starts a call.
+    #[inline]
+    pub fn start(site: &'static CounterSite) -> Self {
+        Counted { site }
+    }
+
+    /// Ends the call with `status`.
+    #[inline]
+    pub fn finish(self, status: Status) {
+        self.site.add(status);
+        mem::forget(self);
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.site.add(unfinished());
+    }
+}
+
+/// Guard of `#[timed]`: holds the start time.
+#[must_use]
+pub struct Timed<const N: usize> {
+    site: &'static HistogramSite<N>,
+    start: Instant,
+}
+
+impl<const N: usize> Timed<N> {
+    /// Starts a call: reads the clock.
+    #[inline]
+    pub fn start(site: &'static HistogramSite<N>) -> Self {
+        Timed { site, start: Instant::now() }
+    }
+
+    /// Ends the call with `status`: reads the clock and records the elapsed time.
+    #[inline]
+    pub fn finish(self, status: Status) {
+        self.record(status);
+        mem::forget(self);
+    }
+
+    #[inline]
+    fn record(&self, status: Status) {
+        // 584 years of nanoseconds fit in a u64.
+        let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.site.observe(status, nanos);
+    }
+}
+
+impl<const N: usize> Drop for Timed<N> {
+    fn drop(&mut self) {
+        self.record(unfinished());
+    }
+}
+
+/// Guard of `#[in_flight]`: the gauge is up while it lives, whatever way the call ends.
+#[must_use]
+pub struct InFlight {
+    site: &'static GaugeSite,
+}
+
+impl InFlight {
+    /// Starts a call: one more in flight.
+    #[inline]
+    pub fn start(site: &'static GaugeSite) -> Self {
+        site.add(1);
+        InFlight { site }
+    }
+
+    /// Ends the call. Dropping the guard does the same; this only reads better in expansions.
+    #[inline]
+    pub fn finish(self) {}
+}
+
+impl Drop for InFlight {
+    #[inline]
+    fn drop(&mut self) {
+        self.site.add(-1);
+    }
+}
+
+/// Guard of `#[traced]`: owns the call's span and writes how the call ended into it.
+#[must_use]
+pub struct Traced {
+    span: tracing::Span,
+}
+
+impl Traced {
+    /// Takes the span the expansion created (possibly disabled) and, if it is enabled, writes
+    /// the function's qualified name into it.
+    #[inline]
+    pub fn start(span: tracing::Span, meta: &'static FnMeta) -> Self {
+        if let Some(metadata) = span.metadata() {
+            describe_fn(&span, metadata.name(), meta);
+        }
+        Traced { span }
+    }
+
+    /// The call's span, to enter it or to instrument a future with it.
+    #[inline]
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Ends the call with `status`. On a failure, `describe` gives the error's description and
+    /// type; it runs only when the span is enabled.
+    #[inline]
+    pub fn finish(self, status: Status, describe: impl FnOnce() -> (Option<String>, Option<&'static str>)) {
+        if status.is_failure() && !self.span.is_disabled() {
+            let (description, error_type) = describe();
+            mark_failed(&self.span, status, description.as_deref(), error_type);
+        }
+        mem::forget(self);
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if !self.span.is_disabled() {
+            let status = unfinished();
+            mark_failed(&self.span, status, None, None);
+        }
+    }
+}
+
+#[cold]
+fn describe_fn(span: &tracing::Span, span_name: &str, meta: &'static FnMeta) {
+    span.record("code.function.name", meta.qualified());
+    if meta.function() != span_name {
+        span.record("otel.name", meta.function());
+    }
+}
+
+/// Writes OTel's error fields into `span`.
+#[cold]
+fn mark_failed(span: &tracing::Span, status: Status, description: Option<&str>, error_type: Option<&str>) {
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_description", description.unwrap_or(status.as_str()));
+    span.record("error.type", error_type.unwrap_or(status.as_str()));
+}

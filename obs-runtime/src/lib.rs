@@ -1,0 +1,238 @@
+//! Traces, request/error/duration metrics at `/metrics`, from one attribute per function.
+//!
+//! ```
+//! use obs_runtime::{counted, in_flight, timed, traced};
+//!
+//! #[derive(Debug)]
+//! struct NotFound;
+//!
+//! #[traced]
+//! #[counted]
+//! #[timed(buckets = [0.001, 0.01, 0.1, 1.0])]
+//! #[in_flight]
+//! fn lookup(id: u32) -> Result<&'static str, NotFound> {
+//!     if id == 1 { Ok("one") } else { Err(NotFound) }
+//! }
+//!
+//! # fn main() -> Result<(), obs_runtime::Error> {
+//! let obs = obs_runtime::Builder::new().port(0).install()?; // serves /metrics
+//! lookup(1).unwrap();
+//! lookup(2).unwrap_err();
+//!
+//! let page = obs_runtime::render(); // what GET /metrics answers
+//! assert!(page.contains(r#"function_calls_total{function="lookup",module="rust_out",status="ok"} 1"#));
+//! assert!(page.contains(r#"function_calls_total{function="lookup",module="rust_out",status="error"} 1"#));
+//! assert!(page.contains(r#"function_duration_seconds_bucket{function="lookup",module="rust_out",status="ok",le="+Inf"} 1"#));
+//! assert!(page.contains(r#"function_calls_in_flight{function="lookup",module="rust_out"} 0"#));
+//! # drop(obs);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The attributes
+//!
+//! | attribute | records | series |
+//! |---|---|---|
+//! | [`#[counted]`](counted) | one count per call | counter `function_calls_total{function, module, status}` |
+//! | [`#[timed]`](timed) | the call's duration | histogram `function_duration_seconds{function, module, status}` |
+//! | [`#[in_flight]`](in_flight) | calls running now | gauge `function_calls_in_flight{function, module}` |
+//! | [`#[traced]`](traced) | a `tracing` span per call | OTel `code.*` fields, status on failure |
+//!
+//! They stack in any order on one function, and expand together into one wrapper. On an
+//! `impl` block they instrument every method with a body; `#[obs_runtime::exclude]` leaves one
+//! out.
+//!
+//! - `function` is the fn name, or `Type::method` for methods (trait impls and generic impls
+//!   included, without generic arguments); `module` is the `module_path!()` of the fn.
+//! - `status` is `ok`, `error` (the fn returned `Err`), `panic` (it unwound; the panic goes on
+//!   unchanged) or `cancelled` (an async fn's future was dropped before it completed). A return
+//!   type can choose its own status with [`ReturnStatus`], an error type with [`ErrorStatus`]:
+//!   see [`Status`] for the built-in values such as `timeout` and `blocked`.
+//!
+//! Every function shape compiles and keeps its exact signature: generics, lifetimes, `impl
+//! Trait`, every receiver, `unsafe` and `extern "C"` fns, async fns, fns returning `impl
+//! Future` or `Pin<Box<dyn Future>>` (the future is what gets measured), trait default methods.
+//! `const fn` is refused: it cannot read a clock or touch a static.
+//!
+//! # Options
+//!
+//! | option | on | meaning |
+//! |---|---|---|
+//! | `name = "…"` | metrics | family name, checked at compile time against Prometheus naming |
+//! | `help = "…"` | metrics | the family's `# HELP` text |
+//! | `labels(key = "value", …)` | metrics | static labels on the function's series |
+//! | `buckets = [..]` | `timed` | bucket bounds in seconds for this function |
+//! | `level = "debug"` | `traced` | span level (default `info`) |
+//! | `name = "…"` | `traced` | span name (default: the fn name) |
+//! | `skip(a, b)`, `skip_all` | `traced` | arguments not to record |
+//! | `fields(k = expr, …)` | `traced` | extra span fields, as in `tracing::span!` |
+//! | `crate = path` | all | where the runtime is, for crates that re-export it |
+//!
+//! # Details
+//!
+//! - **Recording needs no set-up.** Each instrumented function owns a `static` block of
+//!   atomics, registered by the linker, so [`render`] shows every instrumented function (even
+//!   the ones never called) with or without [`init`]. Calls made before `init` are counted.
+//! - **The hot path** is a relaxed `fetch_add` per metric, plus two clock reads for `#[timed]`:
+//!   no hashing, no lookup, no lock, no allocation. Memory per function is fixed.
+//! - **The page** is Prometheus text format 0.0.4 with deterministic order, one `# HELP` and
+//!   `# TYPE` per family, escaped label values, cumulative buckets. Calls through the `metrics`
+//!   facade (`metrics::counter!`, …) appear on it once `init` installed [`ObsRecorder`],
+//!   histograms as buckets.
+//! - **The server** is plain threads: no async runtime is needed. See [`Builder`] for the
+//!   environment variables it reads.
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod config;
+mod guard;
+mod probe;
+mod recorder;
+mod render;
+mod safe;
+mod server;
+mod site;
+mod status;
+
+pub use config::{Builder, DEFAULT_HOST, DEFAULT_PORT, Error, ObsGuard, init};
+pub use recorder::{DEFAULT_BUCKETS, ObsRecorder};
+pub use render::{CONTENT_TYPE, render};
+pub use status::{ErrorStatus, ReturnStatus, Status};
+
+/// Counts calls: counter `function_calls_total{function, module, status}`.
+///
+/// ```
+/// use obs_runtime::counted;
+///
+/// #[counted]
+/// fn parse(input: &str) -> Result<u32, std::num::ParseIntError> {
+///     input.parse()
+/// }
+///
+/// // Options: own family name (must end in `_total`), help text, static labels.
+/// #[counted(name = "skill_executions_total", help = "Skill runs.", labels(skill = "weather"))]
+/// fn weather() {}
+///
+/// parse("1").unwrap();
+/// parse("x").unwrap_err();
+/// weather();
+/// let page = obs_runtime::render();
+/// assert!(page.contains(r#"function_calls_total{function="parse",module="rust_out",status="error"} 1"#));
+/// assert!(page.contains("# HELP skill_executions_total Skill runs.\n"));
+/// assert!(page.contains(r#"skill_executions_total{function="weather",module="rust_out",skill="weather",status="ok"} 1"#));
+/// ```
+#[doc(inline)]
+pub use obs_macros::counted;
+
+/// Times calls: histogram `function_duration_seconds{function, module, status}`, in seconds.
+///
+/// Default buckets are OTel's for durations ([`DEFAULT_BUCKETS`]); `buckets = [..]` sets them
+/// for this function only. Bounds must be finite, positive and strictly increasing: the
+/// compiler says which one is not.
+///
+/// ```
+/// use obs_runtime::timed;
+///
+/// #[timed(buckets = [0.001, 0.01, 0.1])]
+/// fn fast() {}
+///
+/// #[timed(name = "db_query_duration_seconds", labels(operation = "select"))]
+/// fn select() {}
+///
+/// fast();
+/// select();
+/// let page = obs_runtime::render();
+/// assert!(page.contains(r#"function_duration_seconds_bucket{function="fast",module="rust_out",status="ok",le="0.001"} 1"#));
+/// assert!(page.contains(r#"db_query_duration_seconds_count{function="select",module="rust_out",operation="select",status="ok"} 1"#));
+/// ```
+#[doc(inline)]
+pub use obs_macros::timed;
+
+/// Tracks calls running now: gauge `function_calls_in_flight{function, module}`.
+///
+/// The gauge goes back down on every exit: return, `?`, panic, or a dropped future.
+///
+/// ```
+/// use obs_runtime::in_flight;
+///
+/// #[in_flight(name = "active_requests")]
+/// fn handle() -> i64 {
+///     // Inside the call, the gauge shows it.
+///     let page = obs_runtime::render();
+///     i64::from(page.contains(r#"active_requests{function="handle",module="rust_out"} 1"#))
+/// }
+///
+/// assert_eq!(handle(), 1);
+/// assert!(obs_runtime::render().contains(r#"active_requests{function="handle",module="rust_out"} 0"#));
+/// ```
+#[doc(inline)]
+pub use obs_macros::in_flight;
+
+/// Opens a `tracing` span per call, named after the function.
+///
+/// The span carries OTel's `code.function.name` (fully qualified), `code.file.path` and
+/// `code.line.number`, and every argument whose type is `Debug` (others are left out, so
+/// arguments need not be `Debug`). On an `Err`, a panic or a cancellation it records
+/// `otel.status_code = "ERROR"`, `otel.status_description` (the error's `Display`, `"panic"`,
+/// `"cancelled"`) and `error.type`. Async fns enter the span on every poll.
+///
+/// Options: `level = "debug"` (default `info`; also `level = debug`), `name = "span name"`,
+/// `skip(arg, …)`, `skip_all`, `fields(key = value, key = %display, key = ?debug, …)`.
+///
+/// When the level is disabled the span is never built; the cost is that of a disabled
+/// `tracing::instrument`.
+///
+/// ```
+/// use obs_runtime::traced;
+///
+/// struct Secret(String); // not Debug: never recorded
+///
+/// #[traced(level = "debug", skip(password), fields(attempt = 1))]
+/// fn login(user: &str, password: &Secret) -> Result<(), String> {
+///     if password.0.is_empty() { Err(format!("no password for {user}")) } else { Ok(()) }
+/// }
+///
+/// login("ann", &Secret("hunter2".into())).unwrap();
+/// ```
+#[doc(inline)]
+pub use obs_macros::traced;
+
+/// Leaves a method out when its `impl` block carries an obs attribute.
+///
+/// ```
+/// use obs_runtime::{counted, exclude};
+///
+/// struct Cache;
+///
+/// #[counted]
+/// impl Cache {
+///     fn get(&self) -> u8 { 1 }
+///
+///     #[exclude]
+///     fn len(&self) -> usize { 0 }
+/// }
+///
+/// Cache.get();
+/// Cache.len();
+/// let page = obs_runtime::render();
+/// assert!(page.contains(r#"function="Cache::get""#));
+/// assert!(!page.contains(r#"function="Cache::len""#));
+/// ```
+#[doc(inline)]
+pub use obs_macros::exclude;
+
+/// What the expansion of the attributes calls. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guard::{Counted, InFlight, Timed, Traced};
+    pub use crate::probe::{
+        ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny, ViaErrorStatus, ViaResult,
+        ViaReturnStatus,
+    };
+    pub use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite, SITES, Site, Spec};
+    pub use crate::status::Status;
+    pub use {linkme, tracing};
+
+    /// Everything the expansion of `#[traced]` needs at once.
+    pub use tracing::{Instrument, Level, Span, field::Empty};
+}

@@ -1,0 +1,424 @@
+//! The Prometheus text exposition format, version 0.0.4.
+//!
+//! Sites and the `metrics` facade recorder add series to a [`Collector`]; [`Collector::finish`]
+//! writes families in name order, each with one `# HELP` and one `# TYPE`, its series contiguous
+//! and sorted by labels. Anything that would make the page invalid (a name used with two types,
+//! a series twice with different buckets, a family shadowing a histogram's `_count`) is left
+//! out and named in a `#` comment line, so the scrape never fails and nothing is silently lost.
+
+use core::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use crate::site::FnMeta;
+
+/// The `Content-Type` of the page.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The type of a metric family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Cumulative buckets, a sum and a count.
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// The label set of one series, already escaped, without braces.
+pub(crate) struct Labels(String);
+
+impl Labels {
+    /// `function`, `module`, the static labels, then `status` when given.
+    pub(crate) fn new(
+        meta: &FnMeta,
+        extra: &[(&'static str, &'static str)],
+        status: Option<&str>,
+    ) -> Self {
+        let mut labels = Labels(String::with_capacity(64));
+        labels.push("function", meta.function());
+        labels.push("module", meta.module());
+        for (key, value) in extra {
+            labels.push(key, value);
+        }
+        if let Some(status) = status {
+            labels.push("status", status);
+        }
+        labels
+    }
+
+    /// An empty label set.
+    pub(crate) fn empty() -> Self {
+        Labels(String::new())
+    }
+
+    /// Appends `key="value"`, escaping the value. `key` must already be a valid label name.
+    pub(crate) fn push(&mut self, key: &str, value: &str) {
+        if !self.0.is_empty() {
+            self.0.push(',');
+        }
+        self.0.push_str(key);
+        self.0.push_str("=\"");
+        escape_label_value(&mut self.0, value);
+        self.0.push('"');
+    }
+}
+
+fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_help(out: &mut String, help: &str) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn write_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
+enum Value {
+    Counter(u64),
+    Gauge(f64),
+    Histogram { bounds: Vec<f64>, counts: Vec<u64>, inf: u64, sum: f64 },
+}
+
+impl Value {
+    /// Adds `other` into `self`; `false` if the two cannot be one series.
+    fn merge(&mut self, other: Value) -> bool {
+        match (self, other) {
+            (Value::Counter(a), Value::Counter(b)) => *a = a.saturating_add(b),
+            (Value::Gauge(a), Value::Gauge(b)) => *a += b,
+            (
+                Value::Histogram { bounds, counts, inf, sum },
+                Value::Histogram { bounds: b2, counts: c2, inf: i2, sum: s2 },
+            ) if *bounds == b2 => {
+                for (a, b) in counts.iter_mut().zip(c2) {
+                    *a = a.saturating_add(b);
+                }
+                *inf = inf.saturating_add(i2);
+                *sum += s2;
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// One metric family being collected.
+pub(crate) struct Family {
+    kind: Kind,
+    help: Option<String>,
+    series: BTreeMap<String, Value>,
+    dropped: Vec<String>,
+}
+
+impl Family {
+    fn add(&mut self, labels: &Labels, value: Value) {
+        match self.series.entry(labels.0.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
+            Entry::Occupied(mut slot) => {
+                if !slot.get_mut().merge(value) {
+                    self.dropped.push(format!(
+                        "a second series {{{}}} with other buckets was left out",
+                        labels.0
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Adds a counter series.
+    pub(crate) fn counter(&mut self, labels: &Labels, value: u64) {
+        self.add(labels, Value::Counter(value));
+    }
+
+    /// Adds a gauge series.
+    pub(crate) fn gauge(&mut self, labels: &Labels, value: f64) {
+        self.add(labels, Value::Gauge(value));
+    }
+
+    /// Adds a histogram series from per-bucket (not cumulative) counts.
+    pub(crate) fn histogram(&mut self, labels: &Labels, bounds: &[f64], counts: &[u64], inf: u64, sum: f64) {
+        let value = Value::Histogram { bounds: bounds.to_vec(), counts: counts.to_vec(), inf, sum };
+        self.add(labels, value);
+    }
+}
+
+/// The families of one scrape, in name order.
+pub struct Collector {
+    families: BTreeMap<String, Family>,
+    /// Series whose family name is taken by another type, kept apart and reported.
+    misfit: Family,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Collector {
+    /// An empty page.
+    pub fn new() -> Self {
+        Collector {
+            families: BTreeMap::new(),
+            misfit: Family { kind: Kind::Gauge, help: None, series: BTreeMap::new(), dropped: Vec::new() },
+        }
+    }
+
+    /// The family `name` of type `kind`. `help` is used if the family has none yet; an empty
+    /// `help` means "the default for this name".
+    ///
+    /// If `name` is already a family of another type, the series added go nowhere and the page
+    /// says so in a comment.
+    pub(crate) fn family(&mut self, name: &str, kind: Kind, help: &str) -> &mut Family {
+        let family = self.families.entry(name.to_owned()).or_insert_with(|| Family {
+            kind,
+            help: None,
+            series: BTreeMap::new(),
+            dropped: Vec::new(),
+        });
+        if family.kind != kind {
+            let note = format!(
+                "series of {name} as a {} were left out: {name} is a {}",
+                kind.as_str(),
+                family.kind.as_str()
+            );
+            if !family.dropped.contains(&note) {
+                family.dropped.push(note);
+            }
+            self.misfit.series.clear();
+            return &mut self.misfit;
+        }
+        if family.help.is_none() && !help.is_empty() {
+            family.help = Some(help.to_owned());
+        }
+        family
+    }
+
+    /// Writes the page.
+    pub fn finish(mut self) -> String {
+        self.drop_shadowed();
+        let mut out = String::with_capacity(4096);
+        for (name, family) in &self.families {
+            for note in &family.dropped {
+                let _ = writeln!(out, "# obs: {note}");
+            }
+            if family.series.is_empty() {
+                continue;
+            }
+            out.push_str("# HELP ");
+            out.push_str(name);
+            out.push(' ');
+            let help = family.help.as_deref().unwrap_or_else(|| default_help(name));
+            escape_help(&mut out, help);
+            out.push('\n');
+            let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
+            for (labels, value) in &family.series {
+                write_series(&mut out, name, labels, value);
+            }
+        }
+        out
+    }
+
+    /// A counter or gauge named like a histogram's `_bucket`, `_sum` or `_count` would make two
+    /// families claim the same sample names: leave it out.
+    fn drop_shadowed(&mut self) {
+        let histograms: Vec<String> =
+            self.families.iter().filter(|(_, f)| f.kind == Kind::Histogram).map(|(n, _)| n.clone()).collect();
+        for base in histograms {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                let shadow = format!("{base}{suffix}");
+                if let Some(family) = self.families.get_mut(&shadow) {
+                    if !family.series.is_empty() {
+                        family.series.clear();
+                        family.dropped.push(format!("{shadow} was left out: it collides with histogram {base}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write_series(out: &mut String, name: &str, labels: &str, value: &Value) {
+    let open = |out: &mut String, suffix: &str| {
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() {
+            out.push('{');
+            out.push_str(labels);
+            out.push('}');
+        }
+        out.push(' ');
+    };
+    match value {
+        Value::Counter(v) => {
+            open(out, "");
+            let _ = writeln!(out, "{v}");
+        }
+        Value::Gauge(v) => {
+            open(out, "");
+            write_float(out, *v);
+            out.push('\n');
+        }
+        Value::Histogram { bounds, counts, inf, sum } => {
+            let mut cumulative = 0u64;
+            for (bound, count) in bounds.iter().zip(counts) {
+                cumulative = cumulative.saturating_add(*count);
+                write_bucket(out, name, labels, |out| write_float(out, *bound), cumulative);
+            }
+            cumulative = cumulative.saturating_add(*inf);
+            write_bucket(out, name, labels, |out| out.push_str("+Inf"), cumulative);
+            open(out, "_sum");
+            write_float(out, *sum);
+            out.push('\n');
+            open(out, "_count");
+            let _ = writeln!(out, "{cumulative}");
+        }
+    }
+}
+
+fn write_bucket(out: &mut String, name: &str, labels: &str, le: impl FnOnce(&mut String), count: u64) {
+    out.push_str(name);
+    out.push_str("_bucket{");
+    if !labels.is_empty() {
+        out.push_str(labels);
+        out.push(',');
+    }
+    out.push_str("le=\"");
+    le(out);
+    let _ = writeln!(out, "\"}} {count}");
+}
+
+fn default_help(name: &str) -> &'static str {
+    match name {
+        "function_calls_total" => "Calls of instrumented functions, by how they ended.",
+        "function_duration_seconds" => "Duration of calls of instrumented functions, in seconds.",
+        "function_calls_in_flight" => "Calls of instrumented functions running now.",
+        _ => "Recorded by obs.",
+    }
+}
+
+/// Renders every instrumented function, and everything recorded through the `metrics` facade
+/// once [`init`](crate::init) has installed its recorder, as Prometheus text format 0.0.4.
+///
+/// It needs no [`init`](crate::init): calls made before it are all there. Output is
+/// deterministic: families by name, series by labels.
+///
+/// ```
+/// #[obs_runtime::counted]
+/// fn ping() {}
+///
+/// ping();
+/// let page = obs_runtime::render();
+/// assert!(page.contains("# TYPE function_calls_total counter"));
+/// assert!(page.contains(r#"function_calls_total{function="ping",module="rust_out",status="ok"} 1"#));
+/// ```
+pub fn render() -> String {
+    let mut out = Collector::new();
+    for site in crate::site::SITES {
+        site.collect(&mut out);
+    }
+    crate::recorder::collect(&mut out);
+    crate::config::collect_target_info(&mut out);
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_label_values_and_help() {
+        let mut labels = Labels::empty();
+        labels.push("path", "a\\b\"c\nd");
+        let mut c = Collector::new();
+        c.family("x_total", Kind::Counter, "line\nand \\ slash").counter(&labels, 3);
+        let page = c.finish();
+        assert_eq!(
+            page,
+            "# HELP x_total line\\nand \\\\ slash\n# TYPE x_total counter\nx_total{path=\"a\\\\b\\\"c\\nd\"} 3\n"
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_inf_equals_count() {
+        let mut c = Collector::new();
+        c.family("d_seconds", Kind::Histogram, "h").histogram(&Labels::empty(), &[0.1, 1.0], &[2, 3], 4, 7.5);
+        let page = c.finish();
+        assert!(page.contains("d_seconds_bucket{le=\"0.1\"} 2\n"));
+        assert!(page.contains("d_seconds_bucket{le=\"1\"} 5\n"));
+        assert!(page.contains("d_seconds_bucket{le=\"+Inf\"} 9\n"));
+        assert!(page.contains("d_seconds_sum 7.5\n"));
+        assert!(page.contains("d_seconds_count 9\n"));
+    }
+
+    #[test]
+    fn a_name_used_with_two_types_keeps_the_first_and_says_so() {
+        let mut c = Collector::new();
+        c.family("jobs", Kind::Counter, "h").counter(&Labels::empty(), 1);
+        c.family("jobs", Kind::Gauge, "h").gauge(&Labels::empty(), 2.0);
+        let page = c.finish();
+        assert_eq!(page.matches("# TYPE jobs").count(), 1);
+        assert!(page.contains("# obs: series of jobs as a gauge were left out: jobs is a counter\n"));
+        assert!(page.contains("jobs 1\n"));
+    }
+
+    #[test]
+    fn histogram_shadows_are_left_out() {
+        let mut c = Collector::new();
+        c.family("x", Kind::Histogram, "h").histogram(&Labels::empty(), &[1.0], &[1], 0, 0.5);
+        c.family("x_count", Kind::Counter, "h").counter(&Labels::empty(), 1);
+        let page = c.finish();
+        assert!(!page.contains("TYPE x_count"));
+        assert!(page.contains("# obs: x_count was left out: it collides with histogram x\n"));
+    }
+
+    #[test]
+    fn special_floats() {
+        let mut c = Collector::new();
+        let mut a = Labels::empty();
+        a.push("k", "a");
+        let mut b = Labels::empty();
+        b.push("k", "b");
+        let mut n = Labels::empty();
+        n.push("k", "c");
+        c.family("g", Kind::Gauge, "h").gauge(&a, f64::INFINITY);
+        c.family("g", Kind::Gauge, "h").gauge(&b, f64::NEG_INFINITY);
+        c.family("g", Kind::Gauge, "h").gauge(&n, f64::NAN);
+        let page = c.finish();
+        assert!(page.contains("g{k=\"a\"} +Inf\ng{k=\"b\"} -Inf\ng{k=\"c\"} NaN\n"), "{page}");
+    }
+}

@@ -1,0 +1,398 @@
+//! Per-call-site storage: one `static` per instrumented function and metric.
+//!
+//! The macros expand every instrumented function into statics of the types below. A site is a
+//! fixed block of atomics, registered at link time in [`SITES`], so the hot path is an index and
+//! a relaxed `fetch_add`: no hashing, no registry lookup, no lock, no allocation. Memory per site
+//! is fixed at compile time and does not grow with the number of calls.
+
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use crate::render::{Collector, Kind, Labels};
+use crate::status::{ALWAYS_RENDERED, BUILTIN, BUILTIN_COUNT, Status};
+
+/// Every site of every instrumented function in the program, collected by the linker.
+///
+/// Complete before `main` runs: functions that were never called are listed too.
+#[linkme::distributed_slice]
+pub static SITES: [&'static dyn Site];
+
+/// Something `render()` can read.
+pub trait Site: Sync {
+    /// Adds this site's series to the page being rendered.
+    fn collect(&'static self, out: &mut Collector);
+}
+
+/// What is known of an instrumented function at compile time.
+pub struct FnMeta {
+    module: &'static str,
+    file: &'static str,
+    line: u32,
+    ident: &'static str,
+    /// Returns `type_name` of an item nested in the function: its full path, methods included.
+    here: fn() -> &'static str,
+    names: OnceLock<Names>,
+}
+
+struct Names {
+    label: String,
+    qualified: String,
+}
+
+impl FnMeta {
+    /// Called by the expansion of the attributes only.
+    pub const fn new(
+        module: &'static str,
+        file: &'static str,
+        line: u32,
+        ident: &'static str,
+        here: fn() -> &'static str,
+    ) -> Self {
+        FnMeta { module, file, line, ident, here, names: OnceLock::new() }
+    }
+
+    fn names(&self) -> &Names {
+        self.names.get_or_init(|| {
+            let label = function_label((self.here)()).unwrap_or_else(|| self.ident.to_owned());
+            let qualified = format!("{}::{label}", self.module);
+            Names { label, qualified }
+        })
+    }
+
+    /// The `function` label: the fn name, `Type::method` for methods.
+    pub fn function(&self) -> &str {
+        &self.names().label
+    }
+
+    /// The fully qualified name, `module::Type::method`: OTel's `code.function.name`.
+    pub fn qualified(&self) -> &str {
+        &self.names().qualified
+    }
+
+    /// The `module` label: `module_path!()` where the function is defined.
+    pub const fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// The source file, as `file!()` gives it.
+    pub const fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of the function's name.
+    pub const fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+/// Turns the `type_name` of an item nested in a function into its `function` label.
+///
+/// `my_crate::api::Foo<_>::get::__obs_here` gives `Foo::get`;
+/// `<my_crate::Foo<u8> as my_crate::Tr>::get::__obs_here` gives `Foo::get`;
+/// `my_crate::handle::{{closure}}::__obs_here` gives `handle`; a fn nested in another fn,
+/// `my_crate::main::handle::__obs_here`, gives `handle`. The segment before the fn name is a
+/// type when it is written in `UpperCamelCase`, as rustc's `non_camel_case_types` lint asks.
+/// `None` if the shape is not recognised (the caller then falls back to the plain fn name).
+fn function_label(type_name: &str) -> Option<String> {
+    let path = type_name.strip_suffix("::__obs_here")?.replace("::{{closure}}", "");
+    let (qualified_type, rest) = match path.strip_prefix('<') {
+        Some(inner) => {
+            // `<Type as Trait>::method`: find the `>` that closes the first `<`.
+            let mut depth = 1usize;
+            let end = inner.char_indices().find_map(|(i, c)| {
+                match c {
+                    '<' => depth += 1,
+                    '>' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(i)
+            })?;
+            let ty = inner[..end].split(" as ").next()?;
+            (Some(strip_generics(ty)), strip_generics(inner[end + 1..].strip_prefix("::")?))
+        }
+        None => (None, strip_generics(&path)),
+    };
+    let mut segments = rest.rsplit("::");
+    let ident = segments.next().filter(|s| !s.is_empty())?;
+    let owner = match (segments.next(), qualified_type) {
+        // A method of a trait impl, not a fn nested in one.
+        (None, Some(ty)) => Some(last_segment(&ty).to_owned()),
+        (Some(prev), _) if prev.starts_with(|c: char| c.is_ascii_uppercase()) => Some(prev.to_owned()),
+        _ => None,
+    };
+    Some(match owner {
+        Some(owner) => format!("{owner}::{ident}"),
+        None => ident.to_owned(),
+    })
+}
+
+/// Removes every `<…>` group: `Foo<T, Vec<u8>>::get` becomes `Foo::get`.
+fn strip_generics(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0usize;
+    for c in path.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// Name, help and static labels of one metric of one function, fixed at compile time.
+pub struct Spec {
+    /// The family name, validated by the macro.
+    pub name: &'static str,
+    /// `# HELP` text; empty for the default.
+    pub help: &'static str,
+    /// `labels(key = "value", …)` of the attribute.
+    pub labels: &'static [(&'static str, &'static str)],
+}
+
+/// A chain of cells for the custom statuses a site has seen, appended once per label.
+struct Custom<C: 'static> {
+    head: OnceLock<Box<Node<C>>>,
+}
+
+struct Node<C: 'static> {
+    label: &'static str,
+    cells: C,
+    next: OnceLock<Box<Node<C>>>,
+}
+
+impl<C: 'static> Custom<C> {
+    const fn new() -> Self {
+        Custom { head: OnceLock::new() }
+    }
+
+    /// The cells of `label`, allocated on the first use of that label at this site.
+    #[cold]
+    fn get(&self, label: &'static str, make: fn() -> C) -> &C {
+        let mut slot = &self.head;
+        loop {
+            let node = slot.get_or_init(|| Box::new(Node { label, cells: make(), next: OnceLock::new() }));
+            if node.label == label {
+                return &node.cells;
+            }
+            slot = &node.next;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &C)> {
+        let mut slot = self.head.get();
+        core::iter::from_fn(move || {
+            let node = slot?;
+            slot = node.next.get();
+            Some((node.label, &node.cells))
+        })
+    }
+}
+
+/// The storage behind `#[counted]`: one counter per status.
+pub struct CounterSite {
+    meta: &'static FnMeta,
+    spec: Spec,
+    cells: [AtomicU64; BUILTIN_COUNT],
+    custom: Custom<AtomicU64>,
+}
+
+impl CounterSite {
+    /// Called by the expansion of `#[counted]` only.
+    pub const fn new(meta: &'static FnMeta, spec: Spec) -> Self {
+        CounterSite {
+            meta,
+            spec,
+            cells: [const { AtomicU64::new(0) }; BUILTIN_COUNT],
+            custom: Custom::new(),
+        }
+    }
+
+    /// Counts one call that ended with `status`. Measured cost: one relaxed `fetch_add`.
+    #[inline]
+    pub fn add(&'static self, status: Status) {
+        match status.slot() {
+            Ok(slot) => self.cells[slot].fetch_add(1, Relaxed),
+            Err(label) => self.custom.get(label, || AtomicU64::new(0)).fetch_add(1, Relaxed),
+        };
+    }
+
+    /// The number of calls so far that ended with `status`.
+    pub fn get(&'static self, status: Status) -> u64 {
+        match status.slot() {
+            Ok(slot) => self.cells[slot].load(Relaxed),
+            Err(label) => self.custom.get(label, || AtomicU64::new(0)).load(Relaxed),
+        }
+    }
+}
+
+impl Site for CounterSite {
+    fn collect(&'static self, out: &mut Collector) {
+        let family = out.family(self.spec.name, Kind::Counter, self.spec.help);
+        let statuses = BUILTIN.iter().zip(&self.cells).map(|(s, c)| (*s, c));
+        for (i, (status, cell)) in statuses.chain(self.custom.iter()).enumerate() {
+            let value = cell.load(Relaxed);
+            if value == 0 && i >= ALWAYS_RENDERED {
+                continue;
+            }
+            let labels = Labels::new(self.meta, self.spec.labels, Some(status));
+            family.counter(&labels, value);
+        }
+    }
+}
+
+/// The cells of one status of one histogram: a count per bucket, and the sum in nanoseconds.
+///
+/// Counts are kept per bucket (not cumulative), so `_count` is their sum and always equals
+/// the `+Inf` bucket of the same scrape.
+pub(crate) struct HistCells<const N: usize> {
+    buckets: [AtomicU64; N],
+    inf: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl<const N: usize> HistCells<N> {
+    const fn new() -> Self {
+        HistCells {
+            buckets: [const { AtomicU64::new(0) }; N],
+            inf: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The storage behind `#[timed]`: fixed buckets per status, chosen per function.
+pub struct HistogramSite<const N: usize> {
+    meta: &'static FnMeta,
+    spec: Spec,
+    bounds: [f64; N],
+    bounds_ns: [u64; N],
+    cells: [HistCells<N>; BUILTIN_COUNT],
+    custom: Custom<HistCells<N>>,
+}
+
+impl<const N: usize> HistogramSite<N> {
+    /// Called by the expansion of `#[timed]` only; the macro has checked that `bounds` are
+    /// finite, positive and strictly increasing.
+    pub const fn new(meta: &'static FnMeta, spec: Spec, bounds: [f64; N]) -> Self {
+        let mut bounds_ns = [0u64; N];
+        let mut i = 0;
+        while i < N {
+            // Saturating float-to-int cast; bounds are positive.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                bounds_ns[i] = (bounds[i] * 1e9).round() as u64;
+            }
+            i += 1;
+        }
+        HistogramSite {
+            meta,
+            spec,
+            bounds,
+            bounds_ns,
+            cells: [const { HistCells::new() }; BUILTIN_COUNT],
+            custom: Custom::new(),
+        }
+    }
+
+    /// Records one call of `nanos` nanoseconds that ended with `status`.
+    ///
+    /// Cost: a scan of the bounds (integers) and two relaxed `fetch_add`s.
+    #[inline]
+    pub fn observe(&'static self, status: Status, nanos: u64) {
+        let cells = match status.slot() {
+            Ok(slot) => &self.cells[slot],
+            Err(label) => self.custom.get(label, HistCells::new),
+        };
+        let bucket = self.bounds_ns.iter().position(|&b| nanos <= b);
+        match bucket {
+            Some(i) => cells.buckets[i].fetch_add(1, Relaxed),
+            None => cells.inf.fetch_add(1, Relaxed),
+        };
+        cells.sum_ns.fetch_add(nanos, Relaxed);
+    }
+}
+
+impl<const N: usize> Site for HistogramSite<N> {
+    fn collect(&'static self, out: &mut Collector) {
+        let family = out.family(self.spec.name, Kind::Histogram, self.spec.help);
+        let statuses = BUILTIN.iter().zip(&self.cells).map(|(s, c)| (*s, c));
+        let mut counts = [0u64; N];
+        for (i, (status, cells)) in statuses.chain(self.custom.iter()).enumerate() {
+            for (count, cell) in counts.iter_mut().zip(&cells.buckets) {
+                *count = cell.load(Relaxed);
+            }
+            let inf = cells.inf.load(Relaxed);
+            if i >= ALWAYS_RENDERED && inf == 0 && counts.iter().all(|&c| c == 0) {
+                continue;
+            }
+            #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
+            let sum = cells.sum_ns.load(Relaxed) as f64 / 1e9;
+            let labels = Labels::new(self.meta, self.spec.labels, Some(status));
+            family.histogram(&labels, &self.bounds, &counts, inf, sum);
+        }
+    }
+}
+
+/// The storage behind `#[in_flight]`: calls currently running.
+pub struct GaugeSite {
+    meta: &'static FnMeta,
+    spec: Spec,
+    value: AtomicI64,
+}
+
+impl GaugeSite {
+    /// Called by the expansion of `#[in_flight]` only.
+    pub const fn new(meta: &'static FnMeta, spec: Spec) -> Self {
+        GaugeSite { meta, spec, value: AtomicI64::new(0) }
+    }
+
+    #[inline]
+    pub(crate) fn add(&'static self, delta: i64) {
+        self.value.fetch_add(delta, Relaxed);
+    }
+
+    /// The number of calls running now.
+    pub fn get(&'static self) -> i64 {
+        self.value.load(Relaxed)
+    }
+}
+
+impl Site for GaugeSite {
+    fn collect(&'static self, out: &mut Collector) {
+        let family = out.family(self.spec.name, Kind::Gauge, self.spec.help);
+        let labels = Labels::new(self.meta, self.spec.labels, None);
+        #[allow(clippy::cast_precision_loss)]
+        family.gauge(&labels, self.value.load(Relaxed) as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_label;
+
+    #[test]
+    fn labels_from_type_names() {
+        let cases = [
+            ("app::handle::__obs_here", "handle"),
+            ("app::api::Foo<_>::get::__obs_here", "Foo::get"),
+            ("app::api::Foo<alloc::vec::Vec<u8>>::get::__obs_here", "Foo::get"),
+            ("<app::Foo<u8> as app::Tr<u8>>::m::__obs_here", "Foo::m"),
+            ("<alloc::vec::Vec<_> as app::Tr>::m::__obs_here", "Vec::m"),
+            ("<app::Foo as app::Tr>::m::inner::__obs_here", "inner"),
+            ("app::Tr::d::__obs_here", "Tr::d"),
+            ("app::af::{{closure}}::__obs_here", "af"),
+            ("app::main::inner::__obs_here", "inner"),
+            ("app::Foo::method::inner::__obs_here", "inner"),
+        ];
+        for (type_name, want) in cases {
+            assert_eq!(function_label(type_name).as_deref(), Some(want), "{type_name}");
+        }
+        assert_eq!(function_label("weird"), None);
+    }
+}
