@@ -185,15 +185,25 @@ impl Builder {
 
     /// Buckets for the `metrics::histogram!` series named `name` (after `.` and other invalid
     /// characters become `_`). Bounds must be finite and strictly increasing.
-    pub fn histogram_buckets(mut self, name: impl Into<String>, bounds: impl Into<Vec<f64>>) -> Self {
-        self.buckets.push((BucketMatch::Exact(name.into()), bounds.into()));
+    pub fn histogram_buckets(
+        mut self,
+        name: impl Into<String>,
+        bounds: impl Into<Vec<f64>>,
+    ) -> Self {
+        self.buckets
+            .push((BucketMatch::Exact(name.into()), bounds.into()));
         self
     }
 
     /// Buckets for every `metrics::histogram!` series whose name starts with `prefix`. An exact
     /// name wins over a prefix, a longer prefix over a shorter one.
-    pub fn histogram_buckets_prefix(mut self, prefix: impl Into<String>, bounds: impl Into<Vec<f64>>) -> Self {
-        self.buckets.push((BucketMatch::Prefix(prefix.into()), bounds.into()));
+    pub fn histogram_buckets_prefix(
+        mut self,
+        prefix: impl Into<String>,
+        bounds: impl Into<Vec<f64>>,
+    ) -> Self {
+        self.buckets
+            .push((BucketMatch::Prefix(prefix.into()), bounds.into()));
         self
     }
 
@@ -232,7 +242,10 @@ impl Builder {
         for (matcher, bounds) in &self.buckets {
             check_buckets(matcher, bounds)?;
         }
-        let service_name = self.service_name.clone().or_else(|| self.var("OTEL_SERVICE_NAME"));
+        let service_name = self
+            .service_name
+            .clone()
+            .or_else(|| self.var("OTEL_SERVICE_NAME"));
         let port = match self.port {
             Some(port) => port,
             None => match self.var("OTEL_EXPORTER_PROMETHEUS_PORT") {
@@ -249,7 +262,11 @@ impl Builder {
             .clone()
             .or_else(|| self.var("OTEL_EXPORTER_PROMETHEUS_HOST"))
             .unwrap_or_else(|| DEFAULT_HOST.to_owned());
-        let addr = if self.serve { Some(resolve(&host, port)?) } else { None };
+        let addr = if self.serve {
+            Some(resolve(&host, port)?)
+        } else {
+            None
+        };
 
         if self.recorder {
             crate::recorder::install(self.buckets)?;
@@ -270,14 +287,22 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| Error::InvalidAddress { host: host.to_owned(), port })
+        .ok_or_else(|| Error::InvalidAddress {
+            host: host.to_owned(),
+            port,
+        })
 }
 
 fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
     let name = match matcher {
         BucketMatch::Exact(n) | BucketMatch::Prefix(n) => n.clone(),
     };
-    let fail = |reason: String| Err(Error::InvalidBuckets { name: name.clone(), reason });
+    let fail = |reason: String| {
+        Err(Error::InvalidBuckets {
+            name: name.clone(),
+            reason,
+        })
+    };
     if bounds.is_empty() {
         return fail("give at least one bound".into());
     }
@@ -285,7 +310,10 @@ fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
         return fail(format!("{b} is not finite; +Inf is always added for you"));
     }
     if let Some(w) = bounds.windows(2).find(|w| w[0] >= w[1]) {
-        return fail(format!("bounds must be strictly increasing: {} follows {}", w[1], w[0]));
+        return fail(format!(
+            "bounds must be strictly increasing: {} follows {}",
+            w[1], w[0]
+        ));
     }
     Ok(())
 }
@@ -302,7 +330,9 @@ pub struct ObsGuard {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("addr", &self.local_addr()).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("addr", &self.local_addr())
+            .finish_non_exhaustive()
     }
 }
 
@@ -314,7 +344,8 @@ impl ObsGuard {
 
     /// `http://ADDR/metrics`, if a server runs.
     pub fn metrics_url(&self) -> Option<String> {
-        self.local_addr().map(|addr| format!("http://{addr}/metrics"))
+        self.local_addr()
+            .map(|addr| format!("http://{addr}/metrics"))
     }
 }
 
@@ -324,6 +355,11 @@ pub(crate) fn collect_target_info(out: &mut Collector) {
     if let Some(name) = name.as_deref() {
         let mut labels = Labels::empty();
         labels.push("service_name", name);
-        out.family("target_info", Kind::Gauge, "Target metadata: the service this page describes.").gauge(&labels, 1.0);
+        out.family(
+            "target_info",
+            Kind::Gauge,
+            "Target metadata: the service this page describes.",
+        )
+        .gauge(&labels, 1.0);
     }
 }

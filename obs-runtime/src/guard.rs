@@ -14,7 +14,11 @@ use crate::status::Status;
 /// The status of a call whose guard was dropped without a result.
 #[cold]
 fn unfinished() -> Status {
-    if std::thread::panicking() { Status::PANIC } else { Status::CANCELLED }
+    if std::thread::panicking() {
+        Status::PANIC
+    } else {
+        Status::CANCELLED
+    }
 }
 
 /// Guard of `#[counted]`.
@@ -55,7 +59,10 @@ impl<const N: usize> Timed<N> {
     /// Starts a call: reads the clock.
     #[inline]
     pub fn start(site: &'static HistogramSite<N>) -> Self {
-        Timed { site, start: Instant::now() }
+        Timed {
+            site,
+            start: Instant::now(),
+        }
     }
 
     /// Ends the call with `status`: reads the clock and records the elapsed time.
@@ -109,6 +116,8 @@ impl Drop for InFlight {
 #[must_use]
 pub struct Traced {
     span: tracing::Span,
+    /// Set by `finish`; the span itself must still be dropped (closed), so no `mem::forget`.
+    finished: bool,
 }
 
 impl Traced {
@@ -119,7 +128,10 @@ impl Traced {
         if let Some(metadata) = span.metadata() {
             describe_fn(&span, metadata.name(), meta);
         }
-        Traced { span }
+        Traced {
+            span,
+            finished: false,
+        }
     }
 
     /// The call's span, to enter it or to instrument a future with it.
@@ -131,18 +143,22 @@ impl Traced {
     /// Ends the call with `status`. On a failure, `describe` gives the error's description and
     /// type; it runs only when the span is enabled.
     #[inline]
-    pub fn finish(self, status: Status, describe: impl FnOnce() -> (Option<String>, Option<&'static str>)) {
+    pub fn finish(
+        mut self,
+        status: Status,
+        describe: impl FnOnce() -> (Option<String>, Option<&'static str>),
+    ) {
         if status.is_failure() && !self.span.is_disabled() {
             let (description, error_type) = describe();
             mark_failed(&self.span, status, description.as_deref(), error_type);
         }
-        mem::forget(self);
+        self.finished = true;
     }
 }
 
 impl Drop for Traced {
     fn drop(&mut self) {
-        if !self.span.is_disabled() {
+        if !self.finished && !self.span.is_disabled() {
             let status = unfinished();
             mark_failed(&self.span, status, None, None);
         }
@@ -159,8 +175,16 @@ fn describe_fn(span: &tracing::Span, span_name: &str, meta: &'static FnMeta) {
 
 /// Writes OTel's error fields into `span`.
 #[cold]
-fn mark_failed(span: &tracing::Span, status: Status, description: Option<&str>, error_type: Option<&str>) {
+fn mark_failed(
+    span: &tracing::Span,
+    status: Status,
+    description: Option<&str>,
+    error_type: Option<&str>,
+) {
     span.record("otel.status_code", "ERROR");
-    span.record("otel.status_description", description.unwrap_or(status.as_str()));
+    span.record(
+        "otel.status_description",
+        description.unwrap_or(status.as_str()),
+    );
     span.record("error.type", error_type.unwrap_or(status.as_str()));
 }

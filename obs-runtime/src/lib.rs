@@ -226,8 +226,8 @@ pub use obs_macros::exclude;
 pub mod __private {
     pub use crate::guard::{Counted, InFlight, Timed, Traced};
     pub use crate::probe::{
-        ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny, ViaErrorStatus, ViaResult,
-        ViaReturnStatus,
+        ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
+        ViaErrorStatus, ViaResult, ViaReturnStatus,
     };
     pub use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite, SITES, Site, Spec};
     pub use crate::status::Status;

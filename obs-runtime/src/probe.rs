@@ -65,7 +65,11 @@ pub trait ViaResult {
 impl<T, E> ViaResult for &Probe<'_, Result<T, E>> {
     #[inline]
     fn __obs_status(self) -> Status {
-        if self.0.is_ok() { Status::OK } else { Status::ERROR }
+        if self.0.is_ok() {
+            Status::OK
+        } else {
+            Status::ERROR
+        }
     }
 }
 
@@ -92,7 +96,10 @@ impl<T, E: Display> DescribeDisplay for &&Probe<'_, Result<T, E>> {
     fn __obs_describe(self) -> Failure {
         match self.0 {
             Ok(_) => (None, None),
-            Err(e) => (Some(crate::safe::display(e)), Some(core::any::type_name::<E>())),
+            Err(e) => (
+                Some(crate::safe::display(e)),
+                Some(core::any::type_name::<E>()),
+            ),
         }
     }
 }

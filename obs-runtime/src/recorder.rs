@@ -11,15 +11,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use metrics::{
-    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString,
-    Unit,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
 };
 
 use crate::render::{Collector, Kind, Labels};
 
 /// OTel's advised buckets for durations in seconds: the default of `#[timed]` and of facade
 /// histograms.
-pub const DEFAULT_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 #[derive(Default)]
 struct Registry {
@@ -99,11 +101,19 @@ fn bounds_for(name: &str) -> Arc<[f64]> {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ObsRecorder;
 
-fn get_or_insert<V>(map: &RwLock<HashMap<Key, Arc<V>>>, key: &Key, make: impl FnOnce() -> V) -> Arc<V> {
+fn get_or_insert<V>(
+    map: &RwLock<HashMap<Key, Arc<V>>>,
+    key: &Key,
+    make: impl FnOnce() -> V,
+) -> Arc<V> {
     if let Some(v) = read(map).get(key) {
         return Arc::clone(v);
     }
-    Arc::clone(write(map).entry(key.clone()).or_insert_with(|| Arc::new(make())))
+    Arc::clone(
+        write(map)
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(make())),
+    )
 }
 
 impl Recorder for ObsRecorder {
@@ -120,7 +130,11 @@ impl Recorder for ObsRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
-        Counter::from_arc(get_or_insert(&REGISTRY.counters, key, FacadeCounter::default))
+        Counter::from_arc(get_or_insert(
+            &REGISTRY.counters,
+            key,
+            FacadeCounter::default,
+        ))
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
@@ -156,7 +170,9 @@ struct AtomicF64(AtomicU64);
 
 impl AtomicF64 {
     fn update(&self, f: impl Fn(f64) -> f64) {
-        let _ = self.0.fetch_update(Relaxed, Relaxed, |bits| Some(f(f64::from_bits(bits)).to_bits()));
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |bits| {
+            Some(f(f64::from_bits(bits)).to_bits())
+        });
     }
 
     fn get(&self) -> f64 {
@@ -191,13 +207,21 @@ struct FacadeHistogram {
 impl FacadeHistogram {
     fn new(bounds: Arc<[f64]>) -> Self {
         let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
-        FacadeHistogram { bounds, counts, sum: AtomicF64::default() }
+        FacadeHistogram {
+            bounds,
+            counts,
+            sum: AtomicF64::default(),
+        }
     }
 }
 
 impl HistogramFn for FacadeHistogram {
     fn record(&self, value: f64) {
-        let i = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
+        let i = self
+            .bounds
+            .iter()
+            .position(|&b| value <= b)
+            .unwrap_or(self.bounds.len());
         self.counts[i].fetch_add(1, Relaxed);
         self.sum.update(|s| s + value);
     }
@@ -205,8 +229,16 @@ impl HistogramFn for FacadeHistogram {
 
 /// A Prometheus metric name for any string: invalid characters become `_`.
 pub(crate) fn sanitize_name(name: &str) -> String {
-    let mut out: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' }).collect();
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
     }
@@ -216,11 +248,18 @@ pub(crate) fn sanitize_name(name: &str) -> String {
 /// Counters get the `_total` suffix Prometheus expects, as OTel's Prometheus exporter does.
 fn counter_name(name: &str) -> String {
     let name = sanitize_name(name);
-    if name.ends_with("_total") { name } else { format!("{name}_total") }
+    if name.ends_with("_total") {
+        name
+    } else {
+        format!("{name}_total")
+    }
 }
 
 fn label_name(name: &str) -> String {
-    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) || out.starts_with("__") {
         out.insert(0, 'x');
     }
@@ -229,11 +268,18 @@ fn label_name(name: &str) -> String {
 
 fn labels_of(key: &Key, histogram: bool) -> Labels {
     let mut labels = Labels::empty();
-    let mut pairs: Vec<(String, &str)> = key.labels().map(|l| (label_name(l.key()), l.value())).collect();
+    let mut pairs: Vec<(String, &str)> = key
+        .labels()
+        .map(|l| (label_name(l.key()), l.value()))
+        .collect();
     pairs.sort();
     pairs.dedup_by(|a, b| a.0 == b.0);
     for (name, value) in pairs {
-        let name = if histogram && name == "le" { "le_".to_owned() } else { name };
+        let name = if histogram && name == "le" {
+            "le_".to_owned()
+        } else {
+            name
+        };
         labels.push(&name, value);
     }
     labels
@@ -242,26 +288,34 @@ fn labels_of(key: &Key, histogram: bool) -> Labels {
 /// Adds every facade series to the page.
 pub(crate) fn collect(out: &mut Collector) {
     let help = read(&REGISTRY.help);
-    let help_of = |name: &str| help.get(name).map_or("", String::as_str);
+    let help_of = |name: &str| {
+        help.get(name).map_or(
+            "Recorded with the metrics facade; metrics::describe_*! gives it a description.",
+            String::as_str,
+        )
+    };
     for (key, counter) in read(&REGISTRY.counters).iter() {
         let name = counter_name(key.name());
-        out.family(&name, Kind::Counter, help_of(&name)).counter(&labels_of(key, false), counter.0.load(Relaxed));
+        out.family(&name, Kind::Counter, help_of(&name))
+            .counter(&labels_of(key, false), counter.0.load(Relaxed));
     }
     for (key, gauge) in read(&REGISTRY.gauges).iter() {
         let name = sanitize_name(key.name());
-        out.family(&name, Kind::Gauge, help_of(&name)).gauge(&labels_of(key, false), gauge.0.get());
+        out.family(&name, Kind::Gauge, help_of(&name))
+            .gauge(&labels_of(key, false), gauge.0.get());
     }
     for (key, histogram) in read(&REGISTRY.histograms).iter() {
         let name = sanitize_name(key.name());
         let n = histogram.bounds.len();
         let counts: Vec<u64> = histogram.counts.iter().map(|c| c.load(Relaxed)).collect();
-        out.family(&name, Kind::Histogram, help_of(&name)).histogram(
-            &labels_of(key, true),
-            &histogram.bounds,
-            &counts[..n],
-            counts[n],
-            histogram.sum.get(),
-        );
+        out.family(&name, Kind::Histogram, help_of(&name))
+            .histogram(
+                &labels_of(key, true),
+                &histogram.bounds,
+                &counts[..n],
+                counts[n],
+                histogram.sum.get(),
+            );
     }
 }
 
@@ -271,7 +325,10 @@ mod tests {
 
     #[test]
     fn names_are_made_valid() {
-        assert_eq!(sanitize_name("http.server.duration"), "http_server_duration");
+        assert_eq!(
+            sanitize_name("http.server.duration"),
+            "http_server_duration"
+        );
         assert_eq!(sanitize_name("9lives"), "_9lives");
         assert_eq!(counter_name("requests"), "requests_total");
         assert_eq!(counter_name("requests_total"), "requests_total");

@@ -109,7 +109,12 @@ fn write_float(out: &mut String, value: f64) {
 enum Value {
     Counter(u64),
     Gauge(f64),
-    Histogram { bounds: Vec<f64>, counts: Vec<u64>, inf: u64, sum: f64 },
+    Histogram {
+        bounds: Vec<f64>,
+        counts: Vec<u64>,
+        inf: u64,
+        sum: f64,
+    },
 }
 
 impl Value {
@@ -119,8 +124,18 @@ impl Value {
             (Value::Counter(a), Value::Counter(b)) => *a = a.saturating_add(b),
             (Value::Gauge(a), Value::Gauge(b)) => *a += b,
             (
-                Value::Histogram { bounds, counts, inf, sum },
-                Value::Histogram { bounds: b2, counts: c2, inf: i2, sum: s2 },
+                Value::Histogram {
+                    bounds,
+                    counts,
+                    inf,
+                    sum,
+                },
+                Value::Histogram {
+                    bounds: b2,
+                    counts: c2,
+                    inf: i2,
+                    sum: s2,
+                },
             ) if *bounds == b2 => {
                 for (a, b) in counts.iter_mut().zip(c2) {
                     *a = a.saturating_add(b);
@@ -170,8 +185,20 @@ impl Family {
     }
 
     /// Adds a histogram series from per-bucket (not cumulative) counts.
-    pub(crate) fn histogram(&mut self, labels: &Labels, bounds: &[f64], counts: &[u64], inf: u64, sum: f64) {
-        let value = Value::Histogram { bounds: bounds.to_vec(), counts: counts.to_vec(), inf, sum };
+    pub(crate) fn histogram(
+        &mut self,
+        labels: &Labels,
+        bounds: &[f64],
+        counts: &[u64],
+        inf: u64,
+        sum: f64,
+    ) {
+        let value = Value::Histogram {
+            bounds: bounds.to_vec(),
+            counts: counts.to_vec(),
+            inf,
+            sum,
+        };
         self.add(labels, value);
     }
 }
@@ -194,7 +221,12 @@ impl Collector {
     pub fn new() -> Self {
         Collector {
             families: BTreeMap::new(),
-            misfit: Family { kind: Kind::Gauge, help: None, series: BTreeMap::new(), dropped: Vec::new() },
+            misfit: Family {
+                kind: Kind::Gauge,
+                help: None,
+                series: BTreeMap::new(),
+                dropped: Vec::new(),
+            },
         }
     }
 
@@ -204,12 +236,15 @@ impl Collector {
     /// If `name` is already a family of another type, the series added go nowhere and the page
     /// says so in a comment.
     pub(crate) fn family(&mut self, name: &str, kind: Kind, help: &str) -> &mut Family {
-        let family = self.families.entry(name.to_owned()).or_insert_with(|| Family {
-            kind,
-            help: None,
-            series: BTreeMap::new(),
-            dropped: Vec::new(),
-        });
+        let family = self
+            .families
+            .entry(name.to_owned())
+            .or_insert_with(|| Family {
+                kind,
+                help: None,
+                series: BTreeMap::new(),
+                dropped: Vec::new(),
+            });
         if family.kind != kind {
             let note = format!(
                 "series of {name} as a {} were left out: {name} is a {}",
@@ -256,15 +291,21 @@ impl Collector {
     /// A counter or gauge named like a histogram's `_bucket`, `_sum` or `_count` would make two
     /// families claim the same sample names: leave it out.
     fn drop_shadowed(&mut self) {
-        let histograms: Vec<String> =
-            self.families.iter().filter(|(_, f)| f.kind == Kind::Histogram).map(|(n, _)| n.clone()).collect();
+        let histograms: Vec<String> = self
+            .families
+            .iter()
+            .filter(|(_, f)| f.kind == Kind::Histogram)
+            .map(|(n, _)| n.clone())
+            .collect();
         for base in histograms {
             for suffix in ["_bucket", "_sum", "_count"] {
                 let shadow = format!("{base}{suffix}");
                 if let Some(family) = self.families.get_mut(&shadow) {
                     if !family.series.is_empty() {
                         family.series.clear();
-                        family.dropped.push(format!("{shadow} was left out: it collides with histogram {base}"));
+                        family.dropped.push(format!(
+                            "{shadow} was left out: it collides with histogram {base}"
+                        ));
                     }
                 }
             }
@@ -293,11 +334,22 @@ fn write_series(out: &mut String, name: &str, labels: &str, value: &Value) {
             write_float(out, *v);
             out.push('\n');
         }
-        Value::Histogram { bounds, counts, inf, sum } => {
+        Value::Histogram {
+            bounds,
+            counts,
+            inf,
+            sum,
+        } => {
             let mut cumulative = 0u64;
             for (bound, count) in bounds.iter().zip(counts) {
                 cumulative = cumulative.saturating_add(*count);
-                write_bucket(out, name, labels, |out| write_float(out, *bound), cumulative);
+                write_bucket(
+                    out,
+                    name,
+                    labels,
+                    |out| write_float(out, *bound),
+                    cumulative,
+                );
             }
             cumulative = cumulative.saturating_add(*inf);
             write_bucket(out, name, labels, |out| out.push_str("+Inf"), cumulative);
@@ -310,7 +362,13 @@ fn write_series(out: &mut String, name: &str, labels: &str, value: &Value) {
     }
 }
 
-fn write_bucket(out: &mut String, name: &str, labels: &str, le: impl FnOnce(&mut String), count: u64) {
+fn write_bucket(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    le: impl FnOnce(&mut String),
+    count: u64,
+) {
     out.push_str(name);
     out.push_str("_bucket{");
     if !labels.is_empty() {
@@ -365,7 +423,8 @@ mod tests {
         let mut labels = Labels::empty();
         labels.push("path", "a\\b\"c\nd");
         let mut c = Collector::new();
-        c.family("x_total", Kind::Counter, "line\nand \\ slash").counter(&labels, 3);
+        c.family("x_total", Kind::Counter, "line\nand \\ slash")
+            .counter(&labels, 3);
         let page = c.finish();
         assert_eq!(
             page,
@@ -376,7 +435,13 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_inf_equals_count() {
         let mut c = Collector::new();
-        c.family("d_seconds", Kind::Histogram, "h").histogram(&Labels::empty(), &[0.1, 1.0], &[2, 3], 4, 7.5);
+        c.family("d_seconds", Kind::Histogram, "h").histogram(
+            &Labels::empty(),
+            &[0.1, 1.0],
+            &[2, 3],
+            4,
+            7.5,
+        );
         let page = c.finish();
         assert!(page.contains("d_seconds_bucket{le=\"0.1\"} 2\n"));
         assert!(page.contains("d_seconds_bucket{le=\"1\"} 5\n"));
@@ -388,19 +453,25 @@ mod tests {
     #[test]
     fn a_name_used_with_two_types_keeps_the_first_and_says_so() {
         let mut c = Collector::new();
-        c.family("jobs", Kind::Counter, "h").counter(&Labels::empty(), 1);
-        c.family("jobs", Kind::Gauge, "h").gauge(&Labels::empty(), 2.0);
+        c.family("jobs", Kind::Counter, "h")
+            .counter(&Labels::empty(), 1);
+        c.family("jobs", Kind::Gauge, "h")
+            .gauge(&Labels::empty(), 2.0);
         let page = c.finish();
         assert_eq!(page.matches("# TYPE jobs").count(), 1);
-        assert!(page.contains("# obs: series of jobs as a gauge were left out: jobs is a counter\n"));
+        assert!(
+            page.contains("# obs: series of jobs as a gauge were left out: jobs is a counter\n")
+        );
         assert!(page.contains("jobs 1\n"));
     }
 
     #[test]
     fn histogram_shadows_are_left_out() {
         let mut c = Collector::new();
-        c.family("x", Kind::Histogram, "h").histogram(&Labels::empty(), &[1.0], &[1], 0, 0.5);
-        c.family("x_count", Kind::Counter, "h").counter(&Labels::empty(), 1);
+        c.family("x", Kind::Histogram, "h")
+            .histogram(&Labels::empty(), &[1.0], &[1], 0, 0.5);
+        c.family("x_count", Kind::Counter, "h")
+            .counter(&Labels::empty(), 1);
         let page = c.finish();
         assert!(!page.contains("TYPE x_count"));
         assert!(page.contains("# obs: x_count was left out: it collides with histogram x\n"));
@@ -419,6 +490,9 @@ mod tests {
         c.family("g", Kind::Gauge, "h").gauge(&b, f64::NEG_INFINITY);
         c.family("g", Kind::Gauge, "h").gauge(&n, f64::NAN);
         let page = c.finish();
-        assert!(page.contains("g{k=\"a\"} +Inf\ng{k=\"b\"} -Inf\ng{k=\"c\"} NaN\n"), "{page}");
+        assert!(
+            page.contains("g{k=\"a\"} +Inf\ng{k=\"b\"} -Inf\ng{k=\"c\"} NaN\n"),
+            "{page}"
+        );
     }
 }

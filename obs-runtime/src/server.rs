@@ -30,15 +30,22 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(addr: SocketAddr) -> Result<Server, crate::Error> {
-        let listener = TcpListener::bind(addr).map_err(|source| crate::Error::Bind { addr, source })?;
-        let addr = listener.local_addr().map_err(|source| crate::Error::Bind { addr, source })?;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| crate::Error::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| crate::Error::Bind { addr, source })?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("obs-metrics".into())
             .spawn(move || accept_loop(&listener, &flag))
             .map_err(crate::Error::Thread)?;
-        Ok(Server { addr, stop, thread: Some(thread) })
+        Ok(Server {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {
@@ -52,7 +59,11 @@ impl Drop for Server {
         // Wake the blocking `accept` with a connection of our own.
         let mut wake = self.addr;
         if wake.ip().is_unspecified() {
-            wake.set_ip(if wake.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            wake.set_ip(if wake.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         if let Some(thread) = self.thread.take() {
@@ -76,14 +87,22 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool) {
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         if active.fetch_add(1, SeqCst) >= MAX_CONNECTIONS {
             active.fetch_sub(1, SeqCst);
-            let _ = respond(&mut stream, "503 Service Unavailable", "text/plain", b"too many connections\n", true);
+            let _ = respond(
+                &mut stream,
+                "503 Service Unavailable",
+                "text/plain",
+                b"too many connections\n",
+                true,
+            );
             continue;
         }
         let slot = Arc::clone(&active);
-        let spawned = std::thread::Builder::new().name("obs-metrics-conn".into()).spawn(move || {
-            serve(stream);
-            slot.fetch_sub(1, SeqCst);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("obs-metrics-conn".into())
+            .spawn(move || {
+                serve(stream);
+                slot.fetch_sub(1, SeqCst);
+            });
         if spawned.is_err() {
             active.fetch_sub(1, SeqCst);
         }
@@ -109,11 +128,15 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request<'_>, BadRequest> {
     let text = std::str::from_utf8(head).map_err(|_| BadRequest::Malformed)?;
     let line = text.split("\r\n").next().ok_or(BadRequest::Malformed)?;
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(BadRequest::Malformed);
     };
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) || !version.starts_with("HTTP/1.") {
+    if method.is_empty()
+        || !method.bytes().all(|b| b.is_ascii_uppercase())
+        || !version.starts_with("HTTP/1.")
+    {
         return Err(BadRequest::Malformed);
     }
     let path = target.split(['?', '#']).next().unwrap_or(target);
@@ -145,33 +168,88 @@ fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, BadRequest> {
 
 fn serve(mut stream: TcpStream) {
     let outcome = match read_head(&mut stream) {
-        Err(BadRequest::TooLarge) => {
-            respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"request head too large\n", true)
-        }
-        Err(BadRequest::Malformed) => respond(&mut stream, "400 Bad Request", "text/plain", b"bad request\n", true),
+        Err(BadRequest::TooLarge) => respond(
+            &mut stream,
+            "431 Request Header Fields Too Large",
+            "text/plain",
+            b"request head too large\n",
+            true,
+        ),
+        Err(BadRequest::Malformed) => respond(
+            &mut stream,
+            "400 Bad Request",
+            "text/plain",
+            b"bad request\n",
+            true,
+        ),
         Ok(head) => match parse_head(&head) {
-            Err(_) => respond(&mut stream, "400 Bad Request", "text/plain", b"bad request\n", true),
+            Err(_) => respond(
+                &mut stream,
+                "400 Bad Request",
+                "text/plain",
+                b"bad request\n",
+                true,
+            ),
             Ok(req) => route(&mut stream, &req),
         },
     };
     let _ = outcome;
-    let _ = stream.shutdown(Shutdown::Both);
+    linger(&mut stream);
+}
+
+/// Closes the connection without resetting it: a response written while unread request bytes
+/// sit in the socket (a refused oversized head) would otherwise be lost to a TCP reset. Reads
+/// and discards at most 256 KiB for at most a quarter of a second.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
+    let mut sink = [0u8; 4096];
+    let mut left = 256 * 1024usize;
+    let deadline = std::time::Instant::now() + Duration::from_millis(250);
+    while left > 0 && std::time::Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 fn route(stream: &mut TcpStream, req: &Request<'_>) -> io::Result<()> {
     let head_only = req.method == "HEAD";
     if req.path != "/metrics" {
-        return respond(stream, "404 Not Found", "text/plain", b"not found: try /metrics\n", !head_only);
+        return respond(
+            stream,
+            "404 Not Found",
+            "text/plain",
+            b"not found: try /metrics\n",
+            !head_only,
+        );
     }
     if req.method != "GET" && !head_only {
-        return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
+        return respond(
+            stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            b"only GET and HEAD\n",
+            true,
+        );
     }
     let page = render();
     respond(stream, "200 OK", CONTENT_TYPE, page.as_bytes(), !head_only)
 }
 
-fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], with_body: bool) -> io::Result<()> {
-    let allow = if status.starts_with("405") { "Allow: GET, HEAD\r\n" } else { "" };
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    with_body: bool,
+) -> io::Result<()> {
+    let allow = if status.starts_with("405") {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
         body.len()
@@ -191,14 +269,35 @@ mod tests {
     fn parses_request_lines() {
         assert_eq!(
             parse_head(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a"),
-            Ok(Request { method: "GET", path: "/metrics" })
+            Ok(Request {
+                method: "GET",
+                path: "/metrics"
+            })
         );
-        assert_eq!(parse_head(b"HEAD / HTTP/1.0"), Ok(Request { method: "HEAD", path: "/" }));
+        assert_eq!(
+            parse_head(b"HEAD / HTTP/1.0"),
+            Ok(Request {
+                method: "HEAD",
+                path: "/"
+            })
+        );
         assert_eq!(parse_head(b"GET /metrics"), Err(BadRequest::Malformed));
-        assert_eq!(parse_head(b"get /metrics HTTP/1.1"), Err(BadRequest::Malformed));
-        assert_eq!(parse_head(b"GET metrics HTTP/1.1"), Err(BadRequest::Malformed));
-        assert_eq!(parse_head(b"GET /metrics SPDY/3"), Err(BadRequest::Malformed));
+        assert_eq!(
+            parse_head(b"get /metrics HTTP/1.1"),
+            Err(BadRequest::Malformed)
+        );
+        assert_eq!(
+            parse_head(b"GET metrics HTTP/1.1"),
+            Err(BadRequest::Malformed)
+        );
+        assert_eq!(
+            parse_head(b"GET /metrics SPDY/3"),
+            Err(BadRequest::Malformed)
+        );
         assert_eq!(parse_head(b"\xff\xfe"), Err(BadRequest::Malformed));
-        assert_eq!(parse_head(b"GET  /metrics HTTP/1.1"), Err(BadRequest::Malformed));
+        assert_eq!(
+            parse_head(b"GET  /metrics HTTP/1.1"),
+            Err(BadRequest::Malformed)
+        );
     }
 }

@@ -48,7 +48,14 @@ impl FnMeta {
         ident: &'static str,
         here: fn() -> &'static str,
     ) -> Self {
-        FnMeta { module, file, line, ident, here, names: OnceLock::new() }
+        FnMeta {
+            module,
+            file,
+            line,
+            ident,
+            here,
+            names: OnceLock::new(),
+        }
     }
 
     fn names(&self) -> &Names {
@@ -94,7 +101,9 @@ impl FnMeta {
 /// type when it is written in `UpperCamelCase`, as rustc's `non_camel_case_types` lint asks.
 /// `None` if the shape is not recognised (the caller then falls back to the plain fn name).
 fn function_label(type_name: &str) -> Option<String> {
-    let path = type_name.strip_suffix("::__obs_here")?.replace("::{{closure}}", "");
+    let path = type_name
+        .strip_suffix("::__obs_here")?
+        .replace("::{{closure}}", "");
     let (qualified_type, rest) = match path.strip_prefix('<') {
         Some(inner) => {
             // `<Type as Trait>::method`: find the `>` that closes the first `<`.
@@ -108,7 +117,10 @@ fn function_label(type_name: &str) -> Option<String> {
                 (depth == 0).then_some(i)
             })?;
             let ty = inner[..end].split(" as ").next()?;
-            (Some(strip_generics(ty)), strip_generics(inner[end + 1..].strip_prefix("::")?))
+            (
+                Some(strip_generics(ty)),
+                strip_generics(inner[end + 1..].strip_prefix("::")?),
+            )
         }
         None => (None, strip_generics(&path)),
     };
@@ -117,7 +129,9 @@ fn function_label(type_name: &str) -> Option<String> {
     let owner = match (segments.next(), qualified_type) {
         // A method of a trait impl, not a fn nested in one.
         (None, Some(ty)) => Some(last_segment(&ty).to_owned()),
-        (Some(prev), _) if prev.starts_with(|c: char| c.is_ascii_uppercase()) => Some(prev.to_owned()),
+        (Some(prev), _) if prev.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            Some(prev.to_owned())
+        }
         _ => None,
     };
     Some(match owner {
@@ -168,7 +182,9 @@ struct Node<C: 'static> {
 
 impl<C: 'static> Custom<C> {
     const fn new() -> Self {
-        Custom { head: OnceLock::new() }
+        Custom {
+            head: OnceLock::new(),
+        }
     }
 
     /// The cells of `label`, allocated on the first use of that label at this site.
@@ -176,7 +192,13 @@ impl<C: 'static> Custom<C> {
     fn get(&self, label: &'static str, make: fn() -> C) -> &C {
         let mut slot = &self.head;
         loop {
-            let node = slot.get_or_init(|| Box::new(Node { label, cells: make(), next: OnceLock::new() }));
+            let node = slot.get_or_init(|| {
+                Box::new(Node {
+                    label,
+                    cells: make(),
+                    next: OnceLock::new(),
+                })
+            });
             if node.label == label {
                 return &node.cells;
             }
@@ -218,7 +240,10 @@ impl CounterSite {
     pub fn add(&'static self, status: Status) {
         match status.slot() {
             Ok(slot) => self.cells[slot].fetch_add(1, Relaxed),
-            Err(label) => self.custom.get(label, || AtomicU64::new(0)).fetch_add(1, Relaxed),
+            Err(label) => self
+                .custom
+                .get(label, || AtomicU64::new(0))
+                .fetch_add(1, Relaxed),
         };
     }
 
@@ -349,7 +374,11 @@ pub struct GaugeSite {
 impl GaugeSite {
     /// Called by the expansion of `#[in_flight]` only.
     pub const fn new(meta: &'static FnMeta, spec: Spec) -> Self {
-        GaugeSite { meta, spec, value: AtomicI64::new(0) }
+        GaugeSite {
+            meta,
+            spec,
+            value: AtomicI64::new(0),
+        }
     }
 
     #[inline]
@@ -381,7 +410,10 @@ mod tests {
         let cases = [
             ("app::handle::__obs_here", "handle"),
             ("app::api::Foo<_>::get::__obs_here", "Foo::get"),
-            ("app::api::Foo<alloc::vec::Vec<u8>>::get::__obs_here", "Foo::get"),
+            (
+                "app::api::Foo<alloc::vec::Vec<u8>>::get::__obs_here",
+                "Foo::get",
+            ),
             ("<app::Foo<u8> as app::Tr<u8>>::m::__obs_here", "Foo::m"),
             ("<alloc::vec::Vec<_> as app::Tr>::m::__obs_here", "Vec::m"),
             ("<app::Foo as app::Tr>::m::inner::__obs_here", "inner"),
@@ -391,7 +423,11 @@ mod tests {
             ("app::Foo::method::inner::__obs_here", "inner"),
         ];
         for (type_name, want) in cases {
-            assert_eq!(function_label(type_name).as_deref(), Some(want), "{type_name}");
+            assert_eq!(
+                function_label(type_name).as_deref(),
+                Some(want),
+                "{type_name}"
+            );
         }
         assert_eq!(function_label("weird"), None);
     }

@@ -1,0 +1,155 @@
+//! End to end: the quickstart example as a user runs it, scraped over HTTP.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the example when the test ends, whatever way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds the example with the cargo running this test (a no-op when `cargo test` already
+/// built it) and returns its executable.
+fn example(name: &str) -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args([
+        "build",
+        "--quiet",
+        "--example",
+        name,
+        "--message-format=json",
+    ]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
+    assert!(out.status.success(), "building example {name} failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.contains(r#""reason":"compiler-artifact""#) && l.contains(r#""executable":""#)
+        })
+        .find_map(|l| {
+            let start = l.find(r#""executable":""#)? + r#""executable":""#.len();
+            let end = start + l[start..].find('"')?;
+            Some(std::path::PathBuf::from(&l[start..end]))
+        })
+        .unwrap_or_else(|| panic!("cargo printed no executable for example {name}"))
+}
+
+/// Starts the quickstart for `requests` orders on a free port; returns it and its address.
+fn start(requests: u64) -> (Running, SocketAddr) {
+    let mut child = Command::new(example("quickstart"))
+        .env("OTEL_EXPORTER_PROMETHEUS_PORT", "0")
+        .env("QUICKSTART_REQUESTS", requests.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the quickstart example");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let url = first
+        .strip_prefix("serving ")
+        .unwrap_or_else(|| panic!("first line names the URL: {first}"));
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"),
+        "{url}"
+    );
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .parse()
+        .unwrap();
+    // Wait for the workload to finish, reading the rest of stdout.
+    std::thread::spawn(move || lines.for_each(drop));
+    (running, addr)
+}
+
+fn scrape_until(addr: SocketAddr, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let page = common::request(addr, "GET", "/metrics").body;
+        if done(&page) || Instant::now() > deadline {
+            return page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn quickstart_serves_a_valid_page_with_known_counts() {
+    let (_running, addr) = start(20);
+    let ok = r#"function="handle_order",module="quickstart",status="ok""#;
+    let page = scrape_until(addr, |page| {
+        common::sample(page, "function_calls_total", ok) == Some(14.0)
+    });
+
+    let response = common::request(addr, "GET", "/metrics");
+    assert_eq!(response.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+
+    // 20 orders: per 10, orders 3 and 8 are out of stock and order 5 times out.
+    let calls = |status: &str| {
+        let labels = format!(r#"function="handle_order",module="quickstart",status="{status}""#);
+        common::sample(&page, "function_calls_total", &labels)
+    };
+    assert_eq!(calls("ok"), Some(14.0), "{page}");
+    assert_eq!(calls("error"), Some(4.0));
+    assert_eq!(calls("timeout"), Some(2.0));
+    let charge_timeouts = r#"function="Shop::charge",module="quickstart",status="timeout""#;
+    assert_eq!(
+        common::sample(&page, "function_calls_total", charge_timeouts),
+        Some(2.0)
+    );
+    // The two slow orders (9 and 19) take over 0.1 s; their buckets say so.
+    let fast = r#"function="Shop::charge",module="quickstart",status="ok",le="0.1""#;
+    let all = r#"function="Shop::charge",module="quickstart",status="ok",le="+Inf""#;
+    assert_eq!(
+        common::sample(&page, "function_duration_seconds_bucket", all),
+        Some(14.0)
+    );
+    assert_eq!(
+        common::sample(&page, "function_duration_seconds_bucket", fast),
+        Some(12.0)
+    );
+    assert_eq!(
+        common::sample(
+            &page,
+            "function_calls_in_flight",
+            r#"function="handle_order",module="quickstart""#
+        ),
+        Some(0.0)
+    );
+    // 14 orders paid 12.50 each, through the `metrics` facade.
+    assert_eq!(
+        common::sample(&page, "shop_revenue_cents_total", ""),
+        Some(14.0 * 1250.0)
+    );
+    assert_eq!(
+        common::sample(&page, "target_info", r#"service_name="quickstart-shop""#),
+        Some(1.0)
+    );
+
+    if let Some((clean, report)) = common::promtool_check_metrics(&page) {
+        assert!(
+            clean,
+            "promtool check metrics found problems:\n{report}\n{page}"
+        );
+    }
+}

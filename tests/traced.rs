@@ -1,0 +1,361 @@
+//! `#[traced]` as a `tracing` subscriber sees it: names, OTel fields, arguments, statuses,
+//! parents, levels.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use obs_runtime::traced;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Level, Subscriber};
+use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{Layer, Registry};
+
+/// One span as recorded.
+#[derive(Clone, Debug, Default)]
+struct Recorded {
+    name: String,
+    level: String,
+    parent: Option<String>,
+    fields: BTreeMap<String, String>,
+    closed: bool,
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<(u64, Recorded)>>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let mut span = Recorded {
+            name: attrs.metadata().name().to_owned(),
+            level: attrs.metadata().level().to_string(),
+            parent: ctx
+                .span(id)
+                .and_then(|s| s.parent())
+                .map(|p| p.name().to_owned()),
+            ..Recorded::default()
+        };
+        attrs.record(&mut Fields(&mut span.fields));
+        self.0.lock().unwrap().push((id.into_u64(), span));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
+        let mut spans = self.0.lock().unwrap();
+        if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            values.record(&mut Fields(&mut span.fields));
+        }
+    }
+
+    fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
+        let mut spans = self.0.lock().unwrap();
+        if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            span.closed = true;
+        }
+    }
+}
+
+/// Runs `f` under a subscriber recording every span at `max` and below; returns the spans.
+fn capture_at(max: Level, f: impl FnOnce()) -> Vec<Recorded> {
+    let capture = Capture::default();
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(max);
+    let subscriber = Registry::default().with(capture.clone().with_filter(filter));
+    tracing::subscriber::with_default(subscriber, f);
+    let spans = capture
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect();
+    spans
+}
+
+fn capture(f: impl FnOnce()) -> Vec<Recorded> {
+    capture_at(Level::TRACE, f)
+}
+
+fn field<'a>(span: &'a Recorded, name: &str) -> Option<&'a str> {
+    span.fields.get(name).map(String::as_str)
+}
+
+#[derive(Debug)]
+struct Order {
+    id: u32,
+}
+
+/// Not `Debug`: must compile, and is left out of the span.
+struct Opaque;
+
+#[derive(Debug)]
+struct Refused;
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("card refused by issuer")
+    }
+}
+
+#[traced]
+fn place(order: &Order, _token: Opaque, quantity: u8) -> Result<u32, Refused> {
+    if quantity == 0 {
+        Err(Refused)
+    } else {
+        Ok(order.id)
+    }
+}
+
+#[test]
+fn a_span_per_call_with_otel_code_fields_and_arguments() {
+    let line = line!() - 6;
+    let spans = capture(|| {
+        place(&Order { id: 7 }, Opaque, 2).unwrap();
+    });
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    let span = &spans[0];
+    assert_eq!(span.name, "place");
+    assert_eq!(span.level, "INFO");
+    assert!(span.closed);
+    assert_eq!(field(span, "code.function.name"), Some("traced::place"));
+    assert!(
+        field(span, "code.file.path")
+            .unwrap()
+            .ends_with("traced.rs"),
+        "{span:?}"
+    );
+    assert_eq!(
+        field(span, "code.line.number"),
+        Some(line.to_string().as_str())
+    );
+    assert_eq!(field(span, "order"), Some("Order { id: 7 }"));
+    assert_eq!(field(span, "quantity"), Some("2"));
+    assert_eq!(
+        field(span, "_token"),
+        None,
+        "a non-Debug argument is left out"
+    );
+    assert_eq!(
+        field(span, "otel.status_code"),
+        None,
+        "ok leaves the status unset"
+    );
+    assert_eq!(field(span, "error.type"), None);
+}
+
+#[test]
+fn an_err_marks_the_span_with_its_display_and_type() {
+    let spans = capture(|| {
+        place(&Order { id: 1 }, Opaque, 0).unwrap_err();
+    });
+    let span = &spans[0];
+    assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
+    assert_eq!(
+        field(span, "otel.status_description"),
+        Some("card refused by issuer")
+    );
+    assert_eq!(field(span, "error.type"), Some("traced::Refused"));
+}
+
+#[traced]
+fn explode(fuse: u8) -> u8 {
+    assert!(fuse > 0, "fuse burnt");
+    fuse
+}
+
+#[test]
+fn a_panic_marks_the_span_and_goes_on() {
+    let spans = capture(|| {
+        let payload = std::panic::catch_unwind(|| explode(0)).unwrap_err();
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"fuse burnt"),
+            "the panic goes on unchanged"
+        );
+    });
+    let span = &spans[0];
+    assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
+    assert_eq!(field(span, "otel.status_description"), Some("panic"));
+    assert_eq!(field(span, "error.type"), Some("panic"));
+    assert!(span.closed);
+}
+
+#[traced(level = "debug", name = "checkout", skip(card), fields(region = "eu", items = cart.len()))]
+fn pay(cart: &[u32], card: &str) -> usize {
+    let _ = card;
+    cart.len()
+}
+
+#[test]
+fn options_set_level_name_skip_and_fields() {
+    let spans = capture(|| {
+        pay(&[1, 2, 3], "4111-1111");
+    });
+    let span = &spans[0];
+    assert_eq!(span.name, "checkout");
+    assert_eq!(span.level, "DEBUG");
+    assert_eq!(field(span, "card"), None);
+    assert_eq!(field(span, "cart"), Some("[1, 2, 3]"));
+    assert_eq!(field(span, "region"), Some("eu"));
+    assert_eq!(field(span, "items"), Some("3"));
+    // The span is named by the option; the function keeps its name in the code fields.
+    assert_eq!(field(span, "code.function.name"), Some("traced::pay"));
+    assert_eq!(field(span, "otel.name"), Some("pay"));
+}
+
+#[traced(skip_all)]
+fn secret(password: &str) -> usize {
+    password.len()
+}
+
+#[test]
+fn skip_all_records_no_argument() {
+    let spans = capture(|| {
+        secret("hunter2");
+    });
+    assert_eq!(field(&spans[0], "password"), None);
+    assert_eq!(spans[0].name, "secret");
+}
+
+#[test]
+fn a_disabled_level_builds_no_span() {
+    let spans = capture_at(Level::INFO, || {
+        pay(&[1], "x");
+        place(&Order { id: 1 }, Opaque, 1).unwrap();
+    });
+    let names: Vec<_> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["place"]);
+}
+
+struct Inventory;
+
+impl Inventory {
+    #[traced]
+    fn count(&self, sku: u32) -> u32 {
+        sku * 2
+    }
+}
+
+#[test]
+fn methods_carry_type_and_method_in_otel_name() {
+    let spans = capture(|| {
+        Inventory.count(4);
+    });
+    let span = &spans[0];
+    assert_eq!(span.name, "count");
+    assert_eq!(field(span, "otel.name"), Some("Inventory::count"));
+    assert_eq!(
+        field(span, "code.function.name"),
+        Some("traced::Inventory::count")
+    );
+    assert_eq!(field(span, "sku"), Some("4"));
+}
+
+#[traced]
+async fn fetch(key: u32) -> Result<u32, Refused> {
+    lookup(key).await
+}
+
+#[traced]
+async fn lookup(key: u32) -> Result<u32, Refused> {
+    Yield::default().await;
+    if key == 0 { Err(Refused) } else { Ok(key) }
+}
+
+/// Pending once, then ready: a real suspension point.
+#[derive(Default)]
+struct Yield(bool);
+
+impl Future for Yield {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn async_calls_nest_across_await_and_report_errors() {
+    let spans = capture(|| {
+        futures_executor::block_on(fetch(0)).unwrap_err();
+    });
+    let by_name = |n: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap_or_else(|| panic!("{n} in {spans:?}"))
+    };
+    assert_eq!(by_name("fetch").parent, None);
+    assert_eq!(by_name("lookup").parent.as_deref(), Some("fetch"));
+    assert_eq!(field(by_name("lookup"), "otel.status_code"), Some("ERROR"));
+    assert_eq!(
+        field(by_name("fetch"), "otel.status_description"),
+        Some("card refused by issuer")
+    );
+    assert!(spans.iter().all(|s| s.closed));
+}
+
+#[traced]
+async fn never_finishes() {
+    std::future::pending::<()>().await;
+}
+
+#[test]
+fn a_dropped_future_marks_the_span_cancelled() {
+    let spans = capture(|| {
+        let mut fut = Box::pin(never_finishes());
+        let waker = std::task::Waker::noop();
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(waker))
+                .is_pending()
+        );
+        drop(fut);
+    });
+    let span = &spans[0];
+    assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
+    assert_eq!(field(span, "otel.status_description"), Some("cancelled"));
+    assert!(span.closed);
+}
+
+struct Boom;
+
+impl fmt::Debug for Boom {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("Debug of Boom")
+    }
+}
+
+#[traced]
+fn takes_boom(boom: &Boom) -> u8 {
+    let _ = boom;
+    1
+}
+
+#[test]
+fn a_panicking_debug_does_not_fail_the_call() {
+    let spans = capture(|| {
+        assert_eq!(takes_boom(&Boom), 1);
+    });
+    assert_eq!(field(&spans[0], "boom"), Some("<formatting panicked>"));
+}
