@@ -28,12 +28,20 @@ fn clock_pair(x: u64) -> u64 {
 fn overhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("overhead");
     group.bench_function("bare", |bench| bench.iter(|| b::bare(black_box(7))));
-    group.bench_function("raw_atomic_add", |bench| bench.iter(|| raw_atomic(black_box(7))));
-    group.bench_function("clock_pair", |bench| bench.iter(|| clock_pair(black_box(7))));
+    group.bench_function("raw_atomic_add", |bench| {
+        bench.iter(|| raw_atomic(black_box(7)))
+    });
+    group.bench_function("clock_pair", |bench| {
+        bench.iter(|| clock_pair(black_box(7)))
+    });
     group.bench_function("counted", |bench| bench.iter(|| b::counted(black_box(7))));
     group.bench_function("timed", |bench| bench.iter(|| b::timed(black_box(7))));
-    group.bench_function("in_flight", |bench| bench.iter(|| b::in_flight(black_box(7))));
-    group.bench_function("counted_timed", |bench| bench.iter(|| b::counted_timed(black_box(7))));
+    group.bench_function("in_flight", |bench| {
+        bench.iter(|| b::in_flight(black_box(7)))
+    });
+    group.bench_function("counted_timed", |bench| {
+        bench.iter(|| b::counted_timed(black_box(7)))
+    });
     group.finish();
 }
 
