@@ -39,3 +39,15 @@ pub fn in_flight(x: u64) -> u64 {
 pub fn counted_timed(x: u64) -> u64 {
     work(x)
 }
+
+#[obs_runtime::traced]
+#[inline(never)]
+pub fn traced(x: u64) -> u64 {
+    work(x)
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub fn instrumented(x: u64) -> u64 {
+    work(x)
+}

@@ -125,8 +125,11 @@ impl Traced {
     /// the function's qualified name into it.
     #[inline]
     pub fn start(span: tracing::Span, meta: &'static FnMeta) -> Self {
-        if let Some(metadata) = span.metadata() {
-            describe_fn(&span, metadata.name(), meta);
+        // A disabled span still carries its metadata: test `is_disabled` first.
+        if !span.is_disabled() {
+            if let Some(metadata) = span.metadata() {
+                describe_fn(&span, metadata.name(), meta);
+            }
         }
         Traced {
             span,
@@ -138,6 +141,29 @@ impl Traced {
     #[inline]
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// Enters the span of a traced call, if its level is enabled.
+    ///
+    /// The expansion holds an `Option<Traced>`: `None` when the level is disabled, so a
+    /// disabled call builds, enters and drops nothing, as `tracing::instrument` does.
+    #[inline]
+    pub fn enter(this: &Option<Traced>) -> Option<tracing::span::Entered<'_>> {
+        this.as_ref().map(|t| t.span.enter())
+    }
+
+    /// A handle on the span of a traced call, or a disabled span, to instrument a future.
+    #[inline]
+    pub fn span_of(this: &Option<Traced>) -> tracing::Span {
+        this.as_ref().map_or_else(tracing::Span::none, |t| t.span.clone())
+    }
+
+    /// Ends a traced call, if its level is enabled: see [`Traced::finish`].
+    #[inline]
+    pub fn end(this: Option<Traced>, status: Status, describe: impl FnOnce() -> (Option<String>, Option<&'static str>)) {
+        if let Some(t) = this {
+            t.finish(status, describe);
+        }
     }
 
     /// Ends the call with `status`. On a failure, `describe` gives the error's description and
