@@ -155,12 +155,17 @@ impl Traced {
     /// A handle on the span of a traced call, or a disabled span, to instrument a future.
     #[inline]
     pub fn span_of(this: &Option<Traced>) -> tracing::Span {
-        this.as_ref().map_or_else(tracing::Span::none, |t| t.span.clone())
+        this.as_ref()
+            .map_or_else(tracing::Span::none, |t| t.span.clone())
     }
 
     /// Ends a traced call, if its level is enabled: see [`Traced::finish`].
     #[inline]
-    pub fn end(this: Option<Traced>, status: Status, describe: impl FnOnce() -> (Option<String>, Option<&'static str>)) {
+    pub fn end(
+        this: Option<Traced>,
+        status: Status,
+        describe: impl FnOnce() -> (Option<String>, Option<&'static str>),
+    ) {
         if let Some(t) = this {
             t.finish(status, describe);
         }

@@ -1,6 +1,6 @@
 //! Traces, request/error/duration metrics at `/metrics`, from one attribute per function.
 //!
-//! ```
+//! ```rust,standalone_crate
 //! use obs_runtime::{counted, in_flight, timed, traced};
 //!
 //! #[derive(Debug)]
@@ -101,7 +101,7 @@ pub use status::{ErrorStatus, ReturnStatus, Status};
 
 /// Counts calls: counter `function_calls_total{function, module, status}`.
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use obs_runtime::counted;
 ///
 /// #[counted]
@@ -121,6 +121,22 @@ pub use status::{ErrorStatus, ReturnStatus, Status};
 /// assert!(page.contains("# HELP skill_executions_total Skill runs.\n"));
 /// assert!(page.contains(r#"skill_executions_total{function="weather",module="rust_out",skill="weather",status="ok"} 1"#));
 /// ```
+///
+/// A crate that re-exports obs for its users tells the attributes where the runtime is with
+/// `crate = path` (the path must resolve where the function is):
+///
+/// ```
+/// mod telemetry {
+///     pub use obs_runtime as rt;
+/// }
+///
+/// #[telemetry::rt::counted(crate = telemetry::rt)]
+/// #[telemetry::rt::timed(crate = telemetry::rt)]
+/// fn via_reexport() {}
+///
+/// via_reexport();
+/// assert!(obs_runtime::render().contains(r#"function="via_reexport""#));
+/// ```
 #[doc(inline)]
 pub use obs_macros::counted;
 
@@ -130,7 +146,7 @@ pub use obs_macros::counted;
 /// for this function only. Bounds must be finite, positive and strictly increasing: the
 /// compiler says which one is not.
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use obs_runtime::timed;
 ///
 /// #[timed(buckets = [0.001, 0.01, 0.1])]
@@ -152,7 +168,7 @@ pub use obs_macros::timed;
 ///
 /// The gauge goes back down on every exit: return, `?`, panic, or a dropped future.
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use obs_runtime::in_flight;
 ///
 /// #[in_flight(name = "active_requests")]

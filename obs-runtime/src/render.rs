@@ -395,7 +395,7 @@ fn default_help(name: &str) -> &'static str {
 /// It needs no [`init`](crate::init): calls made before it are all there. Output is
 /// deterministic: families by name, series by labels.
 ///
-/// ```
+/// ```rust,standalone_crate
 /// #[obs_runtime::counted]
 /// fn ping() {}
 ///

@@ -135,7 +135,7 @@ impl fmt::Display for Status {
 /// (`panic`) or, for async functions, is dropped before completion (`cancelled`). Implement it
 /// for a response type whose failures are not `Err`s:
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use obs_runtime::{counted, ReturnStatus, Status};
 ///
 /// pub struct Response {
@@ -172,7 +172,7 @@ pub trait ReturnStatus {
 /// Without it, every `Err` is `error`. With it, an error enum can map a variant to `timeout`,
 /// `blocked` or a label of its own:
 ///
-/// ```
+/// ```rust,standalone_crate
 /// use obs_runtime::{counted, ErrorStatus, Status};
 ///
 /// #[derive(Debug)]
