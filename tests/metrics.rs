@@ -1,0 +1,251 @@
+//! The metrics contract as scraped: names, labels, options, statuses, buckets, and exact
+//! counts under concurrency while another thread scrapes.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+
+use obs_runtime::{ErrorStatus, Status, counted, in_flight, render, timed};
+
+fn calls(page: &str, function: &str, status: &str) -> Option<f64> {
+    let labels = format!(r#"function="{function}",module="metrics",status="{status}""#);
+    common::sample(page, "function_calls_total", &labels)
+}
+
+#[counted(name = "skill_executions_total", help = "Skill runs, by skill.", labels(skill = "weather", tier = "free"))]
+fn weather_skill() {}
+
+#[test]
+fn name_help_and_static_labels() {
+    weather_skill();
+    let page = render();
+    assert!(page.contains("# HELP skill_executions_total Skill runs, by skill.\n# TYPE skill_executions_total counter\n"));
+    let labels = r#"function="weather_skill",module="metrics",skill="weather",tier="free",status="ok""#;
+    assert_eq!(common::sample(&page, "skill_executions_total", labels), Some(1.0), "{page}");
+}
+
+const THROTTLED: Status = Status::custom("throttled");
+
+#[derive(Debug)]
+enum JobError {
+    Slow,
+    Denied,
+    Throttled,
+    Broken,
+}
+
+impl ErrorStatus for JobError {
+    fn status(&self) -> Status {
+        match self {
+            JobError::Slow => Status::TIMEOUT,
+            JobError::Denied => Status::BLOCKED,
+            JobError::Throttled => THROTTLED,
+            JobError::Broken => Status::ERROR,
+        }
+    }
+}
+
+#[counted]
+#[timed]
+fn job(outcome: Option<JobError>) -> Result<(), JobError> {
+    outcome.map_or(Ok(()), Err)
+}
+
+#[test]
+fn error_types_choose_builtin_and_custom_statuses() {
+    job(None).unwrap();
+    for e in [JobError::Slow, JobError::Slow, JobError::Denied, JobError::Throttled, JobError::Broken] {
+        job(Some(e)).unwrap_err();
+    }
+    let page = render();
+    assert_eq!(calls(&page, "job", "ok"), Some(1.0));
+    assert_eq!(calls(&page, "job", "timeout"), Some(2.0));
+    assert_eq!(calls(&page, "job", "blocked"), Some(1.0));
+    assert_eq!(calls(&page, "job", "throttled"), Some(1.0));
+    assert_eq!(calls(&page, "job", "error"), Some(1.0));
+    assert_eq!(calls(&page, "job", "panic"), None, "a status never seen is not rendered");
+    let count = r#"function="job",module="metrics",status="throttled""#;
+    assert_eq!(common::sample(&page, "function_duration_seconds_count", count), Some(1.0));
+}
+
+#[counted]
+fn never_called() {}
+
+#[test]
+fn functions_never_called_are_listed_at_zero() {
+    let _ = never_called;
+    let page = render();
+    assert_eq!(calls(&page, "never_called", "ok"), Some(0.0));
+    assert_eq!(calls(&page, "never_called", "error"), Some(0.0));
+}
+
+#[timed(buckets = [0.25, 0.5])]
+fn coarse() {}
+
+#[timed]
+fn fine() {}
+
+#[test]
+fn each_function_renders_its_own_buckets_in_one_family() {
+    coarse();
+    fine();
+    let page = render();
+    let les = |function: &str| -> Vec<String> {
+        let prefix = format!(r#"function_duration_seconds_bucket{{function="{function}",module="metrics",status="ok",le=""#);
+        page.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).map(|l| l.split('"').next().unwrap().to_owned()).collect()
+    };
+    assert_eq!(les("coarse"), ["0.25", "0.5", "+Inf"]);
+    assert_eq!(
+        les("fine"),
+        ["0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1", "2.5", "5", "7.5", "10", "+Inf"]
+    );
+    assert_eq!(page.matches("# TYPE function_duration_seconds histogram").count(), 1);
+}
+
+#[in_flight]
+fn hold(gate: &Barrier, release: &Barrier) {
+    gate.wait();
+    release.wait();
+}
+
+#[test]
+fn in_flight_counts_running_calls_and_returns_to_zero() {
+    let gate = Arc::new(Barrier::new(4));
+    let release = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let (g, r) = (Arc::clone(&gate), Arc::clone(&release));
+            std::thread::spawn(move || hold(&g, &r))
+        })
+        .collect();
+    gate.wait();
+    let labels = r#"function="hold",module="metrics""#;
+    assert_eq!(common::sample(&render(), "function_calls_in_flight", labels), Some(3.0));
+    release.wait();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(common::sample(&render(), "function_calls_in_flight", labels), Some(0.0));
+}
+
+struct Wrapper<T>(T);
+
+#[counted]
+impl<T: Copy> Wrapper<T> {
+    fn get(&self) -> T {
+        self.0
+    }
+}
+
+#[test]
+fn a_method_of_a_generic_impl_is_one_series() {
+    Wrapper(1u8).get();
+    Wrapper("a").get();
+    Wrapper(2.5f64).get();
+    assert_eq!(calls(&render(), "Wrapper::get", "ok"), Some(3.0));
+}
+
+#[counted]
+#[timed(buckets = [0.000_001, 0.001])]
+#[in_flight]
+fn hot(i: u64) -> Result<u64, u64> {
+    if i % 3 == 0 { Err(i) } else { Ok(i) }
+}
+
+/// Every histogram series on `page`: cumulative buckets, `+Inf` equal to `_count`.
+fn check_histograms(page: &str) {
+    let mut last: Option<(String, u64)> = None;
+    for line in page.lines().filter(|l| l.starts_with("function_duration_seconds_")) {
+        let (key, value) = line.rsplit_once(' ').unwrap();
+        let value: u64 = value.parse().unwrap_or(0);
+        if let Some(rest) = key.strip_prefix("function_duration_seconds_bucket{") {
+            let series = rest.rsplit_once(",le=").unwrap().0.to_owned();
+            if let Some((prev, count)) = &last {
+                if *prev == series {
+                    assert!(value >= *count, "buckets not cumulative: {line}");
+                }
+            }
+            last = Some((series, value));
+        } else if let Some(rest) = key.strip_prefix("function_duration_seconds_count{") {
+            let series = rest.trim_end_matches('}');
+            let (prev, inf) = last.take().expect("buckets before _count");
+            assert_eq!(prev, series);
+            assert_eq!(value, inf, "+Inf bucket differs from _count for {series}");
+        }
+    }
+}
+
+#[test]
+fn exact_counts_under_concurrency_while_scraping() {
+    const THREADS: u64 = 4;
+    const CALLS: u64 = 30_000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let scraper = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut scrapes = 0u32;
+            let mut last_total = 0.0;
+            while !stop.load(Ordering::Relaxed) {
+                let page = render();
+                check_histograms(&page);
+                let total = calls(&page, "hot", "ok").unwrap() + calls(&page, "hot", "error").unwrap();
+                assert!(total >= last_total, "a count went down: {last_total} then {total}");
+                last_total = total;
+                scrapes += 1;
+            }
+            scrapes
+        })
+    };
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..CALLS {
+                    let _ = hot(t * CALLS + i);
+                }
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    stop.store(true, Ordering::Relaxed);
+    let scrapes = scraper.join().unwrap();
+    assert!(scrapes > 0);
+
+    let page = render();
+    check_histograms(&page);
+    let total = THREADS * CALLS;
+    let errors = (0..total).filter(|i| i % 3 == 0).count() as f64;
+    assert_eq!(calls(&page, "hot", "error"), Some(errors));
+    #[allow(clippy::cast_precision_loss)]
+    let oks = total as f64 - errors;
+    assert_eq!(calls(&page, "hot", "ok"), Some(oks));
+    let count = r#"function="hot",module="metrics",status="ok""#;
+    assert_eq!(common::sample(&page, "function_duration_seconds_count", count), Some(oks));
+    assert_eq!(common::sample(&page, "function_calls_in_flight", r#"function="hot",module="metrics""#), Some(0.0));
+}
+
+#[counted]
+#[in_flight]
+fn panics(yes: bool) -> u8 {
+    assert!(!yes, "asked to");
+    1
+}
+
+#[test]
+fn a_panic_is_counted_and_goes_on_unchanged() {
+    let payload = std::panic::catch_unwind(|| panics(true)).unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"asked to"));
+    assert_eq!(panics(false), 1);
+    let page = render();
+    assert_eq!(calls(&page, "panics", "panic"), Some(1.0));
+    assert_eq!(calls(&page, "panics", "ok"), Some(1.0));
+    assert_eq!(common::sample(&page, "function_calls_in_flight", r#"function="panics",module="metrics""#), Some(0.0));
+}
+
+#[test]
+fn the_whole_page_passes_promtool() {
+    weather_skill();
+    let _ = job(Some(JobError::Throttled));
+    let page = render();
+    if let Some((clean, report)) = common::promtool_check_metrics(&page) {
+        assert!(clean, "promtool check metrics found problems:\n{report}\n{page}");
+    }
+}
