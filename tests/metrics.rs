@@ -13,7 +13,11 @@ fn calls(page: &str, function: &str, status: &str) -> Option<f64> {
     common::sample(page, "function_calls_total", &labels)
 }
 
-#[counted(name = "skill_executions_total", help = "Skill runs, by skill.", labels(skill = "weather", tier = "free"))]
+#[counted(
+    name = "skill_executions_total",
+    help = "Skill runs, by skill.",
+    labels(skill = "weather", tier = "free")
+)]
 fn weather_skill() {}
 
 #[test]
@@ -21,8 +25,13 @@ fn name_help_and_static_labels() {
     weather_skill();
     let page = render();
     assert!(page.contains("# HELP skill_executions_total Skill runs, by skill.\n# TYPE skill_executions_total counter\n"));
-    let labels = r#"function="weather_skill",module="metrics",skill="weather",tier="free",status="ok""#;
-    assert_eq!(common::sample(&page, "skill_executions_total", labels), Some(1.0), "{page}");
+    let labels =
+        r#"function="weather_skill",module="metrics",skill="weather",tier="free",status="ok""#;
+    assert_eq!(
+        common::sample(&page, "skill_executions_total", labels),
+        Some(1.0),
+        "{page}"
+    );
 }
 
 const THROTTLED: Status = Status::custom("throttled");
@@ -55,7 +64,13 @@ fn job(outcome: Option<JobError>) -> Result<(), JobError> {
 #[test]
 fn error_types_choose_builtin_and_custom_statuses() {
     job(None).unwrap();
-    for e in [JobError::Slow, JobError::Slow, JobError::Denied, JobError::Throttled, JobError::Broken] {
+    for e in [
+        JobError::Slow,
+        JobError::Slow,
+        JobError::Denied,
+        JobError::Throttled,
+        JobError::Broken,
+    ] {
         job(Some(e)).unwrap_err();
     }
     let page = render();
@@ -64,9 +79,16 @@ fn error_types_choose_builtin_and_custom_statuses() {
     assert_eq!(calls(&page, "job", "blocked"), Some(1.0));
     assert_eq!(calls(&page, "job", "throttled"), Some(1.0));
     assert_eq!(calls(&page, "job", "error"), Some(1.0));
-    assert_eq!(calls(&page, "job", "panic"), None, "a status never seen is not rendered");
+    assert_eq!(
+        calls(&page, "job", "panic"),
+        None,
+        "a status never seen is not rendered"
+    );
     let count = r#"function="job",module="metrics",status="throttled""#;
-    assert_eq!(common::sample(&page, "function_duration_seconds_count", count), Some(1.0));
+    assert_eq!(
+        common::sample(&page, "function_duration_seconds_count", count),
+        Some(1.0)
+    );
 }
 
 #[counted]
@@ -92,15 +114,27 @@ fn each_function_renders_its_own_buckets_in_one_family() {
     fine();
     let page = render();
     let les = |function: &str| -> Vec<String> {
-        let prefix = format!(r#"function_duration_seconds_bucket{{function="{function}",module="metrics",status="ok",le=""#);
-        page.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).map(|l| l.split('"').next().unwrap().to_owned()).collect()
+        let prefix = format!(
+            r#"function_duration_seconds_bucket{{function="{function}",module="metrics",status="ok",le=""#
+        );
+        page.lines()
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(|l| l.split('"').next().unwrap().to_owned())
+            .collect()
     };
     assert_eq!(les("coarse"), ["0.25", "0.5", "+Inf"]);
     assert_eq!(
         les("fine"),
-        ["0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1", "2.5", "5", "7.5", "10", "+Inf"]
+        [
+            "0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1", "2.5",
+            "5", "7.5", "10", "+Inf"
+        ]
     );
-    assert_eq!(page.matches("# TYPE function_duration_seconds histogram").count(), 1);
+    assert_eq!(
+        page.matches("# TYPE function_duration_seconds histogram")
+            .count(),
+        1
+    );
 }
 
 #[in_flight]
@@ -121,10 +155,16 @@ fn in_flight_counts_running_calls_and_returns_to_zero() {
         .collect();
     gate.wait();
     let labels = r#"function="hold",module="metrics""#;
-    assert_eq!(common::sample(&render(), "function_calls_in_flight", labels), Some(3.0));
+    assert_eq!(
+        common::sample(&render(), "function_calls_in_flight", labels),
+        Some(3.0)
+    );
     release.wait();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    assert_eq!(common::sample(&render(), "function_calls_in_flight", labels), Some(0.0));
+    assert_eq!(
+        common::sample(&render(), "function_calls_in_flight", labels),
+        Some(0.0)
+    );
 }
 
 struct Wrapper<T>(T);
@@ -154,7 +194,10 @@ fn hot(i: u64) -> Result<u64, u64> {
 /// Every histogram series on `page`: cumulative buckets, `+Inf` equal to `_count`.
 fn check_histograms(page: &str) {
     let mut last: Option<(String, u64)> = None;
-    for line in page.lines().filter(|l| l.starts_with("function_duration_seconds_")) {
+    for line in page
+        .lines()
+        .filter(|l| l.starts_with("function_duration_seconds_"))
+    {
         let (key, value) = line.rsplit_once(' ').unwrap();
         let value: u64 = value.parse().unwrap_or(0);
         if let Some(rest) = key.strip_prefix("function_duration_seconds_bucket{") {
@@ -187,8 +230,12 @@ fn exact_counts_under_concurrency_while_scraping() {
             while !stop.load(Ordering::Relaxed) {
                 let page = render();
                 check_histograms(&page);
-                let total = calls(&page, "hot", "ok").unwrap() + calls(&page, "hot", "error").unwrap();
-                assert!(total >= last_total, "a count went down: {last_total} then {total}");
+                let total =
+                    calls(&page, "hot", "ok").unwrap() + calls(&page, "hot", "error").unwrap();
+                assert!(
+                    total >= last_total,
+                    "a count went down: {last_total} then {total}"
+                );
                 last_total = total;
                 scrapes += 1;
             }
@@ -218,8 +265,18 @@ fn exact_counts_under_concurrency_while_scraping() {
     let oks = total as f64 - errors;
     assert_eq!(calls(&page, "hot", "ok"), Some(oks));
     let count = r#"function="hot",module="metrics",status="ok""#;
-    assert_eq!(common::sample(&page, "function_duration_seconds_count", count), Some(oks));
-    assert_eq!(common::sample(&page, "function_calls_in_flight", r#"function="hot",module="metrics""#), Some(0.0));
+    assert_eq!(
+        common::sample(&page, "function_duration_seconds_count", count),
+        Some(oks)
+    );
+    assert_eq!(
+        common::sample(
+            &page,
+            "function_calls_in_flight",
+            r#"function="hot",module="metrics""#
+        ),
+        Some(0.0)
+    );
 }
 
 #[counted]
@@ -237,7 +294,14 @@ fn a_panic_is_counted_and_goes_on_unchanged() {
     let page = render();
     assert_eq!(calls(&page, "panics", "panic"), Some(1.0));
     assert_eq!(calls(&page, "panics", "ok"), Some(1.0));
-    assert_eq!(common::sample(&page, "function_calls_in_flight", r#"function="panics",module="metrics""#), Some(0.0));
+    assert_eq!(
+        common::sample(
+            &page,
+            "function_calls_in_flight",
+            r#"function="panics",module="metrics""#
+        ),
+        Some(0.0)
+    );
 }
 
 #[test]
@@ -246,6 +310,9 @@ fn the_whole_page_passes_promtool() {
     let _ = job(Some(JobError::Throttled));
     let page = render();
     if let Some((clean, report)) = common::promtool_check_metrics(&page) {
-        assert!(clean, "promtool check metrics found problems:\n{report}\n{page}");
+        assert!(
+            clean,
+            "promtool check metrics found problems:\n{report}\n{page}"
+        );
     }
 }

@@ -86,6 +86,7 @@
 
 mod config;
 mod guard;
+pub mod health;
 mod probe;
 mod recorder;
 mod render;

@@ -1,4 +1,4 @@
-//! A small HTTP/1.1 server for `GET /metrics`, on threads of its own.
+//! A small HTTP/1.1 server for `GET /metrics` and the health probes, on threads of its own.
 //!
 //! It needs no async runtime in the application. One thread accepts; each connection is
 //! served on a short-lived thread of its own, at most [`MAX_CONNECTIONS`] at once, with read and
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::health::Probe;
 use crate::render::{CONTENT_TYPE, render};
 
 /// Connections served at once; more are answered `503` and closed.
@@ -216,22 +217,29 @@ fn linger(stream: &mut TcpStream) {
 
 fn route(stream: &mut TcpStream, req: &Request<'_>) -> io::Result<()> {
     let head_only = req.method == "HEAD";
-    if req.path != "/metrics" {
-        return respond(
-            stream,
-            "404 Not Found",
-            "text/plain",
-            b"not found: try /metrics\n",
-            !head_only,
-        );
+    let probe = Probe::from_path(req.path);
+    if req.path != "/metrics" && probe.is_none() {
+        let body = b"not found: try /metrics, /health/live, /health/ready or /health/startup\n";
+        return respond(stream, "404 Not Found", "text/plain", body, !head_only);
     }
     if req.method != "GET" && !head_only {
+        let body = b"only GET and HEAD\n";
+        return respond(stream, "405 Method Not Allowed", "text/plain", body, true);
+    }
+    if let Some(probe) = probe {
+        let report = crate::health::run(probe);
+        let status = if report.healthy() {
+            "200 OK"
+        } else {
+            "503 Service Unavailable"
+        };
+        let body = report.to_json();
         return respond(
             stream,
-            "405 Method Not Allowed",
-            "text/plain",
-            b"only GET and HEAD\n",
-            true,
+            status,
+            "application/json",
+            body.as_bytes(),
+            !head_only,
         );
     }
     let page = render();
