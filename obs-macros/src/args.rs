@@ -1,9 +1,12 @@
 //! Parsing the arguments of the attributes into typed options that keep their spans.
+//!
+//! Every mistake is reported at the token that is wrong, with what to write instead, and the
+//! parser goes on to the next option after one, so that all the mistakes of an attribute are
+//! reported at once. It never panics, whatever the tokens.
 
-use proc_macro2::{Span, TokenStream};
-use syn::parse::{Parse, ParseStream};
-use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Path, Token, bracketed, parenthesized};
 
 use crate::names::{self, Family};
@@ -35,9 +38,23 @@ impl Kind {
 
     fn options(self) -> &'static str {
         match self {
-            Kind::Counted | Kind::InFlight => "`name`, `help`, `labels(..)`, `crate`",
-            Kind::Timed => "`buckets = [..]`, `name`, `help`, `labels(..)`, `crate`",
-            Kind::Traced => "`level`, `name`, `skip(..)`, `skip_all`, `fields(..)`, `crate`",
+            Kind::Counted | Kind::InFlight => {
+                "`name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `crate = path`"
+            }
+            Kind::Timed => {
+                "`buckets = [..]`, `name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `crate = path`"
+            }
+            Kind::Traced => {
+                "`level = \"…\"`, `name = \"…\"`, `skip(arg, ..)`, `skip_all`, `fields(key = value, ..)`, `crate = path`"
+            }
+        }
+    }
+
+    fn option_names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Counted | Kind::InFlight => &["name", "help", "labels", "crate"],
+            Kind::Timed => &["buckets", "name", "help", "labels", "crate"],
+            Kind::Traced => &["level", "name", "skip", "skip_all", "fields", "crate"],
         }
     }
 
@@ -61,7 +78,7 @@ pub(crate) struct MetricArgs {
 }
 
 /// A span level.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Level {
     Trace,
     Debug,
@@ -84,6 +101,9 @@ pub(crate) struct TraceArgs {
 #[derive(Clone)]
 pub(crate) struct Args {
     pub(crate) kind: Kind,
+    /// Where the attribute is written, when it is known (a stacked attribute): errors about
+    /// the attribute as a whole, such as it being given twice, point there.
+    pub(crate) at: Option<Span>,
     pub(crate) krate: Option<Path>,
     pub(crate) metric: MetricArgs,
     pub(crate) trace: TraceArgs,
@@ -91,7 +111,13 @@ pub(crate) struct Args {
 
 impl Args {
     pub(crate) fn empty(kind: Kind) -> Self {
-        Args { kind, krate: None, metric: MetricArgs::default(), trace: TraceArgs::default() }
+        Args {
+            kind,
+            at: None,
+            krate: None,
+            metric: MetricArgs::default(),
+            trace: TraceArgs::default(),
+        }
     }
 
     /// Parses the arguments of attribute `kind`, collecting every error.
@@ -101,10 +127,69 @@ impl Args {
     }
 }
 
+fn combine(errors: &mut Option<syn::Error>, e: syn::Error) {
+    match errors {
+        Some(all) => all.combine(e),
+        None => *errors = Some(e),
+    }
+}
+
+/// The span of the next token, or `fallback` at the end of the input (where syn would point
+/// at the whole attribute and prefix "unexpected end of input").
+fn next_span(input: ParseStream<'_>, fallback: Span) -> Span {
+    input
+        .cursor()
+        .token_tree()
+        .map_or(fallback, |(tt, _)| tt.span())
+}
+
+/// An error at the next token, or at `key` when nothing follows it.
+fn error_here(input: ParseStream<'_>, key: &Ident, message: impl std::fmt::Display) -> syn::Error {
+    syn::Error::new(next_span(input, key.span()), message)
+}
+
+/// Skips the rest of a bad entry, up to the next `,` (left in place) or the end.
+fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// Parses `key, key = value, key(..)` entries separated by commas, calling `entry` on each;
+/// after a bad one, reports it and goes on with the next, so that every mistake is reported.
+fn parse_entries(
+    input: ParseStream<'_>,
+    mut entry: impl FnMut(ParseStream<'_>) -> syn::Result<()>,
+    after_entry: &str,
+) -> syn::Result<()> {
+    let mut errors = None;
+    while !input.is_empty() {
+        match entry(input) {
+            Ok(()) if !input.is_empty() && !input.peek(Token![,]) => {
+                combine(&mut errors, input.error(after_entry));
+                skip_to_comma(input)?;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                combine(&mut errors, e);
+                skip_to_comma(input)?;
+            }
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
 /// Sets `slot` once; a second time is an error at `token`.
 fn set_once<T>(slot: &mut Option<T>, value: T, token: &Ident) -> syn::Result<()> {
     if slot.is_some() {
-        return Err(syn::Error::new(token.span(), format!("`{token}` is given twice: keep one")));
+        return Err(syn::Error::new(
+            token.span(),
+            format!("`{token}` is given twice: keep one"),
+        ));
     }
     *slot = Some(value);
     Ok(())
@@ -112,34 +197,74 @@ fn set_once<T>(slot: &mut Option<T>, value: T, token: &Ident) -> syn::Result<()>
 
 fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
     let mut args = Args::empty(kind);
-    let mut errors: Option<syn::Error> = None;
     let mut seen_skip: Option<Ident> = None;
-    while !input.is_empty() {
-        let key = if input.peek(Token![crate]) {
-            let token: Token![crate] = input.parse()?;
-            Ident::new("crate", token.span)
-        } else {
-            input.call(syn::ext::IdentExt::parse_any)?
-        };
-        let result = parse_option(kind, &key, input, &mut args, &mut seen_skip);
-        if let Err(e) = result {
-            // A bad option: report it and skip to the next comma, to report the others too.
-            match &mut errors {
-                Some(all) => all.combine(e),
-                None => errors = Some(e),
-            }
-            while !input.is_empty() && !input.peek(Token![,]) {
-                input.parse::<proc_macro2::TokenTree>()?;
-            }
-        }
-        if input.is_empty() {
-            break;
-        }
-        input.parse::<Token![,]>()?;
+    parse_entries(
+        input,
+        |input| {
+            let key = parse_key(kind, input)?;
+            parse_option(kind, &key, input, &mut args, &mut seen_skip)
+        },
+        "expected `,` before the next option",
+    )?;
+    Ok(args)
+}
+
+/// The name of an option: an identifier, or `crate`.
+fn parse_key(kind: Kind, input: ParseStream<'_>) -> syn::Result<Ident> {
+    if input.peek(Token![crate]) {
+        let token: Token![crate] = input.parse()?;
+        return Ok(Ident::new("crate", token.span));
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(args),
+    if input.peek(Ident::peek_any) {
+        return input.call(Ident::parse_any);
+    }
+    Err(syn::Error::new(
+        next_span(input, Span::call_site()),
+        format!(
+            "expected an option: #[{}] takes {}",
+            kind.name(),
+            kind.options()
+        ),
+    ))
+}
+
+/// Parses the `=` after `key`; without it, says how the option is written.
+fn parse_eq(input: ParseStream<'_>, key: &Ident, usage: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Ok(())
+    } else {
+        Err(error_here(
+            input,
+            key,
+            format!("`{key}` takes a value: write `{usage}`"),
+        ))
+    }
+}
+
+/// Checks that parentheses follow `key`; without them, says how the option is written.
+fn expect_parens(input: ParseStream<'_>, key: &Ident, usage: &str) -> syn::Result<()> {
+    if input.peek(syn::token::Paren) {
+        Ok(())
+    } else {
+        Err(error_here(
+            input,
+            key,
+            format!("`{key}` takes a list in parentheses: write `{usage}`"),
+        ))
+    }
+}
+
+/// Checks that nothing but `,` follows a flag.
+fn expect_flag(input: ParseStream<'_>, key: &Ident) -> syn::Result<()> {
+    if input.is_empty() || input.peek(Token![,]) {
+        Ok(())
+    } else {
+        Err(error_here(
+            input,
+            key,
+            format!("`{key}` takes no value: write `{key}` alone"),
+        ))
     }
 }
 
@@ -153,18 +278,37 @@ fn parse_option(
     let metric = kind != Kind::Traced;
     match key.to_string().as_str() {
         "crate" => {
-            input.parse::<Token![=]>()?;
-            let path: Path = input.parse()?;
+            parse_eq(input, key, "crate = path::to::obs_runtime")?;
+            if input.peek(LitStr) {
+                let lit: LitStr = input.parse()?;
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "`crate` takes a path, not a string: write `crate = {}`",
+                        lit.value()
+                    ),
+                ));
+            }
+            let path: Path = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`crate` takes the path of obs_runtime: write e.g. `crate = ::obs_runtime` or `crate = my_crate::obs`",
+                )
+            })?;
             set_once(&mut args.krate, path, key)
         }
         "name" => {
             let lit = parse_lit_str(input, key)?;
             if metric {
-                names::check_metric_name(&lit.value(), kind.family()).map_err(|m| syn::Error::new(lit.span(), m))?;
+                names::check_metric_name(&lit.value(), kind.family())
+                    .map_err(|m| syn::Error::new(lit.span(), m))?;
                 set_once(&mut args.metric.name, lit, key)
             } else {
                 if lit.value().is_empty() {
-                    return Err(syn::Error::new(lit.span(), "the span name is empty"));
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "the span name is empty: write one, or leave `name` out to name the span after the fn",
+                    ));
                 }
                 set_once(&mut args.trace.name, lit, key)
             }
@@ -174,168 +318,317 @@ fn parse_option(
             set_once(&mut args.metric.help, lit, key)
         }
         "labels" if metric => {
+            expect_parens(input, key, "labels(key = \"value\", ..)")?;
             let labels = parse_labels(input)?;
             set_once(&mut args.metric.labels, labels, key)
         }
         "buckets" if kind == Kind::Timed => {
-            input.parse::<Token![=]>()?;
-            let buckets = parse_buckets(input)?;
+            parse_eq(input, key, "buckets = [0.1, 0.5, 1.0]")?;
+            let buckets = parse_buckets(input, key)?;
             set_once(&mut args.metric.buckets, buckets, key)
         }
         "level" if !metric => {
-            input.parse::<Token![=]>()?;
-            let level = parse_level(input)?;
+            parse_eq(input, key, "level = \"debug\"")?;
+            let level = parse_level(input, key)?;
             set_once(&mut args.trace.level, level, key)
         }
-        "skip" | "skip_all" if !metric => {
-            if let Some(first) = seen_skip.replace(key.clone()) {
-                let msg = if first == *key {
-                    format!("`{key}` is given twice: keep one")
-                } else {
-                    "`skip` and `skip_all` together: keep one".to_owned()
-                };
-                return Err(syn::Error::new(key.span(), msg));
-            }
-            if key == "skip_all" {
-                args.trace.skip_all = true;
-            } else {
-                let content;
-                parenthesized!(content in input);
-                let idents = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, |s| {
-                    s.call(syn::ext::IdentExt::parse_any)
-                })?;
-                args.trace.skip = idents.into_iter().collect();
-            }
-            Ok(())
-        }
+        "skip" | "skip_all" if !metric => parse_skip_option(key, input, args, seen_skip),
         "fields" if !metric => {
+            expect_parens(input, key, "fields(key = value, ..)")?;
             let content;
             parenthesized!(content in input);
             let tokens: TokenStream = content.parse()?;
             set_once(&mut args.trace.fields, tokens, key)
         }
-        "buckets" => Err(syn::Error::new(
-            key.span(),
-            format!("`buckets` is an option of #[timed], not of #[{}]", kind.name()),
-        )),
-        "help" | "labels" | "level" | "skip" | "skip_all" | "fields" => Err(syn::Error::new(
-            key.span(),
-            format!(
-                "`{key}` is not an option of #[{}]; it takes {}",
-                kind.name(),
-                kind.options()
-            ),
-        )),
-        _ => Err(syn::Error::new(
-            key.span(),
-            format!("unknown option `{key}` for #[{}]; it takes {}", kind.name(), kind.options()),
-        )),
+        _ => Err(not_an_option(kind, key)),
     }
+}
+
+/// `skip(..)` or `skip_all`, at most one of them.
+fn parse_skip_option(
+    key: &Ident,
+    input: ParseStream<'_>,
+    args: &mut Args,
+    seen_skip: &mut Option<Ident>,
+) -> syn::Result<()> {
+    if let Some(first) = seen_skip.replace(key.clone()) {
+        let msg = if first == *key {
+            format!("`{key}` is given twice: keep one")
+        } else {
+            "`skip(..)` and `skip_all` together: keep one".to_owned()
+        };
+        return Err(syn::Error::new(key.span(), msg));
+    }
+    if key == "skip_all" {
+        expect_flag(input, key)?;
+        args.trace.skip_all = true;
+    } else {
+        expect_parens(input, key, "skip(arg, ..)")?;
+        args.trace.skip = parse_skip(input)?;
+    }
+    Ok(())
+}
+
+/// The error for `key`, which is not an option of `kind`: the attribute it belongs to, or the
+/// option it is a typo of.
+fn not_an_option(kind: Kind, key: &Ident) -> syn::Error {
+    let name = kind.name();
+    let options = kind.options();
+    let message = match key.to_string().as_str() {
+        "buckets" => format!(
+            "`buckets` is an option of #[timed], not of #[{name}]: move it to a #[timed(buckets = [..])] on the same fn"
+        ),
+        "help" | "labels" => format!(
+            "`{key}` is an option of the metrics attributes (#[counted], #[timed], #[in_flight]), not of #[{name}]; #[{name}] takes {options}"
+        ),
+        "level" | "skip" | "skip_all" | "fields" => {
+            format!(
+                "`{key}` is an option of #[traced], not of #[{name}]; #[{name}] takes {options}"
+            )
+        }
+        other => match kind.option_names().iter().find(|o| is_typo(other, o)) {
+            Some(close) => {
+                format!("unknown option `{key}`: did you mean `{close}`? #[{name}] takes {options}")
+            }
+            None => format!("unknown option `{key}`: #[{name}] takes {options}"),
+        },
+    };
+    syn::Error::new(key.span(), message)
+}
+
+/// Whether `typed` is `option` with at most two letters changed, added, removed or swapped.
+fn is_typo(typed: &str, option: &str) -> bool {
+    let typed: Vec<char> = typed.to_lowercase().chars().collect();
+    let option: Vec<char> = option.chars().collect();
+    if typed.len().abs_diff(option.len()) > 2 || typed.len() < 3 {
+        return false;
+    }
+    // Optimal string alignment distance.
+    let width = option.len() + 1;
+    let mut d = vec![0_usize; (typed.len() + 1) * width];
+    for (i, row) in d.chunks_mut(width).enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d.iter_mut().take(width).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=typed.len() {
+        for j in 1..=option.len() {
+            let cost = usize::from(typed[i - 1] != option[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && typed[i - 1] == option[j - 2] && typed[i - 2] == option[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[typed.len() * width + option.len()] <= 2
 }
 
 fn parse_lit_str(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitStr> {
-    input.parse::<Token![=]>()?;
+    parse_eq(input, key, &format!("{key} = \"…\""))?;
     if input.peek(LitStr) {
         input.parse()
     } else {
-        Err(input.error(format!("`{key}` takes a string: {key} = \"…\"")))
-    }
-}
-
-struct Label(Ident, LitStr);
-
-impl Parse for Label {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let key = input.call(syn::ext::IdentExt::parse_any)?;
-        input.parse::<Token![=]>()?;
-        if !input.peek(LitStr) {
-            return Err(input.error(format!(
-                "label values are string literals: {key} = \"value\" (labels from arguments are not supported yet)"
-            )));
-        }
-        Ok(Label(key, input.parse()?))
+        Err(error_here(
+            input,
+            key,
+            format!("`{key}` takes a string: write `{key} = \"…\"`"),
+        ))
     }
 }
 
 fn parse_labels(input: ParseStream<'_>) -> syn::Result<Vec<(Ident, LitStr)>> {
     let content;
     parenthesized!(content in input);
-    let labels = Punctuated::<Label, Token![,]>::parse_terminated(&content)?;
     let mut out: Vec<(Ident, LitStr)> = Vec::new();
-    let mut errors: Option<syn::Error> = None;
-    for Label(key, value) in labels {
-        let name = syn::ext::IdentExt::unraw(&key).to_string();
-        let problem = names::check_label_name(&name).err().or_else(|| {
-            out.iter().any(|(k, _)| *k == key).then(|| format!("label `{name}` is given twice: keep one"))
-        });
-        if let Some(message) = problem {
-            let e = syn::Error::new(key.span(), message);
-            match &mut errors {
-                Some(all) => all.combine(e),
-                None => errors = Some(e),
+    parse_entries(
+        &content,
+        |input| {
+            if !input.peek(Ident::peek_any) {
+                return Err(syn::Error::new(
+                    next_span(input, Span::call_site()),
+                    "expected a label: write `key = \"value\"`",
+                ));
             }
-        } else {
+            let key = input.call(Ident::parse_any)?;
+            let name = key.unraw().to_string();
+            if !input.peek(Token![=]) {
+                return Err(error_here(
+                    input,
+                    &key,
+                    format!("a label needs a value: write `{name} = \"value\"`"),
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            if !input.peek(LitStr) {
+                return Err(error_here(
+                    input,
+                    &key,
+                    format!(
+                        "label values are string literals: write `{name} = \"value\"` (labels from arguments are not supported yet)"
+                    ),
+                ));
+            }
+            let value: LitStr = input.parse()?;
+            names::check_label_name(&name).map_err(|m| syn::Error::new(key.span(), m))?;
+            if out.iter().any(|(k, _)| k.unraw() == name) {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("label `{name}` is given twice: keep one"),
+                ));
+            }
             out.push((key, value));
+            Ok(())
+        },
+        "expected `,` before the next label",
+    )?;
+    Ok(out)
+}
+
+fn parse_skip(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
+    let content;
+    parenthesized!(content in input);
+    let mut out: Vec<Ident> = Vec::new();
+    parse_entries(
+        &content,
+        |input| {
+            if !input.peek(Ident::peek_any) {
+                return Err(syn::Error::new(
+                    next_span(input, Span::call_site()),
+                    "`skip` takes the names of the fn's arguments: write `skip(arg, ..)`",
+                ));
+            }
+            let arg = input.call(Ident::parse_any)?;
+            if out.contains(&arg) {
+                return Err(syn::Error::new(
+                    arg.span(),
+                    format!("`{arg}` is skipped twice: keep one"),
+                ));
+            }
+            out.push(arg);
+            Ok(())
+        },
+        "expected `,` before the next argument name",
+    )?;
+    Ok(out)
+}
+
+fn parse_buckets(input: ParseStream<'_>, key: &Ident) -> syn::Result<(Vec<f64>, Span)> {
+    if !input.peek(syn::token::Bracket) {
+        return Err(error_here(
+            input,
+            key,
+            "`buckets` takes a list of bounds in seconds: write e.g. `buckets = [0.1, 0.5, 1.0]`",
+        ));
+    }
+    let content;
+    let bracket = bracketed!(content in input);
+    let span = bracket.span.join();
+    let mut exprs = Vec::new();
+    parse_entries(
+        &content,
+        |input| {
+            exprs.push(input.parse::<syn::Expr>()?);
+            Ok(())
+        },
+        "expected `,` between bucket bounds",
+    )?;
+    if exprs.is_empty() {
+        return Err(syn::Error::new(
+            span,
+            "`buckets` is empty: give at least one bound in seconds, e.g. `buckets = [0.1, 1.0]`, or leave it out for the default buckets",
+        ));
+    }
+    let mut errors = None;
+    let mut bounds = Vec::with_capacity(exprs.len());
+    for expr in &exprs {
+        let error = |message: String| syn::Error::new_spanned(expr, message);
+        let Some(value) = bucket_value(expr) else {
+            combine(
+                &mut errors,
+                error("bucket bounds are number literals in seconds: write e.g. `0.25`".into()),
+            );
+            continue;
+        };
+        if !value.is_finite() {
+            combine(
+                &mut errors,
+                error(
+                    "bucket bounds must be finite: remove this one, `+Inf` is always added for you"
+                        .into(),
+                ),
+            );
+        } else if value <= 0.0 {
+            combine(
+                &mut errors,
+                error(format!(
+                    "bucket bounds are durations in seconds and must be greater than 0, not {value}: remove this one, or write e.g. `0.005`"
+                )),
+            );
+        } else if let Some(&prev) = bounds.last().filter(|&&p| value <= p) {
+            combine(
+                &mut errors,
+                error(format!(
+                    "buckets must be strictly increasing, and {value:?} comes after {prev:?}: sort the bounds and remove duplicates"
+                )),
+            );
+        } else {
+            bounds.push(value);
         }
     }
     match errors {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => Ok((bounds, span)),
     }
 }
 
-fn parse_buckets(input: ParseStream<'_>) -> syn::Result<(Vec<f64>, Span)> {
-    let content;
-    let bracket = bracketed!(content in input);
-    let span = bracket.span.join();
-    let exprs = Punctuated::<syn::Expr, Token![,]>::parse_terminated(&content)?;
-    if exprs.is_empty() {
-        return Err(syn::Error::new(span, "`buckets` is empty: give at least one bound in seconds, e.g. buckets = [0.1, 1.0]"));
-    }
-    let mut bounds = Vec::with_capacity(exprs.len());
-    let mut previous: Option<f64> = None;
-    for expr in &exprs {
-        let value = bucket_value(expr)?;
-        if !value.is_finite() {
-            return Err(syn::Error::new(expr.span(), "bucket bounds must be finite; `+Inf` is always added for you"));
-        }
-        if value <= 0.0 {
-            return Err(syn::Error::new(expr.span(), format!("bucket bounds are durations in seconds and must be positive, not {value}")));
-        }
-        if let Some(prev) = previous.filter(|&p| value <= p) {
-            return Err(syn::Error::new(
-                expr.span(),
-                format!("buckets must be strictly increasing: {value} follows {prev}"),
-            ));
-        }
-        previous = Some(value);
-        bounds.push(value);
-    }
-    Ok((bounds, span))
-}
-
-fn bucket_value(expr: &syn::Expr) -> syn::Result<f64> {
-    let not_a_number = || syn::Error::new(expr.span(), "bucket bounds are number literals in seconds, e.g. 0.25");
+/// The value of a number literal, negated or not; `None` for anything else.
+fn bucket_value(expr: &syn::Expr) -> Option<f64> {
     match expr {
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Float(f), .. }) => f.base10_parse::<f64>(),
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse::<f64>(),
-        syn::Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr: inner, .. }) => {
-            bucket_value(inner).map(|v| -v)
-        }
-        _ => Err(not_a_number()),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) => f.base10_parse::<f64>().ok(),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse::<f64>().ok(),
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr: inner,
+            ..
+        }) => bucket_value(inner).map(|v| -v),
+        syn::Expr::Group(group) => bucket_value(&group.expr),
+        syn::Expr::Paren(paren) => bucket_value(&paren.expr),
+        _ => None,
     }
 }
 
-fn parse_level(input: ParseStream<'_>) -> syn::Result<Level> {
+const LEVELS: &str = "`level = \"trace\"`, `\"debug\"`, `\"info\"`, `\"warn\"` or `\"error\"`";
+
+fn parse_level(input: ParseStream<'_>, key: &Ident) -> syn::Result<Level> {
     let (text, span) = if input.peek(LitStr) {
         let lit: LitStr = input.parse()?;
         (lit.value(), lit.span())
-    } else if input.peek(syn::Ident) {
-        let path: Path = input.parse()?;
-        let last = path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-        (last, path.span())
+    } else if input.peek(Ident::peek_any) {
+        // `level = debug`, or `level = Level::DEBUG` by any path.
+        let path = input.call(Path::parse_mod_style)?;
+        let last = path
+            .segments
+            .last()
+            .map(|s| s.ident.unraw().to_string())
+            .unwrap_or_default();
+        let span = path.segments.last().map_or(key.span(), |s| s.ident.span());
+        (last, span)
     } else {
-        return Err(input.error("`level` takes one of \"trace\", \"debug\", \"info\", \"warn\", \"error\""));
+        return Err(error_here(
+            input,
+            key,
+            format!("`level` takes a level name: write {LEVELS}"),
+        ));
     };
     match text.to_ascii_lowercase().as_str() {
         "trace" => Ok(Level::Trace),
@@ -345,7 +638,290 @@ fn parse_level(input: ParseStream<'_>) -> syn::Result<Level> {
         "error" => Ok(Level::Error),
         _ => Err(syn::Error::new(
             span,
-            format!("unknown level `{text}`: use one of \"trace\", \"debug\", \"info\", \"warn\", \"error\""),
+            format!("unknown level `{text}`: write {LEVELS}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kind: Kind, args: &str) -> syn::Result<Args> {
+        let tokens = syn::parse_str::<TokenStream>(args).expect("the test input lexes");
+        Args::parse(kind, tokens)
+    }
+
+    fn error(kind: Kind, args: &str) -> String {
+        match parse(kind, args) {
+            Ok(_) => panic!("#[{}({args})] was accepted", kind.name()),
+            Err(e) => e
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    #[test]
+    fn parses_every_documented_option() {
+        let args = parse(
+            Kind::Counted,
+            r#"name = "jobs_total", help = "Jobs.", labels(queue = "fast", r#type = "x"), crate = ::obs_runtime,"#,
+        )
+        .unwrap();
+        assert_eq!(args.metric.name.unwrap().value(), "jobs_total");
+        assert_eq!(args.metric.help.unwrap().value(), "Jobs.");
+        assert_eq!(args.metric.labels.unwrap().len(), 2);
+        assert!(args.krate.is_some());
+
+        let args = parse(Kind::Timed, "buckets = [1, 2.5, 1e1], name = \"q_seconds\"").unwrap();
+        assert_eq!(args.metric.buckets.unwrap().0, vec![1.0, 2.5, 10.0]);
+
+        let args = parse(
+            Kind::Traced,
+            r#"level = debug, name = "login", skip(password, r#type), fields(a = 1, b = %x)"#,
+        )
+        .unwrap();
+        assert_eq!(args.trace.level, Some(Level::Debug));
+        assert_eq!(args.trace.skip.len(), 2);
+        assert!(args.trace.fields.is_some());
+
+        let args = parse(Kind::Traced, "level = \"WARN\", skip_all").unwrap();
+        assert_eq!(args.trace.level, Some(Level::Warn));
+        assert!(args.trace.skip_all);
+
+        let args = parse(Kind::Traced, "level = tracing::Level::ERROR").unwrap();
+        assert_eq!(args.trace.level, Some(Level::Error));
+
+        assert!(parse(Kind::InFlight, "").is_ok());
+    }
+
+    #[test]
+    fn reports_every_error_of_an_attribute() {
+        let message = error(
+            Kind::Counted,
+            r#"name = "Bad", colour = 1, labels(status = "x", a = "b", a = "c"), help = 3"#,
+        );
+        assert_eq!(message.lines().count(), 5, "{message}");
+        assert!(message.contains("snake_case"), "{message}");
+        assert!(message.contains("unknown option `colour`"), "{message}");
+        assert!(message.contains("`status` is set by obs"), "{message}");
+        assert!(message.contains("label `a` is given twice"), "{message}");
+        assert!(message.contains("`help` takes a string"), "{message}");
+
+        let message = error(Kind::Timed, "buckets = [x, -1, 2, 1, 2, 1e999]");
+        assert_eq!(message.lines().count(), 5, "{message}");
+    }
+
+    #[test]
+    fn says_what_to_write() {
+        let cases: &[(Kind, &str, &str)] = &[
+            (Kind::Counted, "name", "write `name = \"…\"`"),
+            (Kind::Counted, "name = 1", "`name` takes a string"),
+            (
+                Kind::Counted,
+                "name = \"a_total\" help = \"b\"",
+                "expected `,` before the next option",
+            ),
+            (Kind::Counted, "1", "expected an option: #[counted] takes"),
+            (
+                Kind::Counted,
+                "labels",
+                "write `labels(key = \"value\", ..)`",
+            ),
+            (Kind::Counted, "labels(a)", "write `a = \"value\"`"),
+            (
+                Kind::Counted,
+                "labels(a = b)",
+                "label values are string literals",
+            ),
+            (Kind::Counted, "labels(\"a\" = \"b\")", "expected a label"),
+            (Kind::Counted, "buckets = [1.0]", "option of #[timed]"),
+            (
+                Kind::Counted,
+                "nmae = \"x\"",
+                "unknown option `nmae`: did you mean `name`?",
+            ),
+            (Kind::Traced, "skipall", "did you mean `skip_all`?"),
+            (Kind::Traced, "Level = \"debug\"", "did you mean `level`?"),
+            (Kind::Timed, "bucket = [1]", "did you mean `buckets`?"),
+            (
+                Kind::Timed,
+                "colour = 1",
+                "unknown option `colour`: #[timed] takes",
+            ),
+            (Kind::Counted, "level = \"debug\"", "option of #[traced]"),
+            (Kind::Traced, "help = \"x\"", "not of #[traced]"),
+            (
+                Kind::Counted,
+                "crate",
+                "write `crate = path::to::obs_runtime`",
+            ),
+            (
+                Kind::Counted,
+                "crate = \"obs_runtime\"",
+                "write `crate = obs_runtime`",
+            ),
+            (
+                Kind::Counted,
+                "crate = 1",
+                "`crate` takes the path of obs_runtime",
+            ),
+            (Kind::Timed, "buckets = 0.5", "`buckets` takes a list"),
+            (Kind::Timed, "buckets", "`buckets` takes a value"),
+            (Kind::Timed, "buckets = []", "`buckets` is empty"),
+            (Kind::Timed, "buckets = [0]", "greater than 0"),
+            (Kind::Timed, "buckets = [1, 1]", "strictly increasing"),
+            (Kind::Timed, "buckets = [1e400]", "finite"),
+            (Kind::Timed, "buckets = [\"1\"]", "number literals"),
+            (
+                Kind::Traced,
+                "level = \"verbose\"",
+                "unknown level `verbose`",
+            ),
+            (Kind::Traced, "level = 3", "`level` takes a level name"),
+            (Kind::Traced, "level", "`level` takes a value"),
+            (Kind::Traced, "skip", "write `skip(arg, ..)`"),
+            (Kind::Traced, "skip(1)", "the names of the fn's arguments"),
+            (Kind::Traced, "skip(a, a)", "`a` is skipped twice"),
+            (Kind::Traced, "skip_all = true", "write `skip_all` alone"),
+            (
+                Kind::Traced,
+                "skip_all, skip_all",
+                "`skip_all` is given twice",
+            ),
+            (Kind::Traced, "skip(a), skip_all", "together: keep one"),
+            (
+                Kind::Traced,
+                "fields = 1",
+                "write `fields(key = value, ..)`",
+            ),
+            (Kind::Traced, "name = \"\"", "the span name is empty"),
+            (
+                Kind::Traced,
+                "name = \"a\", name = \"b\"",
+                "`name` is given twice",
+            ),
+        ];
+        for (kind, args, expected) in cases {
+            let message = error(*kind, args);
+            assert!(
+                message.contains(expected),
+                "#[{}({args})]: {message:?} does not contain {expected:?}",
+                kind.name()
+            );
+        }
+    }
+
+    /// Attribute arguments that are wrong in every way a hand can make them.
+    const ODD_INPUTS: &[&str] = &[
+        "",
+        ",",
+        ",,",
+        "name",
+        "name =",
+        "name = ",
+        "= 1",
+        "=",
+        "1",
+        "\"name\"",
+        "name = \"x_total\",",
+        "name = \"x_total\",,",
+        "name == \"x_total\"",
+        "name = \"x_total\" \"y\"",
+        "name = r\"x_total\"",
+        "name = b\"x_total\"",
+        "name = 'c'",
+        "name = \"\"",
+        "name = \"_\"",
+        "name = \"é_total\"",
+        "name = \"__\"",
+        "name = \"_total\"",
+        "name = \"_seconds\"",
+        "name = \"_ms\"",
+        "help",
+        "help = help",
+        "labels",
+        "labels()",
+        "labels(,)",
+        "labels(=)",
+        "labels(a =)",
+        "labels(a = \"b\",,)",
+        "labels(a = \"b\" c = \"d\")",
+        "labels[a = \"b\"]",
+        "labels = (a = \"b\")",
+        "labels(r#le = \"x\")",
+        "labels(é = \"x\")",
+        "labels(self = \"x\")",
+        "buckets",
+        "buckets =",
+        "buckets = []",
+        "buckets = [,]",
+        "buckets = [1,,2]",
+        "buckets = [1 2]",
+        "buckets = [1; 3]",
+        "buckets = [-]",
+        "buckets = [--1]",
+        "buckets = [-(-1)]",
+        "buckets = [0x10, 1_000, 1e3, 2.5e-3f32, 7u8]",
+        "buckets = [1e309, -1e309, 0.0, -0.0]",
+        "buckets = [(1)]",
+        "buckets = [{1}]",
+        "buckets = [1..2]",
+        "buckets = {1}",
+        "crate",
+        "crate =",
+        "crate = ",
+        "crate = ::",
+        "crate = a::",
+        "crate = a::b<c>",
+        "crate = self",
+        "crate = crate::x",
+        "crate(a)",
+        "self",
+        "super = 1",
+        "r#name = \"x\"",
+        "fn",
+        "::name",
+        "name::x = 1",
+        "#name",
+        "#[name]",
+        "(name = \"x\")",
+        "[name]",
+        "{}",
+        "level",
+        "level =",
+        "level = ::",
+        "level = a::",
+        "level = \"\"",
+        "level = 'a",
+        "skip",
+        "skip()",
+        "skip(,)",
+        "skip(self)",
+        "skip(a b)",
+        "skip(a::b)",
+        "skip = a",
+        "skip_all",
+        "skip_all()",
+        "skip_all, skip(a)",
+        "fields",
+        "fields()",
+        "fields(a = )",
+        "fields = x",
+        "fields[a = 1]",
+    ];
+
+    /// Odd token streams: each gives `Ok` or `Err`, never a panic.
+    #[test]
+    fn never_panics() {
+        for kind in Kind::ALL {
+            for input in ODD_INPUTS {
+                let tokens = syn::parse_str::<TokenStream>(input).expect("the test input lexes");
+                let result = std::panic::catch_unwind(|| Args::parse(kind, tokens).is_ok());
+                assert!(result.is_ok(), "#[{}({input})] panicked", kind.name());
+            }
+        }
     }
 }
