@@ -7,7 +7,7 @@ use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Type};
 
 use crate::args::{Args, Kind, Level, MetricArgs, TraceArgs};
-use crate::item::{Body, RawFn, Shape, combine, shape, take_exclude, take_stacked};
+use crate::item::{Body, RawFn, Shape, combine, has_exclude, shape, take_stacked};
 
 /// What to generate for one function: the attributes on it, merged.
 #[derive(Clone, Default)]
@@ -31,7 +31,10 @@ impl Plan {
             Kind::Traced => self.traced.replace(args.trace).is_some(),
         };
         if taken && !replace {
-            return Err(syn::Error::new(at, format!("#[{}] is given twice here: keep one", kind.name())));
+            return Err(syn::Error::new(
+                at,
+                format!("#[{}] is given twice here: keep one", kind.name()),
+            ));
         }
         if let Some(krate) = args.krate {
             self.krate = Some(krate);
@@ -84,7 +87,18 @@ pub(crate) fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
             if errors.is_none() {
                 match expand_impl(&plan, imp.clone()) {
                     Ok(tokens) => return tokens,
-                    Err(e) => combine(&mut errors, e),
+                    Err(e) => {
+                        combine(&mut errors, e);
+                        // The methods' own attributes were reported with the block: emit them
+                        // merged, so that they do not expand again and repeat their errors.
+                        for item in &mut imp.items {
+                            if let ImplItem::Fn(method) = item
+                                && !has_exclude(&method.attrs)
+                            {
+                                let _ = take_stacked(&mut method.attrs, plan.krate.as_ref());
+                            }
+                        }
+                    }
                 }
             }
             with_errors(errors, quote!(#imp))
@@ -96,11 +110,14 @@ pub(crate) fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
                 kind.name()
             );
             let e = match &other {
-                syn::Item::Trait(_) => syn::Error::new_spanned(
-                    &other,
-                    format!("{message}: put it on the trait's methods that have a default body, or on the impl blocks"),
+                syn::Item::Trait(_) => syn::Error::new(
+                    Span::call_site(),
+                    format!(
+                        "{message}: put it on the trait's methods that have a default body, or on the impl blocks"
+                    ),
                 ),
-                _ => syn::Error::new_spanned(&other, message),
+                // At the attribute: it is what to move or remove.
+                _ => syn::Error::new(Span::call_site(), message),
             };
             combine(&mut errors, e);
             with_errors(errors, item)
@@ -120,6 +137,7 @@ fn add_all(
     match stacked {
         Ok(all) => {
             for args in all {
+                let at = args.at.unwrap_or(at);
                 if let Err(e) = plan.add(args, replace, at) {
                     combine(errors, e);
                 }
@@ -156,7 +174,7 @@ fn expand_impl(plan: &Plan, mut imp: ItemImpl) -> syn::Result<TokenStream> {
     let mut errors = None;
     for item in &mut imp.items {
         let ImplItem::Fn(method) = item else { continue };
-        if take_exclude(&mut method.attrs) {
+        if has_exclude(&method.attrs) {
             continue;
         }
         let mut f = RawFn {
@@ -164,19 +182,49 @@ fn expand_impl(plan: &Plan, mut imp: ItemImpl) -> syn::Result<TokenStream> {
             vis: method.vis.clone(),
             defaultness: method.defaultness,
             sig: method.sig.clone(),
-            body: Body::Parsed { brace: method.block.brace_token, inner: Vec::new(), stmts: method.block.stmts.clone() },
+            body: Body::Parsed {
+                brace: method.block.brace_token,
+                inner: Vec::new(),
+                stmts: method.block.stmts.clone(),
+            },
         };
         // Inner attributes of a method body are parsed into `attrs` by syn.
-        let (inner, outer): (Vec<_>, Vec<_>) =
-            f.attrs.drain(..).partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
+        let (inner, outer): (Vec<_>, Vec<_>) = f
+            .attrs
+            .drain(..)
+            .partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
         f.attrs = outer;
         if let Body::Parsed { inner: slot, .. } = &mut f.body {
             *slot = inner;
         }
         let mut method_plan = plan.clone();
         let stacked = take_stacked(&mut f.attrs, plan.krate.as_ref());
-        add_all(&mut method_plan, stacked, true, f.sig.ident.span(), &mut errors);
+        // Each of the method's own attributes overrides the block's, but two of the same on
+        // the method are a mistake, and one on a `const fn` is refused like on a free fn.
+        let own = matches!(&stacked, Ok(all) if !all.is_empty());
+        let mut own_plan = Plan {
+            krate: plan.krate.clone(),
+            ..Plan::default()
+        };
+        if let Ok(all) = &stacked {
+            let at = f.sig.ident.span();
+            add_all(&mut own_plan, Ok(all.clone()), false, at, &mut errors);
+        }
+        add_all(
+            &mut method_plan,
+            stacked,
+            true,
+            f.sig.ident.span(),
+            &mut errors,
+        );
         if f.sig.constness.is_some() {
+            if own {
+                // Refused, naming the attribute written on the method.
+                if let Err(e) = expand_fn(&own_plan, f) {
+                    combine(&mut errors, e);
+                }
+                continue;
+            }
             // An impl-level attribute leaves const fns alone: they cannot record at compile time.
             method.attrs = f.attrs;
             continue;
@@ -198,7 +246,9 @@ struct InferImplTrait;
 impl VisitMut for InferImplTrait {
     fn visit_type_mut(&mut self, ty: &mut Type) {
         if let Type::ImplTrait(it) = ty {
-            *ty = Type::Infer(syn::TypeInfer { underscore_token: syn::Token![_](it.impl_token.span) });
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](it.impl_token.span),
+            });
         } else {
             syn::visit_mut::visit_type_mut(self, ty);
         }
@@ -217,17 +267,30 @@ fn recorded_args<'a>(f: &'a RawFn, trace: &TraceArgs) -> syn::Result<Vec<&'a Ide
         }
     }
     for skipped in &trace.skip {
-        if !all.iter().any(|a| *a == skipped) && skipped != "self" {
+        let receiver = skipped == "self" && f.sig.receiver().is_some();
+        if !all.contains(&skipped) && !receiver {
+            let names: Vec<String> = all.iter().map(|a| format!("`{a}`")).collect();
+            let known = if names.is_empty() {
+                "it has no argument to skip: remove `skip`".to_owned()
+            } else {
+                format!("its arguments are {}", names.join(", "))
+            };
             return Err(syn::Error::new(
                 skipped.span(),
-                format!("`skip({skipped})`: `{}` has no argument named `{skipped}`", f.sig.ident),
+                format!(
+                    "`skip({skipped})`: `{}` has no argument named `{skipped}`; {known}",
+                    f.sig.ident
+                ),
             ));
         }
     }
     if trace.skip_all {
         return Ok(Vec::new());
     }
-    Ok(all.into_iter().filter(|a| !trace.skip.contains(a)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|a| !trace.skip.contains(a))
+        .collect())
 }
 
 fn level_tokens(p: &TokenStream, level: Option<Level>) -> TokenStream {
@@ -243,8 +306,15 @@ fn level_tokens(p: &TokenStream, level: Option<Level>) -> TokenStream {
 }
 
 fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
-    let name = args.name.as_ref().map_or_else(|| default_name.to_owned(), syn::LitStr::value);
-    let help = args.help.as_ref().map(syn::LitStr::value).unwrap_or_default();
+    let name = args
+        .name
+        .as_ref()
+        .map_or_else(|| default_name.to_owned(), syn::LitStr::value);
+    let help = args
+        .help
+        .as_ref()
+        .map(syn::LitStr::value)
+        .unwrap_or_default();
     let labels = args.labels.iter().flatten().map(|(k, v)| {
         let k = k.unraw().to_string();
         quote_spanned!(Span::mixed_site()=> (#k, #v))
@@ -281,18 +351,28 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
         (plan.in_flight.is_some(), "in_flight"),
         (plan.traced.is_some(), "traced"),
     ];
-    let first = kinds.iter().find(|(on, _)| *on).map_or("counted", |(_, n)| n);
+    let first = kinds
+        .iter()
+        .find(|(on, _)| *on)
+        .map_or("counted", |(_, n)| n);
     if let Some(constness) = f.sig.constness {
         return Err(syn::Error::new(
             constness.span,
-            format!("#[{first}] cannot instrument a `const fn`: it may run at compile time, where there is no clock and no counter. Remove `const`, or the attribute"),
+            format!(
+                "#[{first}] cannot instrument a `const fn`: it may run at compile time, where there is no clock and no counter. Remove `const`, or the attribute"
+            ),
         ));
     }
-    let (inner_attrs, stmts) = match std::mem::replace(&mut f.body, Body::Unparsed(TokenStream::new())) {
+    let (inner_attrs, stmts) = match std::mem::replace(
+        &mut f.body,
+        Body::Unparsed(TokenStream::new()),
+    ) {
         Body::None(semi) => {
             return Err(syn::Error::new(
                 semi.span,
-                format!("#[{first}] needs a body to wrap: give this trait method a default body, or put the attribute on the methods of the impl blocks"),
+                format!(
+                    "#[{first}] needs a body to wrap: give this trait method a default body, or put the attribute on the methods of the impl blocks"
+                ),
             ));
         }
         // The body does not parse: emit the fn as it is and let rustc point at the typo.
@@ -341,21 +421,32 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
     if let Some(args) = &plan.in_flight {
         let site = Ident::new("__OBS_IN_FLIGHT", m);
         let spec = spec(&p, args, "function_calls_in_flight");
-        items.extend(register(&site, quote_spanned!(m=> #p::GaugeSite), quote_spanned!(m=> #p::GaugeSite::new(&__OBS_META, #spec))));
+        items.extend(register(
+            &site,
+            quote_spanned!(m=> #p::GaugeSite),
+            quote_spanned!(m=> #p::GaugeSite::new(&__OBS_META, #spec)),
+        ));
         starts.extend(quote_spanned!(m=> let obs_in_flight = #p::InFlight::start(&#site);));
         finishes.extend(quote_spanned!(m=> obs_in_flight.finish();));
     }
     if let Some(args) = &plan.counted {
         let site = Ident::new("__OBS_COUNTED", m);
         let spec = spec(&p, args, "function_calls_total");
-        items.extend(register(&site, quote_spanned!(m=> #p::CounterSite), quote_spanned!(m=> #p::CounterSite::new(&__OBS_META, #spec))));
+        items.extend(register(
+            &site,
+            quote_spanned!(m=> #p::CounterSite),
+            quote_spanned!(m=> #p::CounterSite::new(&__OBS_META, #spec)),
+        ));
         starts.extend(quote_spanned!(m=> let obs_counted = #p::Counted::start(&#site);));
         finishes.extend(quote_spanned!(m=> obs_counted.finish(#status);));
     }
     if let Some(args) = &plan.timed {
         let site = Ident::new("__OBS_TIMED", m);
         let spec = spec(&p, args, "function_duration_seconds");
-        let bounds: Vec<f64> = args.buckets.as_ref().map_or_else(|| DEFAULT_BUCKETS.to_vec(), |(b, _)| b.clone());
+        let bounds: Vec<f64> = args
+            .buckets
+            .as_ref()
+            .map_or_else(|| DEFAULT_BUCKETS.to_vec(), |(b, _)| b.clone());
         let n = bounds.len();
         let bounds = bounds.into_iter().map(proc_macro2::Literal::f64_suffixed);
         items.extend(register(
@@ -374,7 +465,10 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
     let out = Ident::new("obs_out", m);
     let traced = plan.traced.as_ref().map(|trace| -> syn::Result<_> {
         let level = level_tokens(&p, trace.level);
-        let name = trace.name.as_ref().map_or_else(|| ident_str.clone(), syn::LitStr::value);
+        let name = trace
+            .name
+            .as_ref()
+            .map_or_else(|| ident_str.clone(), syn::LitStr::value);
         let args = recorded_args(&f, trace)?.into_iter().map(|arg| {
             let key = arg.unraw().to_string();
             quote_spanned!(m=> #key = (&#p::Probe(&#arg)).__obs_arg(),)
@@ -413,10 +507,16 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
         Some((s, f)) => (Some(s), Some(f)),
         None => (None, None),
     };
-    let enter = trace_start.as_ref().map(|_| quote_spanned!(m=> let obs_entered = obs_traced.span().enter();));
-    let exit = trace_start.as_ref().map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
+    let enter = trace_start
+        .as_ref()
+        .map(|_| quote_spanned!(m=> let obs_entered = obs_traced.span().enter();));
+    let exit = trace_start
+        .as_ref()
+        .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
     let instrument = |fut: TokenStream| match &trace_start {
-        Some(_) => quote_spanned!(m=> #p::Instrument::instrument(#fut, ::core::clone::Clone::clone(obs_traced.span()))),
+        Some(_) => {
+            quote_spanned!(m=> #p::Instrument::instrument(#fut, ::core::clone::Clone::clone(obs_traced.span())))
+        }
         None => fut,
     };
 
@@ -496,8 +596,15 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
             #body
         },
     };
-    let RawFn { attrs, vis, defaultness, sig, .. } = &f;
-    let allow_never = matches!(shape, Shape::Never).then(|| quote_spanned!(m=> #[allow(unused_variables)]));
+    let RawFn {
+        attrs,
+        vis,
+        defaultness,
+        sig,
+        ..
+    } = &f;
+    let allow_never =
+        matches!(shape, Shape::Never).then(|| quote_spanned!(m=> #[allow(unused_variables)]));
     Ok(quote! {
         #(#attrs)*
         #allow_never
@@ -512,14 +619,19 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
 /// `.collect()` in the body infer as they did in the function.
 fn fake_return(output: &ReturnType) -> TokenStream {
     let m = Span::mixed_site();
-    let ty = match output {
-        ReturnType::Default => quote_spanned!(m=> ()),
+    let (ty, at) = match output {
+        ReturnType::Default => (quote_spanned!(m=> ()), m),
         ReturnType::Type(_, ty) => {
+            let at = syn::spanned::Spanned::span(&**ty);
             let mut ty = (**ty).clone();
             InferImplTrait.visit_type_mut(&mut ty);
-            quote!(#ty)
+            (quote!(#ty), at)
         }
     };
+    // Spanned at the return type, so that rustc's "return type inferred to be … here" note on
+    // a type error in the body points at the signature, not at the attribute.
+    let fake = Ident::new("obs_fake", m);
+    let ret = quote_spanned!(at=> return ::core::convert::identity(#fake););
     quote_spanned! {m=>
         #[allow(
             unknown_lints,
@@ -531,11 +643,13 @@ fn fake_return(output: &ReturnType) -> TokenStream {
             clippy::empty_loop
         )]
         if false {
-            let obs_fake: #ty = loop {};
-            return obs_fake;
+            let #fake: #ty = loop {};
+            #ret
         }
     }
 }
 
 /// OTel's advised buckets for durations: the default of `#[timed]`.
-const DEFAULT_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];

@@ -25,7 +25,11 @@ pub(crate) enum Body {
     /// A trait method without a default body.
     None(Token![;]),
     /// The body's inner attributes (`#![allow(..)]`) and statements.
-    Parsed { brace: syn::token::Brace, inner: Vec<Attribute>, stmts: Vec<Stmt> },
+    Parsed {
+        brace: syn::token::Brace,
+        inner: Vec<Attribute>,
+        stmts: Vec<Stmt>,
+    },
     /// The body's tokens, when they do not parse.
     Unparsed(TokenStream),
 }
@@ -48,12 +52,22 @@ impl Parse for RawFn {
             match syn::parse::Parser::parse2(speculative, group.stream()) {
                 Ok((inner, stmts)) => {
                     let brace = syn::token::Brace(group.delim_span());
-                    Body::Parsed { brace, inner, stmts }
+                    Body::Parsed {
+                        brace,
+                        inner,
+                        stmts,
+                    }
                 }
                 Err(_) => Body::Unparsed(TokenTree::Group(group).into()),
             }
         };
-        Ok(RawFn { attrs, vis, defaultness, sig, body })
+        Ok(RawFn {
+            attrs,
+            vis,
+            defaultness,
+            sig,
+            body,
+        })
     }
 }
 
@@ -67,7 +81,11 @@ impl ToTokens for RawFn {
         self.sig.to_tokens(tokens);
         match &self.body {
             Body::None(semi) => semi.to_tokens(tokens),
-            Body::Parsed { brace, inner, stmts } => brace.surround(tokens, |tokens| {
+            Body::Parsed {
+                brace,
+                inner,
+                stmts,
+            } => brace.surround(tokens, |tokens| {
                 for attr in inner {
                     attr.to_tokens(tokens);
                 }
@@ -101,7 +119,9 @@ pub(crate) fn shape(sig: &Signature) -> Shape {
     match &sig.output {
         ReturnType::Type(_, ty) => match &**ty {
             Type::Never(_) => Shape::Never,
-            Type::ImplTrait(bounds) if bounds.bounds.iter().any(is_future_bound) => Shape::ImplFuture,
+            Type::ImplTrait(bounds) if bounds.bounds.iter().any(is_future_bound) => {
+                Shape::ImplFuture
+            }
             ty if is_pin_box_dyn_future(ty) => Shape::BoxedFuture,
             _ => Shape::Sync,
         },
@@ -115,8 +135,12 @@ fn is_future_bound(bound: &syn::TypeParamBound) -> bool {
 
 /// `Pin<Box<dyn Future …>>`, by any path.
 fn is_pin_box_dyn_future(ty: &Type) -> bool {
-    let Some(inner) = single_generic(ty, "Pin") else { return false };
-    let Some(Type::TraitObject(object)) = single_generic(inner, "Box") else { return false };
+    let Some(inner) = single_generic(ty, "Pin") else {
+        return false;
+    };
+    let Some(Type::TraitObject(object)) = single_generic(inner, "Box") else {
+        return false;
+    };
     object.bounds.iter().any(is_future_bound)
 }
 
@@ -126,7 +150,9 @@ fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     if last.ident != name {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     args.args.iter().find_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -140,7 +166,10 @@ fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 /// Each one taken is left in place as `#[path(__obs_merged)]`, which expands to the item
 /// unchanged: the user's `use obs_runtime::timed;` stays used, and the path they wrote still
 /// resolves (an unresolved one is still reported by rustc).
-pub(crate) fn take_stacked(attrs: &mut Vec<Attribute>, krate: Option<&syn::Path>) -> syn::Result<Vec<Args>> {
+pub(crate) fn take_stacked(
+    attrs: &mut Vec<Attribute>,
+    krate: Option<&syn::Path>,
+) -> syn::Result<Vec<Args>> {
     let mut found = Vec::new();
     let mut errors: Option<syn::Error> = None;
     let mut kept = Vec::with_capacity(attrs.len());
@@ -154,13 +183,20 @@ pub(crate) fn take_stacked(attrs: &mut Vec<Attribute>, krate: Option<&syn::Path>
                     syn::Meta::Path(_) => TokenStream::new(),
                     syn::Meta::List(list) => list.tokens.clone(),
                     syn::Meta::NameValue(nv) => {
-                        let e = syn::Error::new_spanned(nv, format!("write #[{}(…)], not #[{} = …]", kind.name(), kind.name()));
+                        let e = syn::Error::new_spanned(
+                            nv,
+                            format!("write #[{}(…)], not #[{} = …]", kind.name(), kind.name()),
+                        );
                         combine(&mut errors, e);
                         continue;
                     }
                 };
                 match Args::parse(kind, tokens) {
-                    Ok(args) => found.push(args),
+                    Ok(mut args) => {
+                        // "Given twice" points at the second attribute's name.
+                        args.at = path.segments.last().map(|s| s.ident.span());
+                        found.push(args);
+                    }
                     Err(e) => combine(&mut errors, e),
                 }
             }
@@ -191,15 +227,22 @@ fn stacked_kind(attr: &Attribute, krate: Option<&syn::Path>) -> Option<Kind> {
     let first = &path.segments.first()?.ident;
     let ours = first == "obs_runtime"
         || first == "obs_macros"
-        || krate.and_then(|k| k.segments.first()).is_some_and(|k| k.ident == *first);
+        || krate
+            .and_then(|k| k.segments.first())
+            .is_some_and(|k| k.ident == *first);
     ours.then_some(kind)
 }
 
-/// Whether `attrs` holds `#[exclude]` (by any path ending in `exclude`); removes it.
-pub(crate) fn take_exclude(attrs: &mut Vec<Attribute>) -> bool {
-    let before = attrs.len();
-    attrs.retain(|a| !a.path().segments.last().is_some_and(|s| s.ident == "exclude"));
-    attrs.len() != before
+/// Whether `attrs` holds `#[exclude]` (by any path ending in `exclude`). It is left in place:
+/// it expands to the method unchanged, which keeps `use obs_runtime::exclude;` used, and
+/// reports arguments given to it.
+pub(crate) fn has_exclude(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "exclude")
+    })
 }
 
 /// Whether `attr` is an attribute already merged into another's expansion.

@@ -42,7 +42,11 @@ pub fn exclude(args: TokenStream, item: TokenStream) -> TokenStream {
     if args.is_empty() {
         return item;
     }
-    let error = syn::Error::new_spanned(args, "#[exclude] takes no arguments").to_compile_error();
+    let error = syn::Error::new_spanned(
+        args,
+        "#[exclude] takes no arguments: write `#[exclude]` alone",
+    )
+    .to_compile_error();
     let item = proc_macro2::TokenStream::from(item);
     quote::quote!(#error #item).into()
 }
