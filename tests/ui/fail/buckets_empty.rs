@@ -1,0 +1,8 @@
+use obs_runtime::timed;
+
+#[timed(buckets = [])]
+fn query() {}
+
+fn main() {
+    query();
+}

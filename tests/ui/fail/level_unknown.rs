@@ -1,0 +1,8 @@
+use obs_runtime::traced;
+
+#[traced(level = "verbose")]
+fn handle() {}
+
+fn main() {
+    handle();
+}

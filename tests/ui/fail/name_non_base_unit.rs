@@ -1,0 +1,8 @@
+use obs_runtime::timed;
+
+#[timed(name = "query_duration_ms")]
+fn query() {}
+
+fn main() {
+    query();
+}

@@ -1,0 +1,8 @@
+use obs_runtime::counted;
+
+#[counted]
+const LIMIT: u32 = 10;
+
+fn main() {
+    let _ = LIMIT;
+}

@@ -1,0 +1,10 @@
+use obs_runtime::counted;
+
+#[counted]
+mod jobs {
+    pub fn process() {}
+}
+
+fn main() {
+    jobs::process();
+}

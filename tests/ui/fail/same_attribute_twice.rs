@@ -1,0 +1,9 @@
+use obs_runtime::counted;
+
+#[counted]
+#[counted(name = "jobs_total")]
+fn process() {}
+
+fn main() {
+    process();
+}

@@ -1,0 +1,10 @@
+use obs_runtime::traced;
+
+#[traced(skip(self))]
+fn login(user: &str) -> bool {
+    user.is_empty()
+}
+
+fn main() {
+    let _ = login("ann");
+}
