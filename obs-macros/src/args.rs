@@ -38,11 +38,14 @@ impl Kind {
 
     fn options(self) -> &'static str {
         match self {
-            Kind::Counted | Kind::InFlight => {
+            Kind::Counted => {
+                "`name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `objective(success = 99.9)`, `crate = path`"
+            }
+            Kind::InFlight => {
                 "`name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `crate = path`"
             }
             Kind::Timed => {
-                "`buckets = [..]`, `name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `crate = path`"
+                "`buckets = [..]`, `name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `objective(latency = \"250ms\", percentile = 99)`, `crate = path`"
             }
             Kind::Traced => {
                 "`level = \"…\"`, `name = \"…\"`, `skip(arg, ..)`, `skip_all`, `fields(key = value, ..)`, `crate = path`"
@@ -52,8 +55,9 @@ impl Kind {
 
     fn option_names(self) -> &'static [&'static str] {
         match self {
-            Kind::Counted | Kind::InFlight => &["name", "help", "labels", "crate"],
-            Kind::Timed => &["buckets", "name", "help", "labels", "crate"],
+            Kind::Counted => &["name", "help", "labels", "objective", "crate"],
+            Kind::InFlight => &["name", "help", "labels", "crate"],
+            Kind::Timed => &["buckets", "name", "help", "labels", "objective", "crate"],
             Kind::Traced => &["level", "name", "skip", "skip_all", "fields", "crate"],
         }
     }
@@ -75,7 +79,27 @@ pub(crate) struct MetricArgs {
     pub(crate) labels: Option<Vec<(Ident, LitStr)>>,
     /// Bounds in seconds, with the span of the whole list.
     pub(crate) buckets: Option<(Vec<f64>, Span)>,
+    /// `objective(..)`.
+    pub(crate) objective: Option<ObjectiveArg>,
 }
+
+/// A service level objective, as written on `#[counted]` or `#[timed]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ObjectiveArg {
+    /// `objective(success = 99.9)`: percent of calls that end `ok`.
+    Success { percent: f64 },
+    /// `objective(latency = "250ms", percentile = 99)`: percent of calls at most that long.
+    Latency {
+        seconds: f64,
+        percent: f64,
+        span: Span,
+    },
+}
+
+/// OTel's advised buckets for durations: the default of `#[timed]`.
+pub(crate) const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// A span level.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -206,7 +230,174 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
         },
         "expected `,` before the next option",
     )?;
+    if let Some(ObjectiveArg::Latency { seconds, span, .. }) = args.metric.objective {
+        let bounds = args
+            .metric
+            .buckets
+            .as_ref()
+            .map_or(&DEFAULT_BUCKETS[..], |(b, _)| &b[..]);
+        check_latency_bound(seconds, bounds, span)?;
+    }
     Ok(args)
+}
+
+/// A latency objective is read off the histogram, so its threshold must be a bucket bound.
+fn check_latency_bound(seconds: f64, bounds: &[f64], span: Span) -> syn::Result<()> {
+    if bounds
+        .iter()
+        .any(|b| (b - seconds).abs() <= 1e-12 * b.max(seconds))
+    {
+        return Ok(());
+    }
+    let below = bounds.iter().rev().find(|b| **b < seconds);
+    let above = bounds.iter().find(|b| **b > seconds);
+    let nearest = match (below, above) {
+        (Some(b), Some(a)) => format!("{b} or {a}"),
+        (Some(x), None) | (None, Some(x)) => format!("{x}"),
+        (None, None) => String::new(),
+    };
+    Err(syn::Error::new(
+        span,
+        format!(
+            "the latency threshold {seconds}s is not a bucket bound of this function, so the share of calls under it cannot be read from its histogram: use {nearest}, or add {seconds} to `buckets = [..]`"
+        ),
+    ))
+}
+
+/// `objective(success = 99.9)` on #[counted], `objective(latency = "250ms", percentile = 99)`
+/// on #[timed].
+fn parse_objective(kind: Kind, key: &Ident, input: ParseStream<'_>) -> syn::Result<ObjectiveArg> {
+    let usage = if kind == Kind::Counted {
+        "objective(success = 99.9)"
+    } else {
+        "objective(latency = \"250ms\", percentile = 99)"
+    };
+    expect_parens(input, key, usage)?;
+    let content;
+    let parens = parenthesized!(content in input);
+    let mut success = None;
+    let mut latency: Option<(f64, Span)> = None;
+    let mut percentile = None;
+    while !content.is_empty() {
+        let name: Ident = content.call(Ident::parse_any)?;
+        content
+            .parse::<Token![=]>()
+            .map_err(|e| syn::Error::new(e.span(), format!("write `{usage}`")))?;
+        match (kind, name.to_string().as_str()) {
+            (Kind::Counted, "success") => {
+                set_once(&mut success, parse_percent(&content, &name)?, &name)?
+            }
+            (Kind::Timed, "percentile") => {
+                set_once(&mut percentile, parse_percent(&content, &name)?, &name)?
+            }
+            (Kind::Timed, "latency") => {
+                let lit: LitStr = content.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "`latency` takes a duration string: latency = \"250ms\"",
+                    )
+                })?;
+                let seconds =
+                    parse_duration(&lit.value()).map_err(|m| syn::Error::new(lit.span(), m))?;
+                set_once(&mut latency, (seconds, lit.span()), &name)?;
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "unknown objective `{name}` for #[{}]: write `{usage}`",
+                        kind.name()
+                    ),
+                ));
+            }
+        }
+        if !content.is_empty() {
+            content.parse::<Token![,]>()?;
+        }
+    }
+    let whole = parens.span.join();
+    match kind {
+        Kind::Counted => success
+            .map(|percent| ObjectiveArg::Success { percent })
+            .ok_or_else(|| {
+                syn::Error::new(
+                    whole,
+                    format!("say the share of calls that succeed: `{usage}`"),
+                )
+            }),
+        _ => match (latency, percentile) {
+            (Some((seconds, span)), Some(percent)) => Ok(ObjectiveArg::Latency {
+                seconds,
+                percent,
+                span,
+            }),
+            _ => Err(syn::Error::new(
+                whole,
+                format!("a latency objective needs both parts: `{usage}`"),
+            )),
+        },
+    }
+}
+
+/// A percentage strictly between 0 and 100.
+fn parse_percent(input: ParseStream<'_>, name: &Ident) -> syn::Result<f64> {
+    let expr: syn::Expr = input.parse()?;
+    let value = match &expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(f),
+            ..
+        }) => f.base10_parse::<f64>()?,
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse::<f64>()?,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &expr,
+                format!("`{name}` is a percentage, e.g. {name} = 99.9"),
+            ));
+        }
+    };
+    if value <= 0.0 || value >= 100.0 {
+        return Err(syn::Error::new_spanned(
+            &expr,
+            format!(
+                "`{name}` is a percentage between 0 and 100, exclusive (100 leaves no error budget): e.g. {name} = 99.9"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// `"250ms"`, `"1.5s"`, `"500us"` as seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "s" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "ns" => 1e-9,
+        "m" => 60.0,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration: write a number and a unit (ns, us, ms, s, m), e.g. \"250ms\""
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: e.g. \"250ms\""))?;
+    if value <= 0.0 || !value.is_finite() {
+        return Err(format!(
+            "the latency threshold must be positive, not `{text}`"
+        ));
+    }
+    // Rounded to the nanosecond, as the histogram stores durations.
+    Ok((value * scale * 1e9).round() / 1e9)
 }
 
 /// The name of an option: an identifier, or `crate`.
@@ -322,6 +513,10 @@ fn parse_option(
             let labels = parse_labels(input)?;
             set_once(&mut args.metric.labels, labels, key)
         }
+        "objective" if matches!(kind, Kind::Counted | Kind::Timed) => {
+            let objective = parse_objective(kind, key, input)?;
+            set_once(&mut args.metric.objective, objective, key)
+        }
         "buckets" if kind == Kind::Timed => {
             parse_eq(input, key, "buckets = [0.1, 0.5, 1.0]")?;
             let buckets = parse_buckets(input, key)?;
@@ -380,6 +575,9 @@ fn not_an_option(kind: Kind, key: &Ident) -> syn::Error {
         ),
         "help" | "labels" => format!(
             "`{key}` is an option of the metrics attributes (#[counted], #[timed], #[in_flight]), not of #[{name}]; #[{name}] takes {options}"
+        ),
+        "objective" => format!(
+            "`objective` is an option of #[counted] (`objective(success = 99.9)`) and #[timed] (`objective(latency = \"250ms\", percentile = 99)`), not of #[{name}]"
         ),
         "level" | "skip" | "skip_all" | "fields" => {
             format!(

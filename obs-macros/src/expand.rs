@@ -6,7 +6,7 @@ use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Type};
 
-use crate::args::{Args, Kind, Level, MetricArgs, TraceArgs};
+use crate::args::{Args, Kind, Level, MetricArgs, ObjectiveArg, TraceArgs};
 use crate::item::{Body, RawFn, Shape, combine, has_exclude, shape, take_stacked};
 
 /// What to generate for one function: the attributes on it, merged.
@@ -319,7 +319,16 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
         let k = k.unraw().to_string();
         quote_spanned!(Span::mixed_site()=> (#k, #v))
     });
-    quote_spanned!(Span::mixed_site()=> #p::Spec { name: #name, help: #help, labels: &[#(#labels),*] })
+    let m = Span::mixed_site();
+    let objective = args.objective.map(|objective| match objective {
+        ObjectiveArg::Success { percent } => {
+            quote_spanned!(m=> .with_objective(#p::Objective::Success { percent: #percent }))
+        }
+        ObjectiveArg::Latency { seconds, percent, .. } => quote_spanned! {m=>
+            .with_objective(#p::Objective::Latency { threshold: #seconds, percent: #percent })
+        },
+    });
+    quote_spanned!(m=> #p::Spec::new(#name, #help, &[#(#labels),*]) #objective)
 }
 
 /// Expands one function.

@@ -51,6 +51,17 @@ pub enum Error {
         "another `metrics` recorder is already installed, so metrics::counter!/gauge!/histogram! calls cannot reach /metrics (remove the other install, or call Builder::without_recorder())"
     )]
     RecorderTaken,
+    /// A generated file asked for by an environment variable could not be written.
+    #[error("cannot write {path:?} (asked for by {var}): {source}")]
+    Export {
+        /// The variable, `OBS_EXPORT_RULES` or `OBS_EXPORT_DASHBOARD`.
+        var: &'static str,
+        /// The path it holds.
+        path: String,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
     /// Histogram buckets given to the builder are unusable.
     #[error("histogram buckets for {name:?} are invalid: {reason}")]
     InvalidBuckets {
@@ -94,6 +105,8 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`service_name`](Builder::service_name) | `OTEL_SERVICE_NAME` | none |
 /// | [`host`](Builder::host) | `OTEL_EXPORTER_PROMETHEUS_HOST` | `127.0.0.1` |
 /// | [`port`](Builder::port) | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` |
+/// | write [`rules_yaml`](crate::rules::rules_yaml) to a path | `OBS_EXPORT_RULES` | none |
+/// | write [`dashboard_json`](crate::dashboard::dashboard_json) to a path | `OBS_EXPORT_DASHBOARD` | none |
 ///
 /// A setting made in code wins over the variable. Empty variables count as unset.
 ///
@@ -268,6 +281,15 @@ impl Builder {
             None
         };
 
+        for (var, generate) in EXPORTS {
+            if let Some(path) = self.var(var) {
+                std::fs::write(&path, generate()).map_err(|source| Error::Export {
+                    var,
+                    path,
+                    source,
+                })?;
+            }
+        }
         if self.recorder {
             crate::recorder::install(self.buckets)?;
         }
@@ -276,6 +298,12 @@ impl Builder {
         Ok(ObsGuard { server })
     }
 }
+
+/// Files written at install when their variable names a path.
+const EXPORTS: [(&str, fn() -> String); 2] = [
+    ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
+    ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
+];
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
     // `[::1]` and `::1` both mean IPv6 loopback.

@@ -84,12 +84,15 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
+pub mod catalog;
 mod config;
+pub mod dashboard;
 mod guard;
 pub mod health;
 mod probe;
 mod recorder;
 mod render;
+pub mod rules;
 mod safe;
 mod server;
 mod site;
@@ -241,6 +244,7 @@ pub use obs_macros::exclude;
 /// What the expansion of the attributes calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::catalog::Objective;
     pub use crate::guard::{Counted, InFlight, Timed, Traced};
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,

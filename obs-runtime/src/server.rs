@@ -218,8 +218,13 @@ fn linger(stream: &mut TcpStream) {
 fn route(stream: &mut TcpStream, req: &Request<'_>) -> io::Result<()> {
     let head_only = req.method == "HEAD";
     let probe = Probe::from_path(req.path);
-    if req.path != "/metrics" && probe.is_none() {
-        let body = b"not found: try /metrics, /health/live, /health/ready or /health/startup\n";
+    let generated = match req.path {
+        "/obs/rules.yml" => Some("application/yaml"),
+        "/obs/dashboard.json" => Some("application/json"),
+        _ => None,
+    };
+    if req.path != "/metrics" && probe.is_none() && generated.is_none() {
+        let body = b"not found: try /metrics, /health/live, /health/ready, /health/startup, /obs/rules.yml or /obs/dashboard.json\n";
         return respond(stream, "404 Not Found", "text/plain", body, !head_only);
     }
     if req.method != "GET" && !head_only {
@@ -241,6 +246,14 @@ fn route(stream: &mut TcpStream, req: &Request<'_>) -> io::Result<()> {
             body.as_bytes(),
             !head_only,
         );
+    }
+    if let Some(content_type) = generated {
+        let body = if req.path == "/obs/rules.yml" {
+            crate::rules::rules_yaml()
+        } else {
+            crate::dashboard::dashboard_json()
+        };
+        return respond(stream, "200 OK", content_type, body.as_bytes(), !head_only);
     }
     let page = render();
     respond(stream, "200 OK", CONTENT_TYPE, page.as_bytes(), !head_only)

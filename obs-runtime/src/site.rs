@@ -8,6 +8,7 @@
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
+use crate::catalog::{Metric, MetricKind, Objective};
 use crate::render::{Collector, Kind, Labels};
 use crate::status::{ALWAYS_RENDERED, BUILTIN, BUILTIN_COUNT, Status};
 
@@ -21,6 +22,21 @@ pub static SITES: [&'static dyn Site];
 pub trait Site: Sync {
     /// Adds this site's series to the page being rendered.
     fn collect(&'static self, out: &mut Collector);
+
+    /// The function this site belongs to, and what it records.
+    fn describe(&'static self) -> (&'static FnMeta, Metric);
+}
+
+impl Spec {
+    fn metric(&self, kind: MetricKind, buckets: Option<Vec<f64>>) -> Metric {
+        Metric {
+            kind,
+            name: self.name,
+            labels: self.labels,
+            buckets,
+            objective: self.objective,
+        }
+    }
 }
 
 /// What is known of an instrumented function at compile time.
@@ -167,6 +183,31 @@ pub struct Spec {
     pub help: &'static str,
     /// `labels(key = "value", …)` of the attribute.
     pub labels: &'static [(&'static str, &'static str)],
+    /// `objective(..)` of the attribute.
+    pub objective: Option<Objective>,
+}
+
+impl Spec {
+    /// A spec without objective.
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Spec {
+            name,
+            help,
+            labels,
+            objective: None,
+        }
+    }
+
+    /// Adds the attribute's objective.
+    #[must_use]
+    pub const fn with_objective(mut self, objective: Objective) -> Self {
+        self.objective = Some(objective);
+        self
+    }
 }
 
 /// A chain of cells for the custom statuses a site has seen, appended once per label.
@@ -257,6 +298,10 @@ impl CounterSite {
 }
 
 impl Site for CounterSite {
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        (self.meta, self.spec.metric(MetricKind::Counter, None))
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Counter, self.spec.help);
         let statuses = BUILTIN.iter().zip(&self.cells).map(|(s, c)| (*s, c));
@@ -344,6 +389,14 @@ impl<const N: usize> HistogramSite<N> {
 }
 
 impl<const N: usize> Site for HistogramSite<N> {
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        (
+            self.meta,
+            self.spec
+                .metric(MetricKind::Histogram, Some(self.bounds.to_vec())),
+        )
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Histogram, self.spec.help);
         let statuses = BUILTIN.iter().zip(&self.cells).map(|(s, c)| (*s, c));
@@ -393,6 +446,10 @@ impl GaugeSite {
 }
 
 impl Site for GaugeSite {
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        (self.meta, self.spec.metric(MetricKind::Gauge, None))
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Gauge, self.spec.help);
         let labels = Labels::new(self.meta, self.spec.labels, None);

@@ -1,0 +1,115 @@
+//! The catalog of instrumented functions, complete before `main` runs.
+//!
+//! Every instrumented function registers its sites at link time, so the catalog lists the
+//! functions never called yet too. Rules and dashboards are generated from it.
+//!
+//! ```
+//! #[obs_runtime::counted(objective(success = 99.5))]
+//! #[obs_runtime::timed(buckets = [0.1, 0.25, 1.0], objective(latency = "250ms", percentile = 99))]
+//! pub fn checkout() {}
+//!
+//! let functions = obs_runtime::catalog::functions();
+//! let entry = functions.iter().find(|f| f.function == "checkout").expect("listed before any call");
+//! assert_eq!(entry.metrics.len(), 2);
+//! assert!(entry.metrics.iter().any(|m| m.objective == Some(obs_runtime::catalog::Objective::Success { percent: 99.5 })));
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::site::SITES;
+
+/// What a metric of an instrumented function records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// `#[counted]`: calls by status.
+    Counter,
+    /// `#[timed]`: durations by status.
+    Histogram,
+    /// `#[in_flight]`: calls running now.
+    Gauge,
+}
+
+/// A service level objective declared on an attribute.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Objective {
+    /// `#[counted(objective(success = 99.9))]`: at least `percent` % of calls end `ok`.
+    Success {
+        /// The target, in percent.
+        percent: f64,
+    },
+    /// `#[timed(objective(latency = "250ms", percentile = 99))]`: at least `percent` % of calls
+    /// take at most `threshold` seconds (one of the function's bucket bounds).
+    Latency {
+        /// The threshold, in seconds.
+        threshold: f64,
+        /// The share of calls that must be under it, in percent.
+        percent: f64,
+    },
+}
+
+impl Objective {
+    /// The error budget: the share of calls allowed to miss, from 0 to 1.
+    pub fn budget(&self) -> f64 {
+        let percent = match self {
+            Objective::Success { percent } | Objective::Latency { percent, .. } => *percent,
+        };
+        (100.0 - percent) / 100.0
+    }
+}
+
+/// One metric of an instrumented function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    /// Its type.
+    pub kind: MetricKind,
+    /// Its family name, e.g. `function_calls_total`.
+    pub name: &'static str,
+    /// Static labels from `labels(..)`.
+    pub labels: &'static [(&'static str, &'static str)],
+    /// Bucket bounds, for histograms.
+    pub buckets: Option<Vec<f64>>,
+    /// The objective declared on the attribute.
+    pub objective: Option<Objective>,
+}
+
+/// An instrumented function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    /// The `function` label: `name` or `Type::method`.
+    pub function: String,
+    /// The `module` label.
+    pub module: &'static str,
+    /// `module::Type::method`.
+    pub qualified: String,
+    /// The source file.
+    pub file: &'static str,
+    /// The line of the fn's name.
+    pub line: u32,
+    /// What it records, sorted by family name.
+    pub metrics: Vec<Metric>,
+}
+
+/// Every instrumented function of the program, sorted by module then function.
+pub fn functions() -> Vec<Function> {
+    let mut by_fn: BTreeMap<(&'static str, String), Function> = BTreeMap::new();
+    for site in SITES {
+        let (meta, metric) = site.describe();
+        let key = (meta.module(), meta.function().to_owned());
+        let entry = by_fn.entry(key).or_insert_with(|| Function {
+            function: meta.function().to_owned(),
+            module: meta.module(),
+            qualified: meta.qualified().to_owned(),
+            file: meta.file(),
+            line: meta.line(),
+            metrics: Vec::new(),
+        });
+        if !entry.metrics.contains(&metric) {
+            entry.metrics.push(metric);
+        }
+    }
+    let mut all: Vec<Function> = by_fn.into_values().collect();
+    for f in &mut all {
+        f.metrics.sort_by(|a, b| a.name.cmp(b.name));
+    }
+    all
+}

@@ -1,0 +1,330 @@
+//! A Grafana dashboard generated from the catalog.
+//!
+//! Served at `/obs/dashboard.json`, returned by [`dashboard_json`], written to the file named
+//! by `OBS_EXPORT_DASHBOARD` when [`init`](crate::init) runs. Import it in Grafana (Dashboards →
+//! New → Import) and pick the Prometheus data source. Variables pick the data source, the
+//! service (`job`) and the functions.
+//!
+//! Panels: request rate by status, error ratio, p50/p95/p99 latency, calls in flight, and for
+//! each objective its error-budget burn rate (1 = spending the budget exactly over 30 days).
+//!
+//! ```
+//! #[obs_runtime::counted]
+//! fn ping() {}
+//!
+//! let json = obs_runtime::dashboard::dashboard_json();
+//! assert!(json.starts_with('{') && json.contains(r#""title":"Request rate""#));
+//! ```
+
+use std::fmt::{self, Write as _};
+
+use crate::catalog::{self, Function, MetricKind, Objective};
+use crate::rules::{le_regex, num};
+
+/// A JSON value, enough for Grafana's model.
+enum Json {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Arr(Vec<Json>),
+    Obj(Vec<(&'static str, Json)>),
+}
+
+fn s(text: impl Into<String>) -> Json {
+    Json::Str(text.into())
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Json::Str(text) => {
+                f.write_char('"')?;
+                for c in text.chars() {
+                    match c {
+                        '"' => f.write_str("\\\"")?,
+                        '\\' => f.write_str("\\\\")?,
+                        '\n' => f.write_str("\\n")?,
+                        c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                        c => f.write_char(c)?,
+                    }
+                }
+                f.write_char('"')
+            }
+            Json::Num(n) if n.is_finite() => write!(f, "{n}"),
+            Json::Num(_) => f.write_str("null"),
+            Json::Bool(b) => write!(f, "{b}"),
+            Json::Arr(items) => {
+                f.write_char('[')?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_char(']')
+            }
+            Json::Obj(fields) => {
+                f.write_char('{')?;
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{}:{value}", s(*key))?;
+                }
+                f.write_char('}')
+            }
+        }
+    }
+}
+
+/// One panel's title, unit and queries (`(legend, PromQL)`), before layout.
+pub struct Panel {
+    /// The panel title.
+    pub title: String,
+    /// Grafana's unit id (`reqps`, `percentunit`, `s`, `short`).
+    pub unit: &'static str,
+    /// `(legend, PromQL)`; the PromQL uses `$job`, `$function` and `$__rate_interval`.
+    pub queries: Vec<(String, String)>,
+}
+
+fn selector(extra: &str) -> String {
+    format!("{{job=~\"$job\",function=~\"$function\"{extra}}}")
+}
+
+/// The panels for `functions`, with their PromQL.
+pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
+    let mut counters = Vec::new();
+    let mut histograms = Vec::new();
+    let mut gauges = Vec::new();
+    for metric in functions.iter().flat_map(|f| &f.metrics) {
+        let list = match metric.kind {
+            MetricKind::Counter => &mut counters,
+            MetricKind::Histogram => &mut histograms,
+            MetricKind::Gauge => &mut gauges,
+        };
+        if !list.contains(&metric.name) {
+            list.push(metric.name);
+        }
+    }
+    let mut panels = Vec::new();
+    for name in &counters {
+        let sel = selector("");
+        let bad = selector(",status!=\"ok\"");
+        panels.push(Panel {
+            title: if *name == "function_calls_total" {
+                "Request rate".into()
+            } else {
+                format!("Rate of {name}")
+            },
+            unit: "reqps",
+            queries: vec![(
+                "{{function}} {{status}}".into(),
+                format!("sum by (function, status) (rate({name}{sel}[$__rate_interval]))"),
+            )],
+        });
+        panels.push(Panel {
+            title: if *name == "function_calls_total" { "Error ratio".into() } else { format!("Error ratio of {name}") },
+            unit: "percentunit",
+            queries: vec![(
+                "{{function}}".into(),
+                format!(
+                    "sum by (function) (rate({name}{bad}[$__rate_interval])) / sum by (function) (rate({name}{sel}[$__rate_interval]))"
+                ),
+            )],
+        });
+    }
+    for name in &histograms {
+        let sel = selector("");
+        let queries = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)]
+            .into_iter()
+            .map(|(label, q)| {
+                (
+                    format!("{{{{function}}}} {label}"),
+                    format!("histogram_quantile({q}, sum by (function, le) (rate({name}_bucket{sel}[$__rate_interval])))"),
+                )
+            })
+            .collect();
+        let title = if *name == "function_duration_seconds" {
+            "Latency".into()
+        } else {
+            format!("Latency of {name}")
+        };
+        panels.push(Panel {
+            title,
+            unit: "s",
+            queries,
+        });
+    }
+    for name in &gauges {
+        let title = if *name == "function_calls_in_flight" {
+            "In flight".into()
+        } else {
+            format!("{name}")
+        };
+        panels.push(Panel {
+            title,
+            unit: "short",
+            queries: vec![(
+                "{{function}}".into(),
+                format!("sum by (function) ({name}{})", selector("")),
+            )],
+        });
+    }
+    let mut burns = Vec::new();
+    for f in functions {
+        for metric in &f.metrics {
+            let Some(objective) = metric.objective else {
+                continue;
+            };
+            let budget = objective.budget();
+            let sel = format!(
+                "{{job=~\"$job\",function=\"{}\",module=\"{}\"}}",
+                f.function, f.module
+            );
+            let (legend, ratio) = match objective {
+                Objective::Success { percent } => {
+                    let bad = format!(
+                        "{{job=~\"$job\",function=\"{}\",module=\"{}\",status!=\"ok\"}}",
+                        f.function, f.module
+                    );
+                    let n = metric.name;
+                    (
+                        format!("{} success {percent}%", f.function),
+                        format!(
+                            "sum by (function) (rate({n}{bad}[1h])) / sum by (function) (rate({n}{sel}[1h]))"
+                        ),
+                    )
+                }
+                Objective::Latency { threshold, percent } => (
+                    format!("{} {percent}% under {threshold}s", f.function),
+                    format!(
+                        "1 - sum by (function) (rate({0}_bucket{1}[1h])) / sum by (function) (rate({0}_count{sel}[1h]))",
+                        metric.name,
+                        sel.replacen('}', &format!(",le=~\"{}\"}}", le_regex(threshold)), 1)
+                    ),
+                ),
+            };
+            burns.push((legend, format!("({ratio}) / {}", num(budget))));
+        }
+    }
+    if !burns.is_empty() {
+        panels.push(Panel {
+            title: "Objective burn rate (1h)".into(),
+            unit: "short",
+            queries: burns,
+        });
+    }
+    panels
+}
+
+/// The dashboard for every instrumented function of this program, as Grafana JSON.
+pub fn dashboard_json() -> String {
+    dashboard_for(&catalog::functions())
+}
+
+/// The dashboard for `functions` (see [`dashboard_json`]).
+pub fn dashboard_for(functions: &[Function]) -> String {
+    let ds = || Json::Obj(vec![("type", s("prometheus")), ("uid", s("${datasource}"))]);
+    let panels = panels_for(functions)
+        .into_iter()
+        .enumerate()
+        .map(|(i, panel)| {
+            #[allow(clippy::cast_precision_loss)]
+            let (x, y) = ((i % 2) as f64 * 12.0, (i / 2) as f64 * 8.0);
+            let targets = panel
+                .queries
+                .into_iter()
+                .enumerate()
+                .map(|(j, (legend, expr))| {
+                    let ref_id = char::from(b'A' + u8::try_from(j % 26).unwrap_or(0)).to_string();
+                    Json::Obj(vec![
+                        ("datasource", ds()),
+                        ("expr", s(expr)),
+                        ("legendFormat", s(legend)),
+                        ("refId", s(ref_id)),
+                    ])
+                })
+                .collect();
+            #[allow(clippy::cast_precision_loss)]
+            let id = (i + 1) as f64;
+            Json::Obj(vec![
+                ("id", Json::Num(id)),
+                ("type", s("timeseries")),
+                ("title", s(panel.title)),
+                ("datasource", ds()),
+                (
+                    "gridPos",
+                    Json::Obj(vec![
+                        ("h", Json::Num(8.0)),
+                        ("w", Json::Num(12.0)),
+                        ("x", Json::Num(x)),
+                        ("y", Json::Num(y)),
+                    ]),
+                ),
+                (
+                    "fieldConfig",
+                    Json::Obj(vec![
+                        ("defaults", Json::Obj(vec![("unit", s(panel.unit))])),
+                        ("overrides", Json::Arr(Vec::new())),
+                    ]),
+                ),
+                ("targets", Json::Arr(targets)),
+            ])
+        })
+        .collect();
+    let query_var = |name: &'static str, label: &'static str, query: &str| {
+        Json::Obj(vec![
+            ("name", s(name)),
+            ("label", s(label)),
+            ("type", s("query")),
+            ("datasource", ds()),
+            (
+                "query",
+                Json::Obj(vec![("query", s(query)), ("refId", s(name))]),
+            ),
+            ("definition", s(query)),
+            ("refresh", Json::Num(2.0)),
+            ("includeAll", Json::Bool(true)),
+            ("multi", Json::Bool(true)),
+            ("allValue", s(".*")),
+            (
+                "current",
+                Json::Obj(vec![("text", s("All")), ("value", s("$__all"))]),
+            ),
+        ])
+    };
+    let dashboard = Json::Obj(vec![
+        ("title", s("obs: instrumented functions")),
+        ("uid", s("obs-functions")),
+        ("tags", Json::Arr(vec![s("obs")])),
+        ("schemaVersion", Json::Num(39.0)),
+        ("editable", Json::Bool(true)),
+        (
+            "time",
+            Json::Obj(vec![("from", s("now-1h")), ("to", s("now"))]),
+        ),
+        ("refresh", s("30s")),
+        (
+            "templating",
+            Json::Obj(vec![(
+                "list",
+                Json::Arr(vec![
+                    Json::Obj(vec![
+                        ("name", s("datasource")),
+                        ("label", s("Data source")),
+                        ("type", s("datasource")),
+                        ("query", s("prometheus")),
+                    ]),
+                    query_var("job", "Service", "label_values(function_calls_total, job)"),
+                    query_var(
+                        "function",
+                        "Function",
+                        "label_values(function_calls_total{job=~\"$job\"}, function)",
+                    ),
+                ]),
+            )]),
+        ),
+        ("panels", Json::Arr(panels)),
+    ]);
+    dashboard.to_string()
+}

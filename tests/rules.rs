@@ -1,0 +1,184 @@
+//! Generated Prometheus rules and Grafana dashboard: promtool validates them, and a committed
+//! `promtool test rules` file shows the fast-burn alert firing on a 10 % error series and
+//! staying silent on a healthy one.
+//!
+//! The generated rule file is committed as `tests/rules/obs.rules.yml` so a change to it shows
+//! in review; `OBS_BLESS=1 cargo test --test rules` rewrites it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use obs_runtime::catalog::{self, MetricKind, Objective};
+use obs_runtime::{counted, in_flight, timed};
+
+/// The service the rules are tested on.
+pub mod shop {
+    use super::{counted, in_flight, timed};
+
+    #[counted(objective(success = 99.9))]
+    #[timed(buckets = [0.05, 0.1, 0.25, 0.5, 1.0], objective(latency = "250ms", percentile = 99))]
+    #[in_flight]
+    pub fn checkout() {}
+
+    #[counted]
+    pub fn browse() {}
+}
+
+fn promtool(args: &[&str]) -> Option<(bool, String)> {
+    match Command::new("promtool").args(args).output() {
+        Ok(out) => Some((
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "promtool is needed in CI: apt-get install prometheus ({e})"
+            );
+            eprintln!("SKIPPED: promtool not found ({e}); apt-get install prometheus");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_catalog_lists_functions_before_any_call_with_their_objectives() {
+    let functions = catalog::functions();
+    let checkout = functions
+        .iter()
+        .find(|f| f.function == "checkout")
+        .expect("checkout listed");
+    assert_eq!(checkout.module, "rules::shop");
+    assert_eq!(checkout.qualified, "rules::shop::checkout");
+    assert!(checkout.file.ends_with("rules.rs"));
+    let kinds: Vec<_> = checkout.metrics.iter().map(|m| (m.kind, m.name)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (MetricKind::Gauge, "function_calls_in_flight"),
+            (MetricKind::Counter, "function_calls_total"),
+            (MetricKind::Histogram, "function_duration_seconds"),
+        ]
+    );
+    assert_eq!(
+        checkout.metrics[1].objective,
+        Some(Objective::Success { percent: 99.9 })
+    );
+    assert_eq!(
+        checkout.metrics[2].objective,
+        Some(Objective::Latency {
+            threshold: 0.25,
+            percent: 99.0
+        })
+    );
+    assert_eq!(
+        checkout.metrics[2].buckets.as_deref(),
+        Some(&[0.05, 0.1, 0.25, 0.5, 1.0][..])
+    );
+}
+
+#[test]
+fn generated_rules_match_the_committed_file_and_pass_promtool() {
+    let yaml = obs_runtime::rules::rules_yaml();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/obs.rules.yml");
+    if std::env::var_os("OBS_BLESS").is_some() {
+        std::fs::write(&committed, &yaml).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&committed).unwrap_or_default();
+    assert_eq!(
+        on_disk, yaml,
+        "the generated rules changed: review, then OBS_BLESS=1 cargo test --test rules"
+    );
+
+    let dir = tempdir();
+    std::fs::write(dir.join("obs.rules.yml"), &yaml).unwrap();
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/burn.test.yml");
+    std::fs::copy(&tests, dir.join("burn.test.yml")).unwrap();
+    let rules = dir.join("obs.rules.yml");
+    if let Some((ok, report)) = promtool(&["check", "rules", rules.to_str().unwrap()]) {
+        assert!(ok, "promtool check rules:\n{report}");
+        assert!(report.contains("SUCCESS"), "{report}");
+    }
+    let test = dir.join("burn.test.yml");
+    if let Some((ok, report)) = promtool(&["test", "rules", test.to_str().unwrap()]) {
+        assert!(ok, "promtool test rules:\n{report}");
+    }
+}
+
+#[test]
+fn the_dashboard_is_grafana_json_and_every_query_passes_promtool() {
+    let json: serde_json::Value =
+        serde_json::from_str(&obs_runtime::dashboard::dashboard_json()).expect("valid JSON");
+    let variables: Vec<&str> = json["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(variables, ["datasource", "job", "function"]);
+    let panels = json["panels"].as_array().unwrap();
+    let titles: Vec<&str> = panels
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Request rate",
+        "Error ratio",
+        "Latency",
+        "In flight",
+        "Objective burn rate (1h)",
+    ] {
+        assert!(titles.contains(&wanted), "{wanted} missing from {titles:?}");
+    }
+    let exprs: Vec<String> = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exprs.iter().any(|e| e.contains("histogram_quantile(0.99")));
+    assert!(
+        exprs
+            .iter()
+            .any(|e| e.contains(r#"function="checkout""#) && e.contains("/ 0.001")),
+        "{exprs:?}"
+    );
+
+    // promtool has no dashboard check: each query becomes a recording rule, with Grafana's
+    // variables replaced as Grafana would.
+    let mut file = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, expr) in exprs.iter().enumerate() {
+        let concrete = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$job", "shop")
+            .replace("$function", ".*");
+        file.push_str(&format!(
+            "      - record: dashboard:query_{i}\n        expr: {}\n",
+            serde_json::to_string(&concrete).unwrap()
+        ));
+    }
+    let dir = tempdir();
+    let path = dir.join("dashboard.rules.yml");
+    std::fs::write(&path, file).unwrap();
+    if let Some((ok, report)) = promtool(&["check", "rules", path.to_str().unwrap()]) {
+        assert!(ok, "a dashboard query does not parse:\n{report}");
+    }
+}
+
+/// A fresh directory under the target dir, per test.
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "obs-rules-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
