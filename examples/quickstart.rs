@@ -9,7 +9,8 @@
 //! page is still served), which makes the counts known: of every 10 orders, orders 3 and 8 run
 //! out of stock (`error`), order 5 times out at the payment provider (`timeout`) and order 9 is
 //! slow (about 120 ms). The usual `OTEL_EXPORTER_PROMETHEUS_HOST`/`_PORT` apply (port `0` picks
-//! a free one; the URL printed says which).
+//! a free one; the URL printed says which), and `OBS_EXPORT_RULES=path` /
+//! `OBS_EXPORT_DASHBOARD=path` write the generated Prometheus rules and Grafana dashboard.
 
 use std::fmt;
 use std::thread;
@@ -78,10 +79,11 @@ impl Shop {
     }
 }
 
-/// The request handler: a span per order, its count, its duration and how many run at once.
+/// The request handler: a span per order, its count, its duration and how many run at once,
+/// with objectives that the generated alert rules watch (`/obs/rules.yml`).
 #[traced(skip(shop))]
-#[counted]
-#[timed]
+#[counted(objective(success = 99.0))]
+#[timed(objective(latency = "250ms", percentile = 95))]
 #[in_flight]
 fn handle_order(shop: &Shop, order: u64, sku: u32) -> Result<Receipt, OrderError> {
     shop.reserve(order, sku)?;

@@ -53,7 +53,7 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Response {
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> Response {
     raw(
         addr,
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 
