@@ -5,7 +5,7 @@ use std::sync::{PoisonError, RwLock};
 
 use crate::recorder::BucketMatch;
 use crate::render::{Collector, Kind, Labels};
-use crate::server::Server;
+use crate::server::{Auth, Server};
 
 /// What can go wrong in [`init`] or [`Builder::install`]. Every message names the variable,
 /// value or setting at fault and what to do about it.
@@ -105,6 +105,8 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`service_name`](Builder::service_name) | `OTEL_SERVICE_NAME` | none |
 /// | [`host`](Builder::host) | `OTEL_EXPORTER_PROMETHEUS_HOST` | `127.0.0.1` |
 /// | [`port`](Builder::port) | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` |
+/// | [`scrape_bearer_token`](Builder::scrape_bearer_token) | `OBS_SCRAPE_BEARER_TOKEN` | none |
+/// | [`scrape_basic_auth`](Builder::scrape_basic_auth) | `OBS_SCRAPE_BASIC_AUTH` (`user:password`) | none |
 /// | write [`rules_yaml`](crate::rules::rules_yaml) to a path | `OBS_EXPORT_RULES` | none |
 /// | write [`dashboard_json`](crate::dashboard::dashboard_json) to a path | `OBS_EXPORT_DASHBOARD` | none |
 ///
@@ -128,6 +130,7 @@ pub struct Builder {
     port: Option<u16>,
     serve: bool,
     recorder: bool,
+    auth: Option<Auth>,
     buckets: Vec<(BucketMatch, Vec<f64>)>,
     env: Box<dyn Fn(&str) -> Option<String>>,
 }
@@ -159,6 +162,7 @@ impl Builder {
             port: None,
             serve: true,
             recorder: true,
+            auth: None,
             buckets: Vec::new(),
             env: Box::new(|var| std::env::var(var).ok()),
         }
@@ -181,6 +185,25 @@ impl Builder {
     /// which).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// Scrapers must send `Authorization: Bearer <token>` for `/metrics` and `/obs/*` (the
+    /// health probes stay open). Also `OBS_SCRAPE_BEARER_TOKEN`.
+    ///
+    /// ```
+    /// let obs = obs_runtime::Builder::new().port(0).scrape_bearer_token("s3cret").install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn scrape_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.auth = Some(Auth::Bearer(token.into()));
+        self
+    }
+
+    /// Scrapers must use HTTP basic auth for `/metrics` and `/obs/*` (Prometheus:
+    /// `basic_auth` in the scrape config). Also `OBS_SCRAPE_BASIC_AUTH=user:password`.
+    pub fn scrape_basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.auth = Some(Auth::basic(&format!("{user}:{password}")));
         self
     }
 
@@ -280,6 +303,10 @@ impl Builder {
         } else {
             None
         };
+        let auth = match self.auth.clone() {
+            Some(auth) => auth,
+            None => self.auth_from_env()?,
+        };
 
         for (var, generate) in EXPORTS {
             if let Some(path) = self.var(var) {
@@ -294,7 +321,7 @@ impl Builder {
             crate::recorder::install(self.buckets)?;
         }
         *SERVICE_NAME.write().unwrap_or_else(PoisonError::into_inner) = service_name;
-        let server = addr.map(Server::start).transpose()?;
+        let server = addr.map(|addr| Server::start(addr, auth)).transpose()?;
         Ok(ObsGuard { server })
     }
 }
@@ -304,6 +331,28 @@ const EXPORTS: [(&str, fn() -> String); 2] = [
     ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
     ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
 ];
+
+impl Builder {
+    fn auth_from_env(&self) -> Result<Auth, Error> {
+        let token = self.var("OBS_SCRAPE_BEARER_TOKEN");
+        let basic = self.var("OBS_SCRAPE_BASIC_AUTH");
+        match (token, basic) {
+            (Some(_), Some(_)) => Err(Error::InvalidEnv {
+                var: "OBS_SCRAPE_BASIC_AUTH",
+                value: "<hidden>".into(),
+                reason: "OBS_SCRAPE_BEARER_TOKEN is set too: set one of the two".into(),
+            }),
+            (Some(token), None) => Ok(Auth::Bearer(token.trim().to_owned())),
+            (None, Some(pair)) if pair.contains(':') => Ok(Auth::basic(pair.trim())),
+            (None, Some(_)) => Err(Error::InvalidEnv {
+                var: "OBS_SCRAPE_BASIC_AUTH",
+                value: "<hidden>".into(),
+                reason: "expected user:password".into(),
+            }),
+            (None, None) => Ok(Auth::None),
+        }
+    }
+}
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
     // `[::1]` and `::1` both mean IPv6 loopback.
