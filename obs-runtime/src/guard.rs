@@ -5,8 +5,9 @@
 //! `cancelled` otherwise: for an async fn, the future was dropped before it completed.
 //! `finish` forgets the guard after recording, so each call records exactly once.
 
+use core::future::Future;
 use core::mem;
-use std::time::Instant;
+use std::sync::OnceLock;
 
 use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite};
 use crate::status::Status;
@@ -48,11 +49,24 @@ impl Drop for Counted {
     }
 }
 
-/// Guard of `#[timed]`: holds the start time.
+/// The clock of `#[timed]`: the CPU's time-stamp counter where it ticks at a constant rate
+/// (x86 with invariant TSC), scaled to nanoseconds once per call; the OS's monotonic clock
+/// elsewhere (`quanta` chooses). A start/stop pair measures 20 ns against 50 ns for
+/// `std::time::Instant` on the reference VM (`BENCHMARKS.md`).
+///
+/// Calibrated against the monotonic clock on first use (at least 0.5 ms, at most 200 ms).
+static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+
+#[inline]
+fn clock() -> &'static quanta::Clock {
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+/// Guard of `#[timed]`: holds the start time, in raw clock ticks.
 #[must_use]
 pub struct Timed<const N: usize> {
     site: &'static HistogramSite<N>,
-    start: Instant,
+    start: u64,
 }
 
 impl<const N: usize> Timed<N> {
@@ -61,7 +75,7 @@ impl<const N: usize> Timed<N> {
     pub fn start(site: &'static HistogramSite<N>) -> Self {
         Timed {
             site,
-            start: Instant::now(),
+            start: clock().raw(),
         }
     }
 
@@ -74,8 +88,9 @@ impl<const N: usize> Timed<N> {
 
     #[inline]
     fn record(&self, status: Status) {
-        // 584 years of nanoseconds fit in a u64.
-        let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let clock = clock();
+        // Saturates at 0 if the counter went backwards.
+        let nanos = clock.delta_as_nanos(self.start, clock.raw());
         self.site.observe(status, nanos);
     }
 }
@@ -126,10 +141,10 @@ impl Traced {
     #[inline]
     pub fn start(span: tracing::Span, meta: &'static FnMeta) -> Self {
         // A disabled span still carries its metadata: test `is_disabled` first.
-        if !span.is_disabled() {
-            if let Some(metadata) = span.metadata() {
-                describe_fn(&span, metadata.name(), meta);
-            }
+        if !span.is_disabled()
+            && let Some(metadata) = span.metadata()
+        {
+            describe_fn(&span, metadata.name(), meta);
         }
         Traced {
             span,
@@ -157,6 +172,23 @@ impl Traced {
     pub fn span_of(this: &Option<Traced>) -> tracing::Span {
         this.as_ref()
             .map_or_else(tracing::Span::none, |t| t.span.clone())
+    }
+
+    /// Runs `future` in the span of a traced call, entered on every poll; when the level is
+    /// disabled (`None`), awaits it bare, with no `Instrumented` wrapper to poll and drop, as
+    /// `tracing::instrument` does.
+    #[inline]
+    pub fn instrument<F: Future>(
+        this: &Option<Traced>,
+        future: F,
+    ) -> impl Future<Output = F::Output> + use<F> {
+        let span = this.as_ref().map(|t| t.span.clone());
+        async move {
+            match span {
+                Some(span) => tracing::Instrument::instrument(future, span).await,
+                None => future.await,
+            }
+        }
     }
 
     /// Ends a traced call, if its level is enabled: see [`Traced::finish`].
@@ -204,7 +236,7 @@ fn describe_fn(span: &tracing::Span, span_name: &str, meta: &'static FnMeta) {
     }
 }
 
-/// Writes OTel's error fields into `span`.
+/// Writes OpenTelemetry's error fields into `span`.
 #[cold]
 fn mark_failed(
     span: &tracing::Span,

@@ -300,13 +300,13 @@ impl Collector {
         for base in histograms {
             for suffix in ["_bucket", "_sum", "_count"] {
                 let shadow = format!("{base}{suffix}");
-                if let Some(family) = self.families.get_mut(&shadow) {
-                    if !family.series.is_empty() {
-                        family.series.clear();
-                        family.dropped.push(format!(
-                            "{shadow} was left out: it collides with histogram {base}"
-                        ));
-                    }
+                if let Some(family) = self.families.get_mut(&shadow)
+                    && !family.series.is_empty()
+                {
+                    family.series.clear();
+                    family.dropped.push(format!(
+                        "{shadow} was left out: it collides with histogram {base}"
+                    ));
                 }
             }
         }

@@ -4,8 +4,13 @@
 //! fixed block of atomics, registered at link time in [`SITES`], so the hot path is an index and
 //! a relaxed `fetch_add`: no hashing, no registry lookup, no lock, no allocation. Memory per site
 //! is fixed at compile time and does not grow with the number of calls.
+//!
+//! The atomics are sharded by thread ([`Sharded`]): threads calling one function at once do not
+//! bounce one cache line between their cores. The first thread records into cells inline in the
+//! static; each other shard is allocated once, by the first thread that records into it.
 
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use core::cell::Cell;
+use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use crate::catalog::{Metric, MetricKind, Objective};
@@ -87,7 +92,7 @@ impl FnMeta {
         &self.names().label
     }
 
-    /// The fully qualified name, `module::Type::method`: OTel's `code.function.name`.
+    /// The fully qualified name, `module::Type::method`: OpenTelemetry's `code.function.name`.
     pub fn qualified(&self) -> &str {
         &self.names().qualified
     }
@@ -173,6 +178,73 @@ fn strip_generics(path: &str) -> String {
 
 fn last_segment(path: &str) -> &str {
     path.rsplit("::").next().unwrap_or(path)
+}
+
+/// How many shards of cells a site can have. Threads are given shards round-robin, so up to
+/// this many threads record into distinct cache lines.
+const SHARDS: usize = 8;
+
+/// The shard of the threads that have not recorded anything yet.
+const UNASSIGNED: u8 = u8::MAX;
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard: assigned on its first recording, the same for every site.
+    static SHARD: Cell<u8> = const { Cell::new(UNASSIGNED) };
+}
+
+/// The shard this thread records into.
+#[inline]
+fn shard() -> usize {
+    // Const-initialised without a destructor: readable at any time, even while the thread's
+    // other thread-locals are being destroyed.
+    SHARD.with(|shard| match shard.get() {
+        UNASSIGNED => assign_shard(shard),
+        i => usize::from(i),
+    })
+}
+
+#[cold]
+fn assign_shard(shard: &Cell<u8>) -> usize {
+    let i = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+    #[allow(clippy::cast_possible_truncation)] // SHARDS fits in a u8
+    shard.set(i as u8);
+    i
+}
+
+/// Cells on a cache line of their own (128 bytes: the pair of lines x86 prefetches together).
+#[repr(align(128))]
+struct Padded<C>(C);
+
+/// One set of cells per shard: the first inline, the others allocated on first use.
+struct Sharded<C: 'static> {
+    first: Padded<C>,
+    rest: [OnceLock<Box<Padded<C>>>; SHARDS - 1],
+}
+
+impl<C: 'static> Sharded<C> {
+    const fn new(first: C) -> Self {
+        Sharded {
+            first: Padded(first),
+            rest: [const { OnceLock::new() }; SHARDS - 1],
+        }
+    }
+
+    /// This thread's cells; `make` builds them the first time a thread records into its shard.
+    #[inline]
+    fn get(&self, make: fn() -> C) -> &C {
+        match shard() {
+            0 => &self.first.0,
+            i => &self.rest[i - 1].get_or_init(|| Box::new(Padded(make()))).0,
+        }
+    }
+
+    /// Every shard's cells that exist.
+    fn iter(&self) -> impl Iterator<Item = &C> {
+        core::iter::once(&self.first.0)
+            .chain(self.rest.iter().filter_map(|s| s.get().map(|b| &b.0)))
+    }
 }
 
 /// Name, help and static labels of one metric of one function, fixed at compile time.
@@ -336,13 +408,28 @@ impl<const N: usize> HistCells<N> {
     }
 }
 
-/// The storage behind `#[timed]`: fixed buckets per status, chosen per function.
+/// Per-bucket counts, `+Inf` count and sum in nanoseconds of one status, over its shards.
+fn totals<'a, const N: usize>(
+    shards: impl Iterator<Item = &'a HistCells<N>>,
+) -> ([u64; N], u64, u64) {
+    let (mut counts, mut inf, mut sum_ns) = ([0u64; N], 0u64, 0u64);
+    for cells in shards {
+        for (count, cell) in counts.iter_mut().zip(&cells.buckets) {
+            *count = count.wrapping_add(cell.load(Relaxed));
+        }
+        inf = inf.wrapping_add(cells.inf.load(Relaxed));
+        sum_ns = sum_ns.wrapping_add(cells.sum_ns.load(Relaxed));
+    }
+    (counts, inf, sum_ns)
+}
+
+/// The storage behind `#[timed]`: fixed buckets per status (per shard), chosen per function.
 pub struct HistogramSite<const N: usize> {
     meta: &'static FnMeta,
     spec: Spec,
     bounds: [f64; N],
     bounds_ns: [u64; N],
-    cells: [HistCells<N>; BUILTIN_COUNT],
+    cells: Sharded<[HistCells<N>; BUILTIN_COUNT]>,
     custom: Custom<HistCells<N>>,
 }
 
@@ -356,7 +443,9 @@ impl<const N: usize> HistogramSite<N> {
             // Saturating float-to-int cast; bounds are positive.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             {
-                bounds_ns[i] = (bounds[i] * 1e9).round() as u64;
+                // Rounded to the nearest: bounds are positive (`f64::round` is not const
+                // before Rust 1.90).
+                bounds_ns[i] = (bounds[i] * 1e9 + 0.5) as u64;
             }
             i += 1;
         }
@@ -365,18 +454,22 @@ impl<const N: usize> HistogramSite<N> {
             spec,
             bounds,
             bounds_ns,
-            cells: [const { HistCells::new() }; BUILTIN_COUNT],
+            cells: Sharded::new(Self::builtin_cells()),
             custom: Custom::new(),
         }
     }
 
+    const fn builtin_cells() -> [HistCells<N>; BUILTIN_COUNT] {
+        [const { HistCells::new() }; BUILTIN_COUNT]
+    }
+
     /// Records one call of `nanos` nanoseconds that ended with `status`.
     ///
-    /// Cost: a scan of the bounds (integers) and two relaxed `fetch_add`s.
+    /// Cost: a thread-local read, a scan of the bounds (integers) and two relaxed `fetch_add`s.
     #[inline]
     pub fn observe(&'static self, status: Status, nanos: u64) {
         let cells = match status.slot() {
-            Ok(slot) => &self.cells[slot],
+            Ok(slot) => &self.cells.get(Self::builtin_cells)[slot],
             Err(label) => self.custom.get(label, HistCells::new),
         };
         let bucket = self.bounds_ns.iter().position(|&b| nanos <= b);
@@ -399,18 +492,20 @@ impl<const N: usize> Site for HistogramSite<N> {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Histogram, self.spec.help);
-        let statuses = BUILTIN.iter().zip(&self.cells).map(|(s, c)| (*s, c));
-        let mut counts = [0u64; N];
-        for (i, (status, cells)) in statuses.chain(self.custom.iter()).enumerate() {
-            for (count, cell) in counts.iter_mut().zip(&cells.buckets) {
-                *count = cell.load(Relaxed);
-            }
-            let inf = cells.inf.load(Relaxed);
+        let builtin = BUILTIN
+            .iter()
+            .enumerate()
+            .map(|(slot, status)| (*status, totals(self.cells.iter().map(|cells| &cells[slot]))));
+        let custom = self
+            .custom
+            .iter()
+            .map(|(status, cells)| (status, totals(core::iter::once(cells))));
+        for (i, (status, (counts, inf, sum_ns))) in builtin.chain(custom).enumerate() {
             if i >= ALWAYS_RENDERED && inf == 0 && counts.iter().all(|&c| c == 0) {
                 continue;
             }
             #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
-            let sum = cells.sum_ns.load(Relaxed) as f64 / 1e9;
+            let sum = sum_ns as f64 / 1e9;
             let labels = Labels::new(self.meta, self.spec.labels, Some(status));
             family.histogram(&labels, &self.bounds, &counts, inf, sum);
         }
@@ -421,7 +516,9 @@ impl<const N: usize> Site for HistogramSite<N> {
 pub struct GaugeSite {
     meta: &'static FnMeta,
     spec: Spec,
-    value: AtomicI64,
+    /// Per shard: calls started minus calls ended there. A call may end on another thread than
+    /// it started on (an async fn): only the sum over shards means anything.
+    value: Sharded<AtomicI64>,
 }
 
 impl GaugeSite {
@@ -430,18 +527,22 @@ impl GaugeSite {
         GaugeSite {
             meta,
             spec,
-            value: AtomicI64::new(0),
+            value: Sharded::new(AtomicI64::new(0)),
         }
     }
 
     #[inline]
     pub(crate) fn add(&'static self, delta: i64) {
-        self.value.fetch_add(delta, Relaxed);
+        self.value
+            .get(|| AtomicI64::new(0))
+            .fetch_add(delta, Relaxed);
     }
 
     /// The number of calls running now.
     pub fn get(&'static self) -> i64 {
-        self.value.load(Relaxed)
+        self.value
+            .iter()
+            .fold(0i64, |sum, v| sum.wrapping_add(v.load(Relaxed)))
     }
 }
 
@@ -454,7 +555,7 @@ impl Site for GaugeSite {
         let family = out.family(self.spec.name, Kind::Gauge, self.spec.help);
         let labels = Labels::new(self.meta, self.spec.labels, None);
         #[allow(clippy::cast_precision_loss)]
-        family.gauge(&labels, self.value.load(Relaxed) as f64);
+        family.gauge(&labels, self.get() as f64);
     }
 }
 
