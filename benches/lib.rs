@@ -1,8 +1,12 @@
-//! Functions measured by the benches, instrumented in a crate of their own so the bench sees
-//! them as a user's crate would.
+//! Functions measured by the benches, instrumented in a crate of their own so the benches see
+//! them as a user's crate would: obs's attributes and the peers' doing the same job, each on
+//! the same small body, sync and async.
 #![allow(missing_docs)]
+// Peer macros expand to code that trips pedantic lints in this crate.
+#![allow(clippy::pedantic)]
 
-use obs_runtime::{counted, in_flight, timed};
+use metered::{ErrorCount, HitCount, InFlight, ResponseTime};
+use obs_runtime::{counted, in_flight, timed, traced};
 
 /// The work every variant does: small enough that instrumentation dominates.
 #[inline(never)]
@@ -40,9 +44,18 @@ pub fn counted_timed(x: u64) -> u64 {
     work(x)
 }
 
-#[obs_runtime::traced]
+#[traced]
 #[inline(never)]
 pub fn traced(x: u64) -> u64 {
+    work(x)
+}
+
+#[traced]
+#[counted]
+#[timed]
+#[in_flight]
+#[inline(never)]
+pub fn all_four(x: u64) -> u64 {
     work(x)
 }
 
@@ -50,4 +63,121 @@ pub fn traced(x: u64) -> u64 {
 #[inline(never)]
 pub fn instrumented(x: u64) -> u64 {
     work(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub fn fastraced(x: u64) -> u64 {
+    work(x)
+}
+
+/// A function returning `Err` for odd inputs: two statuses per site.
+#[counted]
+#[timed]
+#[inline(never)]
+pub fn fallible(x: u64) -> Result<u64, u64> {
+    if x.is_multiple_of(2) {
+        Ok(work(x))
+    } else {
+        Err(x)
+    }
+}
+
+// The async twins: the same body in an `async fn`, polled once to completion by the bench.
+
+#[inline(never)]
+pub async fn bare_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[counted]
+#[inline(never)]
+pub async fn counted_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[timed]
+#[inline(never)]
+pub async fn timed_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[in_flight]
+#[inline(never)]
+pub async fn in_flight_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[counted]
+#[timed]
+#[inline(never)]
+pub async fn counted_timed_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[traced]
+#[inline(never)]
+pub async fn traced_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[traced]
+#[counted]
+#[timed]
+#[in_flight]
+#[inline(never)]
+pub async fn all_four_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub async fn instrumented_async(x: u64) -> u64 {
+    work(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub async fn fastraced_async(x: u64) -> u64 {
+    work(x)
+}
+
+/// metered's `#[measure]` works on methods of a struct that owns its registry.
+#[derive(Default, Debug)]
+pub struct Metered {
+    hits: MeteredHits,
+    all: MeteredAll,
+}
+
+#[metered::metered(registry = MeteredHits, registry_expr = self.hits)]
+impl Metered {
+    /// `HitCount` alone: metered's counter.
+    #[measure(HitCount)]
+    #[inline(never)]
+    pub fn hit_count(&self, x: u64) -> u64 {
+        work(x)
+    }
+
+    #[measure(HitCount)]
+    #[inline(never)]
+    pub async fn hit_count_async(&self, x: u64) -> u64 {
+        work(x)
+    }
+}
+
+#[metered::metered(registry = MeteredAll, registry_expr = self.all)]
+impl Metered {
+    /// Calls, errors, in flight and an HDR response-time histogram: what `#[counted]`,
+    /// `#[timed]` and `#[in_flight]` record together.
+    #[measure([HitCount, ErrorCount, InFlight, ResponseTime])]
+    #[inline(never)]
+    pub fn all(&self, x: u64) -> Result<u64, ()> {
+        Ok(work(x))
+    }
+
+    #[measure([HitCount, ErrorCount, InFlight, ResponseTime])]
+    #[inline(never)]
+    pub async fn all_async(&self, x: u64) -> Result<u64, ()> {
+        Ok(work(x))
+    }
 }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs every benchmark of obs beside its peers and writes BENCHMARKS.md at the repo root:
+#
+#   bash benches/report.sh            # everything, about 25 minutes on 2 cores
+#   bash benches/report.sh --quick    # skips the generated scrape and compile-time crates
+#
+# Steps (each one's raw output is kept in target/obs-report/):
+#   1. per-call overhead, sync and async, obs beside tracing, fastrace, metrics, prometheus,
+#      metered, and one thread against two (criterion, one process);
+#   2. autometrics 3 with each of its four backends (one process per backend: autometrics
+#      refuses two backends in one build; each process measures bare and obs too);
+#   3. memory of 10 million #[timed] calls beside metrics-exporter-prometheus;
+#   4. render time of a generated crate of 10,000 #[counted] #[timed] functions beside
+#      prometheus-client encoding the same series;
+#   5. build time of a generated crate of 1,000 functions: no attribute, #[tracing::instrument],
+#      #[traced] #[counted] #[timed].
+# Needs cargo, python3 and network access to crates.io for the peers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+out=target/obs-report
+gen=target/obs-gen
+rm -rf "$out"
+mkdir -p "$out" "$gen"
+export CRITERION_HOME="$PWD/$out/criterion"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS" >&2; }
+
+step "overhead (criterion)"
+cargo bench -p obs-benches --bench overhead 2>&1 | tee "$out/overhead.txt" >&2
+
+step "autometrics, one process per backend"
+for backend in metrics opentelemetry prometheus prometheus-client; do
+    cargo bench -p obs-peer-autometrics --no-default-features --features "$backend" \
+        2>&1 | tee "$out/autometrics-$backend.txt" >&2
+done
+
+step "memory"
+cargo bench -p obs-benches --bench memory 2>&1 | tee "$out/memory.txt" >&2 || true
+
+if ! $quick; then
+    # The generated crates are standalone; they share one target dir under target/.
+    export CARGO_TARGET_DIR="$PWD/$gen/target"
+
+    step "scrape of 10,000 functions"
+    python3 benches/gen/generate.py scrape "$gen/scrape" 10000
+    (cd "$gen/scrape" && cargo build --release >&2 && cargo run --release -q) \
+        | tee "$out/scrape.txt" >&2
+
+    step "compile time of 1,000 functions"
+    python3 benches/gen/generate.py compile "$gen/compile" 1000
+    : >"$out/compile.txt"
+    export CARGO_INCREMENTAL=0
+    for profile in dev release; do
+        for variant in plain tracing obs; do
+            crate="$gen/compile/$variant"
+            # Dependencies first, untimed; then the crate alone, from scratch, three times.
+            (cd "$crate" && cargo build --profile "$profile" >&2)
+            for run in 1 2 3; do
+                touch "$crate/src/lib.rs"
+                start=$EPOCHREALTIME
+                (cd "$crate" && cargo build --profile "$profile" >&2)
+                end=$EPOCHREALTIME
+                awk -v p="$profile" -v v="$variant" -v r="$run" -v s="$start" -v e="$end" \
+                    'BEGIN { printf "%s %s %s %.3f\n", p, v, r, e - s }' | tee -a "$out/compile.txt" >&2
+            done
+        done
+    done
+    unset CARGO_TARGET_DIR CARGO_INCREMENTAL
+fi
+
+step "BENCHMARKS.md"
+python3 benches/report.py "$out" >BENCHMARKS.md
+echo "wrote BENCHMARKS.md" >&2
