@@ -4,10 +4,13 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
-use syn::{FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Type};
+use syn::{FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Stmt, Type};
 
-use crate::args::{Args, Kind, Level, MetricArgs, ObjectiveArg, TraceArgs};
-use crate::item::{Body, RawFn, Shape, combine, has_exclude, shape, take_stacked};
+use crate::args::{Args, DEFAULT_BUCKETS, Kind, Level, MetricArgs, ObjectiveArg, TraceArgs};
+use crate::item::{
+    Body, RawFn, Shape, combine, future_output, has_exclude, inline_returns, is_track_caller,
+    shape, take_stacked,
+};
 
 /// What to generate for one function: the attributes on it, merged.
 #[derive(Clone, Default)]
@@ -43,10 +46,10 @@ impl Plan {
     }
 
     fn krate(&self) -> TokenStream {
-        match &self.krate {
-            Some(path) => quote!(#path),
-            None => quote_spanned!(Span::mixed_site()=> ::obs_runtime),
-        }
+        self.krate.as_ref().map_or_else(
+            || quote_spanned!(Span::mixed_site()=> ::obs_runtime),
+            |path| quote!(#path),
+        )
     }
 }
 
@@ -148,8 +151,9 @@ fn add_all(
 }
 
 fn with_errors(errors: Option<syn::Error>, item: TokenStream) -> TokenStream {
-    let errors = errors.map(|e| e.to_compile_error());
-    quote!(#errors #item)
+    let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
+    out.extend(item);
+    out
 }
 
 fn describe_item(item: &syn::Item) -> &'static str {
@@ -260,10 +264,11 @@ fn recorded_args<'a>(f: &'a RawFn, trace: &TraceArgs) -> syn::Result<Vec<&'a Ide
     let mut all = Vec::new();
     for input in &f.sig.inputs {
         let FnArg::Typed(pat) = input else { continue };
-        if let Pat::Ident(p) = &*pat.pat {
-            if pat.attrs.is_empty() && p.subpat.is_none() {
-                all.push(&p.ident);
-            }
+        if let Pat::Ident(p) = &*pat.pat
+            && pat.attrs.is_empty()
+            && p.subpat.is_none()
+        {
+            all.push(&p.ident);
         }
     }
     for skipped in &trace.skip {
@@ -324,7 +329,9 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
         ObjectiveArg::Success { percent } => {
             quote_spanned!(m=> .with_objective(#p::Objective::Success { percent: #percent }))
         }
-        ObjectiveArg::Latency { seconds, percent, .. } => quote_spanned! {m=>
+        ObjectiveArg::Latency {
+            seconds, percent, ..
+        } => quote_spanned! {m=>
             .with_objective(#p::Objective::Latency { threshold: #seconds, percent: #percent })
         },
     });
@@ -346,7 +353,7 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
 ///     static __OBS_TIMED: HistogramSite<14> = …;  …
 ///     let counted = Counted::start(&__OBS_COUNTED);
 ///     let timed = Timed::start(&__OBS_TIMED);
-///     let out = (move || { if false { /* pins the return type */ } { body } })();
+///     let out = __obs_call_once(move || { if false { /* pins the return type */ } { body } });
 ///     let status = probe(&out);                  // chosen at compile time from the type
 ///     timed.finish(status); counted.finish(status);
 ///     out
@@ -354,6 +361,37 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
 /// ```
 /// A guard dropped without `finish` (a panic, a dropped future) records `panic`/`cancelled`.
 fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
+    let Some(stmts) = take_body(plan, &mut f)? else {
+        // The body does not parse: emit the fn as it is and let rustc point at the typo.
+        return Ok(quote!(#f));
+    };
+    let m = Span::mixed_site();
+    let krate = plan.krate();
+    let p = quote_spanned!(m=> #krate::__private);
+    let parts = Parts::new(plan, &p, &f)?;
+    let shape = shape(&f.sig);
+    let new_body = parts.wrap(&shape, &f, stmts);
+    let RawFn {
+        attrs,
+        vis,
+        defaultness,
+        sig,
+        ..
+    } = &f;
+    let allow_never =
+        matches!(shape, Shape::Never).then(|| quote_spanned!(m=> #[allow(unused_variables)]));
+    Ok(quote! {
+        #(#attrs)*
+        #allow_never
+        #vis #defaultness #sig {
+            #new_body
+        }
+    })
+}
+
+/// The statements of `f`'s body, its inner attributes moved onto `f`; `None` if the body does
+/// not parse. A `const fn` and a trait method without a body are refused.
+fn take_body(plan: &Plan, f: &mut RawFn) -> syn::Result<Option<Vec<Stmt>>> {
     let kinds = [
         (plan.counted.is_some(), "counted"),
         (plan.timed.is_some(), "timed"),
@@ -384,10 +422,9 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
                 ),
             ));
         }
-        // The body does not parse: emit the fn as it is and let rustc point at the typo.
         Body::Unparsed(raw) => {
             f.body = Body::Unparsed(raw);
-            return Ok(quote!(#f));
+            return Ok(None);
         }
         Body::Parsed { inner, stmts, .. } => (inner, stmts),
     };
@@ -395,232 +432,370 @@ fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
         attr.style = syn::AttrStyle::Outer;
         f.attrs.push(attr);
     }
+    Ok(Some(stmts))
+}
 
-    let m = Span::mixed_site();
-    let krate = plan.krate();
-    let p = quote_spanned!(m=> #krate::__private);
-    let ident = &f.sig.ident;
-    let ident_str = ident.unraw().to_string();
-    let at = ident.span();
+/// What the attributes add around a body. Every generated name is at `Span::mixed_site()`,
+/// out of the user's sight: the body's value is `obs_out`, its status `obs_status`.
+struct Parts {
+    p: TokenStream,
+    /// Items first in the fn: the metadata and one registered site per metric.
+    items: TokenStream,
+    /// The metric guards, started before the body.
+    starts: TokenStream,
+    /// The metric guards, finished with `obs_status`.
+    finishes: TokenStream,
+    /// `#[traced]`: the span's start, before the guards, and end, after them.
+    trace: Option<(TokenStream, TokenStream)>,
+}
 
-    // `file!()`/`line!()` take the position of their own tokens: give them the fn name's.
-    let file = quote_spanned!(at=> ::core::file!());
-    let line = quote_spanned!(at=> ::core::line!());
-    // Items: the function's metadata and one registered site per metric.
-    let mut items = quote_spanned! {m=>
-        fn __obs_here() -> &'static str {
-            ::core::any::type_name_of_val(&__obs_here)
+impl Parts {
+    fn new(plan: &Plan, p: &TokenStream, f: &RawFn) -> syn::Result<Self> {
+        let m = Span::mixed_site();
+        let ident = &f.sig.ident;
+        let ident_str = ident.unraw().to_string();
+        // `file!()`/`line!()` take the position of their own tokens: give them the fn name's.
+        let file = quote_spanned!(ident.span()=> ::core::file!());
+        let line = quote_spanned!(ident.span()=> ::core::line!());
+        let mut parts = Parts {
+            p: p.clone(),
+            items: quote_spanned! {m=>
+                fn __obs_here() -> &'static str {
+                    ::core::any::type_name_of_val(&__obs_here)
+                }
+                static __OBS_META: #p::FnMeta = #p::FnMeta::new(
+                    ::core::module_path!(), #file, #line, #ident_str, __obs_here,
+                );
+            },
+            starts: TokenStream::new(),
+            finishes: TokenStream::new(),
+            trace: None,
+        };
+        parts.add_metrics(plan);
+        if let Some(trace) = &plan.traced {
+            parts.trace = Some(trace_parts(p, f, trace, &file, &line)?);
         }
-        static __OBS_META: #p::FnMeta = #p::FnMeta::new(
-            ::core::module_path!(), #file, #line, #ident_str, __obs_here,
-        );
-    };
-    let register = |site: &Ident, ty: TokenStream, init: TokenStream| {
+        Ok(parts)
+    }
+
+    fn register(&mut self, site: &Ident, ty: &TokenStream, init: &TokenStream) {
+        let m = Span::mixed_site();
+        let p = &self.p;
         let reg = format_ident!("{}_SITE", site);
-        quote_spanned! {m=>
+        self.items.extend(quote_spanned! {m=>
             static #site: #ty = #init;
             #[#p::linkme::distributed_slice(#p::SITES)]
             #[linkme(crate = #p::linkme)]
             static #reg: &'static dyn #p::Site = &#site;
-        }
-    };
-    let mut starts = TokenStream::new();
-    let mut finishes = TokenStream::new();
-    let status = Ident::new("obs_status", m);
-    if let Some(args) = &plan.in_flight {
-        let site = Ident::new("__OBS_IN_FLIGHT", m);
-        let spec = spec(&p, args, "function_calls_in_flight");
-        items.extend(register(
-            &site,
-            quote_spanned!(m=> #p::GaugeSite),
-            quote_spanned!(m=> #p::GaugeSite::new(&__OBS_META, #spec)),
-        ));
-        starts.extend(quote_spanned!(m=> let obs_in_flight = #p::InFlight::start(&#site);));
-        finishes.extend(quote_spanned!(m=> obs_in_flight.finish();));
-    }
-    if let Some(args) = &plan.counted {
-        let site = Ident::new("__OBS_COUNTED", m);
-        let spec = spec(&p, args, "function_calls_total");
-        items.extend(register(
-            &site,
-            quote_spanned!(m=> #p::CounterSite),
-            quote_spanned!(m=> #p::CounterSite::new(&__OBS_META, #spec)),
-        ));
-        starts.extend(quote_spanned!(m=> let obs_counted = #p::Counted::start(&#site);));
-        finishes.extend(quote_spanned!(m=> obs_counted.finish(#status);));
-    }
-    if let Some(args) = &plan.timed {
-        let site = Ident::new("__OBS_TIMED", m);
-        let spec = spec(&p, args, "function_duration_seconds");
-        let bounds: Vec<f64> = args
-            .buckets
-            .as_ref()
-            .map_or_else(|| DEFAULT_BUCKETS.to_vec(), |(b, _)| b.clone());
-        let n = bounds.len();
-        let bounds = bounds.into_iter().map(proc_macro2::Literal::f64_suffixed);
-        items.extend(register(
-            &site,
-            quote_spanned!(m=> #p::HistogramSite<#n>),
-            quote_spanned!(m=> #p::HistogramSite::new(&__OBS_META, #spec, [#(#bounds),*])),
-        ));
-        // Started last and finished first: the time measured is the body's.
-        starts.extend(quote_spanned!(m=> let obs_timed = #p::Timed::start(&#site);));
-        finishes = {
-            let rest = finishes;
-            quote_spanned!(m=> obs_timed.finish(#status); #rest)
-        };
-    }
-
-    let out = Ident::new("obs_out", m);
-    let traced = plan.traced.as_ref().map(|trace| -> syn::Result<_> {
-        let level = level_tokens(&p, trace.level);
-        let name = trace
-            .name
-            .as_ref()
-            .map_or_else(|| ident_str.clone(), syn::LitStr::value);
-        let args = recorded_args(&f, trace)?.into_iter().map(|arg| {
-            let key = arg.unraw().to_string();
-            quote_spanned!(m=> #key = (&#p::Probe(&#arg)).__obs_arg(),)
         });
-        let fields = trace.fields.as_ref().map(|fields| quote!(#fields));
-        let span = quote_spanned! {m=>
-            {
-                #[allow(unused_imports)]
-                use #p::{ArgDebug as _, ArgOther as _};
-                #p::tracing::span!(
-                    #level,
-                    #name,
-                    "code.function.name" = #p::Empty,
-                    "code.file.path" = #file,
-                    "code.line.number" = #line,
-                    "otel.name" = #p::Empty,
-                    "otel.status_code" = #p::Empty,
-                    "otel.status_description" = #p::Empty,
-                    "error.type" = #p::Empty,
-                    #(#args)*
-                    #fields
-                )
-            }
-        };
-        let start = quote_spanned!(m=> let obs_traced = #p::Traced::start(#span, &__OBS_META););
-        let finish = quote_spanned! {m=>
-            obs_traced.finish(#status, || {
-                #[allow(unused_imports)]
-                use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
-                (&&#p::Probe(&#out)).__obs_describe()
-            });
-        };
-        Ok((start, finish))
-    });
-    let (trace_start, trace_finish) = match traced.transpose()? {
-        Some((s, f)) => (Some(s), Some(f)),
-        None => (None, None),
-    };
-    let enter = trace_start
-        .as_ref()
-        .map(|_| quote_spanned!(m=> let obs_entered = obs_traced.span().enter();));
-    let exit = trace_start
-        .as_ref()
-        .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
-    let instrument = |fut: TokenStream| match &trace_start {
-        Some(_) => {
-            quote_spanned!(m=> #p::Instrument::instrument(#fut, ::core::clone::Clone::clone(obs_traced.span())))
-        }
-        None => fut,
-    };
+    }
 
-    let probe = quote_spanned! {m=>
-        let #status = {
-            #[allow(unused_imports)]
-            use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
-            (&&&#p::Probe(&#out)).__obs_status()
-        };
-    };
-
-    // The user's statements stay in a block of their own, so their items do not follow our
-    // statements (clippy's `items_after_statements`), and keep their spans.
-    let body = quote!({ #(#stmts)* });
-    let fake_return = fake_return(&f.sig.output);
-    let shape = shape(&f.sig);
-    let new_body = match shape {
-        Shape::Sync => quote_spanned! {m=>
-            #items
-            #trace_start
-            #enter
-            #starts
-            #[allow(clippy::redundant_closure_call)]
-            let #out = (move || { #fake_return #body })();
-            #probe
-            #finishes
-            #exit
-            #trace_finish
-            #out
-        },
-        Shape::Async => {
-            let fut = instrument(quote_spanned!(m=> async move { #fake_return #body }));
-            quote_spanned! {m=>
-                #items
-                #trace_start
-                #starts
-                let #out = #fut.await;
-                #probe
-                #finishes
-                #trace_finish
-                #out
-            }
+    fn add_metrics(&mut self, plan: &Plan) {
+        let m = Span::mixed_site();
+        let p = self.p.clone();
+        let status = Ident::new("obs_status", m);
+        if let Some(args) = &plan.in_flight {
+            let site = Ident::new("__OBS_IN_FLIGHT", m);
+            let spec = spec(&p, args, "function_calls_in_flight");
+            self.register(
+                &site,
+                &quote_spanned!(m=> #p::GaugeSite),
+                &quote_spanned!(m=> #p::GaugeSite::new(&__OBS_META, #spec)),
+            );
+            self.starts
+                .extend(quote_spanned!(m=> let obs_in_flight = #p::InFlight::start(&#site);));
+            self.finishes
+                .extend(quote_spanned!(m=> obs_in_flight.finish();));
         }
-        Shape::ImplFuture | Shape::BoxedFuture => {
-            let inner = Ident::new("obs_future", m);
-            let awaited = instrument(quote_spanned!(m=> #inner));
-            let wrapped = quote_spanned! {m=>
-                async move {
-                    let #out = #awaited.await;
+        if let Some(args) = &plan.counted {
+            let site = Ident::new("__OBS_COUNTED", m);
+            let spec = spec(&p, args, "function_calls_total");
+            self.register(
+                &site,
+                &quote_spanned!(m=> #p::CounterSite),
+                &quote_spanned!(m=> #p::CounterSite::new(&__OBS_META, #spec)),
+            );
+            self.starts
+                .extend(quote_spanned!(m=> let obs_counted = #p::Counted::start(&#site);));
+            self.finishes
+                .extend(quote_spanned!(m=> obs_counted.finish(#status);));
+        }
+        if let Some(args) = &plan.timed {
+            let site = Ident::new("__OBS_TIMED", m);
+            let spec = spec(&p, args, "function_duration_seconds");
+            let bounds: Vec<f64> = args
+                .buckets
+                .as_ref()
+                .map_or_else(|| DEFAULT_BUCKETS.to_vec(), |(b, _)| b.clone());
+            let n = bounds.len();
+            let bounds = bounds.into_iter().map(proc_macro2::Literal::f64_suffixed);
+            self.register(
+                &site,
+                &quote_spanned!(m=> #p::HistogramSite<#n>),
+                &quote_spanned!(m=> #p::HistogramSite::new(&__OBS_META, #spec, [#(#bounds),*])),
+            );
+            // Started last and finished first: the time measured is the body's.
+            self.starts
+                .extend(quote_spanned!(m=> let obs_timed = #p::Timed::start(&#site);));
+            let rest = std::mem::take(&mut self.finishes);
+            self.finishes = quote_spanned!(m=> obs_timed.finish(#status); #rest);
+        }
+    }
+
+    /// The new body of the fn: the user's statements wrapped for `shape`.
+    fn wrap(self, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>) -> TokenStream {
+        let m = Span::mixed_site();
+        let Parts {
+            p,
+            items,
+            starts,
+            finishes,
+            trace,
+        } = self;
+        let out = Ident::new("obs_out", m);
+        let status = Ident::new("obs_status", m);
+        let (trace_start, trace_finish) = trace.unzip();
+        let enter = trace_start
+            .as_ref()
+            .map(|_| quote_spanned!(m=> let obs_entered = #p::Traced::enter(&obs_traced);));
+        let exit = trace_start
+            .as_ref()
+            .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
+        let instrument = |fut: TokenStream| match &trace_start {
+            Some(_) => {
+                quote_spanned!(m=> #p::Traced::instrument(&obs_traced, #fut))
+            }
+            None => fut,
+        };
+        // The user's statements stay in a block of their own, so their items do not follow our
+        // statements (clippy's `items_after_statements`).
+        let body = quote!({ #(#stmts)* });
+        let probe = quote_spanned! {m=>
+            let #status = {
+                #[allow(unused_imports)]
+                use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
+                (&&&#p::Probe(&#out)).__obs_status()
+            };
+        };
+        match shape {
+            Shape::Sync => {
+                let (helper, run) = run_sync(f, &mut stmts);
+                quote_spanned! {m=>
+                    #items
+                    #helper
+                    #trace_start
+                    #enter
+                    #starts
+                    let #out = #run;
+                    #probe
+                    #finishes
+                    #exit
+                    #trace_finish
+                    #out
+                }
+            }
+            Shape::Async => {
+                let fake_return = fake_return(&f.sig.output);
+                let fut = instrument(quote_spanned!(m=> async move { #fake_return #body }));
+                quote_spanned! {m=>
+                    #items
+                    #trace_start
+                    #starts
+                    let #out = #fut.await;
                     #probe
                     #finishes
                     #trace_finish
                     #out
                 }
-            };
-            let wrapped = if matches!(shape, Shape::BoxedFuture) {
-                quote_spanned!(m=> ::std::boxed::Box::pin(#wrapped))
-            } else {
-                wrapped
-            };
-            quote_spanned! {m=>
+            }
+            Shape::ImplFuture | Shape::BoxedFuture => {
+                let (helper, run) = run_sync(f, &mut stmts);
+                let inner = Ident::new("obs_future", m);
+                let awaited = instrument(quote_spanned!(m=> #inner));
+                let wrapped =
+                    measured_future(shape, f, &awaited, &quote!(#probe #finishes #trace_finish));
+                quote_spanned! {m=>
+                    #items
+                    #helper
+                    #trace_start
+                    #enter
+                    #starts
+                    let #inner = #run;
+                    #exit
+                    #wrapped
+                }
+            }
+            Shape::Never => quote_spanned! {m=>
                 #items
                 #trace_start
                 #enter
                 #starts
-                #[allow(clippy::redundant_closure_call)]
-                let #inner = (move || { #fake_return #body })();
-                #exit
-                #wrapped
-            }
+                #body
+            },
         }
-        Shape::Never => quote_spanned! {m=>
-            #items
-            #trace_start
-            #enter
-            #starts
-            #body
-        },
+    }
+}
+
+/// What a future-returning fn returns: the body's future `awaited`, then `after` (the
+/// status probe and the guards' finish) on its output.
+fn measured_future(
+    shape: &Shape,
+    f: &RawFn,
+    awaited: &TokenStream,
+    after: &TokenStream,
+) -> TokenStream {
+    let m = Span::mixed_site();
+    let out = Ident::new("obs_out", m);
+    // The output type, when the signature names it, pins what the body's future yields:
+    // `async { Ok(()) }` alone leaves the error type for the status probe to guess.
+    let output = future_output(&f.sig.output).map(|ty| {
+        let mut ty = ty.clone();
+        InferImplTrait.visit_type_mut(&mut ty);
+        quote!(: #ty)
+    });
+    let wrapped = quote_spanned! {m=>
+        async move {
+            let #out #output = #awaited.await;
+            #after
+            #out
+        }
     };
-    let RawFn {
-        attrs,
-        vis,
-        defaultness,
-        sig,
-        ..
-    } = &f;
-    let allow_never =
-        matches!(shape, Shape::Never).then(|| quote_spanned!(m=> #[allow(unused_variables)]));
-    Ok(quote! {
-        #(#attrs)*
-        #allow_never
-        #vis #defaultness #sig {
-            #new_body
+    if matches!(shape, Shape::BoxedFuture) {
+        quote_spanned!(m=> ::std::boxed::Box::pin(#wrapped))
+    } else {
+        wrapped
+    }
+}
+
+/// How a sync body, or the sync part of a future-returning fn, runs: `run` evaluates to its
+/// value; `helper` is an item it needs.
+fn run_sync(f: &RawFn, stmts: &mut [Stmt]) -> (Option<TokenStream>, TokenStream) {
+    let m = Span::mixed_site();
+    match sync_body(f, stmts) {
+        SyncBody::Inline { label } => {
+            let ty = return_type(&f.sig.output);
+            let label = label.map(|l| quote!(#l:));
+            let body = quote!({ #(#stmts)* });
+            (
+                None,
+                quote_spanned!(m=> { let obs_value: #ty = #label #body; obs_value }),
+            )
         }
-    })
+        SyncBody::Closure => {
+            let fake_return = fake_return(&f.sig.output);
+            // Passing the closure where `FnOnce` is expected makes it an `FnOnce` closure,
+            // which may return a reborrow of what it captured: `fn f(p: &mut P) -> &mut u8
+            // { &mut p.x }` compiles wrapped as it did bare. Called directly, the closure
+            // would be `FnMut`, and rustc refuses that return.
+            let helper = quote_spanned! {m=>
+                #[inline]
+                fn __obs_call_once<R, F: ::core::ops::FnOnce() -> R>(f: F) -> R {
+                    f()
+                }
+            };
+            let body = quote!({ #(#stmts)* });
+            let run = quote_spanned!(m=> __obs_call_once(move || { #fake_return #body }));
+            (Some(helper), run)
+        }
+    }
+}
+
+/// How a sync body runs in its wrapper.
+enum SyncBody {
+    /// In a closure, called at once: its `return`s and `?`s end the closure, whose value the
+    /// wrapper gets. `Location::caller()` in it sees the closure.
+    Closure,
+    /// Inline, in a block, labeled when its `return`s became `break`s to the label. Taken for
+    /// `#[track_caller]` fns, so that `Location::caller()` in the body, and the panic of an
+    /// `unwrap()` in it, see the fn's caller, when the body is known not to leave the fn
+    /// another way (`?`, or a macro that may `return`): see [`inline_returns`].
+    Inline { label: Option<syn::Lifetime> },
+}
+
+fn sync_body(f: &RawFn, stmts: &mut [Stmt]) -> SyncBody {
+    if !is_track_caller(&f.attrs) {
+        return SyncBody::Closure;
+    }
+    let label = syn::Lifetime::new("'obs_body", Span::mixed_site());
+    match inline_returns(stmts, &label) {
+        Some(true) => SyncBody::Inline { label: Some(label) },
+        Some(false) => SyncBody::Inline { label: None },
+        None => SyncBody::Closure,
+    }
+}
+
+/// The return type, `impl Trait` replaced by `_`, to annotate a `let`.
+fn return_type(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote_spanned!(Span::mixed_site()=> ()),
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            InferImplTrait.visit_type_mut(&mut ty);
+            quote!(#ty)
+        }
+    }
+}
+
+/// `#[traced]`: the statement that starts the span and the one that ends it.
+fn trace_parts(
+    p: &TokenStream,
+    f: &RawFn,
+    trace: &TraceArgs,
+    file: &TokenStream,
+    line: &TokenStream,
+) -> syn::Result<(TokenStream, TokenStream)> {
+    let m = Span::mixed_site();
+    let out = Ident::new("obs_out", m);
+    let status = Ident::new("obs_status", m);
+    let level = level_tokens(p, trace.level);
+    let name = trace
+        .name
+        .as_ref()
+        .map_or_else(|| f.sig.ident.unraw().to_string(), syn::LitStr::value);
+    let args = recorded_args(f, trace)?.into_iter().map(|arg| {
+        let key = arg.unraw().to_string();
+        // Resolved as the user's name, but marked as the expansion's use, not theirs:
+        // recording `_unused` is no `clippy::used_underscore_binding` of the user.
+        let mut arg = arg.clone();
+        arg.set_span(Span::call_site().located_at(arg.span()));
+        quote_spanned!(m=> #key = (&#p::Probe(&#arg)).__obs_arg(),)
+    });
+    let fields = trace.fields.as_ref().map(|fields| quote!(#fields));
+    let span = quote_spanned! {m=>
+        {
+            #[allow(unused_imports)]
+            use #p::{ArgDebug as _, ArgOther as _};
+            #p::tracing::span!(
+                #level,
+                #name,
+                "code.function.name" = #p::Empty,
+                "code.file.path" = #file,
+                "code.line.number" = #line,
+                "otel.name" = #p::Empty,
+                "otel.status_code" = #p::Empty,
+                "otel.status_description" = #p::Empty,
+                "error.type" = #p::Empty,
+                #(#args)*
+                #fields
+            )
+        }
+    };
+    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
+    let start = quote_spanned! {m=>
+        let obs_traced = if #p::tracing::level_enabled!(#level) {
+            ::core::option::Option::Some(#p::Traced::start(#span, &__OBS_META))
+        } else {
+            ::core::option::Option::None
+        };
+    };
+    let finish = quote_spanned! {m=>
+        #p::Traced::end(obs_traced, #status, || {
+            #[allow(unused_imports)]
+            use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
+            (&&#p::Probe(&#out)).__obs_describe()
+        });
+    };
+    Ok((start, finish))
 }
 
 /// `if false { let fake: R = loop {}; return fake; }`: pins the closure's or async block's
@@ -657,8 +832,3 @@ fn fake_return(output: &ReturnType) -> TokenStream {
         }
     }
 }
-
-/// OTel's advised buckets for durations: the default of `#[timed]`.
-const DEFAULT_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];

@@ -3,7 +3,8 @@
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Block, ReturnType, Signature, Stmt, Token, Type, Visibility};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Attribute, Block, Expr, ReturnType, Signature, Stmt, Token, Type, Visibility};
 
 use crate::args::{Args, Kind};
 
@@ -129,6 +130,29 @@ pub(crate) fn shape(sig: &Signature) -> Shape {
     }
 }
 
+/// `T` of a return type `impl Future<Output = T> + …`, by any path to `Future`.
+pub(crate) fn future_output(output: &ReturnType) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let Type::ImplTrait(bounds) = &**ty else {
+        return None;
+    };
+    bounds.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(t) = bound else {
+            return None;
+        };
+        let last = t.path.segments.last().filter(|s| s.ident == "Future")?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
+}
+
 fn is_future_bound(bound: &syn::TypeParamBound) -> bool {
     matches!(bound, syn::TypeParamBound::Trait(t) if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
 }
@@ -157,6 +181,154 @@ fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,
     })
+}
+
+/// Whether the fn is `#[track_caller]`: its body then stays inline, see [`inline_returns`].
+pub(crate) fn is_track_caller(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("track_caller"))
+}
+
+/// Prepares a sync body to run inline in its fn rather than in a closure, so that in a
+/// `#[track_caller]` fn `Location::caller()` (and the panic of an `unwrap` in the body) sees
+/// the fn's caller, not the closure.
+///
+/// Input: `{ if x == 0 { return None; } Some(x) }`
+/// Output: `{ if x == 0 { break 'label None; } Some(x) }`, to run as `'label: { … }`.
+///
+/// The body's own `return`s (not those of its closures, async blocks and items) become
+/// `break 'label`, so its value still reaches the wrapper. A body that may leave the fn some
+/// other way the wrapper would not see is left as it is and `None` returned: a `?`, or a macro
+/// not known never to return (`bail!` returns; `assert!` and `format!` do not). `Some(rewrote)`
+/// says whether any `return` was rewritten, that is, whether the label is used.
+pub(crate) fn inline_returns(stmts: &mut [Stmt], label: &syn::Lifetime) -> Option<bool> {
+    let mut inline = Inline {
+        label,
+        inlinable: true,
+        rewrote: false,
+    };
+    let mut rewritten = stmts.to_vec();
+    for stmt in &mut rewritten {
+        inline.visit_stmt_mut(stmt);
+    }
+    if !inline.inlinable {
+        return None;
+    }
+    stmts.clone_from_slice(&rewritten);
+    Some(inline.rewrote)
+}
+
+struct Inline<'a> {
+    label: &'a syn::Lifetime,
+    inlinable: bool,
+    rewrote: bool,
+}
+
+/// Macros of `std` and `tracing`/`log` that never return from the fn they are used in.
+const NON_RETURNING_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "panic",
+    "unreachable",
+    "todo",
+    "unimplemented",
+    "format",
+    "format_args",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "write",
+    "writeln",
+    "vec",
+    "matches",
+    "dbg",
+    "concat",
+    "stringify",
+    "line",
+    "column",
+    "file",
+    "module_path",
+    "cfg",
+    "env",
+    "option_env",
+    "include_str",
+    "include_bytes",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "event",
+    "span",
+    "trace_span",
+    "debug_span",
+    "info_span",
+    "warn_span",
+    "error_span",
+];
+
+impl Inline<'_> {
+    fn check_macro(&mut self, mac: &syn::Macro) {
+        let path = &mac.path;
+        let known_crate = path.segments.len() == 1
+            || path.segments.first().is_some_and(|s| {
+                ["std", "core", "alloc", "tracing", "log"]
+                    .iter()
+                    .any(|c| s.ident == c)
+            });
+        let known = known_crate
+            && path
+                .segments
+                .last()
+                .is_some_and(|s| NON_RETURNING_MACROS.iter().any(|m| s.ident == m));
+        if !known || leaves_fn(mac.tokens.clone()) {
+            self.inlinable = false;
+        }
+    }
+}
+
+/// Whether macro arguments hold a `return` or a `?`.
+fn leaves_fn(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == "return",
+        TokenTree::Punct(p) => p.as_char() == '?',
+        TokenTree::Group(g) => leaves_fn(g.stream()),
+        TokenTree::Literal(_) => false,
+    })
+}
+
+impl VisitMut for Inline<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            // Their `return`s and `?`s are their own.
+            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+            Expr::Try(_) => self.inlinable = false,
+            Expr::Return(ret) => {
+                if let Some(value) = &mut ret.expr {
+                    self.visit_expr_mut(value);
+                }
+                *expr = Expr::Break(syn::ExprBreak {
+                    attrs: std::mem::take(&mut ret.attrs),
+                    break_token: Token![break](ret.return_token.span),
+                    label: Some(self.label.clone()),
+                    expr: ret.expr.take(),
+                });
+                self.rewrote = true;
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        self.check_macro(mac);
+    }
+
+    // A nested fn, impl or const: its `return`s are its own.
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// Takes the obs attributes out of `attrs`: the stacked attributes expand together with the
