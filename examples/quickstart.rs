@@ -51,7 +51,6 @@ impl ErrorStatus for OrderError {
 /// What a successful order returns.
 #[derive(Debug)]
 struct Receipt {
-    order: u64,
     cents: u64,
 }
 
@@ -90,7 +89,7 @@ fn handle_order(shop: &Shop, order: u64, sku: u32) -> Result<Receipt, OrderError
     let cents = shop.charge(order, 1_250)?;
     // The `metrics` facade lands on the same page.
     metrics::counter!("shop_revenue_cents_total").increment(cents);
-    Ok(Receipt { order, cents })
+    Ok(Receipt { cents })
 }
 
 fn main() -> Result<(), obs_runtime::Error> {
@@ -106,17 +105,18 @@ fn main() -> Result<(), obs_runtime::Error> {
         .ok()
         .and_then(|n| n.parse::<u64>().ok());
     let shop = Shop;
-    let mut order = 0u64;
+    let (mut order, mut revenue) = (0u64, 0u64);
     loop {
         if limit.is_none_or(|limit| order < limit) {
             #[allow(clippy::cast_possible_truncation)] // a demo sku
             let sku = (order % 7) as u32;
-            if let Err(e) = handle_order(&shop, order, sku) {
-                eprintln!("order {order} failed: {e}");
+            match handle_order(&shop, order, sku) {
+                Ok(receipt) => revenue += receipt.cents,
+                Err(e) => eprintln!("order {order} failed: {e}"),
             }
             order += 1;
             if limit.is_some_and(|limit| order == limit) {
-                println!("workload done: {order} orders");
+                println!("workload done: {order} orders, {revenue} cents taken");
             }
         }
         thread::sleep(Duration::from_millis(50));

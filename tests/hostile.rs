@@ -187,7 +187,9 @@ fn the_application_runs_on_during_an_attack() {
         std::hint::black_box(app_work(i));
     }
     stop.store(true, Ordering::Relaxed);
-    attackers.into_iter().for_each(|a| a.join().unwrap());
+    for attacker in attackers {
+        attacker.join().unwrap();
+    }
     let page = obs_runtime::render();
     let labels = r#"function="app_work",module="hostile",status="ok""#;
     #[allow(clippy::cast_precision_loss)]

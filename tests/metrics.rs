@@ -160,7 +160,9 @@ fn in_flight_counts_running_calls_and_returns_to_zero() {
         Some(3.0)
     );
     release.wait();
-    threads.into_iter().for_each(|t| t.join().unwrap());
+    for t in threads {
+        t.join().unwrap();
+    }
     assert_eq!(
         common::sample(&render(), "function_calls_in_flight", labels),
         Some(0.0)
@@ -188,7 +190,7 @@ fn a_method_of_a_generic_impl_is_one_series() {
 #[timed(buckets = [0.000_001, 0.001])]
 #[in_flight]
 fn hot(i: u64) -> Result<u64, u64> {
-    if i % 3 == 0 { Err(i) } else { Ok(i) }
+    if i.is_multiple_of(3) { Err(i) } else { Ok(i) }
 }
 
 /// Every histogram series on `page`: cumulative buckets, `+Inf` equal to `_count`.
@@ -202,10 +204,10 @@ fn check_histograms(page: &str) {
         let value: u64 = value.parse().unwrap_or(0);
         if let Some(rest) = key.strip_prefix("function_duration_seconds_bucket{") {
             let series = rest.rsplit_once(",le=").unwrap().0.to_owned();
-            if let Some((prev, count)) = &last {
-                if *prev == series {
-                    assert!(value >= *count, "buckets not cumulative: {line}");
-                }
+            if let Some((prev, count)) = &last
+                && *prev == series
+            {
+                assert!(value >= *count, "buckets not cumulative: {line}");
             }
             last = Some((series, value));
         } else if let Some(rest) = key.strip_prefix("function_duration_seconds_count{") {
@@ -251,18 +253,20 @@ fn exact_counts_under_concurrency_while_scraping() {
             })
         })
         .collect();
-    workers.into_iter().for_each(|w| w.join().unwrap());
+    for w in workers {
+        w.join().unwrap();
+    }
     stop.store(true, Ordering::Relaxed);
-    let scrapes = scraper.join().unwrap();
-    assert!(scrapes > 0);
+    let scrape_count = scraper.join().unwrap();
+    assert!(scrape_count > 0);
 
     let page = render();
     check_histograms(&page);
     let total = THREADS * CALLS;
-    let errors = (0..total).filter(|i| i % 3 == 0).count() as f64;
-    assert_eq!(calls(&page, "hot", "error"), Some(errors));
+    let error_calls = (0..total).filter(|i| i.is_multiple_of(3)).count();
     #[allow(clippy::cast_precision_loss)]
-    let oks = total as f64 - errors;
+    let (errors, oks) = (error_calls as f64, (total - error_calls as u64) as f64);
+    assert_eq!(calls(&page, "hot", "error"), Some(errors));
     assert_eq!(calls(&page, "hot", "ok"), Some(oks));
     let count = r#"function="hot",module="metrics",status="ok""#;
     assert_eq!(

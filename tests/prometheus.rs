@@ -133,6 +133,7 @@ fn prometheus_binary() -> Option<PathBuf> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
     let Some(prometheus) = prometheus_binary() else {
         return;

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -17,11 +18,13 @@ use obs_runtime::{counted, in_flight, timed};
 pub mod shop {
     use super::{counted, in_flight, timed};
 
+    /// Has both objectives.
     #[counted(objective(success = 99.9))]
     #[timed(buckets = [0.05, 0.1, 0.25, 0.5, 1.0], objective(latency = "250ms", percentile = 99))]
     #[in_flight]
     pub fn checkout() {}
 
+    /// Has none.
     #[counted]
     pub fn browse() {}
 }
@@ -157,10 +160,11 @@ fn the_dashboard_is_grafana_json_and_every_query_passes_promtool() {
             .replace("$__rate_interval", "1m")
             .replace("$job", "shop")
             .replace("$function", ".*");
-        file.push_str(&format!(
+        let _ = write!(
+            file,
             "      - record: dashboard:query_{i}\n        expr: {}\n",
             serde_json::to_string(&concrete).unwrap()
-        ));
+        );
     }
     let dir = tempdir();
     let path = dir.join("dashboard.rules.yml");

@@ -77,14 +77,8 @@ fn capture_at(max: Level, f: impl FnOnce()) -> Vec<Recorded> {
     let filter = tracing_subscriber::filter::LevelFilter::from_level(max);
     let subscriber = Registry::default().with(capture.clone().with_filter(filter));
     tracing::subscriber::with_default(subscriber, f);
-    let spans = capture
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, s)| s.clone())
-        .collect();
-    spans
+    let spans = capture.0.lock().unwrap();
+    spans.iter().map(|(_, s)| s.clone()).collect()
 }
 
 fn capture(f: impl FnOnce()) -> Vec<Recorded> {

@@ -96,7 +96,7 @@ pub(crate) enum ObjectiveArg {
     },
 }
 
-/// OTel's advised buckets for durations: the default of `#[timed]`.
+/// `OTel`'s advised buckets for durations: the default of `#[timed]`.
 pub(crate) const DEFAULT_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
@@ -285,10 +285,10 @@ fn parse_objective(kind: Kind, key: &Ident, input: ParseStream<'_>) -> syn::Resu
             .map_err(|e| syn::Error::new(e.span(), format!("write `{usage}`")))?;
         match (kind, name.to_string().as_str()) {
             (Kind::Counted, "success") => {
-                set_once(&mut success, parse_percent(&content, &name)?, &name)?
+                set_once(&mut success, parse_percent(&content, &name)?, &name)?;
             }
             (Kind::Timed, "percentile") => {
-                set_once(&mut percentile, parse_percent(&content, &name)?, &name)?
+                set_once(&mut percentile, parse_percent(&content, &name)?, &name)?;
             }
             (Kind::Timed, "latency") => {
                 let lit: LitStr = content.parse().map_err(|e| {
@@ -300,6 +300,18 @@ fn parse_objective(kind: Kind, key: &Ident, input: ParseStream<'_>) -> syn::Resu
                 let seconds =
                     parse_duration(&lit.value()).map_err(|m| syn::Error::new(lit.span(), m))?;
                 set_once(&mut latency, (seconds, lit.span()), &name)?;
+            }
+            (Kind::Counted, "latency" | "percentile") => {
+                let message = format!(
+                    "a latency objective goes on #[timed(objective(latency = \"250ms\", percentile = 99))]; #[counted] takes `{usage}`"
+                );
+                return Err(syn::Error::new(name.span(), message));
+            }
+            (Kind::Timed, "success") => {
+                let message = format!(
+                    "a success objective goes on #[counted(objective(success = 99.9))]; #[timed] takes `{usage}`"
+                );
+                return Err(syn::Error::new(name.span(), message));
             }
             _ => {
                 return Err(syn::Error::new(

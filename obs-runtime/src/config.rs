@@ -132,8 +132,11 @@ pub struct Builder {
     recorder: bool,
     auth: Option<Auth>,
     buckets: Vec<(BucketMatch, Vec<f64>)>,
-    env: Box<dyn Fn(&str) -> Option<String>>,
+    env: EnvSource,
 }
+
+/// Where unset settings are read from.
+type EnvSource = Box<dyn Fn(&str) -> Option<String>>;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -326,8 +329,11 @@ impl Builder {
     }
 }
 
+/// Makes the text of a generated file.
+type Generator = fn() -> String;
+
 /// Files written at install when their variable names a path.
-const EXPORTS: [(&str, fn() -> String); 2] = [
+const EXPORTS: [(&str, Generator); 2] = [
     ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
     ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
 ];
@@ -386,10 +392,13 @@ fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
     if let Some(b) = bounds.iter().find(|b| !b.is_finite()) {
         return fail(format!("{b} is not finite; +Inf is always added for you"));
     }
-    if let Some(w) = bounds.windows(2).find(|w| w[0] >= w[1]) {
+    let decreasing = bounds.windows(2).find_map(|w| match *w {
+        [a, b] if a >= b => Some((a, b)),
+        _ => None,
+    });
+    if let Some((a, b)) = decreasing {
         return fail(format!(
-            "bounds must be strictly increasing: {} follows {}",
-            w[1], w[0]
+            "bounds must be strictly increasing: {b} follows {a}"
         ));
     }
     Ok(())

@@ -19,7 +19,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::catalog::{self, Function, MetricKind, Objective};
-use crate::rules::{le_regex, num};
+use crate::rules::{bad_ratio_expr, num};
 
 /// A JSON value, enough for Grafana's model.
 enum Json {
@@ -159,7 +159,7 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
         let title = if *name == "function_calls_in_flight" {
             "In flight".into()
         } else {
-            format!("{name}")
+            (*name).to_owned()
         };
         panels.push(Panel {
             title,
@@ -170,51 +170,81 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             )],
         });
     }
+    panels.extend(burn_panel(functions));
+    panels
+}
+
+/// One panel with the 1h burn rate of every objective, if there is any.
+fn burn_panel(functions: &[Function]) -> Option<Panel> {
     let mut burns = Vec::new();
     for f in functions {
         for metric in &f.metrics {
             let Some(objective) = metric.objective else {
                 continue;
             };
-            let budget = objective.budget();
-            let sel = format!(
-                "{{job=~\"$job\",function=\"{}\",module=\"{}\"}}",
+            let selector = format!(
+                "job=~\"$job\",function=\"{}\",module=\"{}\"",
                 f.function, f.module
             );
-            let (legend, ratio) = match objective {
-                Objective::Success { percent } => {
-                    let bad = format!(
-                        "{{job=~\"$job\",function=\"{}\",module=\"{}\",status!=\"ok\"}}",
-                        f.function, f.module
-                    );
-                    let n = metric.name;
-                    (
-                        format!("{} success {percent}%", f.function),
-                        format!(
-                            "sum by (function) (rate({n}{bad}[1h])) / sum by (function) (rate({n}{sel}[1h]))"
-                        ),
-                    )
+            let legend = match objective {
+                Objective::Success { percent } => format!("{} success {percent}%", f.function),
+                Objective::Latency { threshold, percent } => {
+                    format!("{} {percent}% under {threshold}s", f.function)
                 }
-                Objective::Latency { threshold, percent } => (
-                    format!("{} {percent}% under {threshold}s", f.function),
-                    format!(
-                        "1 - sum by (function) (rate({0}_bucket{1}[1h])) / sum by (function) (rate({0}_count{sel}[1h]))",
-                        metric.name,
-                        sel.replacen('}', &format!(",le=~\"{}\"}}", le_regex(threshold)), 1)
-                    ),
-                ),
             };
-            burns.push((legend, format!("({ratio}) / {}", num(budget))));
+            let ratio = bad_ratio_expr(metric.name, objective, &selector, "function", "1h");
+            burns.push((legend, format!("({ratio}) / {}", num(objective.budget()))));
         }
     }
-    if !burns.is_empty() {
-        panels.push(Panel {
-            title: "Objective burn rate (1h)".into(),
-            unit: "short",
-            queries: burns,
-        });
-    }
-    panels
+    (!burns.is_empty()).then(|| Panel {
+        title: "Objective burn rate (1h)".into(),
+        unit: "short",
+        queries: burns,
+    })
+}
+
+/// The data source reference every panel and variable uses: the `datasource` variable.
+fn datasource() -> Json {
+    Json::Obj(vec![("type", s("prometheus")), ("uid", s("${datasource}"))])
+}
+
+/// Panel number `i` (from 0), laid out two to a row.
+fn panel_json(i: usize, panel: Panel) -> Json {
+    #[allow(clippy::cast_precision_loss)]
+    let (x, y, id) = ((i % 2) as f64 * 12.0, (i / 2) as f64 * 8.0, (i + 1) as f64);
+    let targets = panel
+        .queries
+        .into_iter()
+        .enumerate()
+        .map(|(j, (legend, expr))| {
+            let ref_id = char::from(b'A' + u8::try_from(j % 26).unwrap_or(0)).to_string();
+            Json::Obj(vec![
+                ("datasource", datasource()),
+                ("expr", s(expr)),
+                ("legendFormat", s(legend)),
+                ("refId", s(ref_id)),
+            ])
+        })
+        .collect();
+    let grid = Json::Obj(vec![
+        ("h", Json::Num(8.0)),
+        ("w", Json::Num(12.0)),
+        ("x", Json::Num(x)),
+        ("y", Json::Num(y)),
+    ]);
+    let field_config = Json::Obj(vec![
+        ("defaults", Json::Obj(vec![("unit", s(panel.unit))])),
+        ("overrides", Json::Arr(Vec::new())),
+    ]);
+    Json::Obj(vec![
+        ("id", Json::Num(id)),
+        ("type", s("timeseries")),
+        ("title", s(panel.title)),
+        ("datasource", datasource()),
+        ("gridPos", grid),
+        ("fieldConfig", field_config),
+        ("targets", Json::Arr(targets)),
+    ])
 }
 
 /// The dashboard for every instrumented function of this program, as Grafana JSON.
@@ -224,54 +254,12 @@ pub fn dashboard_json() -> String {
 
 /// The dashboard for `functions` (see [`dashboard_json`]).
 pub fn dashboard_for(functions: &[Function]) -> String {
-    let ds = || Json::Obj(vec![("type", s("prometheus")), ("uid", s("${datasource}"))]);
     let panels = panels_for(functions)
         .into_iter()
         .enumerate()
-        .map(|(i, panel)| {
-            #[allow(clippy::cast_precision_loss)]
-            let (x, y) = ((i % 2) as f64 * 12.0, (i / 2) as f64 * 8.0);
-            let targets = panel
-                .queries
-                .into_iter()
-                .enumerate()
-                .map(|(j, (legend, expr))| {
-                    let ref_id = char::from(b'A' + u8::try_from(j % 26).unwrap_or(0)).to_string();
-                    Json::Obj(vec![
-                        ("datasource", ds()),
-                        ("expr", s(expr)),
-                        ("legendFormat", s(legend)),
-                        ("refId", s(ref_id)),
-                    ])
-                })
-                .collect();
-            #[allow(clippy::cast_precision_loss)]
-            let id = (i + 1) as f64;
-            Json::Obj(vec![
-                ("id", Json::Num(id)),
-                ("type", s("timeseries")),
-                ("title", s(panel.title)),
-                ("datasource", ds()),
-                (
-                    "gridPos",
-                    Json::Obj(vec![
-                        ("h", Json::Num(8.0)),
-                        ("w", Json::Num(12.0)),
-                        ("x", Json::Num(x)),
-                        ("y", Json::Num(y)),
-                    ]),
-                ),
-                (
-                    "fieldConfig",
-                    Json::Obj(vec![
-                        ("defaults", Json::Obj(vec![("unit", s(panel.unit))])),
-                        ("overrides", Json::Arr(Vec::new())),
-                    ]),
-                ),
-                ("targets", Json::Arr(targets)),
-            ])
-        })
+        .map(|(i, p)| panel_json(i, p))
         .collect();
+    let ds = datasource;
     let query_var = |name: &'static str, label: &'static str, query: &str| {
         Json::Obj(vec![
             ("name", s(name)),

@@ -254,6 +254,14 @@ pub mod __private {
     pub use crate::status::Status;
     pub use {linkme, tracing};
 
+    /// Parses an HTTP request head as the `/metrics` server does: `Some((method, path))`, or
+    /// `None` for a head it refuses. For the fuzzer (`fuzz/`).
+    pub fn parse_request_head(head: &[u8]) -> Option<(&str, &str)> {
+        crate::server::parse_head(head)
+            .ok()
+            .map(|r| (r.method, r.path))
+    }
+
     /// Everything the expansion of `#[traced]` needs at once.
     pub use tracing::{Instrument, Level, Span, field::Empty};
 }

@@ -139,34 +139,57 @@ fn quoted(s: &str) -> String {
     out
 }
 
+/// The share of calls selected by `selector` that missed `objective` over `window`, summed
+/// `by` the given labels, as PromQL on the raw series of family `name`.
+pub(crate) fn bad_ratio_expr(
+    name: &str,
+    objective: Objective,
+    selector: &str,
+    by: &str,
+    window: &str,
+) -> String {
+    match objective {
+        Objective::Success { .. } => format!(
+            "sum by ({by}) (rate({name}{{{selector},status!=\"ok\"}}[{window}])) / sum by ({by}) (rate({name}{{{selector}}}[{window}]))"
+        ),
+        Objective::Latency { threshold, .. } => format!(
+            "(1 - sum by ({by}) (rate({name}_bucket{{{selector},le=~\"{}\"}}[{window}])) / sum by ({by}) (rate({name}_count{{{selector}}}[{window}])))",
+            le_regex(threshold)
+        ),
+    }
+}
+
+/// The share of `f`'s calls that missed `objective` over `window`: the recording rule for
+/// success objectives, the raw histogram for latency ones.
+fn bad_ratio(f: &Function, metric: &Metric, objective: Objective, window: &str) -> String {
+    let sel = format!("function=\"{}\",module=\"{}\"", f.function, f.module);
+    match objective {
+        Objective::Success { .. } => {
+            format!(
+                "obs:{}:error_ratio_rate{window}{{{sel}}}",
+                base(metric.name)
+            )
+        }
+        Objective::Latency { .. } => bad_ratio_expr(
+            metric.name,
+            objective,
+            &sel,
+            "job, function, module",
+            window,
+        ),
+    }
+}
+
 fn alert(out: &mut String, f: &Function, metric: &Metric, objective: Objective) {
-    let selector = format!("function=\"{}\",module=\"{}\"", f.function, f.module);
     let budget = objective.budget();
-    let (kind, what, ratio): (&str, String, Box<dyn Fn(&str) -> String>) = match objective {
-        Objective::Success { percent } => {
-            let b = base(metric.name);
-            let sel = selector.clone();
-            (
-                "ErrorBudget",
-                format!("{percent}% of calls succeed"),
-                Box::new(move |w| format!("obs:{b}:error_ratio_rate{w}{{{sel}}}")),
-            )
-        }
-        Objective::Latency { threshold, percent } => {
-            let name = metric.name;
-            let le = le_regex(threshold);
-            let sel = selector.clone();
-            (
-                "LatencyBudget",
-                format!("{percent}% of calls take at most {threshold}s"),
-                Box::new(move |w| {
-                    format!(
-                        "(1 - sum by (job, function, module) (rate({name}_bucket{{{sel},le=~\"{le}\"}}[{w}])) / sum by (job, function, module) (rate({name}_count{{{sel}}}[{w}])))"
-                    )
-                }),
-            )
-        }
+    let (kind, what) = match objective {
+        Objective::Success { percent } => ("ErrorBudget", format!("{percent}% of calls succeed")),
+        Objective::Latency { threshold, percent } => (
+            "LatencyBudget",
+            format!("{percent}% of calls take at most {threshold}s"),
+        ),
     };
+    let ratio = |window| bad_ratio(f, metric, objective, window);
     for (burn_name, burn, long, short, severity) in BURNS {
         let threshold = num(burn * budget);
         let _ = writeln!(out, "      - alert: Obs{kind}{burn_name}");
