@@ -5,7 +5,6 @@
 //! `cancelled` otherwise: for an async fn, the future was dropped before it completed.
 //! `finish` forgets the guard after recording, so each call records exactly once.
 
-use core::future::Future;
 use core::mem;
 use std::sync::OnceLock;
 
@@ -174,21 +173,11 @@ impl Traced {
             .map_or_else(tracing::Span::none, |t| t.span.clone())
     }
 
-    /// Runs `future` in the span of a traced call, entered on every poll; when the level is
-    /// disabled (`None`), awaits it bare, with no `Instrumented` wrapper to poll and drop, as
-    /// `tracing::instrument` does.
+    /// The span to instrument a traced call's future with; `None` when the level is disabled,
+    /// and the expansion then awaits the future bare, as `tracing::instrument` does.
     #[inline]
-    pub fn instrument<F: Future>(
-        this: &Option<Traced>,
-        future: F,
-    ) -> impl Future<Output = F::Output> + use<F> {
-        let span = this.as_ref().map(|t| t.span.clone());
-        async move {
-            match span {
-                Some(span) => tracing::Instrument::instrument(future, span).await,
-                None => future.await,
-            }
-        }
+    pub fn future_span(this: &Option<Traced>) -> Option<tracing::Span> {
+        this.as_ref().map(|t| t.span.clone())
     }
 
     /// Ends a traced call, if its level is enabled: see [`Traced::finish`].

@@ -8,7 +8,6 @@
 
 use core::fmt::Write as _;
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 use crate::site::FnMeta;
 
@@ -76,6 +75,10 @@ impl Labels {
 }
 
 fn escape_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -94,6 +97,25 @@ fn escape_help(out: &mut String, help: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// Appends `value` in decimal, without the formatting machinery.
+fn write_u64(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // A single decimal digit.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            digits[start] = b'0' + (value % 10) as u8;
+        }
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.push_str(core::str::from_utf8(&digits[start..]).unwrap_or("0"));
 }
 
 fn write_float(out: &mut String, value: f64) {
@@ -150,28 +172,50 @@ impl Value {
 }
 
 /// One metric family being collected.
+///
+/// Series are appended as they come and sorted once, when the page is written: one sort of a
+/// vector is much cheaper than keeping a tree of strings ordered through every insertion.
 pub(crate) struct Family {
     kind: Kind,
     help: Option<String>,
-    series: BTreeMap<String, Value>,
+    series: Vec<(String, Value)>,
     dropped: Vec<String>,
 }
 
 impl Family {
+    fn new(kind: Kind) -> Self {
+        Family {
+            kind,
+            help: None,
+            series: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+
     fn add(&mut self, labels: &Labels, value: Value) {
-        match self.series.entry(labels.0.clone()) {
-            Entry::Vacant(slot) => {
-                slot.insert(value);
-            }
-            Entry::Occupied(mut slot) => {
-                if !slot.get_mut().merge(value) {
-                    self.dropped.push(format!(
-                        "a second series {{{}}} with other buckets was left out",
-                        labels.0
-                    ));
+        self.series.push((labels.0.clone(), value));
+    }
+
+    /// Sorts the series by labels and merges the ones with the same labels into the first of
+    /// them, in the order they were added; a series that cannot be merged (other buckets) is
+    /// left out and named in `dropped`.
+    fn sort_and_merge(&mut self) {
+        // Stable: among equal labels, the first added stays first and the others merge into it.
+        self.series.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(String, Value)> = Vec::with_capacity(self.series.len());
+        for (labels, value) in self.series.drain(..) {
+            match merged.last_mut() {
+                Some((last, kept)) if *last == labels => {
+                    if !kept.merge(value) {
+                        self.dropped.push(format!(
+                            "a second series {{{labels}}} with other buckets was left out"
+                        ));
+                    }
                 }
+                _ => merged.push((labels, value)),
             }
         }
+        self.series = merged;
     }
 
     /// Adds a counter series.
@@ -221,12 +265,7 @@ impl Collector {
     pub fn new() -> Self {
         Collector {
             families: BTreeMap::new(),
-            misfit: Family {
-                kind: Kind::Gauge,
-                help: None,
-                series: BTreeMap::new(),
-                dropped: Vec::new(),
-            },
+            misfit: Family::new(Kind::Gauge),
         }
     }
 
@@ -236,15 +275,13 @@ impl Collector {
     /// If `name` is already a family of another type, the series added go nowhere and the page
     /// says so in a comment.
     pub(crate) fn family(&mut self, name: &str, kind: Kind, help: &str) -> &mut Family {
-        let family = self
-            .families
-            .entry(name.to_owned())
-            .or_insert_with(|| Family {
-                kind,
-                help: None,
-                series: BTreeMap::new(),
-                dropped: Vec::new(),
-            });
+        // Looked up before inserting: no `String` for the name on every call.
+        if !self.families.contains_key(name) {
+            self.families.insert(name.to_owned(), Family::new(kind));
+        }
+        let Some(family) = self.families.get_mut(name) else {
+            unreachable!("inserted above")
+        };
         if family.kind != kind {
             let note = format!(
                 "series of {name} as a {} were left out: {name} is a {}",
@@ -265,8 +302,15 @@ impl Collector {
 
     /// Writes the page.
     pub fn finish(mut self) -> String {
+        let mut size = 0;
+        for family in self.families.values_mut() {
+            family.sort_and_merge();
+            size += family.series.len();
+        }
         self.drop_shadowed();
-        let mut out = String::with_capacity(4096);
+        // Most series are histograms of about 20 lines of about 120 bytes.
+        let mut out = String::with_capacity(4096 + size * 512);
+        let mut les = BoundLabels::default();
         for (name, family) in &self.families {
             for note in &family.dropped {
                 let _ = writeln!(out, "# obs: {note}");
@@ -282,7 +326,7 @@ impl Collector {
             out.push('\n');
             let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
             for (labels, value) in &family.series {
-                write_series(&mut out, name, labels, value);
+                write_series(&mut out, name, labels, value, &mut les);
             }
         }
         out
@@ -313,24 +357,52 @@ impl Collector {
     }
 }
 
-fn write_series(out: &mut String, name: &str, labels: &str, value: &Value) {
-    let open = |out: &mut String, suffix: &str| {
-        out.push_str(name);
-        out.push_str(suffix);
-        if !labels.is_empty() {
-            out.push('{');
-            out.push_str(labels);
-            out.push('}');
+/// The `le` values of the last bucket bounds written, formatted once: the series of a family
+/// nearly always share their bounds.
+#[derive(Default)]
+struct BoundLabels {
+    bounds: Vec<f64>,
+    les: Vec<String>,
+}
+
+impl BoundLabels {
+    fn get(&mut self, bounds: &[f64]) -> &[String] {
+        if self.bounds != bounds {
+            self.bounds = bounds.to_vec();
+            self.les = bounds
+                .iter()
+                .map(|&b| {
+                    let mut le = String::new();
+                    write_float(&mut le, b);
+                    le
+                })
+                .collect();
         }
-        out.push(' ');
-    };
+        &self.les
+    }
+}
+
+/// `name` + `suffix` + `{labels}` + one space.
+fn open_series(out: &mut String, name: &str, suffix: &str, labels: &str) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !labels.is_empty() {
+        out.push('{');
+        out.push_str(labels);
+        out.push('}');
+    }
+    out.push(' ');
+}
+
+fn write_series(out: &mut String, name: &str, labels: &str, value: &Value, les: &mut BoundLabels) {
     match value {
         Value::Counter(v) => {
-            open(out, "");
-            let _ = writeln!(out, "{v}");
+            open_series(out, name, "", labels);
+            write_u64(out, *v);
+            out.push('\n');
         }
         Value::Gauge(v) => {
-            open(out, "");
+            open_series(out, name, "", labels);
             write_float(out, *v);
             out.push('\n');
         }
@@ -341,34 +413,23 @@ fn write_series(out: &mut String, name: &str, labels: &str, value: &Value) {
             sum,
         } => {
             let mut cumulative = 0u64;
-            for (bound, count) in bounds.iter().zip(counts) {
+            for (le, count) in les.get(bounds).iter().zip(counts) {
                 cumulative = cumulative.saturating_add(*count);
-                write_bucket(
-                    out,
-                    name,
-                    labels,
-                    |out| write_float(out, *bound),
-                    cumulative,
-                );
+                write_bucket(out, name, labels, le, cumulative);
             }
             cumulative = cumulative.saturating_add(*inf);
-            write_bucket(out, name, labels, |out| out.push_str("+Inf"), cumulative);
-            open(out, "_sum");
+            write_bucket(out, name, labels, "+Inf", cumulative);
+            open_series(out, name, "_sum", labels);
             write_float(out, *sum);
             out.push('\n');
-            open(out, "_count");
-            let _ = writeln!(out, "{cumulative}");
+            open_series(out, name, "_count", labels);
+            write_u64(out, cumulative);
+            out.push('\n');
         }
     }
 }
 
-fn write_bucket(
-    out: &mut String,
-    name: &str,
-    labels: &str,
-    le: impl FnOnce(&mut String),
-    count: u64,
-) {
+fn write_bucket(out: &mut String, name: &str, labels: &str, le: &str, count: u64) {
     out.push_str(name);
     out.push_str("_bucket{");
     if !labels.is_empty() {
@@ -376,8 +437,10 @@ fn write_bucket(
         out.push(',');
     }
     out.push_str("le=\"");
-    le(out);
-    let _ = writeln!(out, "\"}} {count}");
+    out.push_str(le);
+    out.push_str("\"} ");
+    write_u64(out, count);
+    out.push('\n');
 }
 
 fn default_help(name: &str) -> &'static str {
@@ -475,6 +538,40 @@ mod tests {
         let page = c.finish();
         assert!(!page.contains("TYPE x_count"));
         assert!(page.contains("# obs: x_count was left out: it collides with histogram x\n"));
+    }
+
+    #[test]
+    fn series_are_sorted_and_duplicates_merged_into_the_first() {
+        let label = |v: &str| {
+            let mut l = Labels::empty();
+            l.push("k", v);
+            l
+        };
+        let mut c = Collector::new();
+        let family = c.family("h_seconds", Kind::Histogram, "h");
+        family.histogram(&label("b"), &[1.0], &[1], 0, 0.5);
+        family.histogram(&label("a"), &[1.0], &[2], 1, 1.0);
+        family.histogram(&label("b"), &[1.0], &[3], 0, 0.25);
+        family.histogram(&label("b"), &[2.0], &[5], 0, 9.0);
+        c.family("n_total", Kind::Counter, "n")
+            .counter(&label("x"), u64::MAX);
+        let page = c.finish();
+        let a = page.find("h_seconds_bucket{k=\"a\"").unwrap();
+        let b = page.find("h_seconds_bucket{k=\"b\"").unwrap();
+        assert!(a < b, "{page}");
+        assert!(
+            page.contains("h_seconds_bucket{k=\"b\",le=\"1\"} 4\n"),
+            "{page}"
+        );
+        assert!(page.contains("h_seconds_sum{k=\"b\"} 0.75\n"), "{page}");
+        assert!(page.contains("h_seconds_count{k=\"a\"} 3\n"), "{page}");
+        assert!(
+            page.contains("# obs: a second series {k=\"b\"} with other buckets was left out\n")
+        );
+        assert!(
+            page.contains("n_total{k=\"x\"} 18446744073709551615\n"),
+            "{page}"
+        );
     }
 
     #[test]
