@@ -561,11 +561,19 @@ impl Parts {
         let exit = trace_start
             .as_ref()
             .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
+        // The future awaited in the call's span, or bare when the level is disabled, as
+        // `tracing::instrument` does: no `Instrumented` to poll and drop for nothing.
         let instrument = |fut: TokenStream| match &trace_start {
-            Some(_) => {
-                quote_spanned!(m=> #p::Traced::instrument(&obs_traced, #fut))
-            }
-            None => fut,
+            Some(_) => quote_spanned! {m=> {
+                let obs_future = #fut;
+                match #p::Traced::future_span(&obs_traced) {
+                    ::core::option::Option::Some(obs_span) => {
+                        #p::Instrument::instrument(obs_future, obs_span).await
+                    }
+                    ::core::option::Option::None => obs_future.await,
+                }
+            }},
+            None => quote_spanned!(m=> #fut.await),
         };
         // The user's statements stay in a block of their own, so their items do not follow our
         // statements (clippy's `items_after_statements`).
@@ -601,7 +609,7 @@ impl Parts {
                     #items
                     #trace_start
                     #starts
-                    let #out = #fut.await;
+                    let #out = #fut;
                     #probe
                     #finishes
                     #trace_finish
@@ -655,7 +663,7 @@ fn measured_future(
     });
     let wrapped = quote_spanned! {m=>
         async move {
-            let #out #output = #awaited.await;
+            let #out #output = #awaited;
             #after
             #out
         }
