@@ -137,7 +137,7 @@ SYNC = [
     ("bare `#[inline(never)]` call", "bare"),
     ("raw relaxed `fetch_add`", "raw_atomic_add"),
     ("`Instant` start/stop pair", "clock_pair"),
-    ("`quanta::Clock` start/stop pair", "quanta_clock_pair"),
+    ("`quanta::Clock` raw start/stop pair (what `#[timed]` reads)", "quanta_clock_pair"),
     ("`#[counted]`", "obs_counted"),
     ("`#[timed]`", "obs_timed"),
     ("`#[in_flight]`", "obs_in_flight"),
@@ -213,7 +213,8 @@ table(
 out("## One thread against two (same process)")
 out("")
 out("Wall time per call when one thread, then two threads at once, call the same function")
-out("(so the same atomics).")
+out("(so the same cells). The bare row shows how much of a second core the machine gave: on a")
+out("2-core machine shared with other work, two threads of pure computation do not get 1.0.")
 out("")
 out("| function | 1 thread, ns/call | 2 threads, ns/call | 2 ÷ 1 |")
 out("|---|---:|---:|---:|")
@@ -283,6 +284,7 @@ if fastest:
 # Per-call targets, from the sync and async groups.
 raw = over("sync/raw_atomic_add", "sync/bare")
 clock = over("sync/clock_pair", "sync/bare")
+quanta_clock = over("sync/quanta_clock_pair", "sync/bare")
 counted = over("sync/obs_counted", "sync/bare")
 timed = over("sync/obs_timed", "sync/bare")
 target(
@@ -296,11 +298,16 @@ target(
     f"{fmt(None if None in (clock, raw) else clock + 2 * raw)} ns",
     None if None in (timed, clock, raw) else timed <= clock + 2 * raw,
 )
+target(
+    "the same against the clock `#[timed]` reads (a `quanta` raw TSC pair)",
+    f"{fmt(timed)} ns vs {fmt(quanta_clock)} + 2 × {fmt(raw)} = "
+    f"{fmt(None if None in (quanta_clock, raw) else quanta_clock + 2 * raw)} ns",
+    None if None in (timed, quanta_clock, raw) else timed <= quanta_clock + 2 * raw,
+)
 for group in ["sync", "async"]:
     t = over(f"{group}/obs_traced_disabled", f"{group}/bare")
     i = over(f"{group}/tracing_instrument_disabled", f"{group}/bare")
-    # Sub-nanosecond overheads are below what one run resolves: compare with a 0.5 ns floor.
-    ok = None if None in (t, i) else t <= 1.5 * max(i, 0.0) or t <= 0.5
+    ok = None if None in (t, i) else t <= 1.5 * i
     target(
         f"`#[traced]` level-disabled ≤ 1.5 × disabled `tracing::instrument`, {group}",
         f"{fmt(t)} ns vs 1.5 × {fmt(i)} ns",
