@@ -6,9 +6,9 @@
 //! says otherwise for a name), never summaries, and never buffer raw samples: memory per series
 //! is fixed. Handles are looked up once per `register_*`; a cached handle is one atomic operation.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
@@ -41,7 +41,8 @@ pub(crate) enum BucketMatch {
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
-static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Whether our recorder is the global one, decided by the first install.
+static INSTALLED: OnceLock<bool> = OnceLock::new();
 
 /// Reads a lock even if a thread panicked while holding it: the data are plain counters, and
 /// one panic must not break every later scrape.
@@ -67,12 +68,13 @@ pub(crate) fn install(rules: Vec<(BucketMatch, Vec<f64>)>) -> Result<(), crate::
             BucketMatch::Prefix(p) => (1, usize::MAX - p.len()),
         });
     }
-    if INSTALLED.load(Relaxed) {
-        return Ok(());
+    // Once per process, race-free: concurrent first installs must not see each other's
+    // recorder as "another one".
+    if *INSTALLED.get_or_init(|| metrics::set_global_recorder(ObsRecorder).is_ok()) {
+        Ok(())
+    } else {
+        Err(crate::Error::RecorderTaken)
     }
-    metrics::set_global_recorder(ObsRecorder).map_err(|_| crate::Error::RecorderTaken)?;
-    INSTALLED.store(true, Relaxed);
-    Ok(())
 }
 
 fn bounds_for(name: &str) -> Arc<[f64]> {
