@@ -77,6 +77,8 @@ pub(crate) struct MetricArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) help: Option<LitStr>,
     pub(crate) labels: Option<Vec<(Ident, LitStr)>>,
+    /// `labels(key = expr)` whose values come from each call.
+    pub(crate) dynamic_labels: Vec<(Ident, syn::Expr)>,
     /// Bounds in seconds, with the span of the whole list.
     pub(crate) buckets: Option<(Vec<f64>, Span)>,
     /// `objective(..)`.
@@ -522,7 +524,8 @@ fn parse_option(
         }
         "labels" if metric => {
             expect_parens(input, key, "labels(key = \"value\", ..)")?;
-            let labels = parse_labels(input)?;
+            let (labels, dynamic) = parse_labels(input)?;
+            args.metric.dynamic_labels = dynamic;
             set_once(&mut args.metric.labels, labels, key)
         }
         "objective" if matches!(kind, Kind::Counted | Kind::Timed) => {
@@ -650,10 +653,14 @@ fn parse_lit_str(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitStr> {
     }
 }
 
-fn parse_labels(input: ParseStream<'_>) -> syn::Result<Vec<(Ident, LitStr)>> {
+/// Static labels (`key = "value"`) and labels from the call (`key = expr`).
+type LabelLists = (Vec<(Ident, LitStr)>, Vec<(Ident, syn::Expr)>);
+
+fn parse_labels(input: ParseStream<'_>) -> syn::Result<LabelLists> {
     let content;
     parenthesized!(content in input);
     let mut out: Vec<(Ident, LitStr)> = Vec::new();
+    let mut dynamic: Vec<(Ident, syn::Expr)> = Vec::new();
     parse_entries(
         &content,
         |input| {
@@ -673,29 +680,37 @@ fn parse_labels(input: ParseStream<'_>) -> syn::Result<Vec<(Ident, LitStr)>> {
                 ));
             }
             input.parse::<Token![=]>()?;
-            if !input.peek(LitStr) {
+            if input.is_empty() || input.peek(Token![,]) {
                 return Err(error_here(
                     input,
                     &key,
                     format!(
-                        "label values are string literals: write `{name} = \"value\"` (labels from arguments are not supported yet)"
+                        "a label needs a value: write `{name} = \"value\"`, or `{name} = expr` to take it from the call"
                     ),
                 ));
             }
-            let value: LitStr = input.parse()?;
+            let value: syn::Expr = input.parse()?;
             names::check_label_name(&name).map_err(|m| syn::Error::new(key.span(), m))?;
-            if out.iter().any(|(k, _)| k.unraw() == name) {
+            if out.iter().any(|(k, _)| k.unraw() == name)
+                || dynamic.iter().any(|(k, _)| k.unraw() == name)
+            {
                 return Err(syn::Error::new(
                     key.span(),
                     format!("label `{name}` is given twice: keep one"),
                 ));
             }
-            out.push((key, value));
+            match value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(value),
+                    ..
+                }) => out.push((key, value)),
+                value => dynamic.push((key, value)),
+            }
             Ok(())
         },
         "expected `,` before the next label",
     )?;
-    Ok(out)
+    Ok((out, dynamic))
 }
 
 fn parse_skip(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {

@@ -490,38 +490,83 @@ impl Parts {
         });
     }
 
+    /// Registers the site of one metric and returns the expression that gives the call's
+    /// `&'static` site: the static itself, or, with labels from the call, the labelled
+    /// site's child for this call's values.
+    ///
+    /// Input: `labels(tier = "free", tenant = req.tenant())`
+    /// Output: `static S: Labelled<CounterSite, 1> = Labelled::new(&META, spec(tier), ["tenant"], ());`
+    /// and `S.site([&(req.tenant()) as &dyn Display])` at the start of the call.
+    fn site(
+        &mut self,
+        name: &str,
+        child: &TokenStream,
+        args: &MetricArgs,
+        init: &TokenStream,
+        extra: &TokenStream,
+    ) -> TokenStream {
+        let m = Span::mixed_site();
+        let p = self.p.clone();
+        let site = Ident::new(name, m);
+        if args.dynamic_labels.is_empty() {
+            self.register(&site, child, init);
+            return quote_spanned!(m=> &#site);
+        }
+        let n = args.dynamic_labels.len();
+        let names = args
+            .dynamic_labels
+            .iter()
+            .map(|(k, _)| k.unraw().to_string());
+        let values = args
+            .dynamic_labels
+            .iter()
+            .map(|(_, v)| quote_spanned!(m=> &(#v) as &dyn ::core::fmt::Display));
+        self.register(
+            &site,
+            &quote_spanned!(m=> #p::Labelled<#child, #n>),
+            &quote_spanned!(m=> #p::Labelled::new(&__OBS_META, #init, [#(#names),*], #extra)),
+        );
+        quote_spanned!(m=> #site.site([#(#values),*]))
+    }
+
     fn add_metrics(&mut self, plan: &Plan) {
         let m = Span::mixed_site();
         let p = self.p.clone();
         let status = Ident::new("obs_status", m);
+        let unit = quote_spanned!(m=> ());
         if let Some(args) = &plan.in_flight {
-            let site = Ident::new("__OBS_IN_FLIGHT", m);
             let spec = spec(&p, args, "function_calls_in_flight");
-            self.register(
-                &site,
-                &quote_spanned!(m=> #p::GaugeSite),
-                &quote_spanned!(m=> #p::GaugeSite::new(&__OBS_META, #spec)),
-            );
+            let (child, init) = if args.dynamic_labels.is_empty() {
+                (
+                    quote_spanned!(m=> #p::GaugeSite),
+                    quote_spanned!(m=> #p::GaugeSite::new(&__OBS_META, #spec)),
+                )
+            } else {
+                (quote_spanned!(m=> #p::GaugeSite), spec)
+            };
+            let site = self.site("__OBS_IN_FLIGHT", &child, args, &init, &unit);
             self.starts
-                .extend(quote_spanned!(m=> let obs_in_flight = #p::InFlight::start(&#site);));
+                .extend(quote_spanned!(m=> let obs_in_flight = #p::InFlight::start(#site);));
             self.finishes
                 .extend(quote_spanned!(m=> obs_in_flight.finish();));
         }
         if let Some(args) = &plan.counted {
-            let site = Ident::new("__OBS_COUNTED", m);
             let spec = spec(&p, args, "function_calls_total");
-            self.register(
-                &site,
-                &quote_spanned!(m=> #p::CounterSite),
-                &quote_spanned!(m=> #p::CounterSite::new(&__OBS_META, #spec)),
-            );
+            let (child, init) = if args.dynamic_labels.is_empty() {
+                (
+                    quote_spanned!(m=> #p::CounterSite),
+                    quote_spanned!(m=> #p::CounterSite::new(&__OBS_META, #spec)),
+                )
+            } else {
+                (quote_spanned!(m=> #p::CounterSite), spec)
+            };
+            let site = self.site("__OBS_COUNTED", &child, args, &init, &unit);
             self.starts
-                .extend(quote_spanned!(m=> let obs_counted = #p::Counted::start(&#site);));
+                .extend(quote_spanned!(m=> let obs_counted = #p::Counted::start(#site);));
             self.finishes
                 .extend(quote_spanned!(m=> obs_counted.finish(#status);));
         }
         if let Some(args) = &plan.timed {
-            let site = Ident::new("__OBS_TIMED", m);
             let spec = spec(&p, args, "function_duration_seconds");
             let bounds: Vec<f64> = args
                 .buckets
@@ -529,14 +574,17 @@ impl Parts {
                 .map_or_else(|| DEFAULT_BUCKETS.to_vec(), |(b, _)| b.clone());
             let n = bounds.len();
             let bounds = bounds.into_iter().map(proc_macro2::Literal::f64_suffixed);
-            self.register(
-                &site,
-                &quote_spanned!(m=> #p::HistogramSite<#n>),
-                &quote_spanned!(m=> #p::HistogramSite::new(&__OBS_META, #spec, [#(#bounds),*])),
-            );
+            let bounds = quote_spanned!(m=> [#(#bounds),*]);
+            let child = quote_spanned!(m=> #p::HistogramSite<#n>);
+            let init = if args.dynamic_labels.is_empty() {
+                quote_spanned!(m=> #p::HistogramSite::new(&__OBS_META, #spec, #bounds))
+            } else {
+                spec
+            };
+            let site = self.site("__OBS_TIMED", &child, args, &init, &bounds);
             // Started last and finished first: the time measured is the body's.
             self.starts
-                .extend(quote_spanned!(m=> let obs_timed = #p::Timed::start(&#site);));
+                .extend(quote_spanned!(m=> let obs_timed = #p::Timed::start(#site);));
             let rest = std::mem::take(&mut self.finishes);
             self.finishes = quote_spanned!(m=> obs_timed.finish(#status); #rest);
         }

@@ -131,6 +131,7 @@ pub struct Builder {
     serve: bool,
     recorder: bool,
     auth: Option<Auth>,
+    series_limit: Option<usize>,
     buckets: Vec<(BucketMatch, Vec<f64>)>,
     env: EnvSource,
 }
@@ -166,6 +167,7 @@ impl Builder {
             serve: true,
             recorder: true,
             auth: None,
+            series_limit: None,
             buckets: Vec::new(),
             env: Box::new(|var| std::env::var(var).ok()),
         }
@@ -213,6 +215,14 @@ impl Builder {
     /// Serve nothing: read the page with [`render`](crate::render) and expose it yourself.
     pub fn without_server(mut self) -> Self {
         self.serve = false;
+        self
+    }
+
+    /// The most label-value sets one metric of one function keeps when its labels come from
+    /// the call (`labels(tenant = req.tenant())`); past it, calls are counted under
+    /// `__overflow__`. Default 1,000; also `OBS_SERIES_LIMIT`.
+    pub fn series_limit(mut self, limit: usize) -> Self {
+        self.series_limit = Some(limit);
         self
     }
 
@@ -319,6 +329,27 @@ impl Builder {
                     source,
                 })?;
             }
+        }
+        let series_limit = match self.series_limit {
+            Some(limit) => Some(limit),
+            None => self
+                .var("OBS_SERIES_LIMIT")
+                .map(|value| {
+                    value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Error::InvalidEnv {
+                            var: "OBS_SERIES_LIMIT",
+                            value: value.clone(),
+                            reason: "expected a positive whole number, e.g. 1000".into(),
+                        })
+                })
+                .transpose()?,
+        };
+        if let Some(limit) = series_limit {
+            crate::labelled::set_series_limit(limit);
         }
         if self.recorder {
             crate::recorder::install(self.buckets)?;

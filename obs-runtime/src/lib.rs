@@ -89,6 +89,7 @@ mod config;
 pub mod dashboard;
 mod guard;
 pub mod health;
+mod labelled;
 mod probe;
 mod recorder;
 mod render;
@@ -99,6 +100,7 @@ mod site;
 mod status;
 
 pub use config::{Builder, DEFAULT_HOST, DEFAULT_PORT, Error, ObsGuard, init};
+pub use labelled::{OVERFLOW, series_limit, set_series_limit};
 pub use recorder::{DEFAULT_BUCKETS, ObsRecorder};
 pub use render::{CONTENT_TYPE, render};
 pub use status::{ErrorStatus, ReturnStatus, Status};
@@ -246,6 +248,7 @@ pub use obs_macros::exclude;
 pub mod __private {
     pub use crate::catalog::Objective;
     pub use crate::guard::{Counted, InFlight, Timed, Traced};
+    pub use crate::labelled::Labelled;
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
         ViaErrorStatus, ViaResult, ViaReturnStatus,

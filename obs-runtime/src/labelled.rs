@@ -1,0 +1,239 @@
+//! Labels whose values come from the call: `#[counted(labels(tenant = req.tenant()))]`.
+//!
+//! A labelled site keeps one ordinary site (counter, histogram or gauge) per distinct set of
+//! label values, created on first use and never freed, up to a cap per metric
+//! ([`series_limit`], default 1,000). Past the cap, calls land in one overflow series whose
+//! dynamic labels read `__overflow__`: counts are never lost, memory stays bounded, and one
+//! warning is logged per metric.
+//!
+//! Cost: each call formats its label values into a reused thread-local buffer and looks the
+//! set up in a read-locked hash map, then records as usual.
+
+use core::fmt::{Display, Write as _};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::catalog::{Metric, MetricKind};
+use crate::render::Collector;
+use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite, Site, Spec};
+
+/// The value of every dynamic label of the overflow series.
+pub const OVERFLOW: &str = "__overflow__";
+
+static SERIES_LIMIT: AtomicUsize = AtomicUsize::new(1000);
+
+/// The most label-value sets one metric of one function keeps before it overflows.
+pub fn series_limit() -> usize {
+    SERIES_LIMIT.load(Relaxed)
+}
+
+/// Sets [`series_limit`] for every labelled metric (what [`Builder::series_limit`] does).
+///
+/// [`Builder::series_limit`]: crate::Builder::series_limit
+pub fn set_series_limit(limit: usize) {
+    SERIES_LIMIT.store(limit.max(1), Relaxed);
+}
+
+/// An ordinary site a labelled site makes one of per label-value set.
+pub trait Child: Site + Sized + 'static {
+    /// What else the constructor needs: the bucket bounds of a histogram.
+    type Extra: Copy + Send + Sync + 'static;
+    /// What the catalog says this kind of site records.
+    const KIND: MetricKind;
+    /// A new site.
+    fn make(meta: &'static FnMeta, spec: Spec, extra: Self::Extra) -> Self;
+    /// The buckets, for the catalog.
+    fn buckets(extra: Self::Extra) -> Option<Vec<f64>>;
+}
+
+impl Child for CounterSite {
+    type Extra = ();
+    const KIND: MetricKind = MetricKind::Counter;
+    fn make(meta: &'static FnMeta, spec: Spec, (): ()) -> Self {
+        CounterSite::new(meta, spec)
+    }
+    fn buckets((): ()) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+impl Child for GaugeSite {
+    type Extra = ();
+    const KIND: MetricKind = MetricKind::Gauge;
+    fn make(meta: &'static FnMeta, spec: Spec, (): ()) -> Self {
+        GaugeSite::new(meta, spec)
+    }
+    fn buckets((): ()) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+impl<const N: usize> Child for HistogramSite<N> {
+    type Extra = [f64; N];
+    const KIND: MetricKind = MetricKind::Histogram;
+    fn make(meta: &'static FnMeta, spec: Spec, bounds: [f64; N]) -> Self {
+        HistogramSite::new(meta, spec, bounds)
+    }
+    fn buckets(bounds: [f64; N]) -> Option<Vec<f64>> {
+        Some(bounds.to_vec())
+    }
+}
+
+/// SipHash with fixed keys, as a `static` needs a const map; the series cap bounds what a
+/// crafted set of label values could do to it.
+type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
+thread_local! {
+    /// The key being looked up: label values joined by `\0`. Reused, so a hit allocates nothing.
+    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A metric of one function with `L` labels whose values come from each call.
+pub struct Labelled<S: Child, const L: usize> {
+    meta: &'static FnMeta,
+    spec: Spec,
+    names: [&'static str; L],
+    extra: S::Extra,
+    children: RwLock<HashMap<Box<str>, &'static S, Hasher>>,
+    overflow: std::sync::OnceLock<&'static S>,
+    warned: AtomicBool,
+}
+
+impl<S: Child, const L: usize> Labelled<S, L> {
+    /// Called by the expansion of the attributes only.
+    pub const fn new(
+        meta: &'static FnMeta,
+        spec: Spec,
+        names: [&'static str; L],
+        extra: S::Extra,
+    ) -> Self {
+        Labelled {
+            meta,
+            spec,
+            names,
+            extra,
+            children: RwLock::new(HashMap::with_hasher(Hasher::new())),
+            overflow: std::sync::OnceLock::new(),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The site of this call's label values, created on their first use.
+    #[inline]
+    pub fn site(&'static self, values: [&dyn Display; L]) -> &'static S {
+        KEY.with(|key| {
+            let mut key = key.borrow_mut();
+            key.clear();
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    key.push('\0');
+                }
+                let _ = write!(key, "{value}");
+            }
+            if let Some(site) = self
+                .children
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key.as_str())
+            {
+                return *site;
+            }
+            self.insert(&key)
+        })
+    }
+
+    #[cold]
+    fn insert(&'static self, key: &str) -> &'static S {
+        let mut children = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(site) = children.get(key) {
+            return site;
+        }
+        if children.len() >= series_limit() {
+            drop(children);
+            return self.overflow();
+        }
+        let values: Vec<&str> = key.split('\0').collect();
+        let site: &'static S = Box::leak(Box::new(S::make(
+            self.meta,
+            self.child_spec(&values),
+            self.extra,
+        )));
+        children.insert(key.into(), site);
+        site
+    }
+
+    #[cold]
+    fn overflow(&'static self) -> &'static S {
+        if !self.warned.swap(true, Relaxed) {
+            tracing::warn!(
+                metric = self.spec.name,
+                function = self.meta.function(),
+                module = self.meta.module(),
+                limit = series_limit(),
+                "too many label-value sets: further ones are counted under {OVERFLOW}"
+            );
+        }
+        self.overflow.get_or_init(|| {
+            let values = [OVERFLOW; L];
+            Box::leak(Box::new(S::make(
+                self.meta,
+                self.child_spec(&values),
+                self.extra,
+            )))
+        })
+    }
+
+    /// The spec of a child: the static labels, then the dynamic ones with their values.
+    fn child_spec(&self, values: &[&str]) -> Spec {
+        let mut labels: Vec<(&'static str, &'static str)> = self.spec.labels.to_vec();
+        for (name, value) in self.names.iter().zip(values) {
+            labels.push((name, Box::leak((*value).into())));
+        }
+        let mut spec = Spec::new(
+            self.spec.name,
+            self.spec.help,
+            Box::leak(labels.into_boxed_slice()),
+        );
+        spec.objective = self.spec.objective;
+        spec
+    }
+
+    /// How many label-value sets have their own series (the overflow series aside).
+    pub fn series(&self) -> usize {
+        self.children
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl<S: Child, const L: usize> Site for Labelled<S, L> {
+    fn collect(&'static self, out: &mut Collector) {
+        let children: Vec<&'static S> = self
+            .children
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .copied()
+            .collect();
+        for child in children.into_iter().chain(self.overflow.get().copied()) {
+            child.collect(out);
+        }
+    }
+
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        let metric = Metric {
+            kind: S::KIND,
+            name: self.spec.name,
+            labels: self.spec.labels,
+            buckets: S::buckets(self.extra),
+            objective: self.spec.objective,
+        };
+        (self.meta, metric)
+    }
+}

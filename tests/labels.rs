@@ -1,0 +1,128 @@
+//! Labels whose values come from the call, and the cardinality guard that keeps them bounded.
+
+mod common;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use obs_runtime::{counted, in_flight, render, timed};
+
+#[derive(Debug)]
+struct SkillError;
+
+#[counted(name = "skill_executions_total", labels(skill_name = skill, tier = "free"))]
+#[timed(name = "skill_duration_seconds", buckets = [0.01, 0.1], labels(skill_name = skill))]
+#[in_flight(name = "skills_running", labels(skill_name = skill))]
+fn run_skill(skill: &str, fail: bool) -> Result<(), SkillError> {
+    if fail { Err(SkillError) } else { Ok(()) }
+}
+
+#[test]
+fn each_value_gets_its_series_with_the_static_labels_too() {
+    run_skill("weather", false).unwrap();
+    run_skill("weather", false).unwrap();
+    run_skill("timer", true).unwrap_err();
+    let page = render();
+    let count = |skill: &str, status: &str| {
+        let labels = format!(r#"function="run_skill",module="labels",tier="free",skill_name="{skill}",status="{status}""#);
+        common::sample(&page, "skill_executions_total", &labels)
+    };
+    assert_eq!(count("weather", "ok"), Some(2.0), "{page}");
+    assert_eq!(count("timer", "error"), Some(1.0));
+    assert_eq!(count("timer", "ok"), Some(0.0));
+    let timer = r#"function="run_skill",module="labels",skill_name="timer",status="error",le="+Inf""#;
+    assert_eq!(common::sample(&page, "skill_duration_seconds_bucket", timer), Some(1.0));
+    let running = r#"function="run_skill",module="labels",skill_name="weather""#;
+    assert_eq!(common::sample(&page, "skills_running", running), Some(0.0));
+}
+
+/// A value whose `Display` needs escaping in the exposition format.
+struct Path(&'static str);
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+#[counted(labels(path = path))]
+fn fetch(path: &Path) {}
+
+#[test]
+fn any_display_value_is_escaped() {
+    fetch(&Path("a\"quoted\"\\path\nwith a newline"));
+    fetch(&Path("caf\u{e9}"));
+    let page = render();
+    assert!(page.contains(r#"path="a\"quoted\"\\path\nwith a newline",status="ok"} 1"#), "{page}");
+    assert!(page.contains("path=\"caf\u{e9}\",status=\"ok\"} 1"));
+    if let Some((clean, report)) = common::promtool_check_metrics(&page) {
+        assert!(clean, "{report}");
+    }
+}
+
+#[counted(labels(owner = name))]
+fn consume(name: String) -> usize {
+    // The label was read before the body took the argument.
+    name.len()
+}
+
+#[counted(labels(tenant = tenant))]
+async fn serve_tenant(tenant: u32) -> u32 {
+    tenant
+}
+
+#[test]
+fn labels_read_arguments_the_body_moves_and_async_fns() {
+    assert_eq!(consume("ann".to_owned()), 3);
+    assert_eq!(futures_executor::block_on(serve_tenant(7)), 7);
+    let page = render();
+    assert!(page.contains(r#"function="consume",module="labels",owner="ann",status="ok"} 1"#));
+    assert!(page.contains(r#"function="serve_tenant",module="labels",tenant="7",status="ok"} 1"#));
+}
+
+#[counted(labels(user = id))]
+fn per_user(id: u64) {}
+
+/// Counts warnings logged while it is the default subscriber.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() == tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.0.lock().unwrap().push(event.metadata().target().to_owned());
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn past_the_series_limit_calls_go_to_one_overflow_series_and_none_is_lost() {
+    let limit = obs_runtime::series_limit();
+    assert_eq!(limit, 1000, "the default");
+    let warnings = Warnings::default();
+    tracing::subscriber::with_default(warnings.clone(), || {
+        for id in 0..1500 {
+            per_user(id);
+        }
+        per_user(1499);
+        per_user(3);
+    });
+    assert_eq!(warnings.0.lock().unwrap().len(), 1, "one warning per metric");
+    let page = render();
+    let series: Vec<&str> = page.lines().filter(|l| l.starts_with(r#"function_calls_total{function="per_user""#)).collect();
+    // 1000 users with their own ok and error series, and the overflow's two.
+    assert_eq!(series.len(), 2 * 1000 + 2, "bounded");
+    let total: f64 = series.iter().map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap()).sum();
+    assert_eq!(total, 1502.0, "no call lost");
+    let overflow = r#"function="per_user",module="labels",user="__overflow__",status="ok""#;
+    assert_eq!(common::sample(&page, "function_calls_total", overflow), Some(501.0));
+    assert_eq!(common::sample(&page, "function_calls_total", r#"function="per_user",module="labels",user="3",status="ok""#), Some(2.0));
+}
