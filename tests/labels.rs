@@ -24,14 +24,20 @@ fn each_value_gets_its_series_with_the_static_labels_too() {
     run_skill("timer", true).unwrap_err();
     let page = render();
     let count = |skill: &str, status: &str| {
-        let labels = format!(r#"function="run_skill",module="labels",tier="free",skill_name="{skill}",status="{status}""#);
+        let labels = format!(
+            r#"function="run_skill",module="labels",tier="free",skill_name="{skill}",status="{status}""#
+        );
         common::sample(&page, "skill_executions_total", &labels)
     };
     assert_eq!(count("weather", "ok"), Some(2.0), "{page}");
     assert_eq!(count("timer", "error"), Some(1.0));
     assert_eq!(count("timer", "ok"), Some(0.0));
-    let timer = r#"function="run_skill",module="labels",skill_name="timer",status="error",le="+Inf""#;
-    assert_eq!(common::sample(&page, "skill_duration_seconds_bucket", timer), Some(1.0));
+    let timer =
+        r#"function="run_skill",module="labels",skill_name="timer",status="error",le="+Inf""#;
+    assert_eq!(
+        common::sample(&page, "skill_duration_seconds_bucket", timer),
+        Some(1.0)
+    );
     let running = r#"function="run_skill",module="labels",skill_name="weather""#;
     assert_eq!(common::sample(&page, "skills_running", running), Some(0.0));
 }
@@ -53,7 +59,10 @@ fn any_display_value_is_escaped() {
     fetch(&Path("a\"quoted\"\\path\nwith a newline"));
     fetch(&Path("caf\u{e9}"));
     let page = render();
-    assert!(page.contains(r#"path="a\"quoted\"\\path\nwith a newline",status="ok"} 1"#), "{page}");
+    assert!(
+        page.contains(r#"path="a\"quoted\"\\path\nwith a newline",status="ok"} 1"#),
+        "{page}"
+    );
     assert!(page.contains("path=\"caf\u{e9}\",status=\"ok\"} 1"));
     if let Some((clean, report)) = common::promtool_check_metrics(&page) {
         assert!(clean, "{report}");
@@ -97,7 +106,10 @@ impl tracing::Subscriber for Warnings {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        self.0.lock().unwrap().push(event.metadata().target().to_owned());
+        self.0
+            .lock()
+            .unwrap()
+            .push(event.metadata().target().to_owned());
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
@@ -115,14 +127,34 @@ fn past_the_series_limit_calls_go_to_one_overflow_series_and_none_is_lost() {
         per_user(1499);
         per_user(3);
     });
-    assert_eq!(warnings.0.lock().unwrap().len(), 1, "one warning per metric");
+    assert_eq!(
+        warnings.0.lock().unwrap().len(),
+        1,
+        "one warning per metric"
+    );
     let page = render();
-    let series: Vec<&str> = page.lines().filter(|l| l.starts_with(r#"function_calls_total{function="per_user""#)).collect();
+    let series: Vec<&str> = page
+        .lines()
+        .filter(|l| l.starts_with(r#"function_calls_total{function="per_user""#))
+        .collect();
     // 1000 users with their own ok and error series, and the overflow's two.
     assert_eq!(series.len(), 2 * 1000 + 2, "bounded");
-    let total: f64 = series.iter().map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap()).sum();
+    let total: f64 = series
+        .iter()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+        .sum();
     assert_eq!(total, 1502.0, "no call lost");
     let overflow = r#"function="per_user",module="labels",user="__overflow__",status="ok""#;
-    assert_eq!(common::sample(&page, "function_calls_total", overflow), Some(501.0));
-    assert_eq!(common::sample(&page, "function_calls_total", r#"function="per_user",module="labels",user="3",status="ok""#), Some(2.0));
+    assert_eq!(
+        common::sample(&page, "function_calls_total", overflow),
+        Some(501.0)
+    );
+    assert_eq!(
+        common::sample(
+            &page,
+            "function_calls_total",
+            r#"function="per_user",module="labels",user="3",status="ok""#
+        ),
+        Some(2.0)
+    );
 }
