@@ -11,7 +11,7 @@
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use crate::catalog::{Metric, MetricKind, Objective};
 use crate::render::{Collector, Kind, Labels};
@@ -180,37 +180,109 @@ fn last_segment(path: &str) -> &str {
     path.rsplit("::").next().unwrap_or(path)
 }
 
-/// How many shards of cells a site can have. Threads are given shards round-robin, so up to
-/// this many threads record into distinct cache lines.
+/// How many threads get cells of their own at a site. The others share one more set.
 const SHARDS: usize = 8;
 
-/// The shard of the threads that have not recorded anything yet.
+/// The shard of the threads beyond [`SHARDS`]: shared, so written with atomic adds.
+#[allow(clippy::cast_possible_truncation)] // SHARDS is 8
+const SHARED: u8 = SHARDS as u8;
+
+/// The shard of a thread that has not recorded anything yet.
 const UNASSIGNED: u8 = u8::MAX;
 
+/// Shards never handed out yet, then shards given back by threads that ended.
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+static FREE_SHARDS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// This thread's shard: assigned on its first recording, the same for every site.
+    /// Const-initialised and without a destructor, so readable until the thread is gone.
     static SHARD: Cell<u8> = const { Cell::new(UNASSIGNED) };
+    /// Gives an own shard back when the thread ends.
+    static OWNER: ShardOwner = const { ShardOwner };
+}
+
+/// Where this thread records: its own cells (it is their only writer) or the shared ones.
+#[derive(Clone, Copy)]
+enum Shard {
+    Own(usize),
+    Shared,
 }
 
 /// The shard this thread records into.
 #[inline]
-fn shard() -> usize {
-    // Const-initialised without a destructor: readable at any time, even while the thread's
-    // other thread-locals are being destroyed.
-    SHARD.with(|shard| match shard.get() {
-        UNASSIGNED => assign_shard(shard),
-        i => usize::from(i),
-    })
+fn shard() -> Shard {
+    match SHARD.with(Cell::get) {
+        UNASSIGNED => assign_shard(),
+        SHARED => Shard::Shared,
+        i => Shard::Own(usize::from(i)),
+    }
 }
 
 #[cold]
-fn assign_shard(shard: &Cell<u8>) -> usize {
-    let i = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
-    #[allow(clippy::cast_possible_truncation)] // SHARDS fits in a u8
-    shard.set(i as u8);
-    i
+fn assign_shard() -> Shard {
+    let free = FREE_SHARDS.lock().ok().and_then(|mut free| free.pop());
+    let own = free.or_else(|| {
+        let next = NEXT_SHARD.fetch_add(1, Relaxed);
+        // SHARDS fits in a u8.
+        #[allow(clippy::cast_possible_truncation)]
+        (next < SHARDS).then_some(next as u8)
+    });
+    match own {
+        // Registering the owner's destructor fails while the thread's thread-locals are being
+        // destroyed: such a late call records into the shared cells.
+        Some(i) if OWNER.try_with(|_| ()).is_ok() => {
+            SHARD.with(|s| s.set(i));
+            Shard::Own(usize::from(i))
+        }
+        other => {
+            if let Some(i) = other {
+                give_back(i);
+            }
+            SHARD.with(|s| s.set(SHARED));
+            Shard::Shared
+        }
+    }
+}
+
+fn give_back(shard: u8) {
+    if let Ok(mut free) = FREE_SHARDS.lock() {
+        free.push(shard);
+    }
+}
+
+/// Owns the thread's shard: when the thread ends, its later recordings (from other
+/// thread-locals' destructors) go to the shared cells and the shard goes to the next thread.
+/// The lock on the free list orders this thread's last writes before the next owner's.
+struct ShardOwner;
+
+impl Drop for ShardOwner {
+    fn drop(&mut self) {
+        let shard = SHARD.with(|s| s.replace(SHARED));
+        if usize::from(shard) < SHARDS {
+            give_back(shard);
+        }
+    }
+}
+
+/// Adds `n` to `cell`. A thread's own cells have no other writer, so a plain load and store
+/// is enough: no locked instruction, no cache line taken from another core.
+#[inline]
+fn bump(cell: &AtomicU64, n: u64, own: bool) {
+    if own {
+        cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+    } else {
+        cell.fetch_add(n, Relaxed);
+    }
+}
+
+#[inline]
+fn bump_i64(cell: &AtomicI64, n: i64, own: bool) {
+    if own {
+        cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+    } else {
+        cell.fetch_add(n, Relaxed);
+    }
 }
 
 /// Cells on a cache line of their own (128 bytes: the pair of lines x86 prefetches together).
@@ -221,6 +293,7 @@ struct Padded<C>(C);
 struct Sharded<C: 'static> {
     first: Padded<C>,
     rest: [OnceLock<Box<Padded<C>>>; SHARDS - 1],
+    shared: OnceLock<Box<Padded<C>>>,
 }
 
 impl<C: 'static> Sharded<C> {
@@ -228,22 +301,30 @@ impl<C: 'static> Sharded<C> {
         Sharded {
             first: Padded(first),
             rest: [const { OnceLock::new() }; SHARDS - 1],
+            shared: OnceLock::new(),
         }
     }
 
-    /// This thread's cells; `make` builds them the first time a thread records into its shard.
+    /// This thread's cells, and whether they are its own; `make` builds them the first time a
+    /// thread records into its shard.
     #[inline]
-    fn get(&self, make: fn() -> C) -> &C {
+    fn get(&self, make: fn() -> C) -> (&C, bool) {
         match shard() {
-            0 => &self.first.0,
-            i => &self.rest[i - 1].get_or_init(|| Box::new(Padded(make()))).0,
+            Shard::Own(0) => (&self.first.0, true),
+            Shard::Own(i) => (&Self::slot(&self.rest[i - 1], make).0, true),
+            Shard::Shared => (&Self::slot(&self.shared, make).0, false),
         }
+    }
+
+    #[inline]
+    fn slot(slot: &OnceLock<Box<Padded<C>>>, make: fn() -> C) -> &Padded<C> {
+        slot.get_or_init(|| Box::new(Padded(make())))
     }
 
     /// Every shard's cells that exist.
     fn iter(&self) -> impl Iterator<Item = &C> {
-        core::iter::once(&self.first.0)
-            .chain(self.rest.iter().filter_map(|s| s.get().map(|b| &b.0)))
+        let allocated = self.rest.iter().chain(core::iter::once(&self.shared));
+        core::iter::once(&self.first.0).chain(allocated.filter_map(|s| s.get().map(|b| &b.0)))
     }
 }
 
@@ -329,11 +410,17 @@ impl<C: 'static> Custom<C> {
     }
 }
 
-/// The storage behind `#[counted]`: one counter per status.
+type CounterCells = [AtomicU64; BUILTIN_COUNT];
+
+const fn counter_cells() -> CounterCells {
+    [const { AtomicU64::new(0) }; BUILTIN_COUNT]
+}
+
+/// The storage behind `#[counted]`: one counter per status (per shard).
 pub struct CounterSite {
     meta: &'static FnMeta,
     spec: Spec,
-    cells: [AtomicU64; BUILTIN_COUNT],
+    cells: Sharded<CounterCells>,
     custom: Custom<AtomicU64>,
 }
 
@@ -343,29 +430,41 @@ impl CounterSite {
         CounterSite {
             meta,
             spec,
-            cells: [const { AtomicU64::new(0) }; BUILTIN_COUNT],
+            cells: Sharded::new(counter_cells()),
             custom: Custom::new(),
         }
     }
 
-    /// Counts one call that ended with `status`. Measured cost: one relaxed `fetch_add`.
+    /// Counts one call that ended with `status`. Measured cost: a thread-local read and one
+    /// relaxed `fetch_add`.
     #[inline]
     pub fn add(&'static self, status: Status) {
         match status.slot() {
-            Ok(slot) => self.cells[slot].fetch_add(1, Relaxed),
-            Err(label) => self
-                .custom
-                .get(label, || AtomicU64::new(0))
-                .fetch_add(1, Relaxed),
-        };
+            Ok(slot) => {
+                let (cells, own) = self.cells.get(counter_cells);
+                bump(&cells[slot], 1, own);
+            }
+            Err(label) => {
+                self.custom
+                    .get(label, || AtomicU64::new(0))
+                    .fetch_add(1, Relaxed);
+            }
+        }
     }
 
     /// The number of calls so far that ended with `status`.
     pub fn get(&'static self, status: Status) -> u64 {
         match status.slot() {
-            Ok(slot) => self.cells[slot].load(Relaxed),
+            Ok(slot) => self.count(slot),
             Err(label) => self.custom.get(label, || AtomicU64::new(0)).load(Relaxed),
         }
+    }
+
+    /// The count of a built-in status, over the shards.
+    fn count(&self, slot: usize) -> u64 {
+        self.cells.iter().fold(0u64, |sum, cells| {
+            sum.wrapping_add(cells[slot].load(Relaxed))
+        })
     }
 }
 
@@ -376,9 +475,12 @@ impl Site for CounterSite {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Counter, self.spec.help);
-        let statuses = BUILTIN.iter().zip(&self.cells).map(|(s, c)| (*s, c));
-        for (i, (status, cell)) in statuses.chain(self.custom.iter()).enumerate() {
-            let value = cell.load(Relaxed);
+        let builtin = BUILTIN
+            .iter()
+            .enumerate()
+            .map(|(slot, status)| (*status, self.count(slot)));
+        let custom = self.custom.iter().map(|(s, c)| (s, c.load(Relaxed)));
+        for (i, (status, value)) in builtin.chain(custom).enumerate() {
             if value == 0 && i >= ALWAYS_RENDERED {
                 continue;
             }
@@ -468,16 +570,17 @@ impl<const N: usize> HistogramSite<N> {
     /// Cost: a thread-local read, a scan of the bounds (integers) and two relaxed `fetch_add`s.
     #[inline]
     pub fn observe(&'static self, status: Status, nanos: u64) {
-        let cells = match status.slot() {
-            Ok(slot) => &self.cells.get(Self::builtin_cells)[slot],
-            Err(label) => self.custom.get(label, HistCells::new),
+        let (cells, own) = match status.slot() {
+            Ok(slot) => {
+                let (cells, own) = self.cells.get(Self::builtin_cells);
+                (&cells[slot], own)
+            }
+            Err(label) => (self.custom.get(label, HistCells::new), false),
         };
         let bucket = self.bounds_ns.iter().position(|&b| nanos <= b);
-        match bucket {
-            Some(i) => cells.buckets[i].fetch_add(1, Relaxed),
-            None => cells.inf.fetch_add(1, Relaxed),
-        };
-        cells.sum_ns.fetch_add(nanos, Relaxed);
+        let count = bucket.map_or(&cells.inf, |i| &cells.buckets[i]);
+        bump(count, 1, own);
+        bump(&cells.sum_ns, nanos, own);
     }
 }
 
@@ -533,9 +636,8 @@ impl GaugeSite {
 
     #[inline]
     pub(crate) fn add(&'static self, delta: i64) {
-        self.value
-            .get(|| AtomicI64::new(0))
-            .fetch_add(delta, Relaxed);
+        let (value, own) = self.value.get(|| AtomicI64::new(0));
+        bump_i64(value, delta, own);
     }
 
     /// The number of calls running now.
@@ -561,7 +663,48 @@ impl Site for GaugeSite {
 
 #[cfg(test)]
 mod tests {
-    use super::function_label;
+    use super::{CounterSite, FnMeta, GaugeSite, HistogramSite, SHARDS, Spec, function_label};
+    use crate::status::Status;
+
+    fn here() -> &'static str {
+        "obs_runtime::site::tests::here::__obs_here"
+    }
+
+    static META: FnMeta = FnMeta::new("m", "f.rs", 1, "here", here);
+    static COUNTER: CounterSite = CounterSite::new(&META, Spec::new("t_total", "", &[]));
+    static GAUGE: GaugeSite = GaugeSite::new(&META, Spec::new("t_in_flight", "", &[]));
+    static HISTOGRAM: HistogramSite<2> =
+        HistogramSite::new(&META, Spec::new("t_seconds", "", &[]), [0.001, 1.0]);
+
+    /// More threads than shards, some at once and some one after another (their shards are
+    /// handed on), every call counted exactly once.
+    #[test]
+    fn every_call_counts_across_threads_and_shards() {
+        const CALLS: u64 = 20_000;
+        let rounds = 3;
+        let threads = SHARDS + 4;
+        for _ in 0..rounds {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        for _ in 0..CALLS {
+                            COUNTER.add(Status::OK);
+                            GAUGE.add(1);
+                            HISTOGRAM.observe(Status::ERROR, 1_000);
+                            GAUGE.add(-1);
+                        }
+                    });
+                }
+            });
+        }
+        let total = CALLS * (rounds * threads) as u64;
+        assert_eq!(COUNTER.get(Status::OK), total);
+        assert_eq!(GAUGE.get(), 0);
+        let (counts, inf, sum_ns) = super::totals(HISTOGRAM.cells.iter().map(|cells| &cells[1]));
+        assert_eq!(counts, [total, 0]);
+        assert_eq!(inf, 0);
+        assert_eq!(sum_ns, total * 1_000);
+    }
 
     #[test]
     fn labels_from_type_names() {
