@@ -158,3 +158,28 @@ fn past_the_series_limit_calls_go_to_one_overflow_series_and_none_is_lost() {
         Some(2.0)
     );
 }
+
+/// A `Display` that panics.
+struct Grenade;
+
+impl fmt::Display for Grenade {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("Display of Grenade")
+    }
+}
+
+#[counted(labels(thing = thing))]
+fn handle(thing: &Grenade) -> u8 {
+    let _ = thing;
+    7
+}
+
+#[test]
+fn a_panicking_display_in_a_label_does_not_fail_the_call() {
+    assert_eq!(handle(&Grenade), 7);
+    let labels = r#"function="handle",module="labels",thing="<formatting panicked>",status="ok""#;
+    assert_eq!(
+        common::sample(&render(), "function_calls_total", labels),
+        Some(1.0)
+    );
+}

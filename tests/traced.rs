@@ -353,3 +353,32 @@ fn a_panicking_debug_does_not_fail_the_call() {
     });
     assert_eq!(field(&spans[0], "boom"), Some("<formatting panicked>"));
 }
+
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct Volatile;
+
+impl fmt::Display for Volatile {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("Display of Volatile")
+    }
+}
+
+#[traced]
+fn fails_volatile() -> Result<(), Volatile> {
+    Err(Volatile)
+}
+
+#[test]
+fn a_panicking_display_on_the_error_leaves_the_call_and_the_span_intact() {
+    let spans = capture(|| {
+        assert!(matches!(fails_volatile(), Err(Volatile)));
+    });
+    let span = &spans[0];
+    assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
+    assert_eq!(
+        field(span, "otel.status_description"),
+        Some("<formatting panicked>")
+    );
+    assert!(span.closed);
+}

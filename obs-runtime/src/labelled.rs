@@ -90,6 +90,21 @@ thread_local! {
     static KEY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// Appends `value`'s `Display`; a `Display` that panics gives `<formatting panicked>` instead
+/// of failing the instrumented call. A `\0` in the value (the key separator) becomes `\u{fffd}`.
+fn write_value(key: &mut String, value: &dyn Display) {
+    let start = key.len();
+    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write!(key, "{value}")));
+    if written.is_err() {
+        key.truncate(start);
+        key.push_str("<formatting panicked>");
+    } else if key[start..].contains('\0') {
+        let cleaned = key[start..].replace('\0', "\u{fffd}");
+        key.truncate(start);
+        key.push_str(&cleaned);
+    }
+}
+
 /// A metric of one function with `L` labels whose values come from each call.
 pub struct Labelled<S: Child, const L: usize> {
     meta: &'static FnMeta,
@@ -130,7 +145,7 @@ impl<S: Child, const L: usize> Labelled<S, L> {
                 if i > 0 {
                     key.push('\0');
                 }
-                let _ = write!(key, "{value}");
+                write_value(&mut key, *value);
             }
             if let Some(site) = self
                 .children
