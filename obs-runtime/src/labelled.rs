@@ -25,6 +25,24 @@ pub const OVERFLOW: &str = "__overflow__";
 static SERIES_LIMIT: AtomicUsize = AtomicUsize::new(1000);
 
 /// The most label-value sets one metric of one function keeps before it overflows.
+///
+/// Labels take their value from the call when written as an expression instead of a string
+/// literal; any `Display` value works, and it is escaped on the page:
+///
+/// ```rust,standalone_crate
+/// use obs_runtime::counted;
+///
+/// #[counted(name = "skill_executions_total", labels(skill_name = skill, tier = "free"))]
+/// fn run_skill(skill: &str) {}
+///
+/// run_skill("weather");
+/// run_skill("weather");
+/// let page = obs_runtime::render();
+/// assert!(page.contains(
+///     r#"skill_executions_total{function="run_skill",module="rust_out",tier="free",skill_name="weather",status="ok"} 2"#
+/// ));
+/// assert_eq!(obs_runtime::series_limit(), 1000);
+/// ```
 pub fn series_limit() -> usize {
     SERIES_LIMIT.load(Relaxed)
 }
