@@ -82,15 +82,23 @@
 //! - **The server** is plain threads: no async runtime is needed. See [`Builder`] for the
 //!   environment variables it reads.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(unreachable_pub)]
 
 pub mod catalog;
 mod config;
+mod console;
 pub mod dashboard;
 mod guard;
 pub mod health;
 mod labelled;
+mod logs;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod probe;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub mod propagation;
 mod recorder;
 mod render;
 pub mod rules;
@@ -98,12 +106,18 @@ mod safe;
 mod server;
 mod site;
 mod status;
+mod subscriber;
+mod traces;
 
 pub use config::{Builder, DEFAULT_HOST, DEFAULT_PORT, Error, ObsGuard, init};
 pub use labelled::{OVERFLOW, series_limit, set_series_limit};
 pub use recorder::{DEFAULT_BUCKETS, ObsRecorder};
 pub use render::{CONTENT_TYPE, render};
 pub use status::{ErrorStatus, ReturnStatus, Status};
+
+pub use logs::{LogFormat, log_layer};
+pub use subscriber::trace_layer;
+pub use traces::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter};
 
 /// Counts calls: counter `function_calls_total{function, module, status}`.
 ///
@@ -247,8 +261,8 @@ pub use obs_macros::exclude;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::catalog::Objective;
-    pub use crate::guard::{Counted, InFlight, Timed, Traced};
     pub use crate::labelled::Labelled;
+    pub use crate::guard::{Counted, InFlight, Timed, Traced};
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
         ViaErrorStatus, ViaResult, ViaReturnStatus,
