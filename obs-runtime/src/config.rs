@@ -2,10 +2,16 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
 
+use crate::logs::LogFormat;
 use crate::recorder::BucketMatch;
 use crate::render::{Collector, Kind, Labels};
 use crate::server::{Auth, Server};
+use crate::subscriber::LogConfig;
+use crate::traces::{
+    OtlpProtocol, Sampler, TraceConfig, TraceGuard, TraceSettings, TracesExporter, parse_filter,
+};
 
 /// What can go wrong in [`init`] or [`Builder::install`]. Every message names the variable,
 /// value or setting at fault and what to do about it.
@@ -70,6 +76,28 @@ pub enum Error {
         /// What is wrong with them.
         reason: String,
     },
+    /// A value given to a [`Builder`] method cannot be used.
+    #[error("{setting}({value}) is invalid: {reason}")]
+    InvalidSetting {
+        /// The method, as `Builder::otlp_endpoint`.
+        setting: &'static str,
+        /// The value given, as Rust writes it.
+        value: String,
+        /// What a valid value looks like.
+        reason: String,
+    },
+    /// Another global `tracing` subscriber was installed first, so obs cannot add its log and
+    /// trace layers to the process's subscriber.
+    #[error(
+        "another global `tracing` subscriber is already installed, so obs cannot install its logs and trace export (call Builder::without_subscriber() and add obs_runtime::trace_layer() and obs_runtime::log_layer() to your subscriber, or remove the other install)"
+    )]
+    SubscriberTaken,
+    /// The trace exporter could not be started.
+    #[error("cannot start the trace exporter: {reason}")]
+    Exporter {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The port of OTel's Prometheus exporter.
@@ -109,8 +137,41 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`scrape_basic_auth`](Builder::scrape_basic_auth) | `OBS_SCRAPE_BASIC_AUTH` (`user:password`) | none |
 /// | write [`rules_yaml`](crate::rules::rules_yaml) to a path | `OBS_EXPORT_RULES` | none |
 /// | write [`dashboard_json`](crate::dashboard::dashboard_json) to a path | `OBS_EXPORT_DASHBOARD` | none |
+/// | [`traces_exporter`](Builder::traces_exporter) | `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`) | `otlp` with the `otlp` feature, else `none` |
+/// | [`otlp_endpoint`](Builder::otlp_endpoint) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`:4317` for gRPC) |
+/// | [`otlp_protocol`](Builder::otlp_protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`) | `http/protobuf` |
+/// | [`otlp_header`](Builder::otlp_header) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`) | none |
+/// | the OTLP client's timeout | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 000 |
+/// | [`service_name`](Builder::service_name), for traces | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
+/// | [`resource_attribute`](Builder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k=v`) | none |
+/// | [`sampler`](Builder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
+/// | [`traces_filter`](Builder::traces_filter): which spans are exported | `OBS_TRACES_FILTER` (`target=level,…`) | `info` |
+/// | export queue, batch size, delay, batch timeout | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 2048, 512, 5000, 30 000 |
+/// | [`flush_timeout`](Builder::flush_timeout) | none | 3 s |
+/// | [`log_format`](Builder::log_format) | `OBS_LOG_FORMAT` (`text`, `json`, `off`) | `text`, on standard error |
+/// | [`log_filter`](Builder::log_filter) | `RUST_LOG` (`target=level,…`) | `info` |
 ///
-/// A setting made in code wins over the variable. Empty variables count as unset.
+/// A setting made in code wins over the variable. Empty variables count as unset. The OTLP
+/// client also reads `OTEL_EXPORTER_OTLP_COMPRESSION` (unsupported: obs builds no compression)
+/// and `OTEL_EXPORTER_OTLP_HEADERS` from the process environment by itself; values set through
+/// [`Builder::env`] or in code replace the headers it read.
+///
+/// # Logs and traces
+///
+/// `install` sets the process's global `tracing` subscriber: a log layer (text or JSON lines
+/// on standard error, filtered by `RUST_LOG`) and a trace layer that hands finished spans to
+/// the exporter (OTLP, or console lines on standard output). The subscriber is installed by
+/// the first `install` of the process; later ones keep it (their log settings are not applied)
+/// and only start their own exporter, which from then on receives the spans: the latest
+/// exporter started is the one in use. If another subscriber was installed first, `install`
+/// fails with [`Error::SubscriberTaken`]; [`without_subscriber`](Builder::without_subscriber)
+/// leaves the subscriber to the application, which adds [`trace_layer`](crate::trace_layer)
+/// and [`log_layer`](crate::log_layer) to its own.
+///
+/// Exporting never slows the application down: finished spans go into a bounded queue that a
+/// thread of obs empties; a full queue drops spans and counts them in
+/// `obs_spans_dropped_total` on the page. Dropping the [`ObsGuard`] sends what is queued,
+/// waiting at most the [`flush_timeout`](Builder::flush_timeout).
 ///
 /// ```
 /// let obs = obs_runtime::Builder::new()
@@ -134,6 +195,10 @@ pub struct Builder {
     series_limit: Option<usize>,
     buckets: Vec<(BucketMatch, Vec<f64>)>,
     env: EnvSource,
+    traces: TraceSettings,
+    log_format: Option<LogFormat>,
+    log_filter: Option<String>,
+    subscriber: bool,
 }
 
 /// Where unset settings are read from.
@@ -153,6 +218,10 @@ impl std::fmt::Debug for Builder {
             .field("port", &self.port)
             .field("serve", &self.serve)
             .field("recorder", &self.recorder)
+            .field("traces", &self.traces)
+            .field("log_format", &self.log_format)
+            .field("log_filter", &self.log_filter)
+            .field("subscriber", &self.subscriber)
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +239,10 @@ impl Builder {
             series_limit: None,
             buckets: Vec::new(),
             env: Box::new(|var| std::env::var(var).ok()),
+            traces: TraceSettings::default(),
+            log_format: None,
+            log_filter: None,
+            subscriber: true,
         }
     }
 
@@ -275,18 +348,22 @@ impl Builder {
         (self.env)(var).filter(|v| !v.trim().is_empty())
     }
 
-    /// Validates the settings, installs the `metrics` recorder and starts the server.
+    /// Validates the settings, starts the trace exporter, installs the `tracing` subscriber
+    /// and the `metrics` recorder, and starts the server.
     ///
     /// # Errors
     /// - [`Error::InvalidEnv`]: a variable does not parse (a port that is not a number from 0
     ///   to 65535, say); the message names it.
+    /// - [`Error::InvalidSetting`], [`Error::InvalidBuckets`]: a value set in code is unusable.
     /// - [`Error::InvalidAddress`], [`Error::Bind`]: the address cannot be resolved or bound,
     ///   typically because the port is taken.
+    /// - [`Error::SubscriberTaken`]: another global `tracing` subscriber is installed.
     /// - [`Error::RecorderTaken`]: another `metrics` recorder is installed.
-    /// - [`Error::InvalidBuckets`], [`Error::Thread`].
+    /// - [`Error::Exporter`], [`Error::Thread`].
     ///
-    /// Nothing is left half-installed on error, except a recorder installed before the server
-    /// failed to bind: it keeps counting, so no facade call is lost.
+    /// Nothing is left half-installed on error, except a subscriber or a recorder installed
+    /// before the server failed to bind: they keep working, so no span or facade call is
+    /// lost.
     pub fn install(self) -> Result<ObsGuard, Error> {
         for (matcher, bounds) in &self.buckets {
             check_buckets(matcher, bounds)?;
@@ -320,6 +397,12 @@ impl Builder {
             Some(auth) => auth,
             None => self.auth_from_env()?,
         };
+        let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
+        let logs = if self.subscriber {
+            Some(self.log_config()?)
+        } else {
+            None
+        };
 
         for (var, generate) in EXPORTS {
             if let Some(path) = self.var(var) {
@@ -329,6 +412,10 @@ impl Builder {
                     source,
                 })?;
             }
+        }
+        let trace_guard = crate::traces::start_exporter(&traces)?;
+        if let Some(logs) = &logs {
+            crate::subscriber::install_global(logs, traces.filter.clone())?;
         }
         let series_limit = match self.series_limit {
             Some(limit) => Some(limit),
@@ -354,9 +441,15 @@ impl Builder {
         if self.recorder {
             crate::recorder::install(self.buckets)?;
         }
+        if let Some(guard) = &trace_guard {
+            guard.activate();
+        }
         *SERVICE_NAME.write().unwrap_or_else(PoisonError::into_inner) = service_name;
         let server = addr.map(|addr| Server::start(addr, auth)).transpose()?;
-        Ok(ObsGuard { server })
+        Ok(ObsGuard {
+            server,
+            traces: trace_guard,
+        })
     }
 }
 
@@ -368,6 +461,149 @@ const EXPORTS: [(&str, Generator); 2] = [
     ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
     ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
 ];
+
+/// Traces and logs.
+impl Builder {
+    /// Where finished spans go. Also `OTEL_TRACES_EXPORTER`.
+    ///
+    /// ```
+    /// use obs_runtime::TracesExporter;
+    ///
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .traces_exporter(TracesExporter::Console) // one line per span on stdout
+    ///     .install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn traces_exporter(mut self, exporter: TracesExporter) -> Self {
+        self.traces.exporter = Some(exporter);
+        self
+    }
+
+    /// Where OTLP spans are sent. A URL without a path is a base: `/v1/traces` is added for
+    /// HTTP, as for `OTEL_EXPORTER_OTLP_ENDPOINT`; a URL with a path is used as it is, as
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is. Only `http://`: obs builds no TLS, so send to
+    /// a local collector or agent.
+    ///
+    /// ```
+    /// # #[cfg(feature = "otlp")] {
+    /// use obs_runtime::OtlpProtocol;
+    ///
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .otlp_endpoint("http://127.0.0.1:4317") // Jaeger's or a collector's gRPC port
+    ///     .otlp_protocol(OtlpProtocol::Grpc)
+    ///     .install()?;
+    /// # }
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces.endpoint = Some(url.into());
+        self
+    }
+
+    /// The OTLP transport. Also `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.traces.protocol = Some(protocol);
+        self
+    }
+
+    /// A header (gRPC metadata) sent with every export, such as an API key. Replaces the same
+    /// header from `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.traces.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A resource attribute of the exported spans, such as `deployment.environment.name`.
+    /// Replaces the same key from `OTEL_RESOURCE_ATTRIBUTES`. `service.name` comes from
+    /// [`service_name`](Builder::service_name).
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.traces.resource.push((key.into(), value.into()));
+        self
+    }
+
+    /// Which traces are kept. Also `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
+    ///
+    /// ```
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .traces_exporter(obs_runtime::TracesExporter::Console)
+    ///     .sampler(obs_runtime::Sampler::ParentBasedTraceIdRatio(0.1)) // 10 % of new traces
+    ///     .install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.traces.sampler = Some(sampler);
+        self
+    }
+
+    /// How long dropping the [`ObsGuard`] waits for queued spans to be sent (default 3 s).
+    /// Spans still queued then are dropped and counted.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.traces.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// Which spans are exported, as `target=level,…` (default `info`: every `#[traced]` span
+    /// at the default level). Also `OBS_TRACES_FILTER`. Independent of the log filter, so
+    /// quieter logs do not lose traces.
+    pub fn traces_filter(mut self, filter: impl Into<String>) -> Self {
+        self.traces.filter = Some(filter.into());
+        self
+    }
+
+    /// How logs are written. Also `OBS_LOG_FORMAT`.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// Which events are logged, as `target=level,…` (`info,my_crate=debug`). Also `RUST_LOG`.
+    /// Span filters (`[span]`) are not supported.
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = Some(filter.into());
+        self
+    }
+
+    /// Install no global `tracing` subscriber, for applications that install their own: add
+    /// [`trace_layer`](crate::trace_layer) (and [`log_layer`](crate::log_layer) if you want
+    /// obs's log lines) to it. The exporter still starts.
+    pub fn without_subscriber(mut self) -> Self {
+        self.subscriber = false;
+        self
+    }
+
+    fn log_config(&self) -> Result<LogConfig, Error> {
+        let format = match self.log_format {
+            Some(format) => format,
+            None => match self.var("OBS_LOG_FORMAT") {
+                None => LogFormat::Text,
+                Some(value) => LogFormat::parse(&value).ok_or_else(|| Error::InvalidEnv {
+                    var: "OBS_LOG_FORMAT",
+                    value: value.clone(),
+                    reason: "expected text, json or off".into(),
+                })?,
+            },
+        };
+        let filter = match &self.log_filter {
+            Some(filter) => parse_filter(filter).map_err(|reason| Error::InvalidSetting {
+                setting: "Builder::log_filter",
+                value: format!("{filter:?}"),
+                reason,
+            })?,
+            None => match self.var("RUST_LOG") {
+                None => parse_filter("info").unwrap_or_default(),
+                Some(value) => parse_filter(&value).map_err(|reason| Error::InvalidEnv {
+                    var: "RUST_LOG",
+                    value: value.clone(),
+                    reason,
+                })?,
+            },
+        };
+        Ok(LogConfig { format, filter })
+    }
+}
 
 impl Builder {
     fn auth_from_env(&self) -> Result<Auth, Error> {
@@ -435,14 +671,19 @@ fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Keeps obs's exporters running; dropping it stops the `/metrics` server.
+/// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
+/// exporter, sending the spans still queued (waiting at most the
+/// [`flush_timeout`](Builder::flush_timeout)).
 ///
 /// Recording never stops: instrumented calls are counted with or without a guard, and
 /// [`render`](crate::render) works at any time.
-#[must_use = "dropping the guard stops the /metrics server at once"]
+#[must_use = "dropping the guard stops the /metrics server and the trace exporter at once"]
 #[derive(Debug)]
 pub struct ObsGuard {
     server: Option<Server>,
+    /// Held for its `Drop`: stops and flushes the exporter.
+    #[allow(dead_code)]
+    traces: Option<TraceGuard>,
 }
 
 impl std::fmt::Debug for Server {
@@ -466,8 +707,10 @@ impl ObsGuard {
     }
 }
 
-/// `target_info`, OTel's series for the resource, when a service name is set.
+/// `target_info`, OTel's series for the resource, when a service name is set; and the trace
+/// exporter's counts, once one ran.
 pub(crate) fn collect_target_info(out: &mut Collector) {
+    crate::traces::collect(out);
     let name = SERVICE_NAME.read().unwrap_or_else(PoisonError::into_inner);
     if let Some(name) = name.as_deref() {
         let mut labels = Labels::empty();
