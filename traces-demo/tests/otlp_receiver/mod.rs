@@ -1,0 +1,514 @@
+//! An OTLP receiver for the trace tests, on the official `opentelemetry-proto` types: gRPC
+//! served by tonic, HTTP/protobuf served by hand over a std listener. Also: building and
+//! running the examples with a clean environment.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message as _;
+
+/// An attribute value, simplified.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attr {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Double(f64),
+    Other(String),
+}
+
+impl Attr {
+    pub fn str(&self) -> Option<&str> {
+        match self {
+            Attr::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn attr(value: Option<&AnyValue>) -> Attr {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(ProtoValue::StringValue(s)) => Attr::Str(s.clone()),
+        Some(ProtoValue::IntValue(i)) => Attr::Int(*i),
+        Some(ProtoValue::BoolValue(b)) => Attr::Bool(*b),
+        Some(ProtoValue::DoubleValue(d)) => Attr::Double(*d),
+        other => Attr::Other(format!("{other:?}")),
+    }
+}
+
+fn attrs(list: &[KeyValue]) -> (BTreeMap<String, Attr>, Vec<String>) {
+    let keys = list.iter().map(|kv| kv.key.clone()).collect();
+    let map = list
+        .iter()
+        .map(|kv| (kv.key.clone(), attr(kv.value.as_ref())))
+        .collect();
+    (map, keys)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// One exported span, with its resource.
+#[derive(Clone, Debug)]
+#[allow(clippy::struct_field_names)]
+pub struct Span {
+    pub service: String,
+    pub resource: BTreeMap<String, Attr>,
+    pub scope: String,
+    pub name: String,
+    pub trace_id: String,
+    pub span_id: String,
+    /// `None` for a root.
+    pub parent_id: Option<String>,
+    /// 0 unset, 1 ok, 2 error.
+    pub status_code: i32,
+    pub status_message: String,
+    pub attributes: BTreeMap<String, Attr>,
+    /// The attribute keys in order, duplicates kept.
+    pub keys: Vec<String>,
+    pub duration: Duration,
+}
+
+impl Span {
+    pub fn attr(&self, key: &str) -> Option<&Attr> {
+        self.attributes.get(key)
+    }
+}
+
+fn flatten(batches: &[ResourceSpans]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for rs in batches {
+        let (resource, _) = attrs(rs.resource.as_ref().map_or(&[][..], |r| &r.attributes));
+        let service = resource
+            .get("service.name")
+            .and_then(Attr::str)
+            .unwrap_or_default()
+            .to_owned();
+        for ss in &rs.scope_spans {
+            let scope = ss
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            for span in &ss.spans {
+                let (attributes, keys) = attrs(&span.attributes);
+                let status = span.status.clone().unwrap_or_default();
+                out.push(Span {
+                    service: service.clone(),
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    name: span.name.clone(),
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_id: (!span.parent_span_id.is_empty()
+                        && span.parent_span_id.iter().any(|b| *b != 0))
+                    .then(|| hex(&span.parent_span_id)),
+                    status_code: status.code,
+                    status_message: status.message,
+                    attributes,
+                    keys,
+                    duration: Duration::from_nanos(
+                        span.end_time_unix_nano
+                            .saturating_sub(span.start_time_unix_nano),
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+type Store = Arc<Mutex<Vec<ResourceSpans>>>;
+
+/// A running receiver; it lives until the test process ends.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub protocol: &'static str,
+    store: Store,
+}
+
+#[derive(Clone)]
+struct Service(Store);
+
+#[tonic::async_trait]
+impl TraceService for Service {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0
+            .lock()
+            .unwrap()
+            .extend(request.into_inner().resource_spans);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl Receiver {
+    /// OTLP/gRPC on a free loopback port.
+    pub fn grpc() -> Receiver {
+        let store = Store::default();
+        let service = Service(Arc::clone(&store));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
+                        .unwrap();
+                tx.send(incoming.local_addr().unwrap()).unwrap();
+                tonic::transport::Server::builder()
+                    .serve_with_incoming(TraceServiceServer::new(service), incoming)
+                    .await
+                    .unwrap();
+            });
+        });
+        Receiver {
+            addr: rx.recv().unwrap(),
+            protocol: "grpc",
+            store,
+        }
+    }
+
+    /// OTLP/HTTP with protobuf bodies on a free loopback port.
+    pub fn http() -> Receiver {
+        let store = Store::default();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accept_store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let store = Arc::clone(&accept_store);
+                std::thread::spawn(move || http_connection(stream, &store));
+            }
+        });
+        Receiver {
+            addr,
+            protocol: "http/protobuf",
+            store,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The environment that points an example at this receiver.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("OTEL_TRACES_EXPORTER".into(), "otlp".into()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), self.endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), self.protocol.into()),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+        ]
+    }
+
+    pub fn spans(&self) -> Vec<Span> {
+        flatten(&self.store.lock().unwrap())
+    }
+
+    /// Waits up to `timeout` for at least `n` spans.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Span> {
+        let start = Instant::now();
+        loop {
+            let spans = self.spans();
+            if spans.len() >= n || start.elapsed() > timeout {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Serves OTLP/HTTP requests on one connection until it closes.
+fn http_connection(stream: TcpStream, store: &Store) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let mut length = 0usize;
+        let mut chunked = false;
+        let mut content_type = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap_or(0),
+                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                "content-type" => value.trim().clone_into(&mut content_type),
+                _ => {}
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).unwrap();
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            body.resize(length, 0);
+            reader.read_exact(&mut body).unwrap();
+        }
+        let ok = path == "/v1/traces" && content_type == "application/x-protobuf";
+        let status = match ExportTraceServiceRequest::decode(body.as_slice()) {
+            Ok(request) if ok => {
+                store.lock().unwrap().extend(request.resource_spans);
+                "200 OK"
+            }
+            _ => "400 Bad Request",
+        };
+        let response = ExportTraceServiceResponse {
+            partial_success: None,
+        }
+        .encode_to_vec();
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+            response.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+/// A port nothing listens on.
+pub fn dead_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A collector that accepts connections and never answers.
+pub fn black_hole() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // kept open, never read
+        }
+    });
+    addr
+}
+
+/// Builds the examples with the cargo running this test, once per test binary.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return path.clone();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    // `--workspace`: the features `cargo test --workspace` built with, so nothing rebuilds.
+    command.args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--example",
+        "server",
+        "--example",
+        "client",
+        "--message-format=json",
+    ]);
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let out = command
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "building the demo examples failed");
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        if !line.contains(r#""reason":"compiler-artifact""#) {
+            continue;
+        }
+        let Some(start) = line.find(r#""executable":""#) else {
+            continue;
+        };
+        let start = start + r#""executable":""#.len();
+        let Some(end) = line[start..].find('"') else {
+            continue;
+        };
+        let path = PathBuf::from(&line[start..start + end]);
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        built.push((stem, path));
+    }
+    built.iter().find(|(n, _)| n == name).map_or_else(
+        || panic!("cargo printed no executable for example {name}"),
+        |(_, p)| p.clone(),
+    )
+}
+
+/// A command for an example, with every obs and OpenTelemetry variable of this process
+/// removed, so only what the test sets applies.
+pub fn command(name: &str, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(example(name));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") || key.starts_with("OBS_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
+/// The server example, running until dropped or stopped.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Server {
+    pub fn start(env: &[(String, String)]) -> Server {
+        let mut env = env.to_vec();
+        env.push(("TRACES_SERVER_ADDR".into(), "127.0.0.1:0".into()));
+        env.push(("OTEL_EXPORTER_PROMETHEUS_PORT".into(), "0".into()));
+        let mut child = command("server", &env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server example");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("the server says where it listens: {first:?}"))
+            .to_owned();
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        Server {
+            child,
+            addr,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Closes its stdin (it flushes and exits), waits, and returns its stderr.
+    pub fn stop(mut self) -> String {
+        drop(self.child.stdin.take());
+        let start = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the server did not exit after stdin closed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(self.child.wait().unwrap().success(), "the server failed");
+        self.stderr.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a run of the client printed.
+#[derive(Debug)]
+pub struct ClientRun {
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// `(order, trace id)` from its stdout.
+    pub traces: Vec<(u32, String)>,
+}
+
+/// Runs the client to completion against `server`.
+pub fn run_client(env: &[(String, String)], server: &str, orders: u32) -> ClientRun {
+    let mut env = env.to_vec();
+    env.push(("TRACES_SERVER".into(), server.into()));
+    env.push(("TRACES_ORDERS".into(), orders.to_string()));
+    let start = Instant::now();
+    let out = command("client", &env)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the client example");
+    let elapsed = start.elapsed();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        out.status.success(),
+        "the client failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let traces = stdout
+        .lines()
+        .filter_map(|l| {
+            let order = l.strip_prefix("order ")?.split(':').next()?.parse().ok()?;
+            let trace = l.rsplit_once("(trace ")?.1.strip_suffix(')')?.to_owned();
+            Some((order, trace))
+        })
+        .collect();
+    ClientRun {
+        stdout,
+        stderr,
+        elapsed,
+        traces,
+    }
+}
+
+/// `(name, value)` pairs as owned strings.
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
