@@ -81,6 +81,39 @@
 //!   histograms as buckets.
 //! - **The server** is plain threads: no async runtime is needed. See [`Builder`] for the
 //!   environment variables it reads.
+//!
+//! # Traces and logs
+//!
+//! [`init`] installs the global `tracing` subscriber: logs on standard error (text or JSON
+//! lines that carry the trace and span ids, [`LogFormat`]) and a trace layer that hands
+//! finished spans to an exporter thread through a bounded queue. With the `otlp` feature the
+//! exporter is OTLP (gRPC or HTTP/protobuf) by default, and the `propagation` module carries
+//! W3C trace context between services; without it, or with `OTEL_TRACES_EXPORTER=console`,
+//! spans are printed one line each. See [`Builder`] for the variables and the rules when
+//! several installs or another subscriber meet, and [`trace_layer`] and [`log_layer`] for a
+//! subscriber of your own.
+//!
+//! ```
+//! use obs_runtime::{LogFormat, TracesExporter, traced};
+//!
+//! #[traced]
+//! fn reserve(sku: u32) -> Result<(), String> {
+//!     tracing::info!(sku, "reserving"); // a JSON line with this span's trace_id and span_id
+//!     if sku == 0 { Err("no such sku".into()) } else { Ok(()) }
+//! }
+//!
+//! # fn main() -> Result<(), obs_runtime::Error> {
+//! let obs = obs_runtime::Builder::new()
+//!     .without_server()
+//!     .traces_exporter(TracesExporter::Console) // `Otlp`, the default with the feature
+//!     .log_format(LogFormat::Json)
+//!     .install()?;
+//! reserve(7).unwrap();
+//! reserve(0).unwrap_err(); // status ERROR, description "no such sku"
+//! drop(obs); // flushes: one `span name=reserve …` line per call on stdout
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(unreachable_pub)]
