@@ -137,7 +137,7 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`scrape_basic_auth`](Builder::scrape_basic_auth) | `OBS_SCRAPE_BASIC_AUTH` (`user:password`) | none |
 /// | write [`rules_yaml`](crate::rules::rules_yaml) to a path | `OBS_EXPORT_RULES` | none |
 /// | write [`dashboard_json`](crate::dashboard::dashboard_json) to a path | `OBS_EXPORT_DASHBOARD` | none |
-/// | [`traces_exporter`](Builder::traces_exporter) | `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`) | `otlp` with the `otlp` feature, else `none` |
+/// | [`traces_exporter`](Builder::traces_exporter) | `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`; `OTEL_SDK_DISABLED=true` means `none`) | `otlp` with the `otlp` feature, else `none` |
 /// | [`otlp_endpoint`](Builder::otlp_endpoint) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`:4317` for gRPC) |
 /// | [`otlp_protocol`](Builder::otlp_protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`) | `http/protobuf` |
 /// | [`otlp_header`](Builder::otlp_header) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`) | none |

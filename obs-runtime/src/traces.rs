@@ -113,7 +113,7 @@ impl Sampler {
 }
 
 /// Trace settings made in code; each unset one is read from the environment at install.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct TraceSettings {
     pub(crate) exporter: Option<TracesExporter>,
     pub(crate) endpoint: Option<String>,
@@ -123,6 +123,23 @@ pub(crate) struct TraceSettings {
     pub(crate) sampler: Option<Sampler>,
     pub(crate) flush_timeout: Option<Duration>,
     pub(crate) filter: Option<String>,
+}
+
+/// Header values are credentials: only their names are shown.
+impl std::fmt::Debug for TraceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("TraceSettings")
+            .field("exporter", &self.exporter)
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("header_names", &header_names)
+            .field("resource", &self.resource)
+            .field("sampler", &self.sampler)
+            .field("flush_timeout", &self.flush_timeout)
+            .field("filter", &self.filter)
+            .finish()
+    }
 }
 
 /// The default time [`ObsGuard`](crate::ObsGuard)'s drop waits for pending spans.
@@ -332,8 +349,11 @@ impl TraceConfig {
         var: Var<'_>,
         service_name: Option<String>,
     ) -> Result<Self, Error> {
+        let disabled =
+            var("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let exporter = match settings.exporter {
             Some(exporter) => exporter,
+            None if disabled => TracesExporter::None,
             None => match var("OTEL_TRACES_EXPORTER") {
                 Some(value) => parse_exporter("OTEL_TRACES_EXPORTER", &value)?,
                 None if cfg!(feature = "otlp") => TracesExporter::Otlp,
@@ -998,6 +1018,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+    }
+
+    #[test]
+    fn header_values_are_never_shown() {
+        let settings = TraceSettings {
+            headers: vec![("api-key".into(), "s3cret".into())],
+            ..TraceSettings::default()
+        };
+        let text = format!("{settings:?}");
+        assert!(
+            text.contains("api-key") && !text.contains("s3cret"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn otel_sdk_disabled_turns_export_off() {
+        let c = resolve(&[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+        ])
+        .unwrap();
+        assert_eq!(c.exporter, TracesExporter::None);
     }
 
     #[test]
