@@ -294,8 +294,8 @@ pub use obs_macros::exclude;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::catalog::Objective;
-    pub use crate::labelled::Labelled;
     pub use crate::guard::{Counted, InFlight, Timed, Traced};
+    pub use crate::labelled::Labelled;
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
         ViaErrorStatus, ViaResult, ViaReturnStatus,
