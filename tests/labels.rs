@@ -139,11 +139,11 @@ fn past_the_series_limit_calls_go_to_one_overflow_series_and_none_is_lost() {
         .collect();
     // 1000 users with their own ok and error series, and the overflow's two.
     assert_eq!(series.len(), 2 * 1000 + 2, "bounded");
-    let total: f64 = series
+    let total: u64 = series
         .iter()
-        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
         .sum();
-    assert_eq!(total, 1502.0, "no call lost");
+    assert_eq!(total, 1502, "no call lost");
     let overflow = r#"function="per_user",module="labels",user="__overflow__",status="ok""#;
     assert_eq!(
         common::sample(&page, "function_calls_total", overflow),

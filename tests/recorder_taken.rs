@@ -12,10 +12,11 @@ fn another_recorder_first_is_an_error_that_names_the_fix() {
     assert!(matches!(err, obs_runtime::Error::RecorderTaken), "{err:?}");
     assert!(err.to_string().contains("without_recorder()"), "{err}");
     // Opting out works, and the attributes still record.
-    obs_runtime::Builder::new()
+    let obs = obs_runtime::Builder::new()
         .without_server()
         .without_recorder()
         .env(|_| None)
         .install()
         .unwrap();
+    drop(obs);
 }

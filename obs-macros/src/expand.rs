@@ -611,8 +611,11 @@ impl Parts {
             .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
         // The future awaited in the call's span, or bare when the level is disabled, as
         // `tracing::instrument` does: no `Instrumented` to poll and drop for nothing.
-        let instrument = |fut: TokenStream| match &trace_start {
-            Some(_) => quote_spanned! {m=> {
+        let instrument = |fut: TokenStream| {
+            if trace_start.is_none() {
+                return quote_spanned!(m=> #fut.await);
+            }
+            quote_spanned! {m=> {
                 let obs_future = #fut;
                 match #p::Traced::future_span(&obs_traced) {
                     ::core::option::Option::Some(obs_span) => {
@@ -620,8 +623,7 @@ impl Parts {
                     }
                     ::core::option::Option::None => obs_future.await,
                 }
-            }},
-            None => quote_spanned!(m=> #fut.await),
+            }}
         };
         // The user's statements stay in a block of their own, so their items do not follow our
         // statements (clippy's `items_after_statements`).

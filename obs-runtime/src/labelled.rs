@@ -99,7 +99,7 @@ impl<const N: usize> Child for HistogramSite<N> {
     }
 }
 
-/// SipHash with fixed keys, as a `static` needs a const map; the series cap bounds what a
+/// `SipHash` with fixed keys, as a `static` needs a const map; the series cap bounds what a
 /// crafted set of label values could do to it.
 type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
