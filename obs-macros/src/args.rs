@@ -39,13 +39,13 @@ impl Kind {
     fn options(self) -> &'static str {
         match self {
             Kind::Counted => {
-                "`name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `objective(success = 99.9)`, `crate = path`"
+                "`name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `objective(success = 99.9)`, `status(ok = \"success\", ..)`, `crate = path`"
             }
             Kind::InFlight => {
                 "`name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `crate = path`"
             }
             Kind::Timed => {
-                "`buckets = [..]`, `name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `objective(latency = \"250ms\", percentile = 99)`, `crate = path`"
+                "`buckets = [..]`, `name = \"…\"`, `help = \"…\"`, `labels(key = \"value\")`, `objective(latency = \"250ms\", percentile = 99)`, `status(ok = \"success\", ..)`, `crate = path`"
             }
             Kind::Traced => {
                 "`level = \"…\"`, `name = \"…\"`, `skip(arg, ..)`, `skip_all`, `fields(key = value, ..)`, `crate = path`"
@@ -55,9 +55,17 @@ impl Kind {
 
     fn option_names(self) -> &'static [&'static str] {
         match self {
-            Kind::Counted => &["name", "help", "labels", "objective", "crate"],
+            Kind::Counted => &["name", "help", "labels", "objective", "status", "crate"],
             Kind::InFlight => &["name", "help", "labels", "crate"],
-            Kind::Timed => &["buckets", "name", "help", "labels", "objective", "crate"],
+            Kind::Timed => &[
+                "buckets",
+                "name",
+                "help",
+                "labels",
+                "objective",
+                "status",
+                "crate",
+            ],
             Kind::Traced => &["level", "name", "skip", "skip_all", "fields", "crate"],
         }
     }
@@ -83,6 +91,39 @@ pub(crate) struct MetricArgs {
     pub(crate) buckets: Option<(Vec<f64>, Span)>,
     /// `objective(..)`.
     pub(crate) objective: Option<ObjectiveArg>,
+    /// `status(..)`.
+    pub(crate) status: Option<StatusArg>,
+}
+
+/// The built-in statuses, in the runtime's slot order (`obs_runtime::Status`).
+pub(crate) const STATUSES: [&str; 6] = ["ok", "error", "panic", "cancelled", "timeout", "blocked"];
+
+/// `status(label = "status_code", ok = "success", error = "failed", ..)`: how one metric writes
+/// the status of a call.
+#[derive(Clone, Default)]
+pub(crate) struct StatusArg {
+    /// The label's name, when not `status`.
+    pub(crate) label: Option<LitStr>,
+    /// The value of each built-in status that is renamed, in [`STATUSES`] order.
+    pub(crate) values: [Option<LitStr>; 6],
+}
+
+impl StatusArg {
+    /// The label's name.
+    pub(crate) fn label(&self) -> String {
+        self.label
+            .as_ref()
+            .map_or_else(|| "status".to_owned(), LitStr::value)
+    }
+
+    /// The value of every built-in status, renamed or not.
+    pub(crate) fn values(&self) -> [String; 6] {
+        std::array::from_fn(|i| {
+            self.values[i]
+                .as_ref()
+                .map_or_else(|| STATUSES[i].to_owned(), LitStr::value)
+        })
+    }
 }
 
 /// A service level objective, as written on `#[counted]` or `#[timed]`.
@@ -240,7 +281,150 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
             .map_or(&DEFAULT_BUCKETS[..], |(b, _)| &b[..]);
         check_latency_bound(seconds, bounds, span)?;
     }
+    if let Some(label) = args.metric.status.as_ref().and_then(|s| s.label.as_ref()) {
+        check_status_label_free(label, &args.metric)?;
+    }
     Ok(args)
+}
+
+/// A renamed status label must not be one of the metric's own labels.
+fn check_status_label_free(label: &LitStr, metric: &MetricArgs) -> syn::Result<()> {
+    let name = label.value();
+    let taken = metric
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .chain(metric.dynamic_labels.iter().map(|(k, _)| k));
+    if taken.into_iter().any(|k| k.unraw() == name) {
+        return Err(syn::Error::new(
+            label.span(),
+            format!(
+                "`{name}` is already a label of this metric in `labels(..)`: name the status label differently, or drop that label"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `status(label = "status_code", ok = "success", error = "failed", ..)`.
+fn parse_status(key: &Ident, input: ParseStream<'_>) -> syn::Result<StatusArg> {
+    const USAGE: &str = "status(ok = \"success\", error = \"failed\")";
+    expect_parens(input, key, USAGE)?;
+    let content;
+    let parens = parenthesized!(content in input);
+    let mut arg = StatusArg::default();
+    parse_entries(
+        &content,
+        |input| {
+            if !input.peek(Ident::peek_any) {
+                return Err(syn::Error::new(
+                    next_span(input, Span::call_site()),
+                    format!("expected a status to rename: write `{USAGE}`"),
+                ));
+            }
+            let name = input.call(Ident::parse_any)?;
+            let text = name.unraw().to_string();
+            let slot = STATUSES.iter().position(|s| *s == text);
+            if slot.is_none() && text != "label" {
+                return Err(unknown_status(&name));
+            }
+            let lit = parse_lit_str(input, &name)?;
+            if lit.value().is_empty() {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "the value of `{text}` is empty: write one, e.g. `ok = \"success\"`, or leave `{text}` out"
+                    ),
+                ));
+            }
+            if let Some(slot) = slot {
+                return set_once(&mut arg.values[slot], lit, &name);
+            }
+            check_status_label(&lit.value()).map_err(|m| syn::Error::new(lit.span(), m))?;
+            set_once(&mut arg.label, lit, &name)
+        },
+        "expected `,` before the next status",
+    )?;
+    if arg.label.is_none() && arg.values.iter().all(Option::is_none) {
+        return Err(syn::Error::new(
+            parens.span.join(),
+            format!("`status()` renames nothing: write e.g. `{USAGE}`, or leave it out"),
+        ));
+    }
+    check_status_values(&arg)?;
+    Ok(arg)
+}
+
+/// The error for a status name that is not one of obs's.
+fn unknown_status(name: &Ident) -> syn::Error {
+    let text = name.unraw().to_string();
+    let builtin = "`ok`, `error`, `panic`, `cancelled`, `timeout` and `blocked`, and the label's name with `label = \"…\"`";
+    let message = match text.as_str() {
+        "success" | "succeeded" | "successful" => format!(
+            "`status(..)` maps obs's statuses to your values: to write `ok` as `{text}`, write `ok = \"{text}\"`"
+        ),
+        "failure" | "failed" | "fail" | "err" => format!(
+            "`status(..)` maps obs's statuses to your values: to write `error` as `{text}`, write `error = \"{text}\"`"
+        ),
+        "name" => "the status label's name is set with `label = \"…\"`".to_owned(),
+        _ => match STATUSES
+            .iter()
+            .chain(&["label"])
+            .find(|s| is_typo(&text, s))
+        {
+            Some(close) => format!(
+                "unknown status `{text}`: did you mean `{close}`? `status(..)` renames {builtin}"
+            ),
+            None => format!(
+                "unknown status `{text}`: `status(..)` renames {builtin}; a status of your own is made with `Status::custom(\"{text}\")` and keeps its name"
+            ),
+        },
+    };
+    syn::Error::new(name.span(), message)
+}
+
+/// The status label's new name: a label name obs does not set otherwise.
+fn check_status_label(name: &str) -> Result<(), String> {
+    if name == "status" {
+        return Ok(());
+    }
+    if name == "function" || name == "module" {
+        return Err(format!(
+            "`{name}` is set by obs on every series: name the status label differently, e.g. `label = \"status_code\"`"
+        ));
+    }
+    names::check_label_name(name)
+}
+
+/// A failure must not read like a success: the rules and the dashboard tell them apart by the
+/// value of `ok` alone. Failures may share a value (`panic = "error"`).
+fn check_status_values(arg: &StatusArg) -> syn::Result<()> {
+    let values = arg.values();
+    let mut errors = None;
+    for (slot, value) in values.iter().enumerate().skip(1) {
+        if *value != values[0] {
+            continue;
+        }
+        let failure = STATUSES[slot];
+        let (at, message) = match (&arg.values[slot], &arg.values[0]) {
+            (Some(lit), _) => (
+                lit.span(),
+                format!(
+                    "`{failure}` would read `{value}`, as `ok` does: a failure must read differently from a success, or error ratios count it as one. Pick another value for `{failure}`"
+                ),
+            ),
+            (None, Some(lit)) => (
+                lit.span(),
+                format!(
+                    "`ok` would read `{value}`, which is how `{failure}` reads: rename `{failure}` too (e.g. `{failure} = \"failed\"`), or pick another value for `ok`"
+                ),
+            ),
+            (None, None) => continue,
+        };
+        combine(&mut errors, syn::Error::new(at, message));
+    }
+    errors.map_or(Ok(()), Err)
 }
 
 /// A latency objective is read off the histogram, so its threshold must be a bucket bound.
@@ -528,6 +712,10 @@ fn parse_option(
             args.metric.dynamic_labels = dynamic;
             set_once(&mut args.metric.labels, labels, key)
         }
+        "status" if matches!(kind, Kind::Counted | Kind::Timed) => {
+            let status = parse_status(key, input)?;
+            set_once(&mut args.metric.status, status, key)
+        }
         "objective" if matches!(kind, Kind::Counted | Kind::Timed) => {
             let objective = parse_objective(kind, key, input)?;
             set_once(&mut args.metric.objective, objective, key)
@@ -591,6 +779,8 @@ fn not_an_option(kind: Kind, key: &Ident) -> syn::Error {
         "help" | "labels" => format!(
             "`{key}` is an option of the metrics attributes (#[counted], #[timed], #[in_flight]), not of #[{name}]; #[{name}] takes {options}"
         ),
+        "status" if kind == Kind::InFlight => "`status(..)` is an option of #[counted] and #[timed]: #[in_flight] has no status label, it counts calls that have not ended yet".to_owned(),
+        "status" => "`status(..)` is an option of #[counted] and #[timed], which write the status label; #[traced] records OpenTelemetry's span status, whose values are fixed".to_owned(),
         "objective" => format!(
             "`objective` is an option of #[counted] (`objective(success = 99.9)`) and #[timed] (`objective(latency = \"250ms\", percentile = 99)`), not of #[{name}]"
         ),
@@ -920,6 +1110,34 @@ mod tests {
         assert_eq!(args.trace.level, Some(Level::Error));
 
         assert!(parse(Kind::InFlight, "").is_ok());
+
+        let args = parse(
+            Kind::Counted,
+            r#"status(ok = "success", error = "failed", panic = "failed", label = "outcome")"#,
+        )
+        .unwrap();
+        let status = args.metric.status.unwrap();
+        assert_eq!(status.label(), "outcome");
+        assert_eq!(
+            status.values(),
+            [
+                "success",
+                "failed",
+                "failed",
+                "cancelled",
+                "timeout",
+                "blocked"
+            ]
+        );
+        let args = parse(
+            Kind::Timed,
+            r#"labels(endpoint = "/jobs"), status(label = "status_code", ok = "200", error = "500", timeout = "504")"#,
+        )
+        .unwrap();
+        assert_eq!(args.metric.status.unwrap().label(), "status_code");
+        // `ok` may take the name of a failure that is renamed too.
+        assert!(parse(Kind::Counted, r#"status(ok = "error", error = "failed")"#).is_ok());
+        assert!(parse(Kind::Counted, r#"status(label = "status")"#).is_ok());
     }
 
     #[test]
@@ -939,6 +1157,19 @@ mod tests {
         assert_eq!(message.lines().count(), 5, "{message}");
     }
 
+    /// Each `(kind, args, expected)`: the attribute is refused with a message containing
+    /// `expected`.
+    fn says(cases: &[(Kind, &str, &str)]) {
+        for (kind, args, expected) in cases {
+            let message = error(*kind, args);
+            assert!(
+                message.contains(expected),
+                "#[{}({args})]: {message:?} does not contain {expected:?}",
+                kind.name()
+            );
+        }
+    }
+
     #[test]
     fn says_what_to_write() {
         let cases: &[(Kind, &str, &str)] = &[
@@ -956,11 +1187,8 @@ mod tests {
                 "write `labels(key = \"value\", ..)`",
             ),
             (Kind::Counted, "labels(a)", "write `a = \"value\"`"),
-            (
-                Kind::Counted,
-                "labels(a = b)",
-                "label values are string literals",
-            ),
+            // `labels(a = b)` takes the value from the call; a missing value is refused.
+            (Kind::Counted, "labels(a = )", "a label needs a value"),
             (Kind::Counted, "labels(\"a\" = \"b\")", "expected a label"),
             (Kind::Counted, "buckets = [1.0]", "option of #[timed]"),
             (
@@ -1029,14 +1257,115 @@ mod tests {
                 "`name` is given twice",
             ),
         ];
-        for (kind, args, expected) in cases {
-            let message = error(*kind, args);
-            assert!(
-                message.contains(expected),
-                "#[{}({args})]: {message:?} does not contain {expected:?}",
-                kind.name()
-            );
-        }
+        says(cases);
+    }
+
+    /// `status(..)`, wrong in every way a plan's reader may write it.
+    const STATUS_CASES: &[(Kind, &str, &str)] = &[
+        (Kind::Counted, "status", "write `status(ok = \"success\""),
+        (
+            Kind::Counted,
+            "status = \"x\"",
+            "takes a list in parentheses",
+        ),
+        (Kind::Counted, "status()", "`status()` renames nothing"),
+        (
+            Kind::Counted,
+            "status(success = \"success\")",
+            "write `ok = \"success\"`",
+        ),
+        (
+            Kind::Counted,
+            "status(failed = \"x\")",
+            "write `error = \"failed\"`",
+        ),
+        (
+            Kind::Counted,
+            "status(timout = \"t\")",
+            "did you mean `timeout`?",
+        ),
+        (
+            Kind::Counted,
+            "status(throttled = \"t\")",
+            "Status::custom(\"throttled\")",
+        ),
+        (Kind::Counted, "status(ok)", "write `ok = \"…\"`"),
+        (Kind::Counted, "status(ok = 1)", "`ok` takes a string"),
+        (
+            Kind::Counted,
+            "status(ok = \"\")",
+            "the value of `ok` is empty",
+        ),
+        (
+            Kind::Counted,
+            "status(ok = \"a\", ok = \"b\")",
+            "`ok` is given twice",
+        ),
+        (
+            Kind::Counted,
+            "status(error = \"ok\")",
+            "`error` would read `ok`, as `ok` does",
+        ),
+        (
+            Kind::Counted,
+            "status(ok = \"done\", timeout = \"done\")",
+            "`timeout` would read `done`",
+        ),
+        (
+            Kind::Counted,
+            "status(ok = \"timeout\")",
+            "rename `timeout` too",
+        ),
+        (
+            Kind::Counted,
+            "status(label = \"function\")",
+            "`function` is set by obs",
+        ),
+        (
+            Kind::Counted,
+            "status(label = \"le\")",
+            "reserved by Prometheus",
+        ),
+        (
+            Kind::Counted,
+            "status(label = \"status code\")",
+            "not a valid label name",
+        ),
+        (
+            Kind::Counted,
+            "labels(code = \"x\"), status(label = \"code\")",
+            "`code` is already a label of this metric",
+        ),
+        (
+            Kind::Timed,
+            "status(label = \"code\", ok = \"200\"), labels(code = req.code())",
+            "`code` is already a label of this metric",
+        ),
+        (
+            Kind::Counted,
+            "status(ok = \"a\"), status(ok = \"b\")",
+            "`status` is given twice",
+        ),
+        (
+            Kind::InFlight,
+            "status(ok = \"a\")",
+            "#[in_flight] has no status label",
+        ),
+        (
+            Kind::Traced,
+            "status(ok = \"a\")",
+            "span status, whose values are fixed",
+        ),
+        (
+            Kind::Counted,
+            "statsu(ok = \"a\")",
+            "did you mean `status`?",
+        ),
+    ];
+
+    #[test]
+    fn says_what_to_write_about_status() {
+        says(STATUS_CASES);
     }
 
     /// Attribute arguments that are wrong in every way a hand can make them.
@@ -1136,6 +1465,22 @@ mod tests {
         "fields(a = )",
         "fields = x",
         "fields[a = 1]",
+        "status",
+        "status()",
+        "status(,)",
+        "status(=)",
+        "status(ok)",
+        "status(ok =)",
+        "status(ok = \"\")",
+        "status(ok = ok)",
+        "status(ok = \"a\" error = \"b\")",
+        "status(ok = \"a\",, error = \"b\")",
+        "status(r#ok = \"a\")",
+        "status(label)",
+        "status(label = \"\")",
+        "status(label = \"__x\")",
+        "status[ok = \"a\"]",
+        "status = (ok = \"a\")",
     ];
 
     /// Odd token streams: each gives `Ok` or `Err`, never a panic.

@@ -335,7 +335,12 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
             .with_objective(#p::Objective::Latency { threshold: #seconds, percent: #percent })
         },
     });
-    quote_spanned!(m=> #p::Spec::new(#name, #help, &[#(#labels),*]) #objective)
+    let status = args.status.as_ref().map(|status| {
+        let label = status.label();
+        let values = status.values();
+        quote_spanned!(m=> .with_status(#label, [#(#values),*]))
+    });
+    quote_spanned!(m=> #p::Spec::new(#name, #help, &[#(#labels),*]) #objective #status)
 }
 
 /// Expands one function.

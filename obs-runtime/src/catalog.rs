@@ -16,6 +16,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::status::StatusLabel;
+
 use crate::site::SITES;
 
 /// What a metric of an instrumented function records.
@@ -70,6 +72,9 @@ pub struct Metric {
     pub buckets: Option<Vec<f64>>,
     /// The objective declared on the attribute.
     pub objective: Option<Objective>,
+    /// The status label's name and values (`status(..)` on the attribute); the default for a
+    /// gauge, which has none.
+    pub status: StatusLabel,
 }
 
 /// An instrumented function.

@@ -19,7 +19,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::catalog::{self, Function, MetricKind, Objective};
-use crate::rules::{bad_ratio_expr, num};
+use crate::rules::{bad_ratio_expr, error_ratio_expr, num, status_groups};
 
 /// A JSON value, enough for Grafana's model.
 enum Json {
@@ -109,7 +109,17 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
     let mut panels = Vec::new();
     for name in &counters {
         let sel = selector("");
-        let bad = selector(",status!=\"ok\"");
+        let groups = status_groups(functions, name);
+        let status_labels: Vec<&str> = groups.iter().fold(Vec::new(), |mut all, (s, _)| {
+            if !all.contains(&s.name()) {
+                all.push(s.name());
+            }
+            all
+        });
+        let legend_status: Vec<String> = status_labels
+            .iter()
+            .map(|l| format!("{{{{{l}}}}}"))
+            .collect();
         panels.push(Panel {
             title: if *name == "function_calls_total" {
                 "Request rate".into()
@@ -118,17 +128,28 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             },
             unit: "reqps",
             queries: vec![(
-                "{{function}} {{status}}".into(),
-                format!("sum by (function, status) (rate({name}{sel}[$__rate_interval]))"),
+                format!("{{{{function}}}} {}", legend_status.join(" ")),
+                format!(
+                    "sum by (function, {}) (rate({name}{sel}[$__rate_interval]))",
+                    status_labels.join(", ")
+                ),
             )],
         });
         panels.push(Panel {
-            title: if *name == "function_calls_total" { "Error ratio".into() } else { format!("Error ratio of {name}") },
+            title: if *name == "function_calls_total" {
+                "Error ratio".into()
+            } else {
+                format!("Error ratio of {name}")
+            },
             unit: "percentunit",
             queries: vec![(
                 "{{function}}".into(),
-                format!(
-                    "sum by (function) (rate({name}{bad}[$__rate_interval])) / sum by (function) (rate({name}{sel}[$__rate_interval]))"
+                error_ratio_expr(
+                    name,
+                    &groups,
+                    "job=~\"$job\",function=~\"$function\"",
+                    "function",
+                    "$__rate_interval",
                 ),
             )],
         });
@@ -192,7 +213,14 @@ fn burn_panel(functions: &[Function]) -> Option<Panel> {
                     format!("{} {percent}% under {threshold}s", f.function)
                 }
             };
-            let ratio = bad_ratio_expr(metric.name, objective, &selector, "function", "1h");
+            let ratio = bad_ratio_expr(
+                metric.name,
+                objective,
+                metric.status,
+                &selector,
+                "function",
+                "1h",
+            );
             burns.push((legend, format!("({ratio}) / {}", num(objective.budget()))));
         }
     }

@@ -233,6 +233,7 @@ impl<S: Child, const L: usize> Labelled<S, L> {
             Box::leak(labels.into_boxed_slice()),
         );
         spec.objective = self.spec.objective;
+        spec.status = self.spec.status;
         spec
     }
 
@@ -266,6 +267,7 @@ impl<S: Child, const L: usize> Site for Labelled<S, L> {
             labels: self.spec.labels,
             buckets: S::buckets(self.extra),
             objective: self.spec.objective,
+            status: self.spec.status,
         };
         (self.meta, metric)
     }

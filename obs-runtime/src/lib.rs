@@ -47,7 +47,9 @@
 //! - `status` is `ok`, `error` (the fn returned `Err`), `panic` (it unwound; the panic goes on
 //!   unchanged) or `cancelled` (an async fn's future was dropped before it completed). A return
 //!   type can choose its own status with [`ReturnStatus`], an error type with [`ErrorStatus`]:
-//!   see [`Status`] for the built-in values such as `timeout` and `blocked`.
+//!   see [`Status`] for the built-in values such as `timeout` and `blocked`. A metric can write
+//!   them in its own words, `#[counted(status(ok = "success", error = "failed"))]`, and name the
+//!   label otherwise, `status(label = "status_code", ok = "200")`; rules and dashboards follow.
 //!
 //! Every function shape compiles and keeps its exact signature: generics, lifetimes, `impl
 //! Trait`, every receiver, `unsafe` and `extern "C"` fns, async fns, fns returning `impl
@@ -62,6 +64,7 @@
 //! | `help = "…"` | metrics | the family's `# HELP` text |
 //! | `labels(key = "value", …)` | metrics | static labels on the function's series |
 //! | `buckets = [..]` | `timed` | bucket bounds in seconds for this function |
+//! | `status(ok = "success", …)` | `counted`, `timed` | this metric's status values and label name (`label = "status_code"`): see [`StatusLabel`](catalog::StatusLabel) |
 //! | `level = "debug"` | `traced` | span level (default `info`) |
 //! | `name = "…"` | `traced` | span name (default: the fn name) |
 //! | `skip(a, b)`, `skip_all` | `traced` | arguments not to record |

@@ -39,11 +39,12 @@ impl Kind {
 pub(crate) struct Labels(String);
 
 impl Labels {
-    /// `function`, `module`, the static labels, then `status` when given.
+    /// `function`, `module`, the static labels, then the status label (`status`, unless the
+    /// metric renames it) when given, as `(name, value)`.
     pub(crate) fn new(
         meta: &FnMeta,
         extra: &[(&'static str, &'static str)],
-        status: Option<&str>,
+        status: Option<(&str, &str)>,
     ) -> Self {
         let mut labels = Labels(String::with_capacity(64));
         labels.push("function", meta.function());
@@ -51,8 +52,8 @@ impl Labels {
         for (key, value) in extra {
             labels.push(key, value);
         }
-        if let Some(status) = status {
-            labels.push("status", status);
+        if let Some((name, value)) = status {
+            labels.push(name, value);
         }
         labels
     }

@@ -6,7 +6,9 @@
 //!
 //! - **Recording rules**, one set per metric family the program uses, aggregated by `job`,
 //!   `function` and `module`: call rate by status, error ratio over 5m, 30m, 1h and 6h, and
-//!   p50/p95/p99 latency.
+//!   p50/p95/p99 latency. A failure is a call whose status label is not its metric's `ok`
+//!   value, so metrics renamed with `status(ok = "success")` or `status(label = "status_code")`
+//!   keep exact error ratios, also beside functions of the same family that rename otherwise.
 //! - **Alerts**, for each objective, as multi-window multi-burn-rate alerts (Google SRE
 //!   workbook): a fast burn (14.4× the budget over 1h and 5m, `severity: critical`) and a slow
 //!   burn (6× over 6h and 30m, `severity: warning`).
@@ -23,7 +25,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::catalog::{self, Function, Metric, MetricKind, Objective};
+use crate::catalog::{self, Function, Metric, MetricKind, Objective, StatusLabel};
 
 /// The windows error ratios are recorded over.
 const WINDOWS: [&str; 4] = ["5m", "30m", "1h", "6h"];
@@ -60,7 +62,7 @@ pub fn rules_for(functions: &[Function]) -> String {
         if *histogram {
             record_latency(&mut out, name);
         } else {
-            record_calls(&mut out, name);
+            record_calls(&mut out, name, &status_groups(functions, name));
         }
     }
     let objectives: Vec<(&Function, &Metric, Objective)> = functions
@@ -80,20 +82,112 @@ pub fn rules_for(functions: &[Function]) -> String {
     out
 }
 
-fn record_calls(out: &mut String, name: &str) {
+fn record_calls(out: &mut String, name: &str, groups: &StatusGroups<'_>) {
     let b = base(name);
+    let mut labels: Vec<&str> = Vec::new();
+    for (status, _) in groups {
+        if !labels.contains(&status.name()) {
+            labels.push(status.name());
+        }
+    }
     let _ = writeln!(out, "      - record: obs:{b}:rate5m");
     let _ = writeln!(
         out,
-        "        expr: sum by (job, function, module, status) (rate({name}[5m]))"
+        "        expr: sum by (job, function, module, {}) (rate({name}[5m]))",
+        labels.join(", ")
     );
     for w in WINDOWS {
         let _ = writeln!(out, "      - record: obs:{b}:error_ratio_rate{w}");
         let _ = writeln!(
             out,
-            "        expr: sum by (job, function, module) (rate({name}{{status!=\"ok\"}}[{w}])) / sum by (job, function, module) (rate({name}[{w}]))"
+            "        expr: {}",
+            error_ratio_expr(name, groups, "", "job, function, module", w)
         );
     }
+}
+
+/// How the functions of one family write their status, `(label, functions)`, the most common
+/// way first (ties: the default first).
+pub(crate) type StatusGroups<'a> = Vec<(StatusLabel, Vec<&'a Function>)>;
+
+/// Groups the functions with a counter or histogram named `name` by how they write their
+/// status: its label's name and the value of `ok` (`status(..)` on the attribute). Two ways of
+/// naming the failures do not matter, only what counts as success.
+pub(crate) fn status_groups<'a>(functions: &'a [Function], name: &str) -> StatusGroups<'a> {
+    let mut groups: StatusGroups<'a> = Vec::new();
+    for f in functions {
+        for m in f
+            .metrics
+            .iter()
+            .filter(|m| m.name == name && m.kind != MetricKind::Gauge)
+        {
+            let same = |s: &StatusLabel| s.name() == m.status.name() && s.ok() == m.status.ok();
+            match groups.iter_mut().find(|(s, _)| same(s)) {
+                Some((_, members)) => members.push(f),
+                None => groups.push((m.status, vec![f])),
+            }
+        }
+    }
+    let renamed = |s: &StatusLabel| {
+        s.name() != StatusLabel::DEFAULT.name() || s.ok() != StatusLabel::DEFAULT.ok()
+    };
+    groups.sort_by(|(a, fa), (b, fb)| fb.len().cmp(&fa.len()).then(renamed(a).cmp(&renamed(b))));
+    if groups.is_empty() {
+        groups.push((StatusLabel::DEFAULT, Vec::new()));
+    }
+    groups
+}
+
+/// Label matchers joined into a selector: `{a="b",c!="d"}`, or nothing for none.
+fn braces(matchers: &[&str]) -> String {
+    let matchers: Vec<&str> = matchers.iter().copied().filter(|m| !m.is_empty()).collect();
+    if matchers.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", matchers.join(","))
+    }
+}
+
+/// The share of failed calls of family `name` over `window`, summed `by` the given labels,
+/// among the series `selector` (matchers, possibly empty) picks. A failure is a call whose
+/// status label is not the `ok` value of its function's metric: when the family's functions
+/// disagree on it (`status(ok = "success")` on some), each function outside the most common
+/// group gets a term of its own, and `or` lets its term win over the general one.
+pub(crate) fn error_ratio_expr(
+    name: &str,
+    groups: &StatusGroups<'_>,
+    selector: &str,
+    by: &str,
+    window: &str,
+) -> String {
+    let term = |status: StatusLabel, only: &str| {
+        let bad = format!("{}!=\"{}\"", status.name(), status.ok());
+        format!(
+            "sum by ({by}) (rate({name}{}[{window}])) / sum by ({by}) (rate({name}{}[{window}]))",
+            braces(&[selector, only, &bad]),
+            braces(&[selector, only]),
+        )
+    };
+    let mut groups = groups.iter();
+    let Some((general, _)) = groups.next() else {
+        return term(StatusLabel::DEFAULT, "");
+    };
+    let mut terms: Vec<String> = Vec::new();
+    for (status, members) in groups {
+        for f in members {
+            let only = format!("function=\"{}\",module=\"{}\"", f.function, f.module);
+            terms.push(term(*status, &only));
+        }
+    }
+    if terms.is_empty() {
+        return term(*general, "");
+    }
+    terms.push(term(*general, ""));
+    terms
+        .iter()
+        .map(|t| format!("({t})"))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 fn record_latency(out: &mut String, name: &str) {
@@ -140,17 +234,21 @@ fn quoted(s: &str) -> String {
 }
 
 /// The share of calls selected by `selector` that missed `objective` over `window`, summed
-/// `by` the given labels, as PromQL on the raw series of family `name`.
+/// `by` the given labels, as PromQL on the raw series of family `name`, whose status label
+/// is written as `status` says.
 pub(crate) fn bad_ratio_expr(
     name: &str,
     objective: Objective,
+    status: StatusLabel,
     selector: &str,
     by: &str,
     window: &str,
 ) -> String {
     match objective {
         Objective::Success { .. } => format!(
-            "sum by ({by}) (rate({name}{{{selector},status!=\"ok\"}}[{window}])) / sum by ({by}) (rate({name}{{{selector}}}[{window}]))"
+            "sum by ({by}) (rate({name}{{{selector},{}!=\"{}\"}}[{window}])) / sum by ({by}) (rate({name}{{{selector}}}[{window}]))",
+            status.name(),
+            status.ok()
         ),
         Objective::Latency { threshold, .. } => format!(
             "(1 - sum by ({by}) (rate({name}_bucket{{{selector},le=~\"{}\"}}[{window}])) / sum by ({by}) (rate({name}_count{{{selector}}}[{window}])))",
@@ -173,6 +271,7 @@ fn bad_ratio(f: &Function, metric: &Metric, objective: Objective, window: &str) 
         Objective::Latency { .. } => bad_ratio_expr(
             metric.name,
             objective,
+            metric.status,
             &sel,
             "job, function, module",
             window,

@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::catalog::{Metric, MetricKind, Objective};
 use crate::render::{Collector, Kind, Labels};
-use crate::status::{ALWAYS_RENDERED, BUILTIN, BUILTIN_COUNT, Status};
+use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, Status, StatusLabel};
 
 /// Every site of every instrumented function in the program, collected by the linker.
 ///
@@ -40,6 +40,7 @@ impl Spec {
             labels: self.labels,
             buckets,
             objective: self.objective,
+            status: self.status,
         }
     }
 }
@@ -338,6 +339,8 @@ pub struct Spec {
     pub labels: &'static [(&'static str, &'static str)],
     /// `objective(..)` of the attribute.
     pub objective: Option<Objective>,
+    /// `status(..)` of the attribute: the status label's name and values.
+    pub status: StatusLabel,
 }
 
 impl Spec {
@@ -352,6 +355,7 @@ impl Spec {
             help,
             labels,
             objective: None,
+            status: StatusLabel::DEFAULT,
         }
     }
 
@@ -360,6 +364,23 @@ impl Spec {
     pub const fn with_objective(mut self, objective: Objective) -> Self {
         self.objective = Some(objective);
         self
+    }
+
+    /// Adds the attribute's `status(..)`: the label's name and the value of each built-in
+    /// status, in slot order (`ok`, `error`, `panic`, `cancelled`, `timeout`, `blocked`).
+    #[must_use]
+    pub const fn with_status(
+        mut self,
+        label: &'static str,
+        values: [&'static str; BUILTIN_COUNT],
+    ) -> Self {
+        self.status = StatusLabel::new(label, values);
+        self
+    }
+
+    /// The label pair of a call that ended with built-in status `slot`.
+    fn builtin_status(&self, slot: usize) -> (&'static str, &'static str) {
+        (self.status.name(), self.status.slot_value(slot))
     }
 }
 
@@ -475,11 +496,12 @@ impl Site for CounterSite {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Counter, self.spec.help);
-        let builtin = BUILTIN
+        let builtin =
+            (0..BUILTIN_COUNT).map(|slot| (self.spec.builtin_status(slot), self.count(slot)));
+        let custom = self
+            .custom
             .iter()
-            .enumerate()
-            .map(|(slot, status)| (*status, self.count(slot)));
-        let custom = self.custom.iter().map(|(s, c)| (s, c.load(Relaxed)));
+            .map(|(s, c)| ((self.spec.status.name(), s), c.load(Relaxed)));
         for (i, (status, value)) in builtin.chain(custom).enumerate() {
             if value == 0 && i >= ALWAYS_RENDERED {
                 continue;
@@ -595,14 +617,18 @@ impl<const N: usize> Site for HistogramSite<N> {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, Kind::Histogram, self.spec.help);
-        let builtin = BUILTIN
-            .iter()
-            .enumerate()
-            .map(|(slot, status)| (*status, totals(self.cells.iter().map(|cells| &cells[slot]))));
-        let custom = self
-            .custom
-            .iter()
-            .map(|(status, cells)| (status, totals(core::iter::once(cells))));
+        let builtin = (0..BUILTIN_COUNT).map(|slot| {
+            (
+                self.spec.builtin_status(slot),
+                totals(self.cells.iter().map(|cells| &cells[slot])),
+            )
+        });
+        let custom = self.custom.iter().map(|(status, cells)| {
+            (
+                (self.spec.status.name(), status),
+                totals(core::iter::once(cells)),
+            )
+        });
         for (i, (status, (counts, inf, sum_ns))) in builtin.chain(custom).enumerate() {
             if i >= ALWAYS_RENDERED && inf == 0 && counts.iter().all(|&c| c == 0) {
                 continue;

@@ -94,6 +94,99 @@ impl Status {
     }
 }
 
+/// How one metric writes the status of a call: the label's name and the value of each
+/// built-in status. `status(..)` on `#[counted]` and `#[timed]` sets them, for plans and
+/// dashboards that already speak of `success`, `failed` or `status_code`:
+///
+/// ```rust,standalone_crate
+/// use obs_runtime::{ErrorStatus, Status, counted};
+///
+/// #[derive(Debug)]
+/// struct Refused;
+///
+/// impl ErrorStatus for Refused {
+///     fn status(&self) -> Status {
+///         Status::BLOCKED
+///     }
+/// }
+///
+/// #[counted(name = "requests_total", status(ok = "success", blocked = "refused"))]
+/// fn request(allowed: bool) -> Result<(), Refused> {
+///     if allowed { Ok(()) } else { Err(Refused) }
+/// }
+///
+/// request(true).unwrap();
+/// request(false).unwrap_err();
+/// let page = obs_runtime::render();
+/// assert!(page.contains(r#"requests_total{function="request",module="rust_out",status="success"} 1"#));
+/// assert!(page.contains(r#"requests_total{function="request",module="rust_out",status="refused"} 1"#));
+///
+/// let functions = obs_runtime::catalog::functions();
+/// let metric = &functions.iter().find(|f| f.function == "request").unwrap().metrics[0];
+/// assert_eq!(metric.status.name(), "status");
+/// assert_eq!(metric.status.ok(), "success"); // what the generated rules count as success
+/// ```
+///
+/// Renaming changes what the page says, never what a status means: the value given to `ok`
+/// is the one success, every other value is a failure, and the generated rules and dashboard
+/// select failures as "the status label is not the ok value" of each metric. A custom status
+/// ([`Status::custom`]) keeps its own label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusLabel {
+    name: &'static str,
+    values: [&'static str; BUILTIN_COUNT],
+}
+
+impl StatusLabel {
+    /// `status`, with the built-in values `ok`, `error`, `panic`, `cancelled`, `timeout`,
+    /// `blocked`.
+    pub const DEFAULT: StatusLabel = StatusLabel {
+        name: "status",
+        values: BUILTIN,
+    };
+
+    /// A label named `name` whose built-in statuses read `values`, in the order of
+    /// [`DEFAULT`](StatusLabel::DEFAULT). The attributes check at compile time that `name` is
+    /// a valid label name and that no failure reads like `ok`'s value; this does not.
+    #[must_use]
+    pub const fn new(name: &'static str, values: [&'static str; BUILTIN_COUNT]) -> Self {
+        StatusLabel { name, values }
+    }
+
+    /// The label's name: `status` unless renamed.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The value `status` is written as: its renamed value for a built-in status, its own
+    /// label for a custom one.
+    #[must_use]
+    pub const fn value(&self, status: Status) -> &'static str {
+        match status.0 {
+            Repr::Builtin(i) => self.values[i as usize],
+            Repr::Custom(label) => label,
+        }
+    }
+
+    /// The value of successful calls: every other value of the label is a failure.
+    #[must_use]
+    pub const fn ok(&self) -> &'static str {
+        self.values[0]
+    }
+
+    /// The value of built-in slot `slot`.
+    pub(crate) const fn slot_value(&self, slot: usize) -> &'static str {
+        self.values[slot]
+    }
+}
+
+impl Default for StatusLabel {
+    fn default() -> Self {
+        StatusLabel::DEFAULT
+    }
+}
+
 const fn const_str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
