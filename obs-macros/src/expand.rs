@@ -843,10 +843,19 @@ fn trace_parts(
             )
         }
     };
+    // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
+    let start_fn = Ident::new(
+        if trace.name.is_some() {
+            "start_named"
+        } else {
+            "start"
+        },
+        m,
+    );
     // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
     let start = quote_spanned! {m=>
         let obs_traced = if #p::tracing::level_enabled!(#level) {
-            ::core::option::Option::Some(#p::Traced::start(#span, &__OBS_META))
+            ::core::option::Option::Some(#p::Traced::#start_fn(#span, &__OBS_META))
         } else {
             ::core::option::Option::None
         };

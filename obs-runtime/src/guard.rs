@@ -151,6 +151,20 @@ impl Traced {
         }
     }
 
+    /// As [`Traced::start`], for a span named by `#[traced(name = "…")]`: that name is the one
+    /// exporters show, so no `otel.name` overrides it; the function's qualified name is still
+    /// written into `code.function.name`.
+    #[inline]
+    pub fn start_named(span: tracing::Span, meta: &'static FnMeta) -> Self {
+        if !span.is_disabled() {
+            span.record("code.function.name", meta.qualified());
+        }
+        Traced {
+            span,
+            finished: false,
+        }
+    }
+
     /// The call's span, to enter it or to instrument a future with it.
     #[inline]
     pub fn span(&self) -> &tracing::Span {
