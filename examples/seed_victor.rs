@@ -401,6 +401,15 @@ fn register_health_checks(victor: &Arc<Victor>) {
 }
 
 fn main() -> Result<(), obs_runtime::Error> {
+    let var = |name: &str| std::env::var(name).ok();
+    let victor = Arc::new(Victor {
+        tool_cache: Cache::new("tool_cache"),
+        database_up: AtomicBool::new(var("VICTOR_DATABASE").as_deref() != Some("down")),
+        models_loaded: AtomicBool::new(false),
+        warmed_up: AtomicBool::new(false),
+    });
+    // Before the server starts: the probes fail until start-up is done, never pass empty.
+    register_health_checks(&victor);
     let obs = obs_runtime::Builder::new()
         .service_name("victor")
         .resource_attribute("service.version", "1.0.0")
@@ -411,14 +420,6 @@ fn main() -> Result<(), obs_runtime::Error> {
     }
     println!("press Ctrl-C to stop");
 
-    let var = |name: &str| std::env::var(name).ok();
-    let victor = Arc::new(Victor {
-        tool_cache: Cache::new("tool_cache"),
-        database_up: AtomicBool::new(var("VICTOR_DATABASE").as_deref() != Some("down")),
-        models_loaded: AtomicBool::new(false),
-        warmed_up: AtomicBool::new(false),
-    });
-    register_health_checks(&victor);
     let load_ms = var("VICTOR_MODEL_LOAD_MS")
         .and_then(|ms| ms.parse().ok())
         .unwrap_or(200);
