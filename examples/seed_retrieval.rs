@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --example seed_retrieval
 //! OTEL_TRACES_EXPORTER=console RETRIEVAL_QUERIES=10 cargo run --example seed_retrieval
-//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --workspace --example seed_retrieval
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --example seed_retrieval --features otlp
 //! ```
 //!
 //! It serves `/metrics` until Ctrl-C; `RETRIEVAL_QUERIES=N` stops the workload after `N`
@@ -14,9 +14,10 @@
 //! (the model answers 503: `error`), the 8th loses its vector search to a timeout and is
 //! answered from BM25 alone, the 10th is slow in generation (150 ms). Even queries go through
 //! the `orchestrated` controller and the `multi_hop` pipeline, odd ones `direct` and
-//! `single_hop`. To export the traces over OTLP (to Jaeger, or any collector), build with
-//! obs-runtime's `otlp` feature: `cargo run --workspace --example seed_retrieval` turns it on
-//! through `traces-demo`, and `OTEL_EXPORTER_OTLP_ENDPOINT` says where to send.
+//! `single_hop`. To export the traces over OTLP (to Jaeger, or any collector), build with the
+//! `otlp` feature, which turns on obs-runtime's, and say where with
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`; `traces-demo/tests/seed_retrieval.rs` checks the tree as an
+//! OTLP receiver gets it.
 //!
 //! # The plan, and what does it here
 //!
