@@ -40,7 +40,8 @@
 //!   `job_progress`, `job_completed`, `research_*`, `creative_*`, `external_api_call`) are
 //!   `tracing` events with structured fields; `OBS_LOG_FORMAT=json` writes them as JSON lines.
 //!   `request_id` is the trace id on every line inside a request, the background job's
-//!   included; `session_id` and `job_id` are fields of the spans.
+//!   included; `session_id` and `job_id` are fields of the spans, so every line inside them
+//!   carries them in its `context`.
 //! - The `JobObserver`: nothing to write, the attributes are it.
 //! - Alerts: `HighErrorRate` (failed commands over 10 %) is `objective(success = 90.0)` on
 //!   `run_job`; `SlowAPIResponse` (p95 over 5 s) is `objective(latency = "5s", percentile =

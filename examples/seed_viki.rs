@@ -32,7 +32,8 @@
 //! - Request tracing with correlation ids: `#[traced]` on the request, its layers and skills;
 //!   the trace id is the request id, and every log line inside a request carries it
 //!   (`OBS_LOG_FORMAT=json` with an exporter on). `user_id`, `skill`, `input_preview` are
-//!   span fields and event fields; `latency_ms` is the span's duration.
+//!   span fields, so the log lines inside carry them in their `context`; `latency_ms` is the
+//!   span's duration.
 //! - The dashboard's rate, average, p50/p95/p99 and error rate: `/obs/dashboard.json`; the
 //!   Phase 4 alerts "for errors/high latency": `objective(success = 99.0)` and
 //!   `objective(latency = "2s", percentile = 95)` on the request (the plan names no

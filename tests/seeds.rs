@@ -505,6 +505,11 @@ fn seed_viki() {
     // Logs carry the request's trace id; skill failures are logged inside their span.
     let failures = logs_in_traces(&run, &traces, "skill failed");
     assert_eq!(failures.len(), 4);
+    for line in &failures {
+        // The request's user and the skill, from the enclosing spans' fields.
+        assert!(line["context"]["user_id"].is_string(), "{line}");
+        assert_eq!(line["context"]["skill_name"], line["fields"]["skill"]);
+    }
     assert!(
         failures
             .iter()
@@ -891,6 +896,9 @@ fn seed_sixseven() {
     let completed = logs_in_traces(&run, &traces, "job_completed");
     assert_eq!(completed.len(), 16);
     for line in &completed {
+        // The plan's context on every line: the session and the job, from the spans' fields.
+        assert!(line["context"]["session_id"].is_string(), "{line}");
+        assert_eq!(line["context"]["response.job_id"], line["fields"]["job_id"]);
         let trace = &traces[line["trace_id"].as_str().unwrap()];
         assert!(
             trace.iter().any(|s| s.name == "handle_command"),

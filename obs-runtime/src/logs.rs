@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::Writer;
@@ -25,8 +26,9 @@ pub enum LogFormat {
     #[default]
     Text,
     /// One JSON object per line (`json`): `timestamp`, `level`, `target`, `message`, `fields`,
-    /// and inside a span its name as `span`, plus `trace_id` and `span_id` when the span is
-    /// sampled for export.
+    /// and inside a span its name as `span`, the fields of the spans it is in as `context`
+    /// (`#[traced(fields(session_id = ..))]`, the recorded arguments; an inner span's value wins),
+    /// plus `trace_id` and `span_id` when the span is sampled for export.
     Json,
     /// No log output (`off`).
     Off,
@@ -95,12 +97,119 @@ where
 }
 
 /// What [`SpanOfEvent`] found for the event being dispatched on this thread.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct EventSpan {
     /// The event it was found for.
     event: Option<&'static tracing::Metadata<'static>>,
     name: &'static str,
     ids: Option<SpanIds>,
+    /// The fields of the spans the event is in, as JSON members (`"key":value,…`).
+    context: String,
+}
+
+/// The fields of a span, each as a JSON value, kept in its extensions by [`SpanOfEvent`] for
+/// the `context` of the log lines inside it. The fields obs writes for OpenTelemetry
+/// (`code.*`, `otel.*`, `error.type`) are left out: they describe the span, not the request.
+#[derive(Default)]
+struct SpanFields(Vec<(&'static str, String)>);
+
+impl SpanFields {
+    fn record(&mut self, values: &dyn RecordFields) {
+        let mut visitor = JsonMembers::default();
+        values.record_into(&mut visitor);
+        for (key, value) in visitor.0 {
+            if key.starts_with("code.") || key.starts_with("otel.") || key == "error.type" {
+                continue;
+            }
+            match self.0.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, old)) => *old = value,
+                None => self.0.push((key, value)),
+            }
+        }
+    }
+}
+
+/// Span attributes and records, whose fields a visitor can read.
+trait RecordFields {
+    fn record_into(&self, visitor: &mut JsonMembers);
+}
+
+impl RecordFields for Attributes<'_> {
+    fn record_into(&self, visitor: &mut JsonMembers) {
+        self.record(visitor);
+    }
+}
+
+impl RecordFields for Record<'_> {
+    fn record_into(&self, visitor: &mut JsonMembers) {
+        self.record(visitor);
+    }
+}
+
+/// Fields as `(name, JSON value)`.
+#[derive(Default)]
+struct JsonMembers(Vec<(&'static str, String)>);
+
+impl JsonMembers {
+    fn string(&mut self, field: &Field, value: &str) {
+        let mut json = String::with_capacity(value.len() + 2);
+        json_string(&mut json, value);
+        self.0.push((field.name(), json));
+    }
+}
+
+impl Visit for JsonMembers {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.string(field, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.string(field, &format!("{value:?}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.push((field.name(), value.to_string()));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.push((field.name(), value.to_string()));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.push((field.name(), value.to_string()));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.0.push((field.name(), value.to_string()));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+}
+
+/// The `context` members of spans `outermost` first: each key once, at its innermost value,
+/// in the order the keys first appeared.
+fn merge_context<'a>(outermost: impl Iterator<Item = &'a [(&'static str, String)]>) -> String {
+    let mut merged: Vec<(&'static str, &str)> = Vec::new();
+    for fields in outermost {
+        for (key, value) in fields {
+            match merged.iter_mut().find(|(k, _)| k == key) {
+                Some((_, old)) => *old = value,
+                None => merged.push((key, value)),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (key, value)) in merged.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(&mut out, key);
+        out.push(':');
+        out.push_str(value);
+    }
+    out
 }
 
 thread_local! {
@@ -131,7 +240,41 @@ where
         let _ = (subscriber, self.dispatch.set(()));
     }
 
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut fields = SpanFields::default();
+            fields.record(attrs);
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            if let Some(fields) = extensions.get_mut::<SpanFields>() {
+                fields.record(values);
+                return;
+            }
+            let mut fields = SpanFields::default();
+            fields.record(values);
+            extensions.insert(fields);
+        }
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let context = ctx
+            .event_scope(event)
+            .map(|scope| {
+                let spans: Vec<_> = scope.from_root().collect();
+                let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
+                merge_context(
+                    extensions
+                        .iter()
+                        .filter_map(|e| e.get::<SpanFields>())
+                        .map(|f| f.0.as_slice()),
+                )
+            })
+            .unwrap_or_default();
         let found = ctx.event_scope(event).and_then(|scope| {
             let mut name = None;
             #[cfg(feature = "otlp")]
@@ -146,6 +289,7 @@ where
                         event: Some(event.metadata()),
                         name: name.unwrap_or_default(),
                         ids: Some(ids),
+                        context: context.clone(),
                     });
                 }
                 #[cfg(feature = "otlp")]
@@ -161,6 +305,7 @@ where
                         event: Some(event.metadata()),
                         name: name.unwrap_or_default(),
                         ids: Some(ids),
+                        context: context.clone(),
                     });
                 }
             }
@@ -168,6 +313,7 @@ where
                 event: Some(event.metadata()),
                 name,
                 ids: None,
+                context: context.clone(),
             })
         });
         EVENT_SPAN.with(|cell| *cell.borrow_mut() = found);
@@ -201,10 +347,17 @@ where
             _ => ctx
                 .event_scope()
                 .and_then(|mut scope| scope.next())
-                .map(|span| EventSpan {
-                    event: None,
-                    name: span.metadata().name(),
-                    ids: span.extensions().get::<SpanIds>().copied(),
+                .map(|span| {
+                    let extensions = span.extensions();
+                    EventSpan {
+                        event: None,
+                        name: span.metadata().name(),
+                        ids: extensions.get::<SpanIds>().copied(),
+                        context: extensions
+                            .get::<SpanFields>()
+                            .map(|f| merge_context(core::iter::once(f.0.as_slice())))
+                            .unwrap_or_default(),
+                    }
                 }),
         };
         let line = json_line(event, span);
@@ -234,6 +387,11 @@ fn json_line(event: &Event<'_>, span: Option<EventSpan>) -> String {
     if let Some(span) = span {
         out.push_str(",\"span\":");
         json_string(&mut out, span.name);
+        if !span.context.is_empty() {
+            out.push_str(",\"context\":{");
+            out.push_str(&span.context);
+            out.push('}');
+        }
         if let Some(ids) = span.ids.filter(|ids| ids.sampled) {
             out.push_str(",\"trace_id\":\"");
             hex(&mut out, &ids.trace_id);
@@ -336,6 +494,23 @@ mod tests {
         let mut out = String::new();
         json_string(&mut out, "a\"b\\c\nd\u{1}é");
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn context_keeps_each_key_once_at_its_innermost_value() {
+        let outer = [
+            ("session_id", "\"s-1\"".to_owned()),
+            ("job.id", "1".to_owned()),
+        ];
+        let inner = [
+            ("job.id", "7".to_owned()),
+            ("skill", "\"timer\"".to_owned()),
+        ];
+        assert_eq!(
+            merge_context([&outer[..], &[][..], &inner[..]].into_iter()),
+            r#""session_id":"s-1","job.id":7,"skill":"timer""#
+        );
+        assert_eq!(merge_context(core::iter::empty()), "");
     }
 
     #[test]
