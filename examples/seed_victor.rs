@@ -37,6 +37,9 @@
 //!   (`status(ok = "completed", ..)` on the coordinator), `victor_llm_tokens_total{provider,
 //!   model, type}`, and the cost as the histogram `victor_llm_cost_dollars`, whose `_sum` is
 //!   the total cost (a counter of the `metrics` facade counts whole numbers only).
+//! - System metrics (memory, CPU, file descriptors, uptime): obs's process metrics,
+//!   `process_resident_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds` and
+//!   `process_max_fds`, and `process_start_time_seconds` (uptime is `time() -` it).
 //! - Distributed tracing, `process_request` → `call_llm`, `execute_tool` with `user_id`,
 //!   `request_id`, `model`, `tokens`: `#[traced(name = .., fields(..))]`; `inject_context` and
 //!   `extract_context` are `obs_runtime::propagation` with the `otlp` feature.
@@ -50,9 +53,8 @@
 //!   `objective(success = 95.0)` and `objective(latency = "5s", percentile = 95)` on the
 //!   request; high tool error rate and slow tool execution are objectives on `execute_tool`;
 //!   coordinator failures one on the coordinator. Low cache hit rate, cost and token spikes,
-//!   low request rate and service down are thresholds on rates and gauges, not objectives:
-//!   obs does not generate them. High memory and CPU need the process's own metrics, which
-//!   obs does not export yet (see the README).
+//!   low request rate, service down, high memory and CPU are thresholds on rates and gauges
+//!   (the process's included), not objectives: obs does not generate them.
 //!
 //! Left out, because it is not instrumentation: the `AlertManager` with its Slack, e-mail and
 //! webhook notifiers, severities and cooldowns (Prometheus' Alertmanager routes and

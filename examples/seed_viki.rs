@@ -38,7 +38,7 @@
 //!   Phase 4 alerts "for errors/high latency": `objective(success = 99.0)` and
 //!   `objective(latency = "2s", percentile = 95)` on the request (the plan names no
 //!   thresholds: these are ours), as burn-rate alerts in `/obs/rules.yml`.
-//! - Memory usage: not on this page; obs exports no process metrics yet (see the README).
+//! - Memory usage: `process_resident_memory_bytes` among obs's process metrics.
 //!
 //! Left out, because it is not instrumentation: the `ErrorTracker`'s list of the last 100
 //! errors and its "most common" summary (a log aggregator's query over the error events

@@ -948,6 +948,17 @@ fn seed_victor() {
     }
 
     let page = run.page();
+    // The plan's system metrics are the process's.
+    if cfg!(target_os = "linux") {
+        for name in [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(page.contains(&format!("\n{name} ")), "{name}");
+        }
+    }
     let request = |provider: &str, model: &str, status: &str| {
         value(
             &page,

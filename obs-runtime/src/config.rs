@@ -441,6 +441,7 @@ impl Builder {
         if self.recorder {
             crate::recorder::install(self.buckets)?;
         }
+        crate::process::enable();
         if let Some(guard) = &trace_guard {
             guard.activate();
         }

@@ -84,6 +84,10 @@
 //!   histograms as buckets.
 //! - **The server** is plain threads: no async runtime is needed. See [`Builder`] for the
 //!   environment variables it reads.
+//! - **The process's own metrics**, once `init` ran: `process_cpu_seconds_total`,
+//!   `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
+//!   `process_max_fds` and `process_start_time_seconds`, as every Prometheus client library
+//!   names them, read from `/proc` at each scrape (Linux; elsewhere they are left out).
 //!
 //! # Traces and logs
 //!
@@ -132,6 +136,7 @@ mod logs;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod probe;
+mod process;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub mod propagation;

@@ -131,6 +131,8 @@ fn write_float(out: &mut String, value: f64) {
 
 enum Value {
     Counter(u64),
+    /// A counter of a quantity that is not a whole number, such as CPU seconds.
+    FloatCounter(f64),
     Gauge(f64),
     Histogram {
         bounds: Vec<f64>,
@@ -145,7 +147,10 @@ impl Value {
     fn merge(&mut self, other: Value) -> bool {
         match (self, other) {
             (Value::Counter(a), Value::Counter(b)) => *a = a.saturating_add(b),
-            (Value::Gauge(a), Value::Gauge(b)) => *a += b,
+            (Value::FloatCounter(a), Value::FloatCounter(b))
+            | (Value::Gauge(a), Value::Gauge(b)) => {
+                *a += b;
+            }
             (
                 Value::Histogram {
                     bounds,
@@ -222,6 +227,11 @@ impl Family {
     /// Adds a counter series.
     pub(crate) fn counter(&mut self, labels: &Labels, value: u64) {
         self.add(labels, Value::Counter(value));
+    }
+
+    /// Adds a counter series whose value is not a whole number.
+    pub(crate) fn counter_f64(&mut self, labels: &Labels, value: f64) {
+        self.add(labels, Value::FloatCounter(value));
     }
 
     /// Adds a gauge series.
@@ -402,7 +412,7 @@ fn write_series(out: &mut String, name: &str, labels: &str, value: &Value, les: 
             write_u64(out, *v);
             out.push('\n');
         }
-        Value::Gauge(v) => {
+        Value::FloatCounter(v) | Value::Gauge(v) => {
             open_series(out, name, "", labels);
             write_float(out, *v);
             out.push('\n');
@@ -474,6 +484,7 @@ pub fn render() -> String {
         site.collect(&mut out);
     }
     crate::recorder::collect(&mut out);
+    crate::process::collect(&mut out);
     crate::config::collect_target_info(&mut out);
     out.finish()
 }
