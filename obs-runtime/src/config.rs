@@ -246,7 +246,8 @@ impl Builder {
         }
     }
 
-    /// The service's name: a `target_info{service_name="…"}` series on the page.
+    /// The service's name: a `target_info{service_name="…"}` series on the page, and the
+    /// `service.name` resource of exported spans.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
@@ -511,6 +512,19 @@ impl Builder {
 
     /// A header (gRPC metadata) sent with every export, such as an API key. Replaces the same
     /// header from `OTEL_EXPORTER_OTLP_HEADERS`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "otlp")] {
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .otlp_endpoint("http://127.0.0.1:4318")
+    ///     .otlp_header("x-api-key", "my-key")
+    ///     .resource_attribute("deployment.environment.name", "staging")
+    ///     .flush_timeout(std::time::Duration::from_secs(1))
+    ///     .install()?;
+    /// # }
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.traces.headers.push((name.into(), value.into()));
         self
@@ -555,6 +569,16 @@ impl Builder {
     }
 
     /// How logs are written. Also `OBS_LOG_FORMAT`.
+    ///
+    /// ```
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .log_format(obs_runtime::LogFormat::Json)
+    ///     .log_filter("warn,checkout=debug") // RUST_LOG's syntax
+    ///     .install()?;
+    /// tracing::warn!(order = 7, "payment retried"); // one JSON line on stderr
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
     pub fn log_format(mut self, format: LogFormat) -> Self {
         self.log_format = Some(format);
         self
@@ -570,6 +594,17 @@ impl Builder {
     /// Install no global `tracing` subscriber, for applications that install their own: add
     /// [`trace_layer`](crate::trace_layer) (and [`log_layer`](crate::log_layer) if you want
     /// obs's log lines) to it. The exporter still starts.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let obs = obs_runtime::Builder::new().without_server().without_subscriber().install()?;
+    /// let mine = tracing_subscriber::registry()
+    ///     .with(obs_runtime::trace_layer())
+    ///     .with(obs_runtime::log_layer(obs_runtime::LogFormat::Text));
+    /// tracing::subscriber::set_global_default(mine).expect("the only global subscriber");
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
     pub fn without_subscriber(mut self) -> Self {
         self.subscriber = false;
         self

@@ -94,6 +94,22 @@ fn extract(carrier: &dyn Extractor) -> RemoteContext {
 
 /// Writes the current span's `traceparent` (and `tracestate`) into `headers`. Writes nothing
 /// when no exported span is current.
+///
+/// ```
+/// # let obs = obs_runtime::Builder::new().without_server()
+/// #     .traces_exporter(obs_runtime::TracesExporter::Console).install()?;
+/// #[obs_runtime::traced]
+/// fn call_payment() -> http::HeaderMap {
+///     let mut headers = http::HeaderMap::new();
+///     obs_runtime::propagation::inject_headers(&mut headers);
+///     headers // and send the request with them
+/// }
+///
+/// let headers = call_payment();
+/// let traceparent = headers["traceparent"].to_str().unwrap();
+/// assert!(traceparent.starts_with("00-") && traceparent.ends_with("-01")); // sampled
+/// # Ok::<(), obs_runtime::Error>(())
+/// ```
 pub fn inject_headers(headers: &mut http::HeaderMap) {
     inject(&mut opentelemetry_http::HeaderInjector(headers));
 }
@@ -184,6 +200,15 @@ impl RemoteContext {
     }
 
     /// Whether the caller sampled the trace (parent-based samplers follow it).
+    ///
+    /// ```
+    /// let headers = std::collections::HashMap::from([(
+    ///     "traceparent".to_owned(),
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".to_owned(),
+    /// )]);
+    /// let caller = obs_runtime::propagation::extract_map(&headers);
+    /// assert!(caller.is_valid() && !caller.is_sampled());
+    /// ```
     pub fn is_sampled(&self) -> bool {
         self.0.span().span_context().is_sampled()
     }
@@ -212,6 +237,23 @@ impl RemoteContext {
 
     /// Makes the caller the parent of `span`, a span not entered yet (one you create for the
     /// request, say). `false` if the span is already started or not exported.
+    ///
+    /// ```
+    /// # let obs = obs_runtime::Builder::new().without_server()
+    /// #     .traces_exporter(obs_runtime::TracesExporter::Console).install()?;
+    /// let headers = std::collections::HashMap::from([(
+    ///     "traceparent".to_owned(),
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    /// )]);
+    /// let request = tracing::info_span!("request");
+    /// assert!(obs_runtime::propagation::extract_map(&headers).set_parent_of(&request));
+    /// let _entered = request.enter(); // spans created here join the caller's trace
+    /// assert_eq!(
+    ///     obs_runtime::propagation::current_trace_id().as_deref(),
+    ///     Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    /// );
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
     pub fn set_parent_of(&self, span: &tracing::Span) -> bool {
         span.set_parent(self.0.clone()).is_ok()
     }

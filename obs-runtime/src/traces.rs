@@ -21,6 +21,14 @@ use crate::render::{Collector, Kind, Labels};
 
 /// Where finished spans go: `OTEL_TRACES_EXPORTER`, or
 /// [`Builder::traces_exporter`](crate::Builder::traces_exporter).
+///
+/// ```
+/// let obs = obs_runtime::Builder::new()
+///     .without_server()
+///     .traces_exporter(obs_runtime::TracesExporter::None) // metrics and logs only
+///     .install()?;
+/// # Ok::<(), obs_runtime::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TracesExporter {
