@@ -170,6 +170,38 @@ impl Run {
         page
     }
 
+    /// The generated rules, checked by `promtool check rules`.
+    fn rules(&self) -> String {
+        let rules = self.get("/obs/rules.yml").body;
+        let path = std::env::temp_dir().join(format!(
+            "obs-seeds-{}-{}.rules.yml",
+            std::process::id(),
+            self.addr.port()
+        ));
+        std::fs::write(&path, &rules).unwrap();
+        match Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&path)
+            .output()
+        {
+            Ok(out) => assert!(
+                out.status.success(),
+                "promtool check rules:\n{}{}\n{rules}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "promtool is needed in CI ({e})"
+                );
+                eprintln!("SKIPPED promtool check rules: {e}");
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+        rules
+    }
+
     fn get(&self, path: &str) -> common::Response {
         common::request(self.addr, "GET", path)
     }
@@ -462,7 +494,7 @@ fn seed_viki() {
     assert_eq!(layer("synthesis", "success"), 14);
 
     // The objectives' alerts count failures as what is not `success`.
-    let rules = run.get("/obs/rules.yml").body;
+    let rules = run.rules();
     assert!(
         rules.contains(r#"rate(viki_requests_total{status!="success"}[1h])"#),
         "{rules}"
@@ -695,7 +727,7 @@ fn seed_jeeves() {
     assert_eq!(http("504"), 2);
 
     // The four SLOs are alerts; the gateway's error ratio counts what is not 200.
-    let rules = run.get("/obs/rules.yml").body;
+    let rules = run.rules();
     for function in [
         "PipelineRunner::execute",
         "Provider::generate",
@@ -859,7 +891,7 @@ fn seed_sixseven() {
     assert_eq!(external("http_post", "freepik", "error"), 2);
 
     // `created` and `succeeded` both mean success, each for its own function.
-    let rules = run.get("/obs/rules.yml").body;
+    let rules = run.rules();
     assert!(
         rules.contains(r#"rate(sixseven_commands_total{function="run_job",module="seed_sixseven",status!="succeeded"}[1h])"#),
         "{rules}"
@@ -1056,7 +1088,7 @@ fn seed_victor() {
     );
 
     // The alert rules: requests, tools and the coordinator (whose success is `completed`).
-    let rules = run.get("/obs/rules.yml").body;
+    let rules = run.rules();
     for (alert, function) in [
         ("ObsErrorBudgetFastBurn", "handle_request"),
         ("ObsLatencyBudgetFastBurn", "handle_request"),
@@ -1179,7 +1211,7 @@ fn seed_retrieval() {
         "two answers withheld at 0.8"
     );
 
-    let rules = run.get("/obs/rules.yml").body;
+    let rules = run.rules();
     assert!(
         rules.contains(r#"rate(query_latency_seconds_bucket{function="process_query",module="seed_retrieval",le=~"3(\\.0*)?"}[1h])"#),
         "{rules}"
