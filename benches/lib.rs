@@ -71,18 +71,6 @@ pub fn fastraced(x: u64) -> u64 {
     work(x)
 }
 
-/// A function returning `Err` for odd inputs: two statuses per site.
-#[counted]
-#[timed]
-#[inline(never)]
-pub fn fallible(x: u64) -> Result<u64, u64> {
-    if x.is_multiple_of(2) {
-        Ok(work(x))
-    } else {
-        Err(x)
-    }
-}
-
 // The async twins: the same body in an `async fn`, polled once to completion by the bench.
 
 #[inline(never)]
