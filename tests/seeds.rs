@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -200,6 +201,50 @@ impl Run {
         }
         let _ = std::fs::remove_file(&path);
         rules
+    }
+
+    /// Every query of the generated dashboard parses: promtool has no dashboard check, so each
+    /// becomes a recording rule, Grafana's variables replaced as Grafana would.
+    fn check_dashboard(&self) {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.get("/obs/dashboard.json").body).expect("valid JSON");
+        let mut file = String::from("groups:\n  - name: dashboard\n    rules:\n");
+        let exprs = json["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["targets"].as_array().unwrap())
+            .map(|t| t["expr"].as_str().unwrap());
+        for (i, expr) in exprs.enumerate() {
+            let concrete = expr
+                .replace("$__rate_interval", "1m")
+                .replace("$job", "seed")
+                .replace("$function", ".*");
+            let _ = writeln!(
+                file,
+                "      - record: dashboard:query_{i}\n        expr: {}",
+                serde_json::to_string(&concrete).unwrap()
+            );
+        }
+        let path = std::env::temp_dir().join(format!(
+            "obs-seeds-{}-{}.dashboard.yml",
+            std::process::id(),
+            self.addr.port()
+        ));
+        std::fs::write(&path, &file).unwrap();
+        if let Ok(out) = Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&path)
+            .output()
+        {
+            assert!(
+                out.status.success(),
+                "a dashboard query does not parse:\n{}{}\n{file}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     fn get(&self, path: &str) -> common::Response {
@@ -494,6 +539,7 @@ fn seed_viki() {
     assert_eq!(layer("synthesis", "success"), 14);
 
     // The objectives' alerts count failures as what is not `success`.
+    run.check_dashboard();
     let rules = run.rules();
     assert!(
         rules.contains(r#"rate(viki_requests_total{status!="success"}[1h])"#),
@@ -727,6 +773,7 @@ fn seed_jeeves() {
     assert_eq!(http("504"), 2);
 
     // The four SLOs are alerts; the gateway's error ratio counts what is not 200.
+    run.check_dashboard();
     let rules = run.rules();
     for function in [
         "PipelineRunner::execute",
@@ -891,6 +938,7 @@ fn seed_sixseven() {
     assert_eq!(external("http_post", "freepik", "error"), 2);
 
     // `created` and `succeeded` both mean success, each for its own function.
+    run.check_dashboard();
     let rules = run.rules();
     assert!(
         rules.contains(r#"rate(sixseven_commands_total{function="run_job",module="seed_sixseven",status!="succeeded"}[1h])"#),
@@ -1088,6 +1136,7 @@ fn seed_victor() {
     );
 
     // The alert rules: requests, tools and the coordinator (whose success is `completed`).
+    run.check_dashboard();
     let rules = run.rules();
     for (alert, function) in [
         ("ObsErrorBudgetFastBurn", "handle_request"),
@@ -1211,6 +1260,7 @@ fn seed_retrieval() {
         "two answers withheld at 0.8"
     );
 
+    run.check_dashboard();
     let rules = run.rules();
     assert!(
         rules.contains(r#"rate(query_latency_seconds_bucket{function="process_query",module="seed_retrieval",le=~"3(\\.0*)?"}[1h])"#),
