@@ -641,6 +641,42 @@ impl Parts {
             };
         };
         match shape {
+            // `#[traced]` alone: a disabled level returns the body's value straight away, so
+            // the call is a tail call, as in `tracing::instrument`'s expansion.
+            Shape::Sync if trace_start.is_some() && starts.is_empty() => {
+                let Some((helper, closure)) = sync_closure(f, &stmts) else {
+                    let (helper, run) = run_sync(f, &mut stmts);
+                    return quote_spanned! {m=>
+                        #items
+                        #helper
+                        #trace_start
+                        #enter
+                        let #out = #run;
+                        #probe
+                        #exit
+                        #trace_finish
+                        #out
+                    };
+                };
+                let body_fn = Ident::new("obs_body", m);
+                quote_spanned! {m=>
+                    #items
+                    #helper
+                    #trace_start
+                    let #body_fn = #closure;
+                    // A bool, not `obs_traced`'s discriminant: LLVM threads the disabled path
+                    // straight from the level check to this return and makes it a tail call.
+                    if !obs_enabled {
+                        return #body_fn();
+                    }
+                    #enter
+                    let #out = #body_fn();
+                    #probe
+                    #exit
+                    #trace_finish
+                    #out
+                }
+            }
             Shape::Sync => {
                 let (helper, run) = run_sync(f, &mut stmts);
                 quote_spanned! {m=>
@@ -763,6 +799,29 @@ fn run_sync(f: &RawFn, stmts: &mut [Stmt]) -> (Option<TokenStream>, TokenStream)
     }
 }
 
+/// The body of a sync fn as an `FnOnce` closure bound to a value, and the helper item that
+/// types it so; `None` when the body runs inline (see [`SyncBody::Inline`]).
+fn sync_closure(f: &RawFn, stmts: &[Stmt]) -> Option<(TokenStream, TokenStream)> {
+    // `sync_body` may rewrite the statements it looks at: it gets a copy.
+    if !matches!(sync_body(f, &mut stmts.to_vec()), SyncBody::Closure) {
+        return None;
+    }
+    let m = Span::mixed_site();
+    let fake_return = fake_return(&f.sig.output);
+    // As in `run_sync`: passed where `FnOnce` is expected, the closure is an `FnOnce` one.
+    let helper = quote_spanned! {m=>
+        #[inline(always)]
+        fn __obs_once<R, F: ::core::ops::FnOnce() -> R>(f: F) -> F {
+            f
+        }
+    };
+    let body = quote!({ #(#stmts)* });
+    Some((
+        helper,
+        quote_spanned!(m=> __obs_once(move || { #fake_return #body })),
+    ))
+}
+
 /// How a sync body runs in its wrapper.
 enum SyncBody {
     /// In a closure, called at once: its `return`s and `?`s end the closure, whose value the
@@ -854,7 +913,8 @@ fn trace_parts(
     );
     // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
     let start = quote_spanned! {m=>
-        let obs_traced = if #p::tracing::level_enabled!(#level) {
+        let obs_enabled = #p::tracing::level_enabled!(#level);
+        let obs_traced = if obs_enabled {
             ::core::option::Option::Some(#p::Traced::#start_fn(#span, &__OBS_META))
         } else {
             ::core::option::Option::None
