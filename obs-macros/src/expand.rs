@@ -641,48 +641,14 @@ impl Parts {
             };
         };
         match shape {
-            // `#[traced]` alone: a disabled level returns the body's value straight away, so
-            // the call is a tail call, as in `tracing::instrument`'s expansion.
-            Shape::Sync if trace_start.is_some() && starts.is_empty() => {
-                let Some((helper, closure)) = sync_closure(f, &stmts) else {
-                    let (helper, run) = run_sync(f, &mut stmts);
-                    return quote_spanned! {m=>
-                        #items
-                        #helper
-                        #trace_start
-                        #enter
-                        let #out = #run;
-                        #probe
-                        #exit
-                        #trace_finish
-                        #out
-                    };
-                };
-                let body_fn = Ident::new("obs_body", m);
-                quote_spanned! {m=>
-                    #items
-                    #helper
-                    #trace_start
-                    let #body_fn = #closure;
-                    // A bool, not `obs_traced`'s discriminant: LLVM threads the disabled path
-                    // straight from the level check to this return and makes it a tail call.
-                    if !obs_enabled {
-                        return #body_fn();
-                    }
-                    #enter
-                    let #out = #body_fn();
-                    #probe
-                    #exit
-                    #trace_finish
-                    #out
-                }
-            }
             Shape::Sync => {
-                let (helper, run) = run_sync(f, &mut stmts);
+                let (helper, run, early) =
+                    sync_parts(f, &mut stmts, trace_start.is_some() && starts.is_empty());
                 quote_spanned! {m=>
                     #items
                     #helper
                     #trace_start
+                    #early
                     #enter
                     #starts
                     let #out = #run;
@@ -796,6 +762,32 @@ fn run_sync(f: &RawFn, stmts: &mut [Stmt]) -> (Option<TokenStream>, TokenStream)
             let run = quote_spanned!(m=> __obs_call_once(move || { #fake_return #body }));
             (Some(helper), run)
         }
+    }
+}
+
+/// How a sync fn's body runs: `run` evaluates to its value, `helper` is an item it needs.
+/// For `#[traced]` alone (`traced_only`), `early` returns the body's value straight away when
+/// the level is disabled: a tail call, as in `tracing::instrument`'s expansion. It tests
+/// `obs_enabled`, a bool, not `obs_traced`'s discriminant, so that LLVM threads that path from
+/// the level check.
+fn sync_parts(
+    f: &RawFn,
+    stmts: &mut [Stmt],
+    traced_only: bool,
+) -> (Option<TokenStream>, TokenStream, Option<TokenStream>) {
+    let m = Span::mixed_site();
+    if let Some((helper, closure)) = traced_only.then(|| sync_closure(f, stmts)).flatten() {
+        let body_fn = Ident::new("obs_body", m);
+        let early = quote_spanned! {m=>
+            let #body_fn = #closure;
+            if !obs_enabled {
+                return #body_fn();
+            }
+        };
+        (Some(helper), quote_spanned!(m=> #body_fn()), Some(early))
+    } else {
+        let (helper, run) = run_sync(f, stmts);
+        (helper, run, None)
     }
 }
 
