@@ -1,7 +1,7 @@
 //! Code generation: one wrapper per function, whatever attributes are stacked on it.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Stmt, Type};
@@ -358,7 +358,7 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
 ///     static __OBS_TIMED: HistogramSite<14> = …;  …
 ///     let counted = Counted::start(&__OBS_COUNTED);
 ///     let timed = Timed::start(&__OBS_TIMED);
-///     let out = __obs_call_once(move || { if false { /* pins the return type */ } { body } });
+///     let out = call_once(move || { if false { /* pins the return type */ } { body } });
 ///     let status = probe(&out);                  // chosen at compile time from the type
 ///     timed.finish(status); counted.finish(status);
 ///     out
@@ -452,6 +452,8 @@ struct Parts {
     finishes: TokenStream,
     /// `#[traced]`: the span's start, before the guards, and end, after them.
     trace: Option<(TokenStream, TokenStream)>,
+    /// The statics of the metrics, registered together.
+    sites: Vec<Ident>,
 }
 
 impl Parts {
@@ -475,6 +477,7 @@ impl Parts {
             starts: TokenStream::new(),
             finishes: TokenStream::new(),
             trace: None,
+            sites: Vec::new(),
         };
         parts.add_metrics(plan);
         if let Some(trace) = &plan.traced {
@@ -485,14 +488,26 @@ impl Parts {
 
     fn register(&mut self, site: &Ident, ty: &TokenStream, init: &TokenStream) {
         let m = Span::mixed_site();
-        let p = &self.p;
-        let reg = format_ident!("{}_SITE", site);
         self.items.extend(quote_spanned! {m=>
             static #site: #ty = #init;
+        });
+        self.sites.push(site.clone());
+    }
+
+    /// Registers the fn's sites in one linker-collected entry: one per fn, not per metric,
+    /// since each `distributed_slice` entry costs build time (1.8 s per 1,000).
+    fn registration(&self) -> TokenStream {
+        let m = Span::mixed_site();
+        let p = &self.p;
+        if self.sites.is_empty() {
+            return TokenStream::new();
+        }
+        let sites = &self.sites;
+        quote_spanned! {m=>
             #[#p::linkme::distributed_slice(#p::SITES)]
             #[linkme(crate = #p::linkme)]
-            static #reg: &'static dyn #p::Site = &#site;
-        });
+            static __OBS_SITES: &'static [&'static dyn #p::Site] = &[#(&#sites),*];
+        }
     }
 
     /// Registers the site of one metric and returns the expression that gives the call's
@@ -598,13 +613,16 @@ impl Parts {
     /// The new body of the fn: the user's statements wrapped for `shape`.
     fn wrap(self, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>) -> TokenStream {
         let m = Span::mixed_site();
+        let registration = self.registration();
         let Parts {
             p,
-            items,
+            mut items,
             starts,
             finishes,
             trace,
+            ..
         } = self;
+        items.extend(registration);
         let out = Ident::new("obs_out", m);
         let status = Ident::new("obs_status", m);
         let (trace_start, trace_finish) = trace.unzip();
@@ -642,11 +660,14 @@ impl Parts {
         };
         match shape {
             Shape::Sync => {
-                let (helper, run, early) =
-                    sync_parts(f, &mut stmts, trace_start.is_some() && starts.is_empty());
+                let (run, early) = sync_parts(
+                    &p,
+                    f,
+                    &mut stmts,
+                    trace_start.is_some() && starts.is_empty(),
+                );
                 quote_spanned! {m=>
                     #items
-                    #helper
                     #trace_start
                     #early
                     #enter
@@ -674,14 +695,13 @@ impl Parts {
                 }
             }
             Shape::ImplFuture | Shape::BoxedFuture => {
-                let (helper, run) = run_sync(f, &mut stmts);
+                let run = run_sync(&p, f, &mut stmts);
                 let inner = Ident::new("obs_future", m);
                 let awaited = instrument(quote_spanned!(m=> #inner));
                 let wrapped =
                     measured_future(shape, f, &awaited, &quote!(#probe #finishes #trace_finish));
                 quote_spanned! {m=>
                     #items
-                    #helper
                     #trace_start
                     #enter
                     #starts
@@ -732,19 +752,16 @@ fn measured_future(
     }
 }
 
-/// How a sync body, or the sync part of a future-returning fn, runs: `run` evaluates to its
-/// value; `helper` is an item it needs.
-fn run_sync(f: &RawFn, stmts: &mut [Stmt]) -> (Option<TokenStream>, TokenStream) {
+/// How a sync body, or the sync part of a future-returning fn, runs: the expression of its
+/// value.
+fn run_sync(p: &TokenStream, f: &RawFn, stmts: &mut [Stmt]) -> TokenStream {
     let m = Span::mixed_site();
     match sync_body(f, stmts) {
         SyncBody::Inline { label } => {
             let ty = return_type(&f.sig.output);
             let label = label.map(|l| quote!(#l:));
             let body = quote!({ #(#stmts)* });
-            (
-                None,
-                quote_spanned!(m=> { let obs_value: #ty = #label #body; obs_value }),
-            )
+            quote_spanned!(m=> { let obs_value: #ty = #label #body; obs_value })
         }
         SyncBody::Closure => {
             let fake_return = fake_return(&f.sig.output);
@@ -752,66 +769,39 @@ fn run_sync(f: &RawFn, stmts: &mut [Stmt]) -> (Option<TokenStream>, TokenStream)
             // which may return a reborrow of what it captured: `fn f(p: &mut P) -> &mut u8
             // { &mut p.x }` compiles wrapped as it did bare. Called directly, the closure
             // would be `FnMut`, and rustc refuses that return.
-            let helper = quote_spanned! {m=>
-                #[inline]
-                fn __obs_call_once<R, F: ::core::ops::FnOnce() -> R>(f: F) -> R {
-                    f()
-                }
-            };
             let body = quote!({ #(#stmts)* });
-            let run = quote_spanned!(m=> __obs_call_once(move || { #fake_return #body }));
-            (Some(helper), run)
+            quote_spanned!(m=> #p::call_once(move || { #fake_return #body }))
         }
     }
 }
 
-/// How a sync fn's body runs: `run` evaluates to its value, `helper` is an item it needs.
-/// For `#[traced]` alone (`traced_only`), `early` returns the body's value straight away when
-/// the level is disabled: a tail call, as in `tracing::instrument`'s expansion. It tests
-/// `obs_enabled`, a bool, not `obs_traced`'s discriminant, so that LLVM threads that path from
-/// the level check.
+/// How a sync fn's body runs: `run` evaluates to its value. For `#[traced]` alone
+/// (`traced_only`), `early` returns the body's value straight away when the level is
+/// disabled: a tail call, as in `tracing::instrument`'s expansion. It tests `obs_enabled`, a
+/// bool, not `obs_traced`'s discriminant, so that LLVM threads that path from the level check.
 fn sync_parts(
+    p: &TokenStream,
     f: &RawFn,
     stmts: &mut [Stmt],
     traced_only: bool,
-) -> (Option<TokenStream>, TokenStream, Option<TokenStream>) {
+) -> (TokenStream, Option<TokenStream>) {
     let m = Span::mixed_site();
-    if let Some((helper, closure)) = traced_only.then(|| sync_closure(f, stmts)).flatten() {
-        let body_fn = Ident::new("obs_body", m);
-        let early = quote_spanned! {m=>
-            let #body_fn = #closure;
-            if !obs_enabled {
-                return #body_fn();
-            }
-        };
-        (Some(helper), quote_spanned!(m=> #body_fn()), Some(early))
-    } else {
-        let (helper, run) = run_sync(f, stmts);
-        (helper, run, None)
+    // `sync_body` may rewrite the statements it looks at: it gets a copy here.
+    let closure = traced_only && matches!(sync_body(f, &mut stmts.to_vec()), SyncBody::Closure);
+    if !closure {
+        return (run_sync(p, f, stmts), None);
     }
-}
-
-/// The body of a sync fn as an `FnOnce` closure bound to a value, and the helper item that
-/// types it so; `None` when the body runs inline (see [`SyncBody::Inline`]).
-fn sync_closure(f: &RawFn, stmts: &[Stmt]) -> Option<(TokenStream, TokenStream)> {
-    // `sync_body` may rewrite the statements it looks at: it gets a copy.
-    if !matches!(sync_body(f, &mut stmts.to_vec()), SyncBody::Closure) {
-        return None;
-    }
-    let m = Span::mixed_site();
     let fake_return = fake_return(&f.sig.output);
+    let body = quote!({ #(#stmts)* });
+    let body_fn = Ident::new("obs_body", m);
     // As in `run_sync`: passed where `FnOnce` is expected, the closure is an `FnOnce` one.
-    let helper = quote_spanned! {m=>
-        #[inline(always)]
-        fn __obs_once<R, F: ::core::ops::FnOnce() -> R>(f: F) -> F {
-            f
+    let early = quote_spanned! {m=>
+        let #body_fn = #p::once(move || { #fake_return #body });
+        if !obs_enabled {
+            return #body_fn();
         }
     };
-    let body = quote!({ #(#stmts)* });
-    Some((
-        helper,
-        quote_spanned!(m=> __obs_once(move || { #fake_return #body })),
-    ))
+    (quote_spanned!(m=> #body_fn()), Some(early))
 }
 
 /// How a sync body runs in its wrapper.
@@ -850,6 +840,10 @@ fn return_type(output: &ReturnType) -> TokenStream {
     }
 }
 
+/// The most arguments a traced fn records through `Traced::open`: its `MAX_SPAN_FIELDS` less
+/// the seven fields every span has. More, or `fields(…)`, go through `tracing::span!`.
+const MAX_OPEN_ARGS: usize = 25;
+
 /// `#[traced]`: the statement that starts the span and the one that ends it.
 fn trace_parts(
     p: &TokenStream,
@@ -866,48 +860,85 @@ fn trace_parts(
         .name
         .as_ref()
         .map_or_else(|| f.sig.ident.unraw().to_string(), syn::LitStr::value);
-    let args = recorded_args(f, trace)?.into_iter().map(|arg| {
-        let key = arg.unraw().to_string();
-        // Resolved as the user's name, but marked as the expansion's use, not theirs:
-        // recording `_unused` is no `clippy::used_underscore_binding` of the user.
-        let mut arg = arg.clone();
-        arg.set_span(Span::call_site().located_at(arg.span()));
-        quote_spanned!(m=> #key = (&#p::Probe(&#arg)).__obs_arg(),)
-    });
-    let fields = trace.fields.as_ref().map(|fields| quote!(#fields));
-    let span = quote_spanned! {m=>
-        {
+    let recorded = recorded_args(f, trace)?;
+    // Resolved as the user's names, but marked as the expansion's use, not theirs: recording
+    // `_unused` is no `clippy::used_underscore_binding` of the user.
+    let keys: Vec<String> = recorded.iter().map(|a| a.unraw().to_string()).collect();
+    let values: Vec<TokenStream> = recorded
+        .iter()
+        .map(|arg| {
+            let mut arg = (*arg).clone();
+            arg.set_span(Span::call_site().located_at(arg.span()));
+            quote_spanned!(m=> (&#p::Probe(&#arg)).__obs_arg())
+        })
+        .collect();
+    // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
+    let named = trace.name.is_some();
+    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
+    // Keep in step with `SPAN_FIELDS` in obs-runtime's guard.rs.
+    let fixed = [
+        "code.function.name",
+        "code.file.path",
+        "code.line.number",
+        "otel.name",
+        "otel.status_code",
+        "otel.status_description",
+        "error.type",
+    ];
+    let traced = if trace.fields.is_none() && keys.len() <= MAX_OPEN_ARGS {
+        // The callsite `tracing::span!` would declare, and one call into the runtime that
+        // opens the span: `span!`'s recursive expansion, in every traced fn, was the bulk of
+        // the attribute's build time.
+        quote_spanned! {m=>
+            static __OBS_CALLSITE: #p::tracing::callsite::DefaultCallsite =
+                #p::tracing::callsite::DefaultCallsite::new(&__OBS_SPAN);
+            static __OBS_SPAN: #p::tracing::Metadata<'static> = #p::tracing::Metadata::new(
+                #name,
+                ::core::module_path!(),
+                #level,
+                ::core::option::Option::Some(#file),
+                ::core::option::Option::Some(#line),
+                ::core::option::Option::Some(::core::module_path!()),
+                #p::tracing::field::FieldSet::new(
+                    &[#(#fixed,)* #(#keys),*],
+                    #p::tracing::callsite::Identifier(&__OBS_CALLSITE),
+                ),
+                #p::tracing::metadata::Kind::SPAN,
+            );
             #[allow(unused_imports)]
             use #p::{ArgDebug as _, ArgOther as _};
-            #p::tracing::span!(
-                #level,
-                #name,
-                "code.function.name" = #p::Empty,
-                "code.file.path" = #file,
-                "code.line.number" = #line,
-                "otel.name" = #p::Empty,
-                "otel.status_code" = #p::Empty,
-                "otel.status_description" = #p::Empty,
-                "error.type" = #p::Empty,
-                #(#args)*
-                #fields
+            #p::Traced::open(&__OBS_CALLSITE, &__OBS_META, #named, &[
+                #(&#values as &dyn #p::tracing::Value),*
+            ])
+        }
+    } else {
+        let fields = trace.fields.as_ref().map(|fields| quote!(#fields));
+        let start_fn = Ident::new(if named { "start_named" } else { "start" }, m);
+        quote_spanned! {m=>
+            #[allow(unused_imports)]
+            use #p::{ArgDebug as _, ArgOther as _};
+            #p::Traced::#start_fn(
+                #p::tracing::span!(
+                    #level,
+                    #name,
+                    "code.function.name" = #p::Empty,
+                    "code.file.path" = #file,
+                    "code.line.number" = #line,
+                    "otel.name" = #p::Empty,
+                    "otel.status_code" = #p::Empty,
+                    "otel.status_description" = #p::Empty,
+                    "error.type" = #p::Empty,
+                    #(#keys = #values,)*
+                    #fields
+                ),
+                &__OBS_META,
             )
         }
     };
-    // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
-    let start_fn = Ident::new(
-        if trace.name.is_some() {
-            "start_named"
-        } else {
-            "start"
-        },
-        m,
-    );
-    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
     let start = quote_spanned! {m=>
         let obs_enabled = #p::tracing::level_enabled!(#level);
         let obs_traced = if obs_enabled {
-            ::core::option::Option::Some(#p::Traced::#start_fn(#span, &__OBS_META))
+            ::core::option::Option::Some({ #traced })
         } else {
             ::core::option::Option::None
         };

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 pub use crate::status::StatusLabel;
 
-use crate::site::SITES;
+use crate::site::all_sites;
 
 /// What a metric of an instrumented function records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +97,7 @@ pub struct Function {
 /// Every instrumented function of the program, sorted by module then function.
 pub fn functions() -> Vec<Function> {
     let mut by_fn: BTreeMap<(&'static str, String), Function> = BTreeMap::new();
-    for site in SITES {
+    for site in all_sites() {
         let (meta, metric) = site.describe();
         let key = (meta.module(), meta.function().to_owned());
         let entry = by_fn.entry(key).or_insert_with(|| Function {

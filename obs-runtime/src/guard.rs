@@ -8,6 +8,8 @@
 use core::mem;
 use std::sync::OnceLock;
 
+use tracing::callsite::{Callsite as _, DefaultCallsite};
+
 use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite};
 use crate::status::Status;
 
@@ -126,6 +128,13 @@ impl Drop for InFlight {
     }
 }
 
+/// The fields every `#[traced]` span declares, in this order, before the recorded arguments.
+pub(crate) const SPAN_FIELDS: usize = 7;
+
+/// The most fields a span opened by [`Traced::open`] has: `SPAN_FIELDS` and up to 25
+/// arguments. The expansion of a function with more goes through `tracing::span!`.
+pub(crate) const MAX_SPAN_FIELDS: usize = 32;
+
 /// Guard of `#[traced]`: owns the call's span and writes how the call ended into it.
 #[must_use]
 pub struct Traced {
@@ -148,6 +157,54 @@ impl Traced {
         Traced {
             span,
             finished: false,
+        }
+    }
+
+    /// Opens a traced call's span at `callsite`, as `tracing::span!` would, and starts it.
+    ///
+    /// The callsite's fields are the seven of `SPAN_FIELDS`, then the function's recorded
+    /// arguments, whose values are `args`, in that order. The expansion declares the callsite
+    /// and calls this once the span's level is known to be enabled: one non-generic function
+    /// where `span!` would expand into every traced function (build time; see docs/design.md).
+    #[inline(never)]
+    pub fn open(
+        callsite: &'static DefaultCallsite,
+        meta: &'static FnMeta,
+        named: bool,
+        args: &[&dyn tracing::Value],
+    ) -> Self {
+        let metadata = callsite.metadata();
+        let interest = callsite.interest();
+        let enabled = !interest.is_never()
+            && (interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(metadata)));
+        let span = if enabled {
+            let fields = metadata.fields();
+            let file = meta.file();
+            let line = meta.line();
+            let empty = tracing::field::Empty;
+            let mut values: [Option<&dyn tracing::Value>; MAX_SPAN_FIELDS] =
+                [None; MAX_SPAN_FIELDS];
+            // Positions as in `SPAN_FIELDS`.
+            values[0] = Some(&empty);
+            values[1] = Some(&file);
+            values[2] = Some(&line);
+            for slot in &mut values[3..SPAN_FIELDS] {
+                *slot = Some(&empty);
+            }
+            for (slot, arg) in values[SPAN_FIELDS..].iter_mut().zip(args) {
+                *slot = Some(*arg);
+            }
+            // A callsite with more fields than obs declared is not one of obs's: record what
+            // it has room for rather than hand tracing a mismatched set.
+            let len = fields.len().min(MAX_SPAN_FIELDS);
+            tracing::Span::new(metadata, &fields.value_set_all(&values[..len]))
+        } else {
+            tracing::Span::none()
+        };
+        if named {
+            Traced::start_named(span, meta)
+        } else {
+            Traced::start(span, meta)
         }
     }
 

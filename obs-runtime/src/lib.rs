@@ -320,6 +320,19 @@ pub mod __private {
             .map(|r| (r.method, r.path))
     }
 
+    /// Calls `f`. The expansion passes the body's closure here, where `FnOnce` is expected,
+    /// so that the closure is an `FnOnce` one and may return a reborrow of what it captured.
+    #[inline]
+    pub fn call_once<R, F: FnOnce() -> R>(f: F) -> R {
+        f()
+    }
+
+    /// Returns `f`, typed as an `FnOnce` closure for the same reason as [`call_once`].
+    #[inline]
+    pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
+        f
+    }
+
     /// Everything the expansion of `#[traced]` needs at once.
     pub use tracing::{Instrument, Level, Span, field::Empty};
 }

@@ -480,7 +480,7 @@ fn default_help(name: &str) -> &'static str {
 /// ```
 pub fn render() -> String {
     let mut out = Collector::new();
-    for site in crate::site::SITES {
+    for site in crate::site::all_sites() {
         site.collect(&mut out);
     }
     crate::recorder::collect(&mut out);

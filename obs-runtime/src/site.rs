@@ -17,11 +17,17 @@ use crate::catalog::{Metric, MetricKind, Objective};
 use crate::render::{Collector, Kind, Labels};
 use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, Status, StatusLabel};
 
-/// Every site of every instrumented function in the program, collected by the linker.
+/// The sites of every instrumented function in the program, one entry per function,
+/// collected by the linker.
 ///
 /// Complete before `main` runs: functions that were never called are listed too.
 #[linkme::distributed_slice]
-pub static SITES: [&'static dyn Site];
+pub static SITES: [&'static [&'static dyn Site]];
+
+/// Every site of every instrumented function.
+pub(crate) fn all_sites() -> impl Iterator<Item = &'static dyn Site> {
+    SITES.iter().flat_map(|sites| sites.iter().copied())
+}
 
 /// Something `render()` can read.
 pub trait Site: Sync {
