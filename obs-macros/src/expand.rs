@@ -480,6 +480,8 @@ impl Parts {
             sites: Vec::new(),
         };
         parts.add_metrics(plan);
+        let registration = parts.registration();
+        parts.items.extend(registration);
         if let Some(trace) = &plan.traced {
             parts.trace = Some(trace_parts(p, f, trace, &file, &line)?);
         }
@@ -613,16 +615,14 @@ impl Parts {
     /// The new body of the fn: the user's statements wrapped for `shape`.
     fn wrap(self, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>) -> TokenStream {
         let m = Span::mixed_site();
-        let registration = self.registration();
         let Parts {
             p,
-            mut items,
+            items,
             starts,
             finishes,
             trace,
             ..
         } = self;
-        items.extend(registration);
         let out = Ident::new("obs_out", m);
         let status = Ident::new("obs_status", m);
         let (trace_start, trace_finish) = trace.unzip();
@@ -944,7 +944,7 @@ fn trace_parts(
         };
     };
     let finish = quote_spanned! {m=>
-        #p::Traced::end(obs_traced, #status, || {
+        #p::Traced::end(obs_traced, #status, &|| {
             #[allow(unused_imports)]
             use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
             (&&#p::Probe(&#out)).__obs_describe()
