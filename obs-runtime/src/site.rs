@@ -124,41 +124,43 @@ impl FnMeta {
 ///
 /// `my_crate::api::Foo<_>::get::__obs_here` gives `Foo::get`;
 /// `<my_crate::Foo<u8> as my_crate::Tr>::get::__obs_here` gives `Foo::get`;
-/// `my_crate::handle::{{closure}}::__obs_here` gives `handle`; a fn nested in another fn,
-/// `my_crate::main::handle::__obs_here`, gives `handle`. The segment before the fn name is a
-/// type when it is written in `UpperCamelCase`, as rustc's `non_camel_case_types` lint asks.
-/// `None` if the shape is not recognised (the caller then falls back to the plain fn name).
+/// `my_crate::<impl my_crate::api::Foo<_>>::get::__obs_here` (a type from another module)
+/// gives `Foo::get`; `<(u8, my_crate::Id) as my_crate::Tr>::get::__obs_here` gives
+/// `(u8, Id)::get`; `my_crate::handle::{{closure}}::__obs_here` gives `handle`; a fn nested
+/// in another fn, `my_crate::main::handle::__obs_here`, gives `handle`. Types lose their
+/// module paths and generic arguments. In the plain path form, the segment before the fn name
+/// is a type when it is written in `UpperCamelCase`, as rustc's `non_camel_case_types` lint
+/// asks. `None` if the shape is not recognised (the caller then falls back to the fn name).
 fn function_label(type_name: &str) -> Option<String> {
     let path = type_name
         .strip_suffix("::__obs_here")?
         .replace("::{{closure}}", "");
-    let (qualified_type, rest) = match path.strip_prefix('<') {
+    let (owner, rest) = match path.strip_prefix('<') {
+        // `<Type as Trait>::method`.
         Some(inner) => {
-            // `<Type as Trait>::method`: find the `>` that closes the first `<`.
-            let mut depth = 1usize;
-            let end = inner.char_indices().find_map(|(i, c)| {
-                match c {
-                    '<' => depth += 1,
-                    '>' => depth -= 1,
-                    _ => {}
-                }
-                (depth == 0).then_some(i)
-            })?;
-            let ty = inner[..end].split(" as ").next()?;
-            (
-                Some(strip_generics(ty)),
-                strip_generics(inner[end + 1..].strip_prefix("::")?),
-            )
+            let end = closing_angle(inner)?;
+            let qualified = &inner[..end];
+            let ty = split_top_level(qualified, " as ").next()?;
+            (Some(short_type(ty)), inner[end + 1..].strip_prefix("::")?)
         }
-        None => (None, strip_generics(&path)),
+        None => (None, path.as_str()),
     };
-    let mut segments = rest.rsplit("::");
-    let ident = segments.next().filter(|s| !s.is_empty())?;
-    let owner = match (segments.next(), qualified_type) {
+    let segments: Vec<&str> = split_top_level(rest, "::").collect();
+    let (&ident, before) = segments.split_last()?;
+    if ident.is_empty() || !ident.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let owner = match (before.last(), owner) {
         // A method of a trait impl, not a fn nested in one.
-        (None, Some(ty)) => Some(last_segment(&ty).to_owned()),
+        (None, owner) => owner,
+        // `<impl Type>`: an inherent impl of a type from another module.
+        (Some(prev), _) if prev.starts_with("<impl ") => {
+            let ty = prev.strip_prefix("<impl ")?.strip_suffix('>')?;
+            let ty = split_top_level(ty, " for ").last()?;
+            Some(short_type(ty))
+        }
         (Some(prev), _) if prev.starts_with(|c: char| c.is_ascii_uppercase()) => {
-            Some(prev.to_owned())
+            Some(short_type(prev))
         }
         _ => None,
     };
@@ -168,18 +170,96 @@ fn function_label(type_name: &str) -> Option<String> {
     })
 }
 
-/// Removes every `<…>` group: `Foo<T, Vec<u8>>::get` becomes `Foo::get`.
-fn strip_generics(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut depth = 0usize;
-    for c in path.chars() {
+/// The byte index of the `>` that closes a `<` just before `s`, skipping nested pairs and
+/// the `>` of `->`.
+fn closing_angle(s: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut prev = ' ';
+    for (i, c) in s.char_indices() {
         match c {
             '<' => depth += 1,
-            '>' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(c),
+            '>' if prev != '-' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
             _ => {}
         }
+        prev = c;
     }
+    None
+}
+
+/// Splits `s` at each `sep` that is outside every `<…>`, `(…)` and `[…]`.
+fn split_top_level<'a>(s: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    let mut cuts = Vec::new();
+    let mut skip_until = 0;
+    for (i, c) in s.char_indices() {
+        if i >= skip_until {
+            if depth == 0 && s[i..].starts_with(sep) {
+                cuts.push(i);
+                skip_until = i + sep.len();
+            }
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                '>' if prev == '-' => {}
+                '>' | ')' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    let mut start = 0;
+    let mut parts = Vec::with_capacity(cuts.len() + 1);
+    for cut in cuts {
+        parts.push(&s[start..cut]);
+        start = cut + sep.len();
+    }
+    parts.push(&s[start..]);
+    parts.into_iter()
+}
+
+/// A type as `type_name` writes it, without module paths or generic arguments:
+/// `alloc::vec::Vec<u8>` gives `Vec`, `(u8, app::Id)` gives `(u8, Id)`,
+/// `dyn core::fmt::Debug` gives `dyn Debug`, `fn(u8) -> u8` stays.
+fn short_type(ty: &str) -> String {
+    let mut out = String::with_capacity(ty.len());
+    let mut path = String::new();
+    let mut chars = ty.chars().peekable();
+    let flush = |path: &mut String, out: &mut String| {
+        out.push_str(last_segment(path));
+        path.clear();
+    };
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            path.push(c);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            path.push_str("::");
+        } else if c == '<' && !path.is_empty() {
+            // The generic arguments of a path: left out.
+            let mut depth = 1usize;
+            let mut before = c;
+            for c in chars.by_ref() {
+                match c {
+                    '<' => depth += 1,
+                    '>' if before != '-' => depth -= 1,
+                    _ => {}
+                }
+                before = c;
+                if depth == 0 {
+                    break;
+                }
+            }
+        } else {
+            flush(&mut path, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut path, &mut out);
     out
 }
 
@@ -754,6 +834,38 @@ mod tests {
             ("app::af::{{closure}}::__obs_here", "af"),
             ("app::main::inner::__obs_here", "inner"),
             ("app::Foo::method::inner::__obs_here", "inner"),
+            (
+                "app::<impl app::inner::Deep<_>>::get::__obs_here",
+                "Deep::get",
+            ),
+            (
+                "app::<impl app::inner::Deep<fn() -> u8>>::get::__obs_here",
+                "Deep::get",
+            ),
+            (
+                "<(u8, app::Account) as app::Tr>::peek::__obs_here",
+                "(u8, Account)::peek",
+            ),
+            (
+                "<fn(u8) -> u8 as app::Tr>::peek::__obs_here",
+                "fn(u8) -> u8::peek",
+            ),
+            ("<[_] as app::Tr>::peek::__obs_here", "[_]::peek"),
+            ("<[u8; 4] as app::Tr>::peek::__obs_here", "[u8; 4]::peek"),
+            (
+                "<&app::Account as app::Tr>::peek::__obs_here",
+                "&Account::peek",
+            ),
+            (
+                "<dyn core::fmt::Debug as app::Tr>::peek::__obs_here",
+                "dyn Debug::peek",
+            ),
+            ("<() as app::Tr>::peek::__obs_here", "()::peek"),
+            ("<app::Foo<fn() -> u8> as app::Tr>::m::__obs_here", "Foo::m"),
+            (
+                "<app::Foo<alloc::vec::Vec<u8>> as app::Tr<(u8, u16)>>::m::__obs_here",
+                "Foo::m",
+            ),
         ];
         for (type_name, want) in cases {
             assert_eq!(
