@@ -2093,10 +2093,10 @@ impl<T> Peek for [T] {
 
 #[test]
 fn methods_of_types_that_are_not_local_paths() {
-    setup();
     fn twice(x: u8) -> u8 {
         x * 2
     }
+    setup();
     assert_eq!(nested::Vault(7u32).open(), 7);
     assert_eq!((1u8, nested::Vault(2u8)).peek(), 3);
     assert_eq!((twice as fn(u8) -> u8).peek(), 2);
