@@ -1163,6 +1163,57 @@ fn countdown(n: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
     })
 }
 
+/// The `futures` crate's aliases, declared here as that crate does: the attribute knows them by
+/// name and measures the future, not its construction.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+#[traced]
+#[counted]
+#[timed]
+#[in_flight]
+fn boxed_alias(n: u32) -> BoxFuture<'static, Result<u32, String>> {
+    Box::pin(async move {
+        YieldOnce(false).await;
+        if n == 0 {
+            Err("zero".to_owned())
+        } else {
+            Ok(n)
+        }
+    })
+}
+
+#[counted]
+#[timed]
+#[in_flight]
+fn local_boxed_alias(cell: &std::cell::Cell<u32>) -> LocalBoxFuture<'_, Result<u32, String>> {
+    Box::pin(async move {
+        YieldOnce(false).await;
+        cell.set(cell.get() + 1);
+        Err(format!("{} is odd", cell.get()))
+    })
+}
+
+#[test]
+fn box_future_aliases_are_measured_as_futures() {
+    setup();
+    let fut = boxed_alias(4);
+    assert_send(&fut);
+    assert_eq!(in_flight_now(&obs_runtime::render(), "boxed_alias"), 1);
+    assert_eq!(block_on(fut), Ok(4));
+    assert_eq!(block_on(boxed_alias(0)), Err("zero".to_owned()));
+    // Dropped before it completes: cancelled, as any future.
+    drop(boxed_alias(5));
+    assert_calls("boxed_alias", &[("ok", 1), ("error", 1), ("cancelled", 1)]);
+
+    let cell = std::cell::Cell::new(0);
+    assert_eq!(
+        block_on(local_boxed_alias(&cell)),
+        Err("1 is odd".to_owned())
+    );
+    assert_calls("local_boxed_alias", &[("error", 1)]);
+}
+
 /// An `async-trait`-style trait: methods return boxed futures.
 trait Store {
     fn load<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<u32>> + Send + 'a>>;

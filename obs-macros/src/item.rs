@@ -107,7 +107,8 @@ pub(crate) enum Shape {
     Async,
     /// `fn f() -> impl Future<Output = T>`: the body builds a future; the future is measured.
     ImplFuture,
-    /// `fn f() -> Pin<Box<dyn Future<Output = T> …>>`: as above, boxed again.
+    /// `fn f() -> Pin<Box<dyn Future<Output = T> …>>` (or `BoxFuture<'a, T>`): as above, boxed
+    /// again.
     BoxedFuture,
     /// `fn f() -> !`: nothing is returned; only a panic can be recorded.
     Never,
@@ -123,7 +124,7 @@ pub(crate) fn shape(sig: &Signature) -> Shape {
             Type::ImplTrait(bounds) if bounds.bounds.iter().any(is_future_bound) => {
                 Shape::ImplFuture
             }
-            ty if is_pin_box_dyn_future(ty) => Shape::BoxedFuture,
+            ty if is_pin_box_dyn_future(ty) || is_box_future_alias(ty) => Shape::BoxedFuture,
             _ => Shape::Sync,
         },
         ReturnType::Default => Shape::Sync,
@@ -166,6 +167,29 @@ fn is_pin_box_dyn_future(ty: &Type) -> bool {
         return false;
     };
     object.bounds.iter().any(is_future_bound)
+}
+
+/// `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>`, by any path: the `futures` crate's names for
+/// `Pin<Box<dyn Future<Output = T> (+ Send) + 'a>>`, common in traits written before `async fn`
+/// in traits. The attribute sees only the name; a type of that name and shape that is not
+/// such a box fails to compile where the expansion boxes the measured future.
+fn is_box_future_alias(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "BoxFuture" && last.ident != "LocalBoxFuture" {
+        return false;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    let mut kinds = args.args.iter().map(|a| match a {
+        syn::GenericArgument::Lifetime(_) => 'l',
+        syn::GenericArgument::Type(_) => 't',
+        _ => '?',
+    });
+    kinds.next() == Some('l') && kinds.next() == Some('t') && kinds.next().is_none()
 }
 
 fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {

@@ -53,7 +53,8 @@
 //!
 //! Every function shape compiles and keeps its exact signature: generics, lifetimes, `impl
 //! Trait`, every receiver, `unsafe` and `extern "C"` fns, async fns, fns returning `impl
-//! Future` or `Pin<Box<dyn Future>>` (the future is what gets measured), trait default methods.
+//! Future`, `Pin<Box<dyn Future>>` or the `futures` crate's `BoxFuture<'_, T>` (the future is
+//! what gets measured), trait default methods.
 //! `const fn` is refused: it cannot read a clock or touch a static.
 //!
 //! # Options
