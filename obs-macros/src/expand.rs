@@ -798,6 +798,8 @@ fn sync_parts(
     let early = quote_spanned! {m=>
         let #body_fn = #p::once(move || { #fake_return #body });
         if !obs_enabled {
+            // `None`: forgotten rather than dropped, so no drop glue is called on this path.
+            ::core::mem::forget(obs_traced);
             return #body_fn();
         }
     };
