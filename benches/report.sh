@@ -13,7 +13,7 @@
 #   4. render time of a generated crate of 10,000 #[counted] #[timed] functions beside
 #      prometheus-client encoding the same series;
 #   5. build time of a generated crate of 1,000 functions: no attribute, #[tracing::instrument],
-#      #[traced] #[counted] #[timed].
+#      #[traced] alone, #[traced] #[counted] #[timed].
 # Needs cargo, python3 and network access to crates.io for the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +57,7 @@ if ! $quick; then
     : >"$out/compile.txt"
     export CARGO_INCREMENTAL=0
     for profile in dev release; do
-        for variant in plain tracing obs; do
+        for variant in plain tracing traced obs; do
             crate="$gen/compile/$variant"
             # Dependencies first, untimed; then the crate alone, from scratch, three times.
             (cd "$crate" && cargo build --profile "$profile" >&2)
