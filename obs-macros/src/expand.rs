@@ -634,20 +634,8 @@ impl Parts {
             .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
         // The future awaited in the call's span, or bare when the level is disabled, as
         // `tracing::instrument` does: no `Instrumented` to poll and drop for nothing.
-        let instrument = |fut: TokenStream| {
-            if trace_start.is_none() {
-                return quote_spanned!(m=> #fut.await);
-            }
-            quote_spanned! {m=> {
-                let obs_future = #fut;
-                match #p::Traced::future_span(&obs_traced) {
-                    ::core::option::Option::Some(obs_span) => {
-                        #p::Instrument::instrument(obs_future, obs_span).await
-                    }
-                    ::core::option::Option::None => obs_future.await,
-                }
-            }}
-        };
+        let traced = trace_start.is_some();
+        let awaited = |fut: TokenStream, ty: Option<&Type>| awaited(&p, traced, &fut, ty);
         // The user's statements stay in a block of their own, so their items do not follow our
         // statements (clippy's `items_after_statements`).
         let body = quote!({ #(#stmts)* });
@@ -682,12 +670,12 @@ impl Parts {
             }
             Shape::Async => {
                 let fake_return = fake_return(&f.sig.output);
-                let fut = instrument(quote_spanned!(m=> async move { #fake_return #body }));
+                let fut = awaited(quote_spanned!(m=> async move { #fake_return #body }), None);
                 quote_spanned! {m=>
                     #items
                     #trace_start
                     #starts
-                    let #out = #fut;
+                    #fut
                     #probe
                     #finishes
                     #trace_finish
@@ -697,9 +685,16 @@ impl Parts {
             Shape::ImplFuture | Shape::BoxedFuture => {
                 let run = run_sync(&p, f, &mut stmts);
                 let inner = Ident::new("obs_future", m);
-                let awaited = instrument(quote_spanned!(m=> #inner));
+                // The output type, when the signature names it, pins what the body's future
+                // yields: `async { Ok(()) }` alone leaves the error type for the probe to guess.
+                let output = future_output(&f.sig.output).map(|ty| {
+                    let mut ty = ty.clone();
+                    InferImplTrait.visit_type_mut(&mut ty);
+                    ty
+                });
+                let awaited = awaited(quote_spanned!(m=> #inner), output.as_ref());
                 let wrapped =
-                    measured_future(shape, f, &awaited, &quote!(#probe #finishes #trace_finish));
+                    measured_future(shape, &awaited, &quote!(#probe #finishes #trace_finish));
                 quote_spanned! {m=>
                     #items
                     #trace_start
@@ -721,26 +716,37 @@ impl Parts {
     }
 }
 
-/// What a future-returning fn returns: the body's future `awaited`, then `after` (the
-/// status probe and the guards' finish) on its output.
-fn measured_future(
-    shape: &Shape,
-    f: &RawFn,
-    awaited: &TokenStream,
-    after: &TokenStream,
-) -> TokenStream {
+/// `let obs_out = fut.await;`, in the call's span when `traced`. With the level disabled the
+/// future is awaited bare, as `tracing::instrument` does: nothing to poll and drop for nothing.
+/// Enabled, `InSpan` owns the guard while it polls and hands it back with the output, so the
+/// span is not cloned to be kept for the status. `ty`: the output's type, if known.
+fn awaited(p: &TokenStream, traced: bool, fut: &TokenStream, ty: Option<&Type>) -> TokenStream {
     let m = Span::mixed_site();
     let out = Ident::new("obs_out", m);
-    // The output type, when the signature names it, pins what the body's future yields:
-    // `async { Ok(()) }` alone leaves the error type for the status probe to guess.
-    let output = future_output(&f.sig.output).map(|ty| {
-        let mut ty = ty.clone();
-        InferImplTrait.visit_type_mut(&mut ty);
-        quote!(: #ty)
-    });
+    if !traced {
+        let ty = ty.map(|ty| quote!(: #ty));
+        return quote_spanned!(m=> let #out #ty = #fut.await;);
+    }
+    let ty = ty.map(|ty| quote_spanned!(m=> : (#ty, ::core::option::Option<#p::Traced>)));
+    quote_spanned! {m=>
+        let obs_future = #fut;
+        let (#out, obs_traced) #ty = match obs_traced {
+            ::core::option::Option::Some(obs_traced) => {
+                #p::InSpan::new(obs_future, obs_traced).await
+            }
+            ::core::option::Option::None => (obs_future.await, ::core::option::Option::None),
+        };
+    }
+}
+
+/// What a future-returning fn returns: `awaited` (the `let obs_out = …;` of the body's
+/// future), then `after` (the status probe and the guards' finish) on its output.
+fn measured_future(shape: &Shape, awaited: &TokenStream, after: &TokenStream) -> TokenStream {
+    let m = Span::mixed_site();
+    let out = Ident::new("obs_out", m);
     let wrapped = quote_spanned! {m=>
         async move {
-            let #out #output = #awaited;
+            #awaited
             #after
             #out
         }

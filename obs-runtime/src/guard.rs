@@ -6,6 +6,8 @@
 //! `finish` forgets the guard after recording, so each call records exactly once.
 
 use core::mem;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use std::sync::OnceLock;
 
 use tracing::callsite::{Callsite as _, DefaultCallsite};
@@ -237,20 +239,6 @@ impl Traced {
         this.as_ref().map(|t| t.span.enter())
     }
 
-    /// A handle on the span of a traced call, or a disabled span, to instrument a future.
-    #[inline]
-    pub fn span_of(this: &Option<Traced>) -> tracing::Span {
-        this.as_ref()
-            .map_or_else(tracing::Span::none, |t| t.span.clone())
-    }
-
-    /// The span to instrument a traced call's future with; `None` when the level is disabled,
-    /// and the expansion then awaits the future bare, as `tracing::instrument` does.
-    #[inline]
-    pub fn future_span(this: &Option<Traced>) -> Option<tracing::Span> {
-        this.as_ref().map(|t| t.span.clone())
-    }
-
     /// Ends a traced call, if its level is enabled: see [`Traced::finish`].
     ///
     /// `describe` is a `&dyn Fn`, not a generic: one copy of this code in the program instead
@@ -278,6 +266,46 @@ impl Traced {
             mark_failed(&self.span, status, description.as_deref(), error_type);
         }
         self.finished = true;
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a traced call: polled inside the call's span, it owns the call's guard
+    /// and hands it back with the output, so the expansion records how the call ended without
+    /// keeping a clone of the span. Dropped before it completes, it drops the guard, which
+    /// records `cancelled` (or `panic` while unwinding).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InSpan<F> {
+        #[pin]
+        future: F,
+        traced: Option<Traced>,
+    }
+}
+
+impl<F: Future> InSpan<F> {
+    /// Wraps the future of a call whose span is enabled.
+    #[inline]
+    pub fn new(future: F, traced: Traced) -> Self {
+        InSpan {
+            future,
+            traced: Some(traced),
+        }
+    }
+}
+
+impl<F: Future> Future for InSpan<F> {
+    type Output = (F::Output, Option<Traced>);
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let entered = this.traced.as_ref().map(|t| t.span.enter());
+        let out = this.future.poll(cx);
+        drop(entered);
+        match out {
+            Poll::Ready(out) => Poll::Ready((out, this.traced.take())),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -303,7 +303,7 @@ pub use obs_macros::exclude;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::catalog::Objective;
-    pub use crate::guard::{Counted, InFlight, Timed, Traced};
+    pub use crate::guard::{Counted, InFlight, InSpan, Timed, Traced};
     pub use crate::labelled::Labelled;
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
@@ -335,5 +335,5 @@ pub mod __private {
     }
 
     /// Everything the expansion of `#[traced]` needs at once.
-    pub use tracing::{Instrument, Level, Span, field::Empty};
+    pub use tracing::{Level, Span, field::Empty};
 }
