@@ -185,12 +185,15 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// # Ok::<(), obs_runtime::Error>(())
 /// ```
 #[must_use]
+// Independent switches of a builder, each set by its own `without_…` method.
+#[allow(clippy::struct_excessive_bools)]
 pub struct Builder {
     service_name: Option<String>,
     host: Option<String>,
     port: Option<u16>,
     serve: bool,
     recorder: bool,
+    process: bool,
     auth: Option<Auth>,
     series_limit: Option<usize>,
     buckets: Vec<(BucketMatch, Vec<f64>)>,
@@ -218,6 +221,7 @@ impl std::fmt::Debug for Builder {
             .field("port", &self.port)
             .field("serve", &self.serve)
             .field("recorder", &self.recorder)
+            .field("process", &self.process)
             .field("traces", &self.traces)
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
@@ -235,6 +239,7 @@ impl Builder {
             port: None,
             serve: true,
             recorder: true,
+            process: true,
             auth: None,
             series_limit: None,
             buckets: Vec::new(),
@@ -303,6 +308,23 @@ impl Builder {
     /// Do not install the `metrics` facade recorder (for applications that install their own).
     pub fn without_recorder(mut self) -> Self {
         self.recorder = false;
+        self
+    }
+
+    /// Leave the `process_*` metrics (CPU, memory, file descriptors, start time) off the page:
+    /// for a process that already exports them, or several obs services sharing one process
+    /// name in Prometheus. Once one install has put them on, they stay.
+    ///
+    /// ```
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .without_process_metrics()
+    ///     .install()?;
+    /// assert!(!obs_runtime::render().contains("process_cpu_seconds_total"));
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn without_process_metrics(mut self) -> Self {
+        self.process = false;
         self
     }
 
@@ -442,7 +464,9 @@ impl Builder {
         if self.recorder {
             crate::recorder::install(self.buckets)?;
         }
-        crate::process::enable();
+        if self.process {
+            crate::process::enable();
+        }
         if let Some(guard) = &trace_guard {
             guard.activate();
         }

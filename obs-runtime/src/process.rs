@@ -12,6 +12,8 @@
 //!
 //! They are on the page once [`init`](crate::init) ran, read from `/proc` at each scrape, on
 //! Linux; elsewhere, and for any file that cannot be read, the series is left out.
+//! [`Builder::without_process_metrics`](crate::Builder::without_process_metrics) leaves them
+//! off.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
