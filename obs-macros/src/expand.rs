@@ -635,7 +635,6 @@ impl Parts {
         // The future awaited in the call's span, or bare when the level is disabled, as
         // `tracing::instrument` does: no `Instrumented` to poll and drop for nothing.
         let traced = trace_start.is_some();
-        let awaited = |fut: TokenStream, ty: Option<&Type>| awaited(&p, traced, &fut, ty);
         // The user's statements stay in a block of their own, so their items do not follow our
         // statements (clippy's `items_after_statements`).
         let body = quote!({ #(#stmts)* });
@@ -648,12 +647,7 @@ impl Parts {
         };
         match shape {
             Shape::Sync => {
-                let (run, early) = sync_parts(
-                    &p,
-                    f,
-                    &mut stmts,
-                    trace_start.is_some() && starts.is_empty(),
-                );
+                let (run, early) = sync_parts(&p, f, &mut stmts, traced && starts.is_empty());
                 quote_spanned! {m=>
                     #items
                     #trace_start
@@ -670,7 +664,8 @@ impl Parts {
             }
             Shape::Async => {
                 let fake_return = fake_return(&f.sig.output);
-                let fut = awaited(quote_spanned!(m=> async move { #fake_return #body }), None);
+                let fut = quote_spanned!(m=> async move { #fake_return #body });
+                let fut = awaited(&p, traced, &fut, None);
                 quote_spanned! {m=>
                     #items
                     #trace_start
@@ -692,7 +687,7 @@ impl Parts {
                     InferImplTrait.visit_type_mut(&mut ty);
                     ty
                 });
-                let awaited = awaited(quote_spanned!(m=> #inner), output.as_ref());
+                let awaited = awaited(&p, traced, &quote_spanned!(m=> #inner), output.as_ref());
                 let wrapped =
                     measured_future(shape, &awaited, &quote!(#probe #finishes #trace_finish));
                 quote_spanned! {m=>
@@ -792,8 +787,11 @@ fn sync_parts(
     traced_only: bool,
 ) -> (TokenStream, Option<TokenStream>) {
     let m = Span::mixed_site();
-    // `sync_body` may rewrite the statements it looks at: it gets a copy here.
-    let closure = traced_only && matches!(sync_body(f, &mut stmts.to_vec()), SyncBody::Closure);
+    // `sync_body` may rewrite the statements it looks at: it gets a copy here, and only for a
+    // `#[track_caller]` fn, the one case where it looks at them.
+    let closure = traced_only
+        && (!is_track_caller(&f.attrs)
+            || matches!(sync_body(f, &mut stmts.to_vec()), SyncBody::Closure));
     if !closure {
         return (run_sync(p, f, stmts), None);
     }

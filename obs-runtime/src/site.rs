@@ -140,12 +140,12 @@ fn function_label(type_name: &str) -> Option<String> {
         Some(inner) => {
             let end = closing_angle(inner)?;
             let qualified = &inner[..end];
-            let ty = split_top_level(qualified, " as ").next()?;
+            let ty = *split_top_level(qualified, " as ").first()?;
             (Some(short_type(ty)), inner[end + 1..].strip_prefix("::")?)
         }
         None => (None, path.as_str()),
     };
-    let segments: Vec<&str> = split_top_level(rest, "::").collect();
+    let segments = split_top_level(rest, "::");
     let (&ident, before) = segments.split_last()?;
     if ident.is_empty() || !ident.chars().all(|c| c.is_alphanumeric() || c == '_') {
         return None;
@@ -156,7 +156,7 @@ fn function_label(type_name: &str) -> Option<String> {
         // `<impl Type>`: an inherent impl of a type from another module.
         (Some(prev), _) if prev.starts_with("<impl ") => {
             let ty = prev.strip_prefix("<impl ")?.strip_suffix('>')?;
-            let ty = split_top_level(ty, " for ").last()?;
+            let ty = *split_top_level(ty, " for ").last()?;
             Some(short_type(ty))
         }
         (Some(prev), _) if prev.starts_with(|c: char| c.is_ascii_uppercase()) => {
@@ -192,7 +192,7 @@ fn closing_angle(s: &str) -> Option<usize> {
 }
 
 /// Splits `s` at each `sep` that is outside every `<…>`, `(…)` and `[…]`.
-fn split_top_level<'a>(s: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+fn split_top_level<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
     let mut depth = 0usize;
     let mut prev = ' ';
     let mut cuts = Vec::new();
@@ -219,7 +219,7 @@ fn split_top_level<'a>(s: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str
         start = cut + sep.len();
     }
     parts.push(&s[start..]);
-    parts.into_iter()
+    parts
 }
 
 /// A type as `type_name` writes it, without module paths or generic arguments:
@@ -228,35 +228,26 @@ fn split_top_level<'a>(s: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str
 fn short_type(ty: &str) -> String {
     let mut out = String::with_capacity(ty.len());
     let mut path = String::new();
-    let mut chars = ty.chars().peekable();
     let flush = |path: &mut String, out: &mut String| {
         out.push_str(last_segment(path));
         path.clear();
     };
-    while let Some(c) = chars.next() {
+    let mut rest = ty;
+    while let Some(c) = rest.chars().next() {
+        let after = &rest[c.len_utf8()..];
         if c.is_alphanumeric() || c == '_' {
             path.push(c);
-        } else if c == ':' && chars.peek() == Some(&':') {
-            chars.next();
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("::") {
             path.push_str("::");
+            rest = after;
         } else if c == '<' && !path.is_empty() {
             // The generic arguments of a path: left out.
-            let mut depth = 1usize;
-            let mut before = c;
-            for c in chars.by_ref() {
-                match c {
-                    '<' => depth += 1,
-                    '>' if before != '-' => depth -= 1,
-                    _ => {}
-                }
-                before = c;
-                if depth == 0 {
-                    break;
-                }
-            }
+            rest = closing_angle(after).map_or("", |end| &after[end + 1..]);
         } else {
             flush(&mut path, &mut out);
             out.push(c);
+            rest = after;
         }
     }
     flush(&mut path, &mut out);
