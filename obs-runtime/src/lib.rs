@@ -77,7 +77,8 @@
 //! - **Recording needs no set-up.** Each instrumented function owns a `static` block of
 //!   atomics, registered by the linker, so [`render`] shows every instrumented function (even
 //!   the ones never called) with or without [`init`]. Calls made before `init` are counted.
-//! - **The hot path** is a relaxed `fetch_add` per metric, plus two clock reads for `#[timed]`:
+//! - **The hot path** is a thread-local read and a relaxed load and store per metric into
+//!   the thread's own cells, plus two clock reads for `#[timed]`:
 //!   no hashing, no lookup, no lock, no allocation. Memory per function is fixed.
 //! - **The page** is Prometheus text format 0.0.4 with deterministic order, one `# HELP` and
 //!   `# TYPE` per family, escaped label values, cumulative buckets. Calls through the `metrics`
@@ -126,40 +127,39 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(unreachable_pub)]
 
-pub mod catalog;
-mod config;
-mod console;
-pub mod dashboard;
-mod guard;
-pub mod health;
-mod labelled;
-mod logs;
-#[cfg(feature = "otlp")]
-mod otlp;
+// The folders, in dependency order (each uses only those above it; docs/design.md has the map):
+// leaves, exposition, metrics, traces, logs, generate, page, serve, setup.
+mod env;
+mod error;
+mod fmt_safe;
+mod json;
 mod probe;
-mod process;
-#[cfg(feature = "otlp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
-pub mod propagation;
-mod recorder;
-mod render;
-pub mod rules;
-mod safe;
-mod server;
-mod site;
 mod status;
-mod subscriber;
+mod sync;
+
+mod exposition;
+mod generate;
+mod logs;
+mod metrics;
+mod page;
+mod serve;
+mod setup;
 mod traces;
 
-pub use config::{Builder, DEFAULT_HOST, DEFAULT_PORT, Error, ObsGuard, init};
-pub use labelled::{OVERFLOW, series_limit, set_series_limit};
-pub use recorder::{DEFAULT_BUCKETS, ObsRecorder};
-pub use render::{CONTENT_TYPE, render};
-pub use status::{ErrorStatus, ReturnStatus, Status};
-
+pub use error::Error;
+pub use exposition::CONTENT_TYPE;
+pub use generate::{dashboard, rules};
 pub use logs::{LogFormat, log_layer};
-pub use subscriber::trace_layer;
-pub use traces::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter};
+pub use metrics::catalog;
+pub use metrics::{DEFAULT_BUCKETS, OVERFLOW, ObsRecorder, series_limit, set_series_limit};
+pub use page::render;
+pub use serve::health;
+pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
+pub use status::{ErrorStatus, ReturnStatus, Status};
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use traces::propagation;
+pub use traces::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter, trace_layer};
 
 /// Counts calls: counter `function_calls_total{function, module, status}`.
 ///
@@ -302,21 +302,24 @@ pub use obs_macros::exclude;
 /// What the expansion of the attributes calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::catalog::Objective;
-    pub use crate::guard::{Counted, InFlight, InSpan, Timed, Traced};
-    pub use crate::labelled::Labelled;
+    pub use crate::metrics::FnMeta;
+    pub use crate::metrics::catalog::Objective;
+    pub use crate::metrics::guard::{Counted, InFlight, Timed};
+    pub use crate::metrics::labelled::Labelled;
+    pub use crate::metrics::site::{CounterSite, GaugeSite, HistogramSite, SITES, Site, Spec};
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
         ViaErrorStatus, ViaResult, ViaReturnStatus,
     };
-    pub use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite, SITES, Site, Spec};
     pub use crate::status::Status;
+    pub use crate::traces::span::{MAX_OPEN_ARGS, SPAN_FIELD_NAMES};
+    pub use crate::traces::{InSpan, Traced};
     pub use {linkme, tracing};
 
     /// Parses an HTTP request head as the `/metrics` server does: `Some((method, path))`, or
     /// `None` for a head it refuses. For the fuzzer (`fuzz/`).
     pub fn parse_request_head(head: &[u8]) -> Option<(&str, &str)> {
-        crate::server::parse_head(head)
+        crate::serve::parse_head(head)
             .ok()
             .map(|r| (r.method, r.path))
     }

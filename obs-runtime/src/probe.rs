@@ -97,7 +97,7 @@ impl<T, E: Display> DescribeDisplay for &&Probe<'_, Result<T, E>> {
         match self.0 {
             Ok(_) => (None, None),
             Err(e) => (
-                Some(crate::safe::display(e)),
+                Some(crate::fmt_safe::display(e)),
                 Some(core::any::type_name::<E>()),
             ),
         }
@@ -140,10 +140,10 @@ pub trait ArgDebug<'a> {
 }
 
 impl<'a, T: Debug + ?Sized> ArgDebug<'a> for &Probe<'a, T> {
-    type Value = tracing::field::DebugValue<crate::safe::SafeDebug<'a, T>>;
+    type Value = tracing::field::DebugValue<crate::fmt_safe::SafeDebug<'a, T>>;
     #[inline]
     fn __obs_arg(self) -> Self::Value {
-        tracing::field::debug(crate::safe::SafeDebug(self.0))
+        tracing::field::debug(crate::fmt_safe::SafeDebug(self.0))
     }
 }
 

@@ -298,3 +298,13 @@ pub trait ErrorStatus {
     /// The status of a call that returned `Err(self)`.
     fn status(&self) -> Status;
 }
+
+/// The status of a call whose guard was dropped without a result.
+#[cold]
+pub(crate) fn unfinished() -> Status {
+    if std::thread::panicking() {
+        Status::PANIC
+    } else {
+        Status::CANCELLED
+    }
+}

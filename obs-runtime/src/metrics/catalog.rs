@@ -16,20 +16,10 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::exposition::MetricKind;
 pub use crate::status::StatusLabel;
 
-use crate::site::all_sites;
-
-/// What a metric of an instrumented function records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    /// `#[counted]`: calls by status.
-    Counter,
-    /// `#[timed]`: durations by status.
-    Histogram,
-    /// `#[in_flight]`: calls running now.
-    Gauge,
-}
+use super::site::all_sites;
 
 /// A service level objective declared on an attribute.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,23 +1,19 @@
-//! The global `tracing` subscriber `init()` installs, and the trace layer it is made of.
-
-use std::sync::{Mutex, PoisonError};
+//! The trace layer: spans in, exported traces out, while an exporter runs.
 
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{Layer, Registry};
 
-use crate::config::Error;
-use crate::logs::{LogFormat, SpanOfEvent};
-use crate::traces;
+use crate::traces::pipeline;
 
 /// Lets spans through to the trace layer only while an exporter is active, never from the
 /// exporter's own threads, and, for `init()`'s subscriber, only those `OBS_TRACES_FILTER`
 /// enables.
-pub(crate) struct ActiveFilter {
+struct ActiveFilter {
     targets: Option<Targets>,
 }
 
@@ -31,13 +27,13 @@ impl ActiveFilter {
 
 impl<S> Filter<S> for ActiveFilter {
     fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        traces::is_active() && self.targets_enable(meta)
+        pipeline::is_active() && self.targets_enable(meta)
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
         // `sometimes`, not `always`: `enabled` must still see which thread asks. Activating
         // or stopping an exporter rebuilds every callsite's interest.
-        if traces::any_active() && self.targets_enable(meta) {
+        if pipeline::any_active() && self.targets_enable(meta) {
             Interest::sometimes()
         } else {
             Interest::never()
@@ -45,7 +41,7 @@ impl<S> Filter<S> for ActiveFilter {
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        if !traces::any_active() {
+        if !pipeline::any_active() {
             return Some(LevelFilter::OFF);
         }
         self.targets
@@ -59,7 +55,7 @@ fn exporting_layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    crate::otlp::layer()
+    super::otlp::layer()
 }
 
 #[cfg(not(feature = "otlp"))]
@@ -67,7 +63,7 @@ fn exporting_layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    crate::console::ConsoleLayer
+    super::console::ConsoleLayer
 }
 
 /// The layer that turns spans into exported traces, to add to a subscriber of your own
@@ -98,42 +94,14 @@ pub fn trace_layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    exporting_layer().with_filter(ActiveFilter { targets: None })
+    filtered_layer(None)
 }
 
-/// Log settings, validated.
-#[derive(Clone, Debug)]
-pub(crate) struct LogConfig {
-    pub(crate) format: LogFormat,
-    pub(crate) filter: Targets,
-}
-
-/// Whether `init()`'s subscriber is installed. Held while installing, so two installs at once
-/// cannot both try.
-static INSTALLED: Mutex<bool> = Mutex::new(false);
-
-/// Installs the global subscriber once per process: later calls leave it as it is and return
-/// `Ok(false)`. A subscriber installed by someone else is [`Error::SubscriberTaken`].
-pub(crate) fn install_global(logs: &LogConfig, traces_filter: Targets) -> Result<bool, Error> {
-    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
-    if *installed {
-        return Ok(false);
-    }
-    let trace = exporting_layer().with_filter(ActiveFilter {
-        targets: Some(traces_filter),
-    });
-    let base = Registry::default().with(trace);
-    let result = match logs.format {
-        LogFormat::Off => tracing::subscriber::set_global_default(base),
-        LogFormat::Text => tracing::subscriber::set_global_default(
-            base.with(crate::logs::text_layer().with_filter(logs.filter.clone())),
-        ),
-        LogFormat::Json => tracing::subscriber::set_global_default(
-            base.with(SpanOfEvent::default())
-                .with(crate::logs::json_layer().with_filter(logs.filter.clone())),
-        ),
-    };
-    result.map_err(|_| Error::SubscriberTaken)?;
-    *installed = true;
-    Ok(true)
+/// The exporting layer behind its [`ActiveFilter`]: `init()`'s subscriber passes
+/// `OBS_TRACES_FILTER`'s targets, [`trace_layer`] none.
+pub(crate) fn filtered_layer<S>(targets: Option<Targets>) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    exporting_layer().with_filter(ActiveFilter { targets })
 }

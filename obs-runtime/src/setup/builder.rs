@@ -1,111 +1,18 @@
-//! `init()`, its builder, and the guard that keeps the exporters running.
+//! `init()` and the builder of its settings.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::logs::LogFormat;
-use crate::recorder::BucketMatch;
-use crate::render::{Collector, Kind, Labels};
-use crate::server::{Auth, Server};
-use crate::subscriber::LogConfig;
-use crate::traces::{
-    OtlpProtocol, Sampler, TraceConfig, TraceGuard, TraceSettings, TracesExporter, parse_filter,
-};
-
-/// What can go wrong in [`init`] or [`Builder::install`]. Every message names the variable,
-/// value or setting at fault and what to do about it.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An environment variable holds a value that cannot be used.
-    #[error("environment variable {var}={value:?} is invalid: {reason}")]
-    InvalidEnv {
-        /// The variable.
-        var: &'static str,
-        /// Its value.
-        value: String,
-        /// What a valid value looks like.
-        reason: String,
-    },
-    /// The host and port do not name an address.
-    #[error(
-        "cannot resolve {host:?} port {port} for the /metrics server (set OTEL_EXPORTER_PROMETHEUS_HOST to an IP address or a resolvable name)"
-    )]
-    InvalidAddress {
-        /// The host asked for.
-        host: String,
-        /// The port asked for.
-        port: u16,
-    },
-    /// The address is taken or not ours to bind.
-    #[error(
-        "cannot serve /metrics on {addr}: {source} (is another process using the port? set OTEL_EXPORTER_PROMETHEUS_PORT to a free port, or 0 for any)"
-    )]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The server thread could not be started.
-    #[error("cannot start the /metrics server thread: {0}")]
-    Thread(#[source] std::io::Error),
-    /// Another `metrics` recorder was installed first.
-    #[error(
-        "another `metrics` recorder is already installed, so metrics::counter!/gauge!/histogram! calls cannot reach /metrics (remove the other install, or call Builder::without_recorder())"
-    )]
-    RecorderTaken,
-    /// A generated file asked for by an environment variable could not be written.
-    #[error("cannot write {path:?} (asked for by {var}): {source}")]
-    Export {
-        /// The variable, `OBS_EXPORT_RULES` or `OBS_EXPORT_DASHBOARD`.
-        var: &'static str,
-        /// The path it holds.
-        path: String,
-        /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Histogram buckets given to the builder are unusable.
-    #[error("histogram buckets for {name:?} are invalid: {reason}")]
-    InvalidBuckets {
-        /// The metric name or prefix.
-        name: String,
-        /// What is wrong with them.
-        reason: String,
-    },
-    /// A value given to a [`Builder`] method cannot be used.
-    #[error("{setting}({value}) is invalid: {reason}")]
-    InvalidSetting {
-        /// The method, as `Builder::otlp_endpoint`.
-        setting: &'static str,
-        /// The value given, as Rust writes it.
-        value: String,
-        /// What a valid value looks like.
-        reason: String,
-    },
-    /// Another global `tracing` subscriber was installed first, so obs cannot add its log and
-    /// trace layers to the process's subscriber.
-    #[error(
-        "another global `tracing` subscriber is already installed, so obs cannot install its logs and trace export (call Builder::without_subscriber() and add obs_runtime::trace_layer() and obs_runtime::log_layer() to your subscriber, or remove the other install)"
-    )]
-    SubscriberTaken,
-    /// The trace exporter could not be started.
-    #[error("cannot start the trace exporter: {reason}")]
-    Exporter {
-        /// Why.
-        reason: String,
-    },
-}
+use crate::metrics::BucketMatch;
+use crate::serve::Auth;
+use crate::setup::ObsGuard;
+use crate::traces::{OtlpProtocol, Sampler, TraceSettings, TracesExporter};
 
 /// The port of OTel's Prometheus exporter.
 pub const DEFAULT_PORT: u16 = 9464;
 /// Loopback: the page is not exposed beyond the machine unless asked for.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
-
-static SERVICE_NAME: RwLock<Option<String>> = RwLock::new(None);
 
 /// Sets up obs with the defaults and the standard environment variables: see [`Builder`].
 ///
@@ -188,24 +95,24 @@ pub fn init() -> Result<ObsGuard, Error> {
 // Independent switches of a builder, each set by its own `without_…` method.
 #[allow(clippy::struct_excessive_bools)]
 pub struct Builder {
-    service_name: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    serve: bool,
-    recorder: bool,
-    process: bool,
-    auth: Option<Auth>,
-    series_limit: Option<usize>,
-    buckets: Vec<(BucketMatch, Vec<f64>)>,
-    env: EnvSource,
-    traces: TraceSettings,
-    log_format: Option<LogFormat>,
-    log_filter: Option<String>,
-    subscriber: bool,
+    pub(super) service_name: Option<String>,
+    pub(super) host: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) serve: bool,
+    pub(super) recorder: bool,
+    pub(super) process: bool,
+    pub(super) auth: Option<Auth>,
+    pub(super) series_limit: Option<usize>,
+    pub(super) buckets: Vec<(BucketMatch, Vec<f64>)>,
+    pub(super) env: EnvSource,
+    pub(super) traces: TraceSettings,
+    pub(super) log_format: Option<LogFormat>,
+    pub(super) log_filter: Option<String>,
+    pub(super) subscriber: bool,
 }
 
 /// Where unset settings are read from.
-type EnvSource = Box<dyn Fn(&str) -> Option<String>>;
+pub(super) type EnvSource = Box<dyn Fn(&str) -> Option<String>>;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -367,126 +274,10 @@ impl Builder {
         self
     }
 
-    fn var(&self, var: &str) -> Option<String> {
+    pub(super) fn var(&self, var: &str) -> Option<String> {
         (self.env)(var).filter(|v| !v.trim().is_empty())
     }
-
-    /// Validates the settings, starts the trace exporter, installs the `tracing` subscriber
-    /// and the `metrics` recorder, and starts the server.
-    ///
-    /// # Errors
-    /// - [`Error::InvalidEnv`]: a variable does not parse (a port that is not a number from 0
-    ///   to 65535, say); the message names it.
-    /// - [`Error::InvalidSetting`], [`Error::InvalidBuckets`]: a value set in code is unusable.
-    /// - [`Error::InvalidAddress`], [`Error::Bind`]: the address cannot be resolved or bound,
-    ///   typically because the port is taken.
-    /// - [`Error::SubscriberTaken`]: another global `tracing` subscriber is installed.
-    /// - [`Error::RecorderTaken`]: another `metrics` recorder is installed.
-    /// - [`Error::Exporter`], [`Error::Thread`].
-    ///
-    /// Nothing is left half-installed on error, except a subscriber or a recorder installed
-    /// before the server failed to bind: they keep working, so no span or facade call is
-    /// lost.
-    pub fn install(self) -> Result<ObsGuard, Error> {
-        for (matcher, bounds) in &self.buckets {
-            check_buckets(matcher, bounds)?;
-        }
-        let service_name = self
-            .service_name
-            .clone()
-            .or_else(|| self.var("OTEL_SERVICE_NAME"));
-        let port = match self.port {
-            Some(port) => port,
-            None => match self.var("OTEL_EXPORTER_PROMETHEUS_PORT") {
-                None => DEFAULT_PORT,
-                Some(value) => value.trim().parse().map_err(|_| Error::InvalidEnv {
-                    var: "OTEL_EXPORTER_PROMETHEUS_PORT",
-                    value: value.clone(),
-                    reason: "expected a port number from 0 to 65535".into(),
-                })?,
-            },
-        };
-        let host = self
-            .host
-            .clone()
-            .or_else(|| self.var("OTEL_EXPORTER_PROMETHEUS_HOST"))
-            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
-        let addr = if self.serve {
-            Some(resolve(&host, port)?)
-        } else {
-            None
-        };
-        let auth = match self.auth.clone() {
-            Some(auth) => auth,
-            None => self.auth_from_env()?,
-        };
-        let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
-        let logs = if self.subscriber {
-            Some(self.log_config()?)
-        } else {
-            None
-        };
-
-        for (var, generate) in EXPORTS {
-            if let Some(path) = self.var(var) {
-                std::fs::write(&path, generate()).map_err(|source| Error::Export {
-                    var,
-                    path,
-                    source,
-                })?;
-            }
-        }
-        let trace_guard = crate::traces::start_exporter(&traces)?;
-        if let Some(logs) = &logs {
-            crate::subscriber::install_global(logs, traces.filter.clone())?;
-        }
-        let series_limit = match self.series_limit {
-            Some(limit) => Some(limit),
-            None => self
-                .var("OBS_SERIES_LIMIT")
-                .map(|value| {
-                    value
-                        .trim()
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| Error::InvalidEnv {
-                            var: "OBS_SERIES_LIMIT",
-                            value: value.clone(),
-                            reason: "expected a positive whole number, e.g. 1000".into(),
-                        })
-                })
-                .transpose()?,
-        };
-        if let Some(limit) = series_limit {
-            crate::labelled::set_series_limit(limit);
-        }
-        if self.recorder {
-            crate::recorder::install(self.buckets)?;
-        }
-        if self.process {
-            crate::process::enable();
-        }
-        if let Some(guard) = &trace_guard {
-            guard.activate();
-        }
-        *SERVICE_NAME.write().unwrap_or_else(PoisonError::into_inner) = service_name;
-        let server = addr.map(|addr| Server::start(addr, auth)).transpose()?;
-        Ok(ObsGuard {
-            server,
-            traces: trace_guard,
-        })
-    }
 }
-
-/// Makes the text of a generated file.
-type Generator = fn() -> String;
-
-/// Files written at install when their variable names a path.
-const EXPORTS: [(&str, Generator); 2] = [
-    ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
-    ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
-];
 
 /// Traces and logs.
 impl Builder {
@@ -632,154 +423,5 @@ impl Builder {
     pub fn without_subscriber(mut self) -> Self {
         self.subscriber = false;
         self
-    }
-
-    fn log_config(&self) -> Result<LogConfig, Error> {
-        let format = match self.log_format {
-            Some(format) => format,
-            None => match self.var("OBS_LOG_FORMAT") {
-                None => LogFormat::Text,
-                Some(value) => LogFormat::parse(&value).ok_or_else(|| Error::InvalidEnv {
-                    var: "OBS_LOG_FORMAT",
-                    value: value.clone(),
-                    reason: "expected text, json or off".into(),
-                })?,
-            },
-        };
-        let filter = match &self.log_filter {
-            Some(filter) => parse_filter(filter).map_err(|reason| Error::InvalidSetting {
-                setting: "Builder::log_filter",
-                value: format!("{filter:?}"),
-                reason,
-            })?,
-            None => match self.var("RUST_LOG") {
-                None => parse_filter("info").unwrap_or_default(),
-                Some(value) => parse_filter(&value).map_err(|reason| Error::InvalidEnv {
-                    var: "RUST_LOG",
-                    value: value.clone(),
-                    reason,
-                })?,
-            },
-        };
-        Ok(LogConfig { format, filter })
-    }
-}
-
-impl Builder {
-    fn auth_from_env(&self) -> Result<Auth, Error> {
-        let token = self.var("OBS_SCRAPE_BEARER_TOKEN");
-        let basic = self.var("OBS_SCRAPE_BASIC_AUTH");
-        match (token, basic) {
-            (Some(_), Some(_)) => Err(Error::InvalidEnv {
-                var: "OBS_SCRAPE_BASIC_AUTH",
-                value: "<hidden>".into(),
-                reason: "OBS_SCRAPE_BEARER_TOKEN is set too: set one of the two".into(),
-            }),
-            (Some(token), None) => Ok(Auth::Bearer(token.trim().to_owned())),
-            (None, Some(pair)) if pair.contains(':') => Ok(Auth::basic(pair.trim())),
-            (None, Some(_)) => Err(Error::InvalidEnv {
-                var: "OBS_SCRAPE_BASIC_AUTH",
-                value: "<hidden>".into(),
-                reason: "expected user:password".into(),
-            }),
-            (None, None) => Ok(Auth::None),
-        }
-    }
-}
-
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
-    // `[::1]` and `::1` both mean IPv6 loopback.
-    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    (bare, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| Error::InvalidAddress {
-            host: host.to_owned(),
-            port,
-        })
-}
-
-fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
-    let name = match matcher {
-        BucketMatch::Exact(n) | BucketMatch::Prefix(n) => n.clone(),
-    };
-    let fail = |reason: String| {
-        Err(Error::InvalidBuckets {
-            name: name.clone(),
-            reason,
-        })
-    };
-    if bounds.is_empty() {
-        return fail("give at least one bound".into());
-    }
-    if let Some(b) = bounds.iter().find(|b| !b.is_finite()) {
-        return fail(format!("{b} is not finite; +Inf is always added for you"));
-    }
-    let decreasing = bounds.windows(2).find_map(|w| match *w {
-        [a, b] if a >= b => Some((a, b)),
-        _ => None,
-    });
-    if let Some((a, b)) = decreasing {
-        return fail(format!(
-            "bounds must be strictly increasing: {b} follows {a}"
-        ));
-    }
-    Ok(())
-}
-
-/// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
-/// exporter, sending the spans still queued (waiting at most the
-/// [`flush_timeout`](Builder::flush_timeout)).
-///
-/// Recording never stops: instrumented calls are counted with or without a guard, and
-/// [`render`](crate::render) works at any time.
-#[must_use = "dropping the guard stops the /metrics server and the trace exporter at once"]
-#[derive(Debug)]
-pub struct ObsGuard {
-    server: Option<Server>,
-    /// Held for its `Drop`: stops and flushes the exporter.
-    #[allow(dead_code)]
-    traces: Option<TraceGuard>,
-}
-
-impl std::fmt::Debug for Server {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("addr", &self.local_addr())
-            .finish_non_exhaustive()
-    }
-}
-
-impl ObsGuard {
-    /// The address `/metrics` is served on, if a server runs.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.as_ref().map(Server::local_addr)
-    }
-
-    /// `http://ADDR/metrics`, if a server runs.
-    pub fn metrics_url(&self) -> Option<String> {
-        self.local_addr()
-            .map(|addr| format!("http://{addr}/metrics"))
-    }
-}
-
-/// `target_info`, OTel's series for the resource, when a service name is set; and the trace
-/// exporter's counts, once one ran.
-pub(crate) fn collect_target_info(out: &mut Collector) {
-    crate::traces::collect(out);
-    let name = SERVICE_NAME.read().unwrap_or_else(PoisonError::into_inner);
-    if let Some(name) = name.as_deref() {
-        let mut labels = Labels::empty();
-        labels.push("service_name", name);
-        out.family(
-            "target_info",
-            Kind::Gauge,
-            "Target metadata: the service this page describes.",
-        )
-        .gauge(&labels, 1.0);
     }
 }

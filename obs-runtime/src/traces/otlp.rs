@@ -1,7 +1,7 @@
 //! OTLP export through OpenTelemetry's SDK (feature `otlp`).
 //!
 //! One process-wide tracer provider whose sampler and span processor defer to the active
-//! pipeline ([`crate::traces`]): an install swaps the pipeline, never the provider, so the
+//! pipeline ([`pipeline`](super::pipeline)): an install swaps the pipeline, never the provider, so the
 //! `tracing-opentelemetry` layer in the global subscriber keeps working across installs.
 //!
 //! The OTLP clients (tonic for gRPC, hyper for HTTP) need a Tokio runtime. obs does not ask the
@@ -26,9 +26,11 @@ use opentelemetry_sdk::trace::{
     SpanExporter as _, SpanProcessor,
 };
 
-use crate::config::Error;
-use crate::console::{ConsoleSink, SpanIds};
-use crate::traces::{self, OtlpProtocol, Sink, TraceConfig, TracesExporter};
+use super::console::ConsoleSink;
+use super::ids::SpanIds;
+use super::pipeline::{self, Sink};
+use super::settings::{OtlpProtocol, TraceConfig, TracesExporter};
+use crate::error::Error;
 
 /// Asks the active pipeline's sampler; drops everything when none is active.
 #[derive(Clone, Debug)]
@@ -47,7 +49,7 @@ impl ShouldSample for SwitchSampler {
         let parent = parent_context
             .filter(|cx| cx.has_active_span())
             .map(|cx| cx.span().span_context().clone());
-        let sampled = traces::with_active(|pipeline| {
+        let sampled = pipeline::with_active(|pipeline| {
             pipeline.sampler.decide(
                 parent
                     .as_ref()
@@ -77,7 +79,7 @@ impl SpanProcessor for SwitchProcessor {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            traces::submit(span);
+            pipeline::submit(span);
         }
     }
 
@@ -142,7 +144,7 @@ pub(crate) fn build_sink(config: &TraceConfig) -> Result<Box<dyn Sink>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
-        .on_thread_start(traces::mark_exporter_thread)
+        .on_thread_start(pipeline::mark_exporter_thread)
         .build()
         .map_err(|e| Error::Exporter {
             reason: format!("cannot start the OTLP exporter's runtime: {e}"),

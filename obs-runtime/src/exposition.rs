@@ -1,4 +1,5 @@
-//! The Prometheus text exposition format, version 0.0.4.
+//! The Prometheus text exposition format, version 0.0.4: the writer every part of the page
+//! goes through. It knows nothing of who adds the series.
 //!
 //! Sites and the `metrics` facade recorder add series to a [`Collector`]; [`Collector::finish`]
 //! writes families in name order, each with one `# HELP` and one `# TYPE`, its series contiguous
@@ -9,28 +10,27 @@
 use core::fmt::Write as _;
 use std::collections::BTreeMap;
 
-use crate::site::FnMeta;
-
 /// The `Content-Type` of the page.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The type of a metric family.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    /// Only goes up.
+/// The type of a metric family; in the [catalog](crate::catalog), what a metric of an
+/// instrumented function records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up (`#[counted]`: calls by status).
     Counter,
-    /// Goes up and down.
-    Gauge,
-    /// Cumulative buckets, a sum and a count.
+    /// Cumulative buckets, a sum and a count (`#[timed]`: durations by status).
     Histogram,
+    /// Goes up and down (`#[in_flight]`: calls running now).
+    Gauge,
 }
 
-impl Kind {
+impl MetricKind {
     fn as_str(self) -> &'static str {
         match self {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
         }
     }
 }
@@ -39,28 +39,14 @@ impl Kind {
 pub(crate) struct Labels(String);
 
 impl Labels {
-    /// `function`, `module`, the static labels, then the status label (`status`, unless the
-    /// metric renames it) when given, as `(name, value)`.
-    pub(crate) fn new(
-        meta: &FnMeta,
-        extra: &[(&'static str, &'static str)],
-        status: Option<(&str, &str)>,
-    ) -> Self {
-        let mut labels = Labels(String::with_capacity(64));
-        labels.push("function", meta.function());
-        labels.push("module", meta.module());
-        for (key, value) in extra {
-            labels.push(key, value);
-        }
-        if let Some((name, value)) = status {
-            labels.push(name, value);
-        }
-        labels
-    }
-
     /// An empty label set.
     pub(crate) fn empty() -> Self {
         Labels(String::new())
+    }
+
+    /// An empty label set with room for `bytes` of labels.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Labels(String::with_capacity(bytes))
     }
 
     /// Appends `key="value"`, escaping the value. `key` must already be a valid label name.
@@ -182,14 +168,14 @@ impl Value {
 /// Series are appended as they come and sorted once, when the page is written: one sort of a
 /// vector is much cheaper than keeping a tree of strings ordered through every insertion.
 pub(crate) struct Family {
-    kind: Kind,
+    kind: MetricKind,
     help: Option<String>,
     series: Vec<(String, Value)>,
     dropped: Vec<String>,
 }
 
 impl Family {
-    fn new(kind: Kind) -> Self {
+    fn new(kind: MetricKind) -> Self {
         Family {
             kind,
             help: None,
@@ -276,7 +262,7 @@ impl Collector {
     pub fn new() -> Self {
         Collector {
             families: BTreeMap::new(),
-            misfit: Family::new(Kind::Gauge),
+            misfit: Family::new(MetricKind::Gauge),
         }
     }
 
@@ -285,7 +271,7 @@ impl Collector {
     ///
     /// If `name` is already a family of another type, the series added go nowhere and the page
     /// says so in a comment.
-    pub(crate) fn family(&mut self, name: &str, kind: Kind, help: &str) -> &mut Family {
+    pub(crate) fn family(&mut self, name: &str, kind: MetricKind, help: &str) -> &mut Family {
         // Looked up before inserting: no `String` for the name on every call.
         if !self.families.contains_key(name) {
             self.families.insert(name.to_owned(), Family::new(kind));
@@ -332,7 +318,7 @@ impl Collector {
             out.push_str("# HELP ");
             out.push_str(name);
             out.push(' ');
-            let help = family.help.as_deref().unwrap_or_else(|| default_help(name));
+            let help = family.help.as_deref().unwrap_or("Recorded by obs.");
             escape_help(&mut out, help);
             out.push('\n');
             let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
@@ -349,7 +335,7 @@ impl Collector {
         let histograms: Vec<String> = self
             .families
             .iter()
-            .filter(|(_, f)| f.kind == Kind::Histogram)
+            .filter(|(_, f)| f.kind == MetricKind::Histogram)
             .map(|(n, _)| n.clone())
             .collect();
         for base in histograms {
@@ -454,41 +440,6 @@ fn write_bucket(out: &mut String, name: &str, labels: &str, le: &str, count: u64
     out.push('\n');
 }
 
-fn default_help(name: &str) -> &'static str {
-    match name {
-        "function_calls_total" => "Calls of instrumented functions, by how they ended.",
-        "function_duration_seconds" => "Duration of calls of instrumented functions, in seconds.",
-        "function_calls_in_flight" => "Calls of instrumented functions running now.",
-        _ => "Recorded by obs.",
-    }
-}
-
-/// Renders every instrumented function, and everything recorded through the `metrics` facade
-/// once [`init`](crate::init) has installed its recorder, as Prometheus text format 0.0.4.
-///
-/// It needs no [`init`](crate::init): calls made before it are all there. Output is
-/// deterministic: families by name, series by labels.
-///
-/// ```rust,standalone_crate
-/// #[obs_runtime::counted]
-/// fn ping() {}
-///
-/// ping();
-/// let page = obs_runtime::render();
-/// assert!(page.contains("# TYPE function_calls_total counter"));
-/// assert!(page.contains(r#"function_calls_total{function="ping",module="rust_out",status="ok"} 1"#));
-/// ```
-pub fn render() -> String {
-    let mut out = Collector::new();
-    for site in crate::site::all_sites() {
-        site.collect(&mut out);
-    }
-    crate::recorder::collect(&mut out);
-    crate::process::collect(&mut out);
-    crate::config::collect_target_info(&mut out);
-    out.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,7 +449,7 @@ mod tests {
         let mut labels = Labels::empty();
         labels.push("path", "a\\b\"c\nd");
         let mut c = Collector::new();
-        c.family("x_total", Kind::Counter, "line\nand \\ slash")
+        c.family("x_total", MetricKind::Counter, "line\nand \\ slash")
             .counter(&labels, 3);
         let page = c.finish();
         assert_eq!(
@@ -510,7 +461,7 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_inf_equals_count() {
         let mut c = Collector::new();
-        c.family("d_seconds", Kind::Histogram, "h").histogram(
+        c.family("d_seconds", MetricKind::Histogram, "h").histogram(
             &Labels::empty(),
             &[0.1, 1.0],
             &[2, 3],
@@ -528,9 +479,9 @@ mod tests {
     #[test]
     fn a_name_used_with_two_types_keeps_the_first_and_says_so() {
         let mut c = Collector::new();
-        c.family("jobs", Kind::Counter, "h")
+        c.family("jobs", MetricKind::Counter, "h")
             .counter(&Labels::empty(), 1);
-        c.family("jobs", Kind::Gauge, "h")
+        c.family("jobs", MetricKind::Gauge, "h")
             .gauge(&Labels::empty(), 2.0);
         let page = c.finish();
         assert_eq!(page.matches("# TYPE jobs").count(), 1);
@@ -543,9 +494,9 @@ mod tests {
     #[test]
     fn histogram_shadows_are_left_out() {
         let mut c = Collector::new();
-        c.family("x", Kind::Histogram, "h")
+        c.family("x", MetricKind::Histogram, "h")
             .histogram(&Labels::empty(), &[1.0], &[1], 0, 0.5);
-        c.family("x_count", Kind::Counter, "h")
+        c.family("x_count", MetricKind::Counter, "h")
             .counter(&Labels::empty(), 1);
         let page = c.finish();
         assert!(!page.contains("TYPE x_count"));
@@ -560,12 +511,12 @@ mod tests {
             l
         };
         let mut c = Collector::new();
-        let family = c.family("h_seconds", Kind::Histogram, "h");
+        let family = c.family("h_seconds", MetricKind::Histogram, "h");
         family.histogram(&label("b"), &[1.0], &[1], 0, 0.5);
         family.histogram(&label("a"), &[1.0], &[2], 1, 1.0);
         family.histogram(&label("b"), &[1.0], &[3], 0, 0.25);
         family.histogram(&label("b"), &[2.0], &[5], 0, 9.0);
-        c.family("n_total", Kind::Counter, "n")
+        c.family("n_total", MetricKind::Counter, "n")
             .counter(&label("x"), u64::MAX);
         let page = c.finish();
         let a = page.find("h_seconds_bucket{k=\"a\"").unwrap();
@@ -595,9 +546,11 @@ mod tests {
         b.push("k", "b");
         let mut n = Labels::empty();
         n.push("k", "c");
-        c.family("g", Kind::Gauge, "h").gauge(&a, f64::INFINITY);
-        c.family("g", Kind::Gauge, "h").gauge(&b, f64::NEG_INFINITY);
-        c.family("g", Kind::Gauge, "h").gauge(&n, f64::NAN);
+        c.family("g", MetricKind::Gauge, "h")
+            .gauge(&a, f64::INFINITY);
+        c.family("g", MetricKind::Gauge, "h")
+            .gauge(&b, f64::NEG_INFINITY);
+        c.family("g", MetricKind::Gauge, "h").gauge(&n, f64::NAN);
         let page = c.finish();
         assert!(
             page.contains("g{k=\"a\"} +Inf\ng{k=\"b\"} -Inf\ng{k=\"c\"} NaN\n"),

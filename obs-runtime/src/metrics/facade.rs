@@ -8,14 +8,15 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
 
-use crate::render::{Collector, Kind, Labels};
+use crate::exposition::{Collector, Labels, MetricKind};
+use crate::sync::{read, write};
 
 /// OTel's advised buckets for durations in seconds: the default of `#[timed]` and of facade
 /// histograms.
@@ -43,16 +44,6 @@ pub(crate) enum BucketMatch {
 static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
 /// Whether our recorder is the global one, decided by the first install.
 static INSTALLED: OnceLock<bool> = OnceLock::new();
-
-/// Reads a lock even if a thread panicked while holding it: the data are plain counters, and
-/// one panic must not break every later scrape.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Installs the recorder as the `metrics` global recorder. `Ok` if it already is.
 pub(crate) fn install(rules: Vec<(BucketMatch, Vec<f64>)>) -> Result<(), crate::Error> {
@@ -298,19 +289,19 @@ pub(crate) fn collect(out: &mut Collector) {
     };
     for (key, counter) in read(&REGISTRY.counters).iter() {
         let name = counter_name(key.name());
-        out.family(&name, Kind::Counter, help_of(&name))
+        out.family(&name, MetricKind::Counter, help_of(&name))
             .counter(&labels_of(key, false), counter.0.load(Relaxed));
     }
     for (key, gauge) in read(&REGISTRY.gauges).iter() {
         let name = sanitize_name(key.name());
-        out.family(&name, Kind::Gauge, help_of(&name))
+        out.family(&name, MetricKind::Gauge, help_of(&name))
             .gauge(&labels_of(key, false), gauge.0.get());
     }
     for (key, histogram) in read(&REGISTRY.histograms).iter() {
         let name = sanitize_name(key.name());
         let n = histogram.bounds.len();
         let counts: Vec<u64> = histogram.counts.iter().map(|c| c.load(Relaxed)).collect();
-        out.family(&name, Kind::Histogram, help_of(&name))
+        out.family(&name, MetricKind::Histogram, help_of(&name))
             .histogram(
                 &labels_of(key, true),
                 &histogram.bounds,

@@ -14,15 +14,8 @@ use core::fmt::Write as _;
 use std::io::Write as _;
 use std::time::Duration;
 
-use crate::traces::{Item, Sink};
-
-/// The ids of a span, kept in its extensions: what JSON log lines carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SpanIds {
-    pub(crate) trace_id: [u8; 16],
-    pub(crate) span_id: [u8; 8],
-    pub(crate) sampled: bool,
-}
+use super::ids::hex;
+use super::pipeline::{Item, Sink};
 
 /// How a span ended, as OpenTelemetry says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,13 +34,6 @@ pub(crate) struct Line {
     pub(crate) trace_id: [u8; 16],
     pub(crate) span_id: [u8; 8],
     pub(crate) parent_id: Option<[u8; 8]>,
-}
-
-/// Lowercase hex, as W3C trace context writes ids.
-pub(crate) fn hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
 }
 
 /// Writes `value` bare when it is one word, quoted and escaped otherwise.
@@ -162,7 +148,8 @@ mod layer {
     use tracing_subscriber::layer::Context;
     use tracing_subscriber::registry::LookupSpan;
 
-    use super::{Line, LineStatus, SpanIds};
+    use super::{Line, LineStatus};
+    use crate::traces::ids::SpanIds;
 
     /// Gives each span ids, samples at the root, and hands finished sampled spans to the
     /// active pipeline.
@@ -205,7 +192,7 @@ mod layer {
                 .parent()
                 .and_then(|p| p.extensions().get::<SpanIds>().copied());
             let trace_id = parent.map_or_else(random_trace_id, |p| p.trace_id);
-            let sampled = crate::traces::with_active(|pipeline| {
+            let sampled = crate::traces::pipeline::with_active(|pipeline| {
                 pipeline.sampler.decide(parent.map(|p| p.sampled), trace_id)
             })
             .unwrap_or(false);
@@ -259,7 +246,7 @@ mod layer {
                 Some(code) if code.eq_ignore_ascii_case("ok") => LineStatus::Ok,
                 _ => LineStatus::Unset,
             };
-            crate::traces::submit(Line {
+            crate::traces::pipeline::submit(Line {
                 name: open.name,
                 duration: open.start.elapsed(),
                 status,

@@ -1,141 +1,53 @@
-//! Drop guards the expansion of the attributes holds for the length of one call.
+//! The guards of a traced call: [`Traced`] owns the call's span and writes how the call ended
+//! into it; [`InSpan`] polls an async call's future inside that span.
 //!
-//! Each guard is created before the body runs and either finished with the call's status or
-//! dropped without it. A guard dropped unfinished records `panic` while the thread unwinds and
-//! `cancelled` otherwise: for an async fn, the future was dropped before it completed.
-//! `finish` forgets the guard after recording, so each call records exactly once.
+//! A guard dropped unfinished records `panic` while the thread unwinds and `cancelled`
+//! otherwise, as the metric guards do.
 
-use core::mem;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::sync::OnceLock;
 
 use tracing::callsite::{Callsite as _, DefaultCallsite};
 
-use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite};
-use crate::status::Status;
+use crate::metrics::FnMeta;
+use crate::status::{Status, unfinished};
 
-/// The status of a call whose guard was dropped without a result.
-#[cold]
-fn unfinished() -> Status {
-    if std::thread::panicking() {
-        Status::PANIC
-    } else {
-        Status::CANCELLED
-    }
-}
-
-/// Guard of `#[counted]`.
-#[must_use]
-pub struct Counted {
-    site: &'static CounterSite,
-}
-
-impl Counted {
-    /// Starts a call.
-    #[inline]
-    pub fn start(site: &'static CounterSite) -> Self {
-        Counted { site }
-    }
-
-    /// Ends the call with `status`.
-    #[inline]
-    pub fn finish(self, status: Status) {
-        self.site.add(status);
-        mem::forget(self);
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.site.add(unfinished());
-    }
-}
-
-/// The clock of `#[timed]`: the CPU's time-stamp counter where it ticks at a constant rate
-/// (x86 with invariant TSC), scaled to nanoseconds once per call; the OS's monotonic clock
-/// elsewhere (`quanta` chooses). A start/stop pair measures 20 ns against 50 ns for
-/// `std::time::Instant` on the reference VM (`BENCHMARKS.md`).
-///
-/// Calibrated against the monotonic clock on first use (at least 0.5 ms, at most 200 ms).
-static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-
-#[inline]
-fn clock() -> &'static quanta::Clock {
-    CLOCK.get_or_init(quanta::Clock::new)
-}
-
-/// Guard of `#[timed]`: holds the start time, in raw clock ticks.
-#[must_use]
-pub struct Timed<const N: usize> {
-    site: &'static HistogramSite<N>,
-    start: u64,
-}
-
-impl<const N: usize> Timed<N> {
-    /// Starts a call: reads the clock.
-    #[inline]
-    pub fn start(site: &'static HistogramSite<N>) -> Self {
-        Timed {
-            site,
-            start: clock().raw(),
-        }
-    }
-
-    /// Ends the call with `status`: reads the clock and records the elapsed time.
-    #[inline]
-    pub fn finish(self, status: Status) {
-        self.record(status);
-        mem::forget(self);
-    }
-
-    #[inline]
-    fn record(&self, status: Status) {
-        let clock = clock();
-        // Saturates at 0 if the counter went backwards.
-        let nanos = clock.delta_as_nanos(self.start, clock.raw());
-        self.site.observe(status, nanos);
-    }
-}
-
-impl<const N: usize> Drop for Timed<N> {
-    fn drop(&mut self) {
-        self.record(unfinished());
-    }
-}
-
-/// Guard of `#[in_flight]`: the gauge is up while it lives, whatever way the call ends.
-#[must_use]
-pub struct InFlight {
-    site: &'static GaugeSite,
-}
-
-impl InFlight {
-    /// Starts a call: one more in flight.
-    #[inline]
-    pub fn start(site: &'static GaugeSite) -> Self {
-        site.add(1);
-        InFlight { site }
-    }
-
-    /// Ends the call. Dropping the guard does the same; this only reads better in expansions.
-    #[inline]
-    pub fn finish(self) {}
-}
-
-impl Drop for InFlight {
-    #[inline]
-    fn drop(&mut self) {
-        self.site.add(-1);
-    }
-}
+/// OpenTelemetry's `code.function.name`: the fully qualified name of the function.
+pub(crate) const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// `code.file.path`: the source file.
+pub(crate) const CODE_FILE_PATH: &str = "code.file.path";
+/// `code.line.number`: the line of the function's name.
+pub(crate) const CODE_LINE_NUMBER: &str = "code.line.number";
+/// `otel.name`: the span name exporters show, when it is not the callsite's.
+pub(crate) const OTEL_NAME: &str = "otel.name";
+/// `otel.status_code`: `ERROR` on a failure.
+pub(crate) const OTEL_STATUS_CODE: &str = "otel.status_code";
+/// `otel.status_description`: the error's `Display`, or the status.
+pub(crate) const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
+/// `error.type`: the error's type, or the status.
+pub(crate) const ERROR_TYPE: &str = "error.type";
 
 /// The fields every `#[traced]` span declares, in this order, before the recorded arguments.
-pub(crate) const SPAN_FIELDS: usize = 7;
+/// The expansion writes the same names (obs-macros' tests compare the two lists).
+pub const SPAN_FIELD_NAMES: [&str; 7] = [
+    CODE_FUNCTION_NAME,
+    CODE_FILE_PATH,
+    CODE_LINE_NUMBER,
+    OTEL_NAME,
+    OTEL_STATUS_CODE,
+    OTEL_STATUS_DESCRIPTION,
+    ERROR_TYPE,
+];
 
-/// The most fields a span opened by [`Traced::open`] has: `SPAN_FIELDS` and up to 25
-/// arguments. The expansion of a function with more goes through `tracing::span!`.
-pub(crate) const MAX_SPAN_FIELDS: usize = 32;
+const SPAN_FIELDS: usize = SPAN_FIELD_NAMES.len();
+
+/// The most fields a span opened by [`Traced::open`] has: the [`SPAN_FIELD_NAMES`] and up to
+/// [`MAX_OPEN_ARGS`] arguments.
+const MAX_SPAN_FIELDS: usize = 32;
+
+/// The most recorded arguments [`Traced::open`] takes; the expansion of a function with more
+/// goes through `tracing::span!`.
+pub const MAX_OPEN_ARGS: usize = MAX_SPAN_FIELDS - SPAN_FIELDS;
 
 /// Guard of `#[traced]`: owns the call's span and writes how the call ended into it.
 #[must_use]
@@ -216,18 +128,12 @@ impl Traced {
     #[inline]
     pub fn start_named(span: tracing::Span, meta: &'static FnMeta) -> Self {
         if !span.is_disabled() {
-            span.record("code.function.name", meta.qualified());
+            span.record(CODE_FUNCTION_NAME, meta.qualified());
         }
         Traced {
             span,
             finished: false,
         }
-    }
-
-    /// The call's span, to enter it or to instrument a future with it.
-    #[inline]
-    pub fn span(&self) -> &tracing::Span {
-        &self.span
     }
 
     /// Enters the span of a traced call, if its level is enabled.
@@ -320,9 +226,9 @@ impl Drop for Traced {
 
 #[cold]
 fn describe_fn(span: &tracing::Span, span_name: &str, meta: &'static FnMeta) {
-    span.record("code.function.name", meta.qualified());
+    span.record(CODE_FUNCTION_NAME, meta.qualified());
     if meta.function() != span_name {
-        span.record("otel.name", meta.function());
+        span.record(OTEL_NAME, meta.function());
     }
 }
 
@@ -334,10 +240,10 @@ fn mark_failed(
     description: Option<&str>,
     error_type: Option<&str>,
 ) {
-    span.record("otel.status_code", "ERROR");
+    span.record(OTEL_STATUS_CODE, "ERROR");
     span.record(
-        "otel.status_description",
+        OTEL_STATUS_DESCRIPTION,
         description.unwrap_or(status.as_str()),
     );
-    span.record("error.type", error_type.unwrap_or(status.as_str()));
+    span.record(ERROR_TYPE, error_type.unwrap_or(status.as_str()));
 }

@@ -28,7 +28,10 @@
 use std::fmt::{self, Display, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
+
+use crate::json::write_string;
+use crate::sync::{read, write};
 use std::time::{Duration, Instant};
 
 /// Which probe a check belongs to.
@@ -82,8 +85,8 @@ where
     E: Display,
 {
     let name = name.into();
-    let run: Arc<CheckFn> = Arc::new(move || check().map_err(|e| crate::safe::display(&e)));
-    let mut checks = CHECKS.write().unwrap_or_else(PoisonError::into_inner);
+    let run: Arc<CheckFn> = Arc::new(move || check().map_err(|e| crate::fmt_safe::display(&e)));
+    let mut checks = write(&CHECKS);
     checks.retain(|c| !(c.probe == probe && c.name == name));
     checks.push(Check {
         probe,
@@ -96,7 +99,7 @@ where
 
 /// Removes every check of `probe` named `name`; whether there was one.
 pub fn remove_check(probe: Probe, name: &str) -> bool {
-    let mut checks = CHECKS.write().unwrap_or_else(PoisonError::into_inner);
+    let mut checks = write(&CHECKS);
     let before = checks.len();
     checks.retain(|c| !(c.probe == probe && c.name == name));
     checks.len() != before
@@ -143,7 +146,7 @@ impl Report {
                 out.push(',');
             }
             out.push_str("{\"name\":");
-            json_string(&mut out, &check.name);
+            write_string(&mut out, &check.name);
             out.push_str(if check.error.is_none() {
                 ",\"status\":\"pass\""
             } else {
@@ -151,7 +154,7 @@ impl Report {
             });
             if let Some(error) = &check.error {
                 out.push_str(",\"error\":");
-                json_string(&mut out, error);
+                write_string(&mut out, error);
             }
             let _ = write!(
                 out,
@@ -171,29 +174,9 @@ impl fmt::Display for Report {
     }
 }
 
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// Runs every check of `probe` at once, each bounded by its timeout.
 pub fn run(probe: Probe) -> Report {
-    let checks: Vec<(String, Duration, Arc<CheckFn>, Arc<AtomicBool>)> = CHECKS
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
+    let checks: Vec<(String, Duration, Arc<CheckFn>, Arc<AtomicBool>)> = read(&CHECKS)
         .iter()
         .filter(|c| c.probe == probe)
         .map(|c| {

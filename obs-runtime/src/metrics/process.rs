@@ -17,7 +17,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::render::{Collector, Kind, Labels};
+use crate::exposition::{Collector, Labels, MetricKind};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -51,7 +51,7 @@ pub(crate) fn collect(out: &mut Collector) {
     if let Some(cpu) = sample.cpu_seconds {
         out.family(
             "process_cpu_seconds_total",
-            Kind::Counter,
+            MetricKind::Counter,
             "Total user and system CPU time spent in seconds.",
         )
         .counter_f64(&none, cpu);
@@ -85,7 +85,8 @@ pub(crate) fn collect(out: &mut Collector) {
     ];
     for (name, help, value) in gauges {
         if let Some(value) = value {
-            out.family(name, Kind::Gauge, help).gauge(&none, value);
+            out.family(name, MetricKind::Gauge, help)
+                .gauge(&none, value);
         }
     }
 }

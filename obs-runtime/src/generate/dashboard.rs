@@ -18,8 +18,9 @@
 
 use std::fmt::{self, Write as _};
 
+use super::promql::{bad_ratio_expr, error_ratio_expr, num, status_groups};
 use crate::catalog::{self, Function, MetricKind, Objective};
-use crate::rules::{bad_ratio_expr, error_ratio_expr, num, status_groups};
+use crate::json::write_string;
 
 /// A JSON value, enough for Grafana's model.
 enum Json {
@@ -38,17 +39,9 @@ impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Json::Str(text) => {
-                f.write_char('"')?;
-                for c in text.chars() {
-                    match c {
-                        '"' => f.write_str("\\\"")?,
-                        '\\' => f.write_str("\\\\")?,
-                        '\n' => f.write_str("\\n")?,
-                        c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-                        c => f.write_char(c)?,
-                    }
-                }
-                f.write_char('"')
+                let mut literal = String::with_capacity(text.len() + 2);
+                write_string(&mut literal, text);
+                f.write_str(&literal)
             }
             Json::Num(n) if n.is_finite() => write!(f, "{n}"),
             Json::Num(_) => f.write_str("null"),

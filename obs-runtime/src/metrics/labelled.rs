@@ -13,11 +13,14 @@ use core::fmt::{Display, Write as _};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::RwLock;
 
-use crate::catalog::{Metric, MetricKind};
-use crate::render::Collector;
-use crate::site::{CounterSite, FnMeta, GaugeSite, HistogramSite, Site, Spec};
+use super::catalog::Metric;
+use super::meta::FnMeta;
+use super::site::{CounterSite, GaugeSite, HistogramSite, Site, Spec};
+use crate::exposition::Collector;
+use crate::exposition::MetricKind;
+use crate::sync::{read, write};
 
 /// The value of every dynamic label of the overflow series.
 pub const OVERFLOW: &str = "__overflow__";
@@ -165,12 +168,7 @@ impl<S: Child, const L: usize> Labelled<S, L> {
                 }
                 write_value(&mut key, *value);
             }
-            if let Some(site) = self
-                .children
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(key.as_str())
-            {
+            if let Some(site) = read(&self.children).get(key.as_str()) {
                 return *site;
             }
             self.insert(&key)
@@ -179,10 +177,7 @@ impl<S: Child, const L: usize> Labelled<S, L> {
 
     #[cold]
     fn insert(&'static self, key: &str) -> &'static S {
-        let mut children = self
-            .children
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut children = write(&self.children);
         if let Some(site) = children.get(key) {
             return site;
         }
@@ -236,25 +231,11 @@ impl<S: Child, const L: usize> Labelled<S, L> {
         spec.status = self.spec.status;
         spec
     }
-
-    /// How many label-value sets have their own series (the overflow series aside).
-    pub fn series(&self) -> usize {
-        self.children
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
 }
 
 impl<S: Child, const L: usize> Site for Labelled<S, L> {
     fn collect(&'static self, out: &mut Collector) {
-        let children: Vec<&'static S> = self
-            .children
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .copied()
-            .collect();
+        let children: Vec<&'static S> = read(&self.children).values().copied().collect();
         for child in children.into_iter().chain(self.overflow.get().copied()) {
             child.collect(out);
         }

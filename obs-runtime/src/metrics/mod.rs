@@ -1,0 +1,31 @@
+//! Metrics: the per-function sites the attributes expand into, their guards, labels from the
+//! call, the catalog of every instrumented function, the `metrics` facade's recorder and the
+//! process's own metrics. Each part adds its series to the page through the exposition
+//! writer.
+
+pub mod catalog;
+mod facade;
+pub(crate) mod guard;
+pub(crate) mod labelled;
+mod meta;
+mod process;
+mod shard;
+pub(crate) mod site;
+
+pub(crate) use facade::{BucketMatch, install as install_recorder};
+pub use facade::{DEFAULT_BUCKETS, ObsRecorder};
+pub use labelled::{OVERFLOW, series_limit, set_series_limit};
+pub use meta::FnMeta;
+pub(crate) use process::enable as enable_process_metrics;
+
+use crate::exposition::Collector;
+
+/// Adds every metric series to the page: the attribute sites first, then the facade's, then
+/// the process's.
+pub(crate) fn collect(out: &mut Collector) {
+    for site in site::all_sites() {
+        site.collect(out);
+    }
+    facade::collect(out);
+    process::collect(out);
+}

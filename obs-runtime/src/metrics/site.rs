@@ -1,0 +1,498 @@
+//! Per-call-site storage: one `static` per instrumented function and metric.
+//!
+//! The macros expand every instrumented function into statics of the types below. A site is a
+//! fixed block of atomics, registered at link time in [`SITES`], so the hot path is a
+//! thread-local read, an index and a relaxed load and store into the thread's own cells: no
+//! hashing, no registry lookup, no lock, no allocation. Memory per site is fixed at compile
+//! time and does not grow with the number of calls.
+//!
+//! The atomics are sharded by thread ([`Sharded`], the protocol in [`shard`](super::shard)):
+//! threads calling one function at once do not bounce one cache line between their cores. The
+//! first thread records into cells inline in the static; each other shard is allocated once,
+//! by the first thread that records into it.
+
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use super::catalog::{Metric, Objective};
+use super::meta::FnMeta;
+use super::shard::{Sharded, bump, bump_i64};
+use crate::exposition::{Collector, Labels, MetricKind};
+use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, Status, StatusLabel};
+
+/// The sites of every instrumented function in the program, one entry per function,
+/// collected by the linker.
+///
+/// Complete before `main` runs: functions that were never called are listed too.
+#[linkme::distributed_slice]
+pub static SITES: [&'static [&'static dyn Site]];
+
+/// Every site of every instrumented function.
+pub(crate) fn all_sites() -> impl Iterator<Item = &'static dyn Site> {
+    SITES.iter().flat_map(|sites| sites.iter().copied())
+}
+
+/// Something `render()` can read.
+pub trait Site: Sync {
+    /// Adds this site's series to the page being rendered.
+    fn collect(&'static self, out: &mut Collector);
+
+    /// The function this site belongs to, and what it records.
+    fn describe(&'static self) -> (&'static FnMeta, Metric);
+}
+
+/// Name, help and static labels of one metric of one function, fixed at compile time.
+pub struct Spec {
+    /// The family name, validated by the macro.
+    pub name: &'static str,
+    /// `# HELP` text; empty for the default.
+    pub help: &'static str,
+    /// `labels(key = "value", …)` of the attribute.
+    pub labels: &'static [(&'static str, &'static str)],
+    /// `objective(..)` of the attribute.
+    pub objective: Option<Objective>,
+    /// `status(..)` of the attribute: the status label's name and values.
+    pub status: StatusLabel,
+}
+
+impl Spec {
+    /// A spec without objective.
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Spec {
+            name,
+            help,
+            labels,
+            objective: None,
+            status: StatusLabel::DEFAULT,
+        }
+    }
+
+    /// Adds the attribute's objective.
+    #[must_use]
+    pub const fn with_objective(mut self, objective: Objective) -> Self {
+        self.objective = Some(objective);
+        self
+    }
+
+    /// Adds the attribute's `status(..)`: the label's name and the value of each built-in
+    /// status, in slot order (`ok`, `error`, `panic`, `cancelled`, `timeout`, `blocked`).
+    #[must_use]
+    pub const fn with_status(
+        mut self,
+        label: &'static str,
+        values: [&'static str; BUILTIN_COUNT],
+    ) -> Self {
+        self.status = StatusLabel::new(label, values);
+        self
+    }
+
+    /// The label pair of a call that ended with built-in status `slot`.
+    fn builtin_status(&self, slot: usize) -> (&'static str, &'static str) {
+        (self.status.name(), self.status.slot_value(slot))
+    }
+
+    /// The `# HELP` text: the attribute's, or the default of the family.
+    fn help(&self) -> &'static str {
+        if self.help.is_empty() {
+            default_help(self.name)
+        } else {
+            self.help
+        }
+    }
+
+    fn metric(&self, kind: MetricKind, buckets: Option<Vec<f64>>) -> Metric {
+        Metric {
+            kind,
+            name: self.name,
+            labels: self.labels,
+            buckets,
+            objective: self.objective,
+            status: self.status,
+        }
+    }
+}
+
+/// A chain of cells for the custom statuses a site has seen, appended once per label.
+struct Custom<C: 'static> {
+    head: OnceLock<Box<Node<C>>>,
+}
+
+struct Node<C: 'static> {
+    label: &'static str,
+    cells: C,
+    next: OnceLock<Box<Node<C>>>,
+}
+
+impl<C: 'static> Custom<C> {
+    const fn new() -> Self {
+        Custom {
+            head: OnceLock::new(),
+        }
+    }
+
+    /// The cells of `label`, allocated on the first use of that label at this site.
+    #[cold]
+    fn get(&self, label: &'static str, make: fn() -> C) -> &C {
+        let mut slot = &self.head;
+        loop {
+            let node = slot.get_or_init(|| {
+                Box::new(Node {
+                    label,
+                    cells: make(),
+                    next: OnceLock::new(),
+                })
+            });
+            if node.label == label {
+                return &node.cells;
+            }
+            slot = &node.next;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &C)> {
+        let mut slot = self.head.get();
+        core::iter::from_fn(move || {
+            let node = slot?;
+            slot = node.next.get();
+            Some((node.label, &node.cells))
+        })
+    }
+}
+
+type CounterCells = [AtomicU64; BUILTIN_COUNT];
+
+const fn counter_cells() -> CounterCells {
+    [const { AtomicU64::new(0) }; BUILTIN_COUNT]
+}
+
+/// The storage behind `#[counted]`: one counter per status (per shard).
+pub struct CounterSite {
+    meta: &'static FnMeta,
+    spec: Spec,
+    cells: Sharded<CounterCells>,
+    custom: Custom<AtomicU64>,
+}
+
+impl CounterSite {
+    /// Called by the expansion of `#[counted]` only.
+    pub const fn new(meta: &'static FnMeta, spec: Spec) -> Self {
+        CounterSite {
+            meta,
+            spec,
+            cells: Sharded::new(counter_cells()),
+            custom: Custom::new(),
+        }
+    }
+
+    /// Counts one call that ended with `status`: a thread-local read, then a relaxed load and
+    /// store into this thread's own cells (`fetch_add` on the shared shard).
+    #[inline]
+    pub fn add(&'static self, status: Status) {
+        match status.slot() {
+            Ok(slot) => {
+                let (cells, own) = self.cells.get(counter_cells);
+                bump(&cells[slot], 1, own);
+            }
+            Err(label) => {
+                self.custom
+                    .get(label, || AtomicU64::new(0))
+                    .fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// The number of calls so far that ended with `status`.
+    #[cfg(test)]
+    fn get(&'static self, status: Status) -> u64 {
+        match status.slot() {
+            Ok(slot) => self.count(slot),
+            Err(label) => self.custom.get(label, || AtomicU64::new(0)).load(Relaxed),
+        }
+    }
+
+    /// The count of a built-in status, over the shards.
+    fn count(&self, slot: usize) -> u64 {
+        self.cells.iter().fold(0u64, |sum, cells| {
+            sum.wrapping_add(cells[slot].load(Relaxed))
+        })
+    }
+}
+
+impl Site for CounterSite {
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        (self.meta, self.spec.metric(MetricKind::Counter, None))
+    }
+
+    fn collect(&'static self, out: &mut Collector) {
+        let family = out.family(self.spec.name, MetricKind::Counter, self.spec.help());
+        let builtin =
+            (0..BUILTIN_COUNT).map(|slot| (self.spec.builtin_status(slot), self.count(slot)));
+        let custom = self
+            .custom
+            .iter()
+            .map(|(s, c)| ((self.spec.status.name(), s), c.load(Relaxed)));
+        for (i, (status, value)) in builtin.chain(custom).enumerate() {
+            if value == 0 && i >= ALWAYS_RENDERED {
+                continue;
+            }
+            let labels = series_labels(self.meta, self.spec.labels, Some(status));
+            family.counter(&labels, value);
+        }
+    }
+}
+
+/// The cells of one status of one histogram: a count per bucket, and the sum in nanoseconds.
+///
+/// Counts are kept per bucket (not cumulative), so `_count` is their sum and always equals
+/// the `+Inf` bucket of the same scrape.
+pub(crate) struct HistCells<const N: usize> {
+    buckets: [AtomicU64; N],
+    inf: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl<const N: usize> HistCells<N> {
+    const fn new() -> Self {
+        HistCells {
+            buckets: [const { AtomicU64::new(0) }; N],
+            inf: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Per-bucket counts, `+Inf` count and sum in nanoseconds of one status, over its shards.
+fn totals<'a, const N: usize>(
+    shards: impl Iterator<Item = &'a HistCells<N>>,
+) -> ([u64; N], u64, u64) {
+    let (mut counts, mut inf, mut sum_ns) = ([0u64; N], 0u64, 0u64);
+    for cells in shards {
+        for (count, cell) in counts.iter_mut().zip(&cells.buckets) {
+            *count = count.wrapping_add(cell.load(Relaxed));
+        }
+        inf = inf.wrapping_add(cells.inf.load(Relaxed));
+        sum_ns = sum_ns.wrapping_add(cells.sum_ns.load(Relaxed));
+    }
+    (counts, inf, sum_ns)
+}
+
+/// The storage behind `#[timed]`: fixed buckets per status (per shard), chosen per function.
+pub struct HistogramSite<const N: usize> {
+    meta: &'static FnMeta,
+    spec: Spec,
+    bounds: [f64; N],
+    bounds_ns: [u64; N],
+    cells: Sharded<[HistCells<N>; BUILTIN_COUNT]>,
+    custom: Custom<HistCells<N>>,
+}
+
+impl<const N: usize> HistogramSite<N> {
+    /// Called by the expansion of `#[timed]` only; the macro has checked that `bounds` are
+    /// finite, positive and strictly increasing.
+    pub const fn new(meta: &'static FnMeta, spec: Spec, bounds: [f64; N]) -> Self {
+        let mut bounds_ns = [0u64; N];
+        let mut i = 0;
+        while i < N {
+            // Saturating float-to-int cast; bounds are positive.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                // Rounded to the nearest: bounds are positive (`f64::round` is not const
+                // before Rust 1.90).
+                bounds_ns[i] = (bounds[i] * 1e9 + 0.5) as u64;
+            }
+            i += 1;
+        }
+        HistogramSite {
+            meta,
+            spec,
+            bounds,
+            bounds_ns,
+            cells: Sharded::new(Self::builtin_cells()),
+            custom: Custom::new(),
+        }
+    }
+
+    const fn builtin_cells() -> [HistCells<N>; BUILTIN_COUNT] {
+        [const { HistCells::new() }; BUILTIN_COUNT]
+    }
+
+    /// Records one call of `nanos` nanoseconds that ended with `status`.
+    ///
+    /// Cost: a thread-local read, a scan of the bounds (integers) and two relaxed load-and-store
+    /// adds into this thread's own cells (`fetch_add` on the shared shard).
+    #[inline]
+    pub fn observe(&'static self, status: Status, nanos: u64) {
+        let (cells, own) = match status.slot() {
+            Ok(slot) => {
+                let (cells, own) = self.cells.get(Self::builtin_cells);
+                (&cells[slot], own)
+            }
+            Err(label) => (self.custom.get(label, HistCells::new), false),
+        };
+        let bucket = self.bounds_ns.iter().position(|&b| nanos <= b);
+        let count = bucket.map_or(&cells.inf, |i| &cells.buckets[i]);
+        bump(count, 1, own);
+        bump(&cells.sum_ns, nanos, own);
+    }
+}
+
+impl<const N: usize> Site for HistogramSite<N> {
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        (
+            self.meta,
+            self.spec
+                .metric(MetricKind::Histogram, Some(self.bounds.to_vec())),
+        )
+    }
+
+    fn collect(&'static self, out: &mut Collector) {
+        let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
+        let builtin = (0..BUILTIN_COUNT).map(|slot| {
+            (
+                self.spec.builtin_status(slot),
+                totals(self.cells.iter().map(|cells| &cells[slot])),
+            )
+        });
+        let custom = self.custom.iter().map(|(status, cells)| {
+            (
+                (self.spec.status.name(), status),
+                totals(core::iter::once(cells)),
+            )
+        });
+        for (i, (status, (counts, inf, sum_ns))) in builtin.chain(custom).enumerate() {
+            if i >= ALWAYS_RENDERED && inf == 0 && counts.iter().all(|&c| c == 0) {
+                continue;
+            }
+            #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
+            let sum = sum_ns as f64 / 1e9;
+            let labels = series_labels(self.meta, self.spec.labels, Some(status));
+            family.histogram(&labels, &self.bounds, &counts, inf, sum);
+        }
+    }
+}
+
+/// The storage behind `#[in_flight]`: calls currently running.
+pub struct GaugeSite {
+    meta: &'static FnMeta,
+    spec: Spec,
+    /// Per shard: calls started minus calls ended there. A call may end on another thread than
+    /// it started on (an async fn): only the sum over shards means anything.
+    value: Sharded<AtomicI64>,
+}
+
+impl GaugeSite {
+    /// Called by the expansion of `#[in_flight]` only.
+    pub const fn new(meta: &'static FnMeta, spec: Spec) -> Self {
+        GaugeSite {
+            meta,
+            spec,
+            value: Sharded::new(AtomicI64::new(0)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&'static self, delta: i64) {
+        let (value, own) = self.value.get(|| AtomicI64::new(0));
+        bump_i64(value, delta, own);
+    }
+
+    /// The number of calls running now.
+    pub fn get(&'static self) -> i64 {
+        self.value
+            .iter()
+            .fold(0i64, |sum, v| sum.wrapping_add(v.load(Relaxed)))
+    }
+}
+
+impl Site for GaugeSite {
+    fn describe(&'static self) -> (&'static FnMeta, Metric) {
+        (self.meta, self.spec.metric(MetricKind::Gauge, None))
+    }
+
+    fn collect(&'static self, out: &mut Collector) {
+        let family = out.family(self.spec.name, MetricKind::Gauge, self.spec.help());
+        let labels = series_labels(self.meta, self.spec.labels, None);
+        #[allow(clippy::cast_precision_loss)]
+        family.gauge(&labels, self.get() as f64);
+    }
+}
+
+/// The labels of one series of a site: `function`, `module`, the static labels, then the
+/// status label (`status`, unless the metric renames it) when given, as `(name, value)`.
+pub(crate) fn series_labels(
+    meta: &FnMeta,
+    extra: &[(&'static str, &'static str)],
+    status: Option<(&str, &str)>,
+) -> Labels {
+    let mut labels = Labels::with_capacity(64);
+    labels.push("function", meta.function());
+    labels.push("module", meta.module());
+    for (key, value) in extra {
+        labels.push(key, value);
+    }
+    if let Some((name, value)) = status {
+        labels.push(name, value);
+    }
+    labels
+}
+
+/// The `# HELP` of the default families.
+fn default_help(name: &str) -> &'static str {
+    match name {
+        "function_calls_total" => "Calls of instrumented functions, by how they ended.",
+        "function_duration_seconds" => "Duration of calls of instrumented functions, in seconds.",
+        "function_calls_in_flight" => "Calls of instrumented functions running now.",
+        _ => "Recorded by obs.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CounterSite, FnMeta, GaugeSite, HistogramSite, Spec};
+    use crate::metrics::shard::SHARDS;
+    use crate::status::Status;
+
+    fn here() -> &'static str {
+        "obs_runtime::site::tests::here::__obs_here"
+    }
+
+    static META: FnMeta = FnMeta::new("m", "f.rs", 1, "here", here);
+    static COUNTER: CounterSite = CounterSite::new(&META, Spec::new("t_total", "", &[]));
+    static GAUGE: GaugeSite = GaugeSite::new(&META, Spec::new("t_in_flight", "", &[]));
+    static HISTOGRAM: HistogramSite<2> =
+        HistogramSite::new(&META, Spec::new("t_seconds", "", &[]), [0.001, 1.0]);
+
+    /// More threads than shards, some at once and some one after another (their shards are
+    /// handed on), every call counted exactly once.
+    #[test]
+    fn every_call_counts_across_threads_and_shards() {
+        const CALLS: u64 = 20_000;
+        let rounds = 3;
+        let threads = SHARDS + 4;
+        for _ in 0..rounds {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        for _ in 0..CALLS {
+                            COUNTER.add(Status::OK);
+                            GAUGE.add(1);
+                            HISTOGRAM.observe(Status::ERROR, 1_000);
+                            GAUGE.add(-1);
+                        }
+                    });
+                }
+            });
+        }
+        let total = CALLS * (rounds * threads) as u64;
+        assert_eq!(COUNTER.get(Status::OK), total);
+        assert_eq!(GAUGE.get(), 0);
+        let (counts, inf, sum_ns) = super::totals(HISTOGRAM.cells.iter().map(|cells| &cells[1]));
+        assert_eq!(counts, [total, 0]);
+        assert_eq!(inf, 0);
+        assert_eq!(sum_ns, total * 1_000);
+    }
+}

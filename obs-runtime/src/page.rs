@@ -1,0 +1,56 @@
+//! The page: everything `/metrics` shows, gathered from each part that records.
+//!
+//! The order of the gathering is the order of precedence when two parts name one family (the
+//! first `# HELP` and type seen win): the attribute sites, the `metrics` facade, the process's
+//! own metrics, the trace exporter's span counters, then the service's `target_info`.
+
+use std::sync::RwLock;
+
+use crate::exposition::{Collector, Labels, MetricKind};
+use crate::sync::{read, write};
+
+/// The `service_name` of `target_info`, set by the latest install.
+static SERVICE_NAME: RwLock<Option<String>> = RwLock::new(None);
+
+/// Sets (or, with `None`, clears) the service `target_info` names.
+pub(crate) fn set_service_name(name: Option<String>) {
+    *write(&SERVICE_NAME) = name;
+}
+
+/// Renders every instrumented function, and everything recorded through the `metrics` facade
+/// once [`init`](crate::init) has installed its recorder, as Prometheus text format 0.0.4.
+///
+/// It needs no [`init`](crate::init): calls made before it are all there. Output is
+/// deterministic: families by name, series by labels.
+///
+/// ```rust,standalone_crate
+/// #[obs_runtime::counted]
+/// fn ping() {}
+///
+/// ping();
+/// let page = obs_runtime::render();
+/// assert!(page.contains("# TYPE function_calls_total counter"));
+/// assert!(page.contains(r#"function_calls_total{function="ping",module="rust_out",status="ok"} 1"#));
+/// ```
+pub fn render() -> String {
+    let mut out = Collector::new();
+    crate::metrics::collect(&mut out);
+    crate::traces::collect(&mut out);
+    target_info(&mut out);
+    out.finish()
+}
+
+/// `target_info`, OTel's series for the resource, when a service name is set.
+fn target_info(out: &mut Collector) {
+    let name = read(&SERVICE_NAME);
+    if let Some(name) = name.as_deref() {
+        let mut labels = Labels::empty();
+        labels.push("service_name", name);
+        out.family(
+            "target_info",
+            MetricKind::Gauge,
+            "Target metadata: the service this page describes.",
+        )
+        .gauge(&labels, 1.0);
+    }
+}

@@ -1,0 +1,12 @@
+//! Serving the page: a small HTTP/1.1 server on threads of its own, its scrape credentials,
+//! the routes, and the health probes.
+
+mod auth;
+mod head;
+pub mod health;
+mod routes;
+mod server;
+
+pub(crate) use auth::Auth;
+pub(crate) use head::parse_head;
+pub(crate) use server::Server;

@@ -1,0 +1,112 @@
+//! What each path answers: the page, the health probes, the generated files.
+
+use std::io::{self, Write};
+use std::net::TcpStream;
+
+use super::auth::Auth;
+use super::head::Request;
+use super::health::Probe;
+use crate::exposition::CONTENT_TYPE;
+use crate::page::render;
+
+pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> io::Result<()> {
+    let head_only = req.method == "HEAD";
+    let probe = Probe::from_path(req.path);
+    let generated = match req.path {
+        "/obs/rules.yml" => Some("application/yaml"),
+        "/obs/dashboard.json" => Some("application/json"),
+        _ => None,
+    };
+    if req.path != "/metrics" && probe.is_none() && generated.is_none() {
+        let body = b"not found: try /metrics, /health/live, /health/ready, /health/startup, /obs/rules.yml or /obs/dashboard.json\n";
+        return respond(stream, "404 Not Found", "text/plain", &[], body, !head_only);
+    }
+    if req.method != "GET" && !head_only {
+        let allow = [("Allow", "GET, HEAD")];
+        return respond(
+            stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            &allow,
+            b"only GET and HEAD\n",
+            true,
+        );
+    }
+    if let Some(probe) = probe {
+        let report = super::health::run(probe);
+        let status = if report.healthy() {
+            "200 OK"
+        } else {
+            "503 Service Unavailable"
+        };
+        return respond(
+            stream,
+            status,
+            "application/json",
+            &[],
+            report.to_json().as_bytes(),
+            !head_only,
+        );
+    }
+    if !auth.allows(req.authorization) {
+        let challenge = [("WWW-Authenticate", auth.challenge())];
+        return respond(
+            stream,
+            "401 Unauthorized",
+            "text/plain",
+            &challenge,
+            b"credentials needed\n",
+            !head_only,
+        );
+    }
+    if let Some(content_type) = generated {
+        let body = if req.path == "/obs/rules.yml" {
+            crate::generate::rules::rules_yaml()
+        } else {
+            crate::generate::dashboard::dashboard_json()
+        };
+        return respond(
+            stream,
+            "200 OK",
+            content_type,
+            &[],
+            body.as_bytes(),
+            !head_only,
+        );
+    }
+    let page = render();
+    respond(
+        stream,
+        "200 OK",
+        CONTENT_TYPE,
+        &[],
+        page.as_bytes(),
+        !head_only,
+    )
+}
+
+pub(super) fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    with_body: bool,
+) -> io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes())?;
+    if with_body {
+        stream.write_all(body)?;
+    }
+    stream.flush()
+}

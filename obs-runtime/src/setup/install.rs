@@ -1,0 +1,225 @@
+//! What `Builder::install` does: resolve every setting, start the exporter and the server,
+//! install the subscriber and the recorder.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::env::parse_filter;
+use crate::error::Error;
+use crate::logs::LogFormat;
+use crate::metrics::BucketMatch;
+use crate::serve::{Auth, Server};
+use crate::setup::subscriber::LogConfig;
+use crate::setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard};
+use crate::traces::TraceConfig;
+
+impl Builder {
+    /// Validates the settings, starts the trace exporter, installs the `tracing` subscriber
+    /// and the `metrics` recorder, and starts the server.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidEnv`]: a variable does not parse (a port that is not a number from 0
+    ///   to 65535, say); the message names it.
+    /// - [`Error::InvalidSetting`], [`Error::InvalidBuckets`]: a value set in code is unusable.
+    /// - [`Error::InvalidAddress`], [`Error::Bind`]: the address cannot be resolved or bound,
+    ///   typically because the port is taken.
+    /// - [`Error::SubscriberTaken`]: another global `tracing` subscriber is installed.
+    /// - [`Error::RecorderTaken`]: another `metrics` recorder is installed.
+    /// - [`Error::Exporter`], [`Error::Thread`].
+    ///
+    /// Nothing is left half-installed on error, except a subscriber or a recorder installed
+    /// before the server failed to bind: they keep working, so no span or facade call is
+    /// lost.
+    pub fn install(self) -> Result<ObsGuard, Error> {
+        for (matcher, bounds) in &self.buckets {
+            check_buckets(matcher, bounds)?;
+        }
+        let service_name = self
+            .service_name
+            .clone()
+            .or_else(|| self.var("OTEL_SERVICE_NAME"));
+        let port = match self.port {
+            Some(port) => port,
+            None => match self.var("OTEL_EXPORTER_PROMETHEUS_PORT") {
+                None => DEFAULT_PORT,
+                Some(value) => value.trim().parse().map_err(|_| Error::InvalidEnv {
+                    var: "OTEL_EXPORTER_PROMETHEUS_PORT",
+                    value: value.clone(),
+                    reason: "expected a port number from 0 to 65535".into(),
+                })?,
+            },
+        };
+        let host = self
+            .host
+            .clone()
+            .or_else(|| self.var("OTEL_EXPORTER_PROMETHEUS_HOST"))
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let addr = if self.serve {
+            Some(resolve(&host, port)?)
+        } else {
+            None
+        };
+        let auth = match self.auth.clone() {
+            Some(auth) => auth,
+            None => self.auth_from_env()?,
+        };
+        let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
+        let logs = if self.subscriber {
+            Some(self.log_config()?)
+        } else {
+            None
+        };
+
+        for (var, generate) in EXPORTS {
+            if let Some(path) = self.var(var) {
+                std::fs::write(&path, generate()).map_err(|source| Error::Export {
+                    var,
+                    path,
+                    source,
+                })?;
+            }
+        }
+        let trace_guard = crate::traces::start_exporter(&traces)?;
+        if let Some(logs) = &logs {
+            super::subscriber::install_global(logs, traces.filter.clone())?;
+        }
+        let series_limit = match self.series_limit {
+            Some(limit) => Some(limit),
+            None => self
+                .var("OBS_SERIES_LIMIT")
+                .map(|value| {
+                    value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Error::InvalidEnv {
+                            var: "OBS_SERIES_LIMIT",
+                            value: value.clone(),
+                            reason: "expected a positive whole number, e.g. 1000".into(),
+                        })
+                })
+                .transpose()?,
+        };
+        if let Some(limit) = series_limit {
+            crate::metrics::set_series_limit(limit);
+        }
+        if self.recorder {
+            crate::metrics::install_recorder(self.buckets)?;
+        }
+        if self.process {
+            crate::metrics::enable_process_metrics();
+        }
+        if let Some(guard) = &trace_guard {
+            guard.activate();
+        }
+        crate::page::set_service_name(service_name);
+        let server = addr.map(|addr| Server::start(addr, auth)).transpose()?;
+        Ok(ObsGuard {
+            server,
+            traces: trace_guard,
+        })
+    }
+}
+
+/// Makes the text of a generated file.
+type Generator = fn() -> String;
+
+/// Files written at install when their variable names a path.
+const EXPORTS: [(&str, Generator); 2] = [
+    ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
+    ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
+];
+impl Builder {
+    fn log_config(&self) -> Result<LogConfig, Error> {
+        let format = match self.log_format {
+            Some(format) => format,
+            None => match self.var("OBS_LOG_FORMAT") {
+                None => LogFormat::Text,
+                Some(value) => LogFormat::parse(&value).ok_or_else(|| Error::InvalidEnv {
+                    var: "OBS_LOG_FORMAT",
+                    value: value.clone(),
+                    reason: "expected text, json or off".into(),
+                })?,
+            },
+        };
+        let filter = match &self.log_filter {
+            Some(filter) => parse_filter(filter).map_err(|reason| Error::InvalidSetting {
+                setting: "Builder::log_filter",
+                value: format!("{filter:?}"),
+                reason,
+            })?,
+            None => match self.var("RUST_LOG") {
+                None => parse_filter("info").unwrap_or_default(),
+                Some(value) => parse_filter(&value).map_err(|reason| Error::InvalidEnv {
+                    var: "RUST_LOG",
+                    value: value.clone(),
+                    reason,
+                })?,
+            },
+        };
+        Ok(LogConfig { format, filter })
+    }
+    fn auth_from_env(&self) -> Result<Auth, Error> {
+        let token = self.var("OBS_SCRAPE_BEARER_TOKEN");
+        let basic = self.var("OBS_SCRAPE_BASIC_AUTH");
+        match (token, basic) {
+            (Some(_), Some(_)) => Err(Error::InvalidEnv {
+                var: "OBS_SCRAPE_BASIC_AUTH",
+                value: "<hidden>".into(),
+                reason: "OBS_SCRAPE_BEARER_TOKEN is set too: set one of the two".into(),
+            }),
+            (Some(token), None) => Ok(Auth::Bearer(token.trim().to_owned())),
+            (None, Some(pair)) if pair.contains(':') => Ok(Auth::basic(pair.trim())),
+            (None, Some(_)) => Err(Error::InvalidEnv {
+                var: "OBS_SCRAPE_BASIC_AUTH",
+                value: "<hidden>".into(),
+                reason: "expected user:password".into(),
+            }),
+            (None, None) => Ok(Auth::None),
+        }
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
+    // `[::1]` and `::1` both mean IPv6 loopback.
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bare, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::InvalidAddress {
+            host: host.to_owned(),
+            port,
+        })
+}
+
+fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
+    let name = match matcher {
+        BucketMatch::Exact(n) | BucketMatch::Prefix(n) => n.clone(),
+    };
+    let fail = |reason: String| {
+        Err(Error::InvalidBuckets {
+            name: name.clone(),
+            reason,
+        })
+    };
+    if bounds.is_empty() {
+        return fail("give at least one bound".into());
+    }
+    if let Some(b) = bounds.iter().find(|b| !b.is_finite()) {
+        return fail(format!("{b} is not finite; +Inf is always added for you"));
+    }
+    let decreasing = bounds.windows(2).find_map(|w| match *w {
+        [a, b] if a >= b => Some((a, b)),
+        _ => None,
+    });
+    if let Some((a, b)) = decreasing {
+        return fail(format!(
+            "bounds must be strictly increasing: {b} follows {a}"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The active exporter (a *pipeline*): one at a time, the one the latest
+//! [`Builder::install`](crate::Builder::install) started. The calling thread only ever does a
+//! `try_send` into the pipeline's bounded queue; a worker thread batches, exports and counts. A
+//! full queue drops the span and counts it, so a slow or dead collector never blocks the
+//! application. Dropping the guard stops the pipeline and waits, at most the flush timeout,
+//! for the queue to drain.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use super::settings::{Batching, Sampler, TraceConfig, TracesExporter};
+use super::stats::{
+    DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_SHUTDOWN, EVER_ACTIVE, EXPORTED,
+};
+use crate::error::Error;
+use crate::sync::{lock, read, write};
+
+/// What the queue carries: the SDK's finished span with the `otlp` feature, a console line
+/// without it.
+#[cfg(feature = "otlp")]
+pub(crate) type Item = opentelemetry_sdk::trace::SpanData;
+/// What the queue carries: the SDK's finished span with the `otlp` feature, a console line
+/// without it.
+#[cfg(not(feature = "otlp"))]
+pub(crate) type Item = super::console::Line;
+
+/// Where a worker sends its batches. Built on the worker's own thread.
+pub(crate) trait Sink {
+    /// Sends `batch`, giving up after `timeout`.
+    fn export(&mut self, batch: Vec<Item>, timeout: Duration) -> Result<(), String>;
+    /// Where it sends, for messages.
+    fn target(&self) -> String;
+}
+
+/// The active pipeline's calling-thread side: the queue and the sampler.
+pub(crate) struct Pipeline {
+    queue: SyncSender<Item>,
+    pub(crate) sampler: Sampler,
+}
+
+static ACTIVE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
+/// `ACTIVE.is_some()`, read without the lock by the layer filters.
+static IS_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Set on exporter threads: what they do is never traced, so exporting cannot feed
+    /// itself.
+    static IN_EXPORTER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a pipeline is active and this thread is not one of its exporters.
+#[inline]
+pub(crate) fn is_active() -> bool {
+    IS_ACTIVE.load(Ordering::Relaxed) && !IN_EXPORTER.with(Cell::get)
+}
+
+/// Whether a pipeline is active (for callsite interest, which holds for every thread).
+#[inline]
+pub(crate) fn any_active() -> bool {
+    IS_ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Marks this thread as an exporter thread.
+pub(crate) fn mark_exporter_thread() {
+    IN_EXPORTER.with(|c| c.set(true));
+}
+
+/// Runs `f` on the active pipeline, if there is one.
+pub(crate) fn with_active<R>(f: impl FnOnce(&Pipeline) -> R) -> Option<R> {
+    let active = read(&ACTIVE);
+    active.as_deref().map(f)
+}
+
+/// Hands a finished span to the active pipeline: never blocks. A full queue drops it and
+/// counts it.
+pub(crate) fn submit(item: Item) {
+    let active = read(&ACTIVE);
+    if let Some(pipeline) = active.as_deref() {
+        match pipeline.queue.try_send(item) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                DROPPED_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Replaces the active pipeline with `pipeline`, if `only_if` is `None` or is the active one.
+fn set_active(pipeline: Option<Arc<Pipeline>>, only_if: Option<&Arc<Pipeline>>) {
+    let mut active = write(&ACTIVE);
+    if let Some(expected) = only_if
+        && !active.as_ref().is_some_and(|a| Arc::ptr_eq(a, expected))
+    {
+        return;
+    }
+    IS_ACTIVE.store(pipeline.is_some(), Ordering::Relaxed);
+    let old = std::mem::replace(&mut *active, pipeline);
+    drop(active);
+    // Dropped outside the lock: the last reference closes the queue.
+    drop(old);
+    // Layer filters answer from `IS_ACTIVE`: have every callsite asked again.
+    tracing::callsite::rebuild_interest_cache();
+}
+
+/// Stops the pipeline it was made for when dropped, waiting at most the flush timeout.
+pub(crate) struct TraceGuard {
+    pipeline: Option<Arc<Pipeline>>,
+    shutdown: Arc<Shutdown>,
+    done: Receiver<()>,
+    flush_timeout: Duration,
+}
+
+impl std::fmt::Debug for TraceGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceGuard")
+            .field("flush_timeout", &self.flush_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TraceGuard {
+    /// Makes this guard's pipeline the one spans go to.
+    pub(crate) fn activate(&self) {
+        if let Some(pipeline) = &self.pipeline {
+            EVER_ACTIVE.store(true, Ordering::Relaxed);
+            set_active(Some(Arc::clone(pipeline)), None);
+        }
+    }
+}
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        let Some(ours) = self.pipeline.take() else {
+            return;
+        };
+        let deadline = Instant::now() + self.flush_timeout;
+        *lock(&self.shutdown.deadline) = Some(deadline);
+        // Taken out under the write lock if it is the active one: once it is out, no caller
+        // can still be using it, and dropping the last reference closes the queue.
+        set_active(None, Some(&ours));
+        drop(ours);
+        // The worker drains the queue, then says so; it gives up itself at the deadline.
+        let _ = self.done.recv_timeout(self.flush_timeout);
+    }
+}
+
+/// Shared between a guard and its worker.
+#[derive(Default)]
+struct Shutdown {
+    /// When the guard stops waiting: set when it is dropped.
+    deadline: Mutex<Option<Instant>>,
+}
+
+impl Shutdown {
+    fn deadline(&self) -> Option<Instant> {
+        *lock(&self.deadline)
+    }
+}
+
+/// Starts the exporter `config` asks for, if any: not active until
+/// [`TraceGuard::activate`].
+pub(crate) fn start_exporter(config: &TraceConfig) -> Result<Option<TraceGuard>, Error> {
+    if config.exporter == TracesExporter::None {
+        return Ok(None);
+    }
+    #[cfg(feature = "otlp")]
+    let build = {
+        let config = config.clone();
+        move || super::otlp::build_sink(&config)
+    };
+    #[cfg(not(feature = "otlp"))]
+    let build = || Ok(Box::new(super::console::ConsoleSink) as Box<dyn Sink>);
+    start(config, build).map(Some)
+}
+
+/// Starts a worker thread for `config`: `build` makes its sink on that thread. Returns once
+/// the sink is built (or failed to be). The pipeline is not active until
+/// [`TraceGuard::activate`].
+pub(crate) fn start(
+    config: &TraceConfig,
+    build: impl FnOnce() -> Result<Box<dyn Sink>, Error> + Send + 'static,
+) -> Result<TraceGuard, Error> {
+    let (queue, spans) = std::sync::mpsc::sync_channel::<Item>(config.batch.max_queue);
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
+    let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
+    let shutdown = Arc::new(Shutdown::default());
+    let worker_shutdown = Arc::clone(&shutdown);
+    let batch = config.batch;
+    std::thread::Builder::new()
+        .name("obs-traces".into())
+        .spawn(move || {
+            mark_exporter_thread();
+            let sink = match build() {
+                Ok(sink) => {
+                    let _ = ready_tx.send(Ok(()));
+                    sink
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            Worker {
+                sink,
+                batch,
+                shutdown: worker_shutdown,
+                failing: false,
+            }
+            .run(&spans);
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| Error::Exporter {
+            reason: format!("cannot start the trace exporter thread: {e}"),
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(Error::Exporter {
+                reason: "the trace exporter thread stopped while starting".into(),
+            });
+        }
+    }
+    Ok(TraceGuard {
+        pipeline: Some(Arc::new(Pipeline {
+            queue,
+            sampler: config.sampler,
+        })),
+        shutdown,
+        done,
+        flush_timeout: config.flush_timeout,
+    })
+}
+
+struct Worker {
+    sink: Box<dyn Sink>,
+    batch: Batching,
+    shutdown: Arc<Shutdown>,
+    /// The last export failed: the next success is reported.
+    failing: bool,
+}
+
+impl Worker {
+    fn run(&mut self, spans: &Receiver<Item>) {
+        let mut pending: Vec<Item> = Vec::with_capacity(self.batch.max_batch);
+        let mut last = Instant::now();
+        loop {
+            let wait = self.batch.delay.saturating_sub(last.elapsed());
+            match spans.recv_timeout(wait) {
+                Ok(item) => {
+                    pending.push(item);
+                    if pending.len() >= self.batch.max_batch {
+                        self.export(&mut pending);
+                        last = Instant::now();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if !pending.is_empty() {
+                        self.export(&mut pending);
+                    }
+                    last = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // The guard was dropped: send what is left, in batches, until the deadline.
+        loop {
+            if pending.is_empty() {
+                break;
+            }
+            if self.past_deadline() {
+                DROPPED_SHUTDOWN.fetch_add(len_u64(&pending), Ordering::Relaxed);
+                pending.clear();
+                break;
+            }
+            let rest = if pending.len() > self.batch.max_batch {
+                pending.split_off(self.batch.max_batch)
+            } else {
+                Vec::new()
+            };
+            self.export(&mut pending);
+            pending = rest;
+        }
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.shutdown
+            .deadline()
+            .is_some_and(|d| Instant::now() >= d)
+    }
+
+    fn export(&mut self, pending: &mut Vec<Item>) {
+        let batch = std::mem::take(pending);
+        let n = len_u64(&batch);
+        let timeout = match self.shutdown.deadline() {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(self.batch.export_timeout),
+            None => self.batch.export_timeout,
+        };
+        // A panicking exporter loses its batch, not the thread.
+        let sink = &mut self.sink;
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.export(batch, timeout)))
+                .unwrap_or_else(|_| Err("the exporter panicked".into()));
+        match result {
+            Ok(()) => {
+                EXPORTED.fetch_add(n, Ordering::Relaxed);
+                if self.failing {
+                    self.failing = false;
+                    tracing::info!(
+                        target: "obs_runtime",
+                        "exporting spans to {} works again",
+                        self.sink.target()
+                    );
+                }
+            }
+            Err(e) => {
+                DROPPED_EXPORT_FAILED.fetch_add(n, Ordering::Relaxed);
+                if !self.failing {
+                    self.failing = true;
+                    tracing::warn!(
+                        target: "obs_runtime",
+                        "cannot export spans to {}: {e}; spans are dropped until it answers \
+                         (counted in obs_spans_dropped_total)",
+                        self.sink.target()
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn len_u64<T>(v: &[T]) -> u64 {
+    u64::try_from(v.len()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,135 @@
+use super::*;
+
+fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+fn resolve(pairs: &[(&str, &str)]) -> Result<TraceConfig, Error> {
+    TraceConfig::resolve(&TraceSettings::default(), &env(pairs), None)
+}
+
+#[test]
+fn ratio_sampling_follows_the_trace_id() {
+    let low = [0u8; 16];
+    let mut high = [0u8; 16];
+    high[8] = 0xff;
+    assert!(Sampler::TraceIdRatio(0.5).decide(None, low));
+    assert!(!Sampler::TraceIdRatio(0.5).decide(None, high));
+    assert!(!Sampler::TraceIdRatio(0.0).decide(None, low));
+    assert!(Sampler::TraceIdRatio(1.0).decide(None, high));
+    assert!(Sampler::ParentBasedTraceIdRatio(0.0).decide(Some(true), low));
+    assert!(!Sampler::ParentBasedAlwaysOn.decide(Some(false), low));
+}
+
+#[test]
+fn every_bad_value_names_its_variable() {
+    for (var, value) in [
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "5s"),
+        ("OBS_TRACES_FILTER", "info,[span]=debug"),
+    ] {
+        let err = resolve(&[(var, value)]).unwrap_err().to_string();
+        assert!(err.contains(var), "{var}: {err}");
+    }
+    let err = resolve(&[
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+}
+
+#[test]
+fn header_values_are_never_shown() {
+    let settings = TraceSettings {
+        headers: vec![("api-key".into(), "s3cret".into())],
+        ..TraceSettings::default()
+    };
+    let text = format!("{settings:?}");
+    assert!(
+        text.contains("api-key") && !text.contains("s3cret"),
+        "{text}"
+    );
+}
+
+#[test]
+fn otel_sdk_disabled_turns_export_off() {
+    let c = resolve(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_TRACES_EXPORTER", "console"),
+    ])
+    .unwrap();
+    assert_eq!(c.exporter, TracesExporter::None);
+}
+
+#[test]
+fn headers_are_never_repeated_in_errors() {
+    let err = resolve(&[(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization=Bearer s3cret,x",
+    )])
+    .unwrap_err()
+    .to_string();
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn endpoints_follow_the_specification() {
+    let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
+    assert_eq!(c.endpoint, "http://collector:4318/v1/traces");
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://other:9999/custom",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(c.endpoint, "http://other:9999/custom");
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+    ])
+    .unwrap();
+    assert_eq!(c.endpoint, "http://collector:4317");
+    assert_eq!(
+        resolve(&[]).unwrap().endpoint,
+        "http://localhost:4318/v1/traces"
+    );
+    let err = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://x:4318")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && err.contains("TLS"),
+        "{err}"
+    );
+}
+
+#[test]
+fn resource_attributes_are_decoded_and_service_name_taken_out() {
+    let c = resolve(&[
+        ("OTEL_TRACES_EXPORTER", "none"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=prod,service.name=from%20attrs",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(c.service_name, "from attrs");
+    assert_eq!(
+        c.resource,
+        vec![("deployment.environment.name".into(), "prod".into())]
+    );
+}

@@ -1,0 +1,45 @@
+//! The exporter's own counts on the page: spans exported, and dropped by reason.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::exposition::{Collector, Labels, MetricKind};
+
+/// Set once a pipeline has run: the counters are on the page from then on.
+pub(crate) static EVER_ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Spans sent and acknowledged.
+pub(crate) static EXPORTED: AtomicU64 = AtomicU64::new(0);
+/// Spans dropped because the queue was full: the exporter fell behind.
+pub(crate) static DROPPED_QUEUE_FULL: AtomicU64 = AtomicU64::new(0);
+/// Spans dropped because the backend refused them or did not answer.
+pub(crate) static DROPPED_EXPORT_FAILED: AtomicU64 = AtomicU64::new(0);
+/// Spans still queued when the flush timeout ran out.
+pub(crate) static DROPPED_SHUTDOWN: AtomicU64 = AtomicU64::new(0);
+
+/// `obs_spans_exported_total` and `obs_spans_dropped_total{reason}`, once a pipeline ran.
+pub(crate) fn collect(out: &mut Collector) {
+    if !EVER_ACTIVE.load(Ordering::Relaxed) {
+        return;
+    }
+    out.family(
+        "obs_spans_exported_total",
+        MetricKind::Counter,
+        "Finished spans the trace exporter sent.",
+    )
+    .counter(&Labels::empty(), EXPORTED.load(Ordering::Relaxed));
+    let family = out.family(
+        "obs_spans_dropped_total",
+        MetricKind::Counter,
+        "Finished spans the trace exporter dropped: queue_full (the exporter fell behind), \
+         export_failed (the backend refused or did not answer), shutdown (still queued when \
+         the flush timeout ran out).",
+    );
+    for (reason, count) in [
+        ("export_failed", &DROPPED_EXPORT_FAILED),
+        ("queue_full", &DROPPED_QUEUE_FULL),
+        ("shutdown", &DROPPED_SHUTDOWN),
+    ] {
+        let mut labels = Labels::empty();
+        labels.push("reason", reason);
+        family.counter(&labels, count.load(Ordering::Relaxed));
+    }
+}
