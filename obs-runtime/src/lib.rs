@@ -306,12 +306,15 @@ pub mod __private {
     pub use crate::metrics::catalog::Objective;
     pub use crate::metrics::guard::{Counted, InFlight, Timed};
     pub use crate::metrics::labelled::Labelled;
-    pub use crate::metrics::site::{CounterSite, GaugeSite, HistogramSite, SITES, Site, Spec};
+    pub use crate::metrics::site::{
+        CALLS_FAMILY, CounterSite, DURATION_FAMILY, GaugeSite, HistogramSite, IN_FLIGHT_FAMILY,
+        SITES, Site, Spec,
+    };
     pub use crate::probe::{
         ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
         ViaErrorStatus, ViaResult, ViaReturnStatus,
     };
-    pub use crate::status::Status;
+    pub use crate::status::{BUILTIN as BUILTIN_STATUSES, Status};
     pub use crate::traces::span::{MAX_OPEN_ARGS, SPAN_FIELD_NAMES};
     pub use crate::traces::{InSpan, Traced};
     pub use {linkme, tracing};

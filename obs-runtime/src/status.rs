@@ -31,7 +31,7 @@ enum Repr {
 }
 
 /// The labels of the built-in statuses, in slot order.
-pub(crate) const BUILTIN: [&str; 6] = ["ok", "error", "panic", "cancelled", "timeout", "blocked"];
+pub const BUILTIN: [&str; 6] = ["ok", "error", "panic", "cancelled", "timeout", "blocked"];
 /// How many built-in statuses there are: each site keeps one cell per built-in status.
 pub(crate) const BUILTIN_COUNT: usize = BUILTIN.len();
 /// The built-in statuses a site always renders, even at zero, so `rate()` queries and

@@ -21,6 +21,7 @@ use std::fmt::{self, Write as _};
 use super::promql::{bad_ratio_expr, error_ratio_expr, num, status_groups};
 use crate::catalog::{self, Function, MetricKind, Objective};
 use crate::json::write_string;
+use crate::metrics::site::{CALLS_FAMILY, DURATION_FAMILY, IN_FLIGHT_FAMILY};
 
 /// A JSON value, enough for Grafana's model.
 enum Json {
@@ -114,7 +115,7 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             .map(|l| format!("{{{{{l}}}}}"))
             .collect();
         panels.push(Panel {
-            title: if *name == "function_calls_total" {
+            title: if *name == CALLS_FAMILY {
                 "Request rate".into()
             } else {
                 format!("Rate of {name}")
@@ -129,7 +130,7 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             )],
         });
         panels.push(Panel {
-            title: if *name == "function_calls_total" {
+            title: if *name == CALLS_FAMILY {
                 "Error ratio".into()
             } else {
                 format!("Error ratio of {name}")
@@ -158,7 +159,7 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
                 )
             })
             .collect();
-        let title = if *name == "function_duration_seconds" {
+        let title = if *name == DURATION_FAMILY {
             "Latency".into()
         } else {
             format!("Latency of {name}")
@@ -170,7 +171,7 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
         });
     }
     for name in &gauges {
-        let title = if *name == "function_calls_in_flight" {
+        let title = if *name == IN_FLIGHT_FAMILY {
             "In flight".into()
         } else {
             (*name).to_owned()

@@ -15,14 +15,9 @@ use metrics::{
     SharedString, Unit,
 };
 
+use super::site::DEFAULT_BUCKETS;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::sync::{read, write};
-
-/// OTel's advised buckets for durations in seconds: the default of `#[timed]` and of facade
-/// histograms.
-pub const DEFAULT_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
 
 #[derive(Default)]
 struct Registry {

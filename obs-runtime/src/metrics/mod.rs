@@ -12,11 +12,12 @@ mod process;
 mod shard;
 pub(crate) mod site;
 
+pub use facade::ObsRecorder;
 pub(crate) use facade::{BucketMatch, install as install_recorder};
-pub use facade::{DEFAULT_BUCKETS, ObsRecorder};
 pub use labelled::{OVERFLOW, series_limit, set_series_limit};
 pub use meta::FnMeta;
 pub(crate) use process::enable as enable_process_metrics;
+pub use site::DEFAULT_BUCKETS;
 
 use crate::exposition::Collector;
 

@@ -20,6 +20,20 @@ use super::shard::{Sharded, bump, bump_i64};
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, Status, StatusLabel};
 
+/// OTel's advised buckets for durations in seconds: the default of `#[timed]` and of facade
+/// histograms. obs-macros keeps a copy (it checks `objective(latency = ..)` against the
+/// bounds at compile time); its tests compare the two.
+pub const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The family of `#[counted]` unless `name = "…"` says otherwise.
+pub const CALLS_FAMILY: &str = "function_calls_total";
+/// The family of `#[timed]` unless `name = "…"` says otherwise.
+pub const DURATION_FAMILY: &str = "function_duration_seconds";
+/// The family of `#[in_flight]` unless `name = "…"` says otherwise.
+pub const IN_FLIGHT_FAMILY: &str = "function_calls_in_flight";
+
 /// The sites of every instrumented function in the program, one entry per function,
 /// collected by the linker.
 ///
@@ -443,9 +457,9 @@ pub(crate) fn series_labels(
 /// The `# HELP` of the default families.
 fn default_help(name: &str) -> &'static str {
     match name {
-        "function_calls_total" => "Calls of instrumented functions, by how they ended.",
-        "function_duration_seconds" => "Duration of calls of instrumented functions, in seconds.",
-        "function_calls_in_flight" => "Calls of instrumented functions running now.",
+        CALLS_FAMILY => "Calls of instrumented functions, by how they ended.",
+        DURATION_FAMILY => "Duration of calls of instrumented functions, in seconds.",
+        IN_FLIGHT_FAMILY => "Calls of instrumented functions running now.",
         _ => "Recorded by obs.",
     }
 }

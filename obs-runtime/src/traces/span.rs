@@ -10,6 +10,7 @@ use core::task::{Context, Poll};
 use tracing::callsite::{Callsite as _, DefaultCallsite};
 
 use crate::metrics::FnMeta;
+use crate::probe::Failure;
 use crate::status::{Status, unfinished};
 
 /// OpenTelemetry's `code.function.name`: the fully qualified name of the function.
@@ -150,11 +151,7 @@ impl Traced {
     /// `describe` is a `&dyn Fn`, not a generic: one copy of this code in the program instead
     /// of one per traced function (build time), at no cost on a call that succeeds.
     #[inline]
-    pub fn end(
-        this: Option<Traced>,
-        status: Status,
-        describe: &dyn Fn() -> (Option<String>, Option<&'static str>),
-    ) {
+    pub fn end(this: Option<Traced>, status: Status, describe: &dyn Fn() -> Failure) {
         if let Some(t) = this {
             t.finish(status, describe);
         }
@@ -162,11 +159,7 @@ impl Traced {
 
     /// Ends the call with `status`. On a failure, `describe` gives the error's description and
     /// type; it runs only when the span is enabled.
-    pub fn finish(
-        mut self,
-        status: Status,
-        describe: &dyn Fn() -> (Option<String>, Option<&'static str>),
-    ) {
+    pub fn finish(mut self, status: Status, describe: &dyn Fn() -> Failure) {
         if status.is_failure() && !self.span.is_disabled() {
             let (description, error_type) = describe();
             mark_failed(&self.span, status, description.as_deref(), error_type);
