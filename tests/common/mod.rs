@@ -49,15 +49,3 @@ pub fn promtool_check_metrics(page: &str) -> Option<(bool, String)> {
     );
     Some((out.status.success(), text))
 }
-
-/// The value of the sample `name{labels}` on `page`, labels given exactly as rendered.
-pub fn sample(page: &str, name: &str, labels: &str) -> Option<f64> {
-    let prefix = if labels.is_empty() {
-        format!("{name} ")
-    } else {
-        format!("{name}{{{labels}}} ")
-    };
-    page.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .map(|v| v.parse().expect("a number"))
-}
