@@ -163,11 +163,11 @@ impl Page {
     }
 
     /// Every sample `name` that has all of `labels`, in any order, among others.
-    pub fn series<'a>(
-        &'a self,
-        name: &'a str,
-        labels: &'a [(&'a str, &'a str)],
-    ) -> impl Iterator<Item = &'a Sample> + 'a {
+    pub fn series<'p: 'q, 'q>(
+        &'p self,
+        name: &'q str,
+        labels: &'q [(&'q str, &'q str)],
+    ) -> impl Iterator<Item = &'p Sample> + 'q {
         self.samples
             .iter()
             .filter(move |s| s.name == name && s.has(labels))
