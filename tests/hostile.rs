@@ -190,14 +190,15 @@ fn the_application_runs_on_during_an_attack() {
     for attacker in attackers {
         attacker.join().unwrap();
     }
-    let page = obs_runtime::render();
-    let labels = r#"function="app_work",module="hostile",status="ok""#;
+    let page = common::Page::parse(&obs_runtime::render());
+    let labels = [
+        ("function", "app_work"),
+        ("module", "hostile"),
+        ("status", "ok"),
+    ];
     #[allow(clippy::cast_precision_loss)]
     let want = calls as f64;
-    assert_eq!(
-        common::sample(&page, "function_calls_total", labels),
-        Some(want)
-    );
+    assert_eq!(page.value("function_calls_total", &labels), Some(want));
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use common::{Page, Sample};
 use obs_runtime::{counted, in_flight, render, timed};
 
 #[derive(Debug)]
@@ -22,24 +23,37 @@ fn each_value_gets_its_series_with_the_static_labels_too() {
     run_skill("weather", false).unwrap();
     run_skill("weather", false).unwrap();
     run_skill("timer", true).unwrap_err();
-    let page = render();
+    let page = Page::parse(&render());
     let count = |skill: &str, status: &str| {
-        let labels = format!(
-            r#"function="run_skill",module="labels",tier="free",skill_name="{skill}",status="{status}""#
-        );
-        common::sample(&page, "skill_executions_total", &labels)
+        let labels = [
+            ("function", "run_skill"),
+            ("module", "labels"),
+            ("tier", "free"),
+            ("skill_name", skill),
+            ("status", status),
+        ];
+        page.value("skill_executions_total", &labels)
     };
     assert_eq!(count("weather", "ok"), Some(2.0), "{page}");
     assert_eq!(count("timer", "error"), Some(1.0));
     assert_eq!(count("timer", "ok"), Some(0.0));
-    let timer =
-        r#"function="run_skill",module="labels",skill_name="timer",status="error",le="+Inf""#;
+    let timer = [
+        ("function", "run_skill"),
+        ("module", "labels"),
+        ("skill_name", "timer"),
+        ("status", "error"),
+        ("le", "+Inf"),
+    ];
     assert_eq!(
-        common::sample(&page, "skill_duration_seconds_bucket", timer),
+        page.value("skill_duration_seconds_bucket", &timer),
         Some(1.0)
     );
-    let running = r#"function="run_skill",module="labels",skill_name="weather""#;
-    assert_eq!(common::sample(&page, "skills_running", running), Some(0.0));
+    let running = [
+        ("function", "run_skill"),
+        ("module", "labels"),
+        ("skill_name", "weather"),
+    ];
+    assert_eq!(page.value("skills_running", &running), Some(0.0));
 }
 
 /// A value whose `Display` needs escaping in the exposition format.
@@ -64,6 +78,15 @@ fn any_display_value_is_escaped() {
         "{page}"
     );
     assert!(page.contains("path=\"caf\u{e9}\",status=\"ok\"} 1"));
+    // And read back, the value is the `Display` text again.
+    let parsed = Page::parse(&page);
+    let quoted = [
+        ("function", "fetch"),
+        ("module", "labels"),
+        ("path", "a\"quoted\"\\path\nwith a newline"),
+        ("status", "ok"),
+    ];
+    assert_eq!(parsed.value("function_calls_total", &quoted), Some(1.0));
     if let Some((clean, report)) = common::promtool_check_metrics(&page) {
         assert!(clean, "{report}");
     }
@@ -132,31 +155,28 @@ fn past_the_series_limit_calls_go_to_one_overflow_series_and_none_is_lost() {
         1,
         "one warning per metric"
     );
-    let page = render();
-    let series: Vec<&str> = page
-        .lines()
-        .filter(|l| l.starts_with(r#"function_calls_total{function="per_user""#))
+    let page = Page::parse(&render());
+    let series: Vec<&Sample> = page
+        .samples()
+        .iter()
+        .filter(|s| s.name == "function_calls_total")
+        .filter(|s| s.pairs().next() == Some(("function", "per_user")))
         .collect();
     // 1000 users with their own ok and error series, and the overflow's two.
     assert_eq!(series.len(), 2 * 1000 + 2, "bounded");
-    let total: u64 = series
-        .iter()
-        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
-        .sum();
+    let total: u64 = series.iter().map(|s| s.count()).sum();
     assert_eq!(total, 1502, "no call lost");
-    let overflow = r#"function="per_user",module="labels",user="__overflow__",status="ok""#;
-    assert_eq!(
-        common::sample(&page, "function_calls_total", overflow),
-        Some(501.0)
-    );
-    assert_eq!(
-        common::sample(
-            &page,
-            "function_calls_total",
-            r#"function="per_user",module="labels",user="3",status="ok""#
-        ),
-        Some(2.0)
-    );
+    let user = |user: &str| {
+        let labels = [
+            ("function", "per_user"),
+            ("module", "labels"),
+            ("user", user),
+            ("status", "ok"),
+        ];
+        page.value("function_calls_total", &labels)
+    };
+    assert_eq!(user("__overflow__"), Some(501.0));
+    assert_eq!(user("3"), Some(2.0));
 }
 
 /// A `Display` that panics.
@@ -177,9 +197,14 @@ fn handle(thing: &Grenade) -> u8 {
 #[test]
 fn a_panicking_display_in_a_label_does_not_fail_the_call() {
     assert_eq!(handle(&Grenade), 7);
-    let labels = r#"function="handle",module="labels",thing="<formatting panicked>",status="ok""#;
+    let labels = [
+        ("function", "handle"),
+        ("module", "labels"),
+        ("thing", "<formatting panicked>"),
+        ("status", "ok"),
+    ];
     assert_eq!(
-        common::sample(&render(), "function_calls_total", labels),
+        Page::parse(&render()).value("function_calls_total", &labels),
         Some(1.0)
     );
 }

@@ -4,10 +4,13 @@
 //! it. `tests/ui/pass/lints.rs` holds the same shapes for rustc alone, through trybuild.
 #![deny(warnings, clippy::all, clippy::pedantic, unused_qualifications)]
 
+mod common;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use common::{Page, Sample};
 use obs_runtime::{ErrorStatus, ReturnStatus, Status, counted, exclude, in_flight, timed, traced};
 
 #[derive(Debug)]
@@ -256,18 +259,19 @@ impl<T: fmt::Display> Wrapper<T> {
     }
 }
 
-/// `function_calls_total{function="<function>",module="lints",…,status="<status>"}`.
-fn count(page: &str, function: &str, status: &str) -> u64 {
-    let head = format!("{{function=\"{function}\",module=\"lints\",");
-    let tail = format!("status=\"{status}\"}} ");
-    page.lines()
-        .filter_map(|l| {
-            l.strip_prefix("function_calls_total")
-                .or_else(|| l.strip_prefix("lint_pings_total"))
+/// `function_calls_total{function="<function>",module="lints",…,status="<status>"}`, or 0
+/// when there is no such series.
+fn count(page: &Page, function: &str, status: &str) -> u64 {
+    page.samples()
+        .iter()
+        .filter(|s| s.name == "function_calls_total" || s.name == "lint_pings_total")
+        .find(|s| {
+            let mut pairs = s.pairs();
+            pairs.next() == Some(("function", function))
+                && pairs.next() == Some(("module", "lints"))
+                && pairs.last() == Some(("status", status))
         })
-        .filter(|l| l.starts_with(&head))
-        .find_map(|l| l.split_once(&tail).map(|(_, v)| v))
-        .map_or(0, |v| v.parse().expect("an integer count"))
+        .map_or(0, Sample::count)
 }
 
 #[test]
@@ -306,7 +310,7 @@ fn strict_lints_and_every_shape_records() {
     assert_eq!(World.greet(), "hello world");
     assert_eq!(Wrapper(1.5).show(), "1.5");
 
-    let page = obs_runtime::render();
+    let page = Page::parse(&obs_runtime::render());
     assert_eq!(count(&page, "lint_lookup", "ok"), 2); // one from `lint_fetch`
     assert_eq!(count(&page, "lint_lookup", "error"), 1);
     assert_eq!(count(&page, "lint_lookup", "timeout"), 1);
@@ -331,7 +335,7 @@ fn strict_lints_and_every_shape_records() {
     assert_eq!(count(&page, "Cache::get_later", "ok"), 1);
     assert_eq!(count(&page, "Cache::take", "ok"), 1);
     assert_eq!(count(&page, "Cache::len", "ok"), 0);
-    assert!(!page.contains("Cache::len"));
+    assert!(!page.text().contains("Cache::len"));
     assert_eq!(count(&page, "Greeter::greet", "ok"), 1);
     assert_eq!(count(&page, "World::name", "ok"), 1);
     assert_eq!(count(&page, "Wrapper::show", "ok"), 1);

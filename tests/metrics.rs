@@ -6,11 +6,21 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
+use common::Page;
 use obs_runtime::{ErrorStatus, Status, counted, in_flight, render, timed};
 
-fn calls(page: &str, function: &str, status: &str) -> Option<f64> {
-    let labels = format!(r#"function="{function}",module="metrics",status="{status}""#);
-    common::sample(page, "function_calls_total", &labels)
+fn calls(page: &Page, function: &str, status: &str) -> Option<f64> {
+    let labels = [
+        ("function", function),
+        ("module", "metrics"),
+        ("status", status),
+    ];
+    page.value("function_calls_total", &labels)
+}
+
+/// The page as `render()` gives it, parsed.
+fn scrape() -> Page {
+    Page::parse(&render())
 }
 
 #[counted(
@@ -23,12 +33,17 @@ fn weather_skill() {}
 #[test]
 fn name_help_and_static_labels() {
     weather_skill();
-    let page = render();
-    assert!(page.contains("# HELP skill_executions_total Skill runs, by skill.\n# TYPE skill_executions_total counter\n"));
-    let labels =
-        r#"function="weather_skill",module="metrics",skill="weather",tier="free",status="ok""#;
+    let page = scrape();
+    assert!(page.text().contains("# HELP skill_executions_total Skill runs, by skill.\n# TYPE skill_executions_total counter\n"));
+    let labels = [
+        ("function", "weather_skill"),
+        ("module", "metrics"),
+        ("skill", "weather"),
+        ("tier", "free"),
+        ("status", "ok"),
+    ];
     assert_eq!(
-        common::sample(&page, "skill_executions_total", labels),
+        page.value("skill_executions_total", &labels),
         Some(1.0),
         "{page}"
     );
@@ -73,7 +88,7 @@ fn error_types_choose_builtin_and_custom_statuses() {
     ] {
         job(Some(e)).unwrap_err();
     }
-    let page = render();
+    let page = scrape();
     assert_eq!(calls(&page, "job", "ok"), Some(1.0));
     assert_eq!(calls(&page, "job", "timeout"), Some(2.0));
     assert_eq!(calls(&page, "job", "blocked"), Some(1.0));
@@ -84,9 +99,13 @@ fn error_types_choose_builtin_and_custom_statuses() {
         None,
         "a status never seen is not rendered"
     );
-    let count = r#"function="job",module="metrics",status="throttled""#;
+    let count = [
+        ("function", "job"),
+        ("module", "metrics"),
+        ("status", "throttled"),
+    ];
     assert_eq!(
-        common::sample(&page, "function_duration_seconds_count", count),
+        page.value("function_duration_seconds_count", &count),
         Some(1.0)
     );
 }
@@ -97,7 +116,7 @@ fn never_called() {}
 #[test]
 fn functions_never_called_are_listed_at_zero() {
     let _ = never_called;
-    let page = render();
+    let page = scrape();
     assert_eq!(calls(&page, "never_called", "ok"), Some(0.0));
     assert_eq!(calls(&page, "never_called", "error"), Some(0.0));
 }
@@ -112,14 +131,18 @@ fn fine() {}
 fn each_function_renders_its_own_buckets_in_one_family() {
     coarse();
     fine();
-    let page = render();
-    let les = |function: &str| -> Vec<String> {
-        let prefix = format!(
-            r#"function_duration_seconds_bucket{{function="{function}",module="metrics",status="ok",le=""#
-        );
-        page.lines()
-            .filter_map(|l| l.strip_prefix(prefix.as_str()))
-            .map(|l| l.split('"').next().unwrap().to_owned())
+    let page = scrape();
+    let les = |function: &str| -> Vec<&str> {
+        let series = [
+            ("function", function),
+            ("module", "metrics"),
+            ("status", "ok"),
+        ];
+        page.samples()
+            .iter()
+            .filter(|s| s.name == "function_duration_seconds_bucket")
+            .filter(|s| s.labels.len() == 4 && s.pairs().take(3).eq(series))
+            .filter_map(|s| s.label("le"))
             .collect()
     };
     assert_eq!(les("coarse"), ["0.25", "0.5", "+Inf"]);
@@ -131,7 +154,8 @@ fn each_function_renders_its_own_buckets_in_one_family() {
         ]
     );
     assert_eq!(
-        page.matches("# TYPE function_duration_seconds histogram")
+        page.text()
+            .matches("# TYPE function_duration_seconds histogram")
             .count(),
         1
     );
@@ -154,9 +178,9 @@ fn in_flight_counts_running_calls_and_returns_to_zero() {
         })
         .collect();
     gate.wait();
-    let labels = r#"function="hold",module="metrics""#;
+    let labels = [("function", "hold"), ("module", "metrics")];
     assert_eq!(
-        common::sample(&render(), "function_calls_in_flight", labels),
+        scrape().value("function_calls_in_flight", &labels),
         Some(3.0)
     );
     release.wait();
@@ -164,7 +188,7 @@ fn in_flight_counts_running_calls_and_returns_to_zero() {
         t.join().unwrap();
     }
     assert_eq!(
-        common::sample(&render(), "function_calls_in_flight", labels),
+        scrape().value("function_calls_in_flight", &labels),
         Some(0.0)
     );
 }
@@ -183,7 +207,7 @@ fn a_method_of_a_generic_impl_is_one_series() {
     Wrapper(1u8).get();
     Wrapper("a").get();
     Wrapper(2.5f64).get();
-    assert_eq!(calls(&render(), "Wrapper::get", "ok"), Some(3.0));
+    assert_eq!(calls(&scrape(), "Wrapper::get", "ok"), Some(3.0));
 }
 
 #[counted]
@@ -193,28 +217,37 @@ fn hot(i: u64) -> Result<u64, u64> {
     if i.is_multiple_of(3) { Err(i) } else { Ok(i) }
 }
 
-/// Every histogram series on `page`: cumulative buckets, `+Inf` equal to `_count`.
-fn check_histograms(page: &str) {
-    let mut last: Option<(String, u64)> = None;
-    for line in page
-        .lines()
-        .filter(|l| l.starts_with("function_duration_seconds_"))
-    {
-        let (key, value) = line.rsplit_once(' ').unwrap();
-        let value: u64 = value.parse().unwrap_or(0);
-        if let Some(rest) = key.strip_prefix("function_duration_seconds_bucket{") {
-            let series = rest.rsplit_once(",le=").unwrap().0.to_owned();
-            if let Some((prev, count)) = &last
-                && *prev == series
+type Label = (String, String);
+
+/// Every histogram series on `page`: cumulative buckets, `+Inf` last and equal to `_count`.
+fn check_histograms(page: &Page) {
+    // The previous bucket: its series (labels but `le`), its `le` and its count.
+    let mut last: Option<(&[Label], &str, u64)> = None;
+    for sample in page.samples() {
+        if sample.name == "function_duration_seconds_bucket" {
+            let ((key, le), series) = sample.labels.split_last().expect("an le label");
+            assert_eq!(key, "le", "le last: line {}", sample.line);
+            let value = sample.count();
+            if let Some((prev, _, count)) = last
+                && prev == series
             {
-                assert!(value >= *count, "buckets not cumulative: {line}");
+                assert!(
+                    value >= count,
+                    "buckets not cumulative: line {}",
+                    sample.line
+                );
             }
-            last = Some((series, value));
-        } else if let Some(rest) = key.strip_prefix("function_duration_seconds_count{") {
-            let series = rest.trim_end_matches('}');
-            let (prev, inf) = last.take().expect("buckets before _count");
+            last = Some((series, le, value));
+        } else if sample.name == "function_duration_seconds_count" {
+            let series = sample.labels.as_slice();
+            let (prev, le, inf) = last.take().expect("buckets before _count");
             assert_eq!(prev, series);
-            assert_eq!(value, inf, "+Inf bucket differs from _count for {series}");
+            assert_eq!(le, "+Inf", "the last bucket of {series:?}");
+            assert_eq!(
+                sample.count(),
+                inf,
+                "+Inf bucket differs from _count for {series:?}"
+            );
         }
     }
 }
@@ -230,7 +263,7 @@ fn exact_counts_under_concurrency_while_scraping() {
             let mut scrapes = 0u32;
             let mut last_total = 0.0;
             while !stop.load(Ordering::Relaxed) {
-                let page = render();
+                let page = scrape();
                 check_histograms(&page);
                 let total =
                     calls(&page, "hot", "ok").unwrap() + calls(&page, "hot", "error").unwrap();
@@ -260,7 +293,7 @@ fn exact_counts_under_concurrency_while_scraping() {
     let scrape_count = scraper.join().unwrap();
     assert!(scrape_count > 0);
 
-    let page = render();
+    let page = scrape();
     check_histograms(&page);
     let total = THREADS * CALLS;
     let error_calls = (0..total).filter(|i| i.is_multiple_of(3)).count();
@@ -268,16 +301,15 @@ fn exact_counts_under_concurrency_while_scraping() {
     let (errors, oks) = (error_calls as f64, (total - error_calls as u64) as f64);
     assert_eq!(calls(&page, "hot", "error"), Some(errors));
     assert_eq!(calls(&page, "hot", "ok"), Some(oks));
-    let count = r#"function="hot",module="metrics",status="ok""#;
+    let count = [("function", "hot"), ("module", "metrics"), ("status", "ok")];
     assert_eq!(
-        common::sample(&page, "function_duration_seconds_count", count),
+        page.value("function_duration_seconds_count", &count),
         Some(oks)
     );
     assert_eq!(
-        common::sample(
-            &page,
+        page.value(
             "function_calls_in_flight",
-            r#"function="hot",module="metrics""#
+            &[("function", "hot"), ("module", "metrics")]
         ),
         Some(0.0)
     );
@@ -295,14 +327,13 @@ fn a_panic_is_counted_and_goes_on_unchanged() {
     let payload = std::panic::catch_unwind(|| panics(true)).unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"asked to"));
     assert_eq!(panics(false), 1);
-    let page = render();
+    let page = scrape();
     assert_eq!(calls(&page, "panics", "panic"), Some(1.0));
     assert_eq!(calls(&page, "panics", "ok"), Some(1.0));
     assert_eq!(
-        common::sample(
-            &page,
+        page.value(
             "function_calls_in_flight",
-            r#"function="panics",module="metrics""#
+            &[("function", "panics"), ("module", "metrics")]
         ),
         Some(0.0)
     );

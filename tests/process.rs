@@ -5,6 +5,8 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::Page;
+
 #[test]
 fn process_metrics_are_on_the_page_once_init_ran() {
     assert!(
@@ -16,8 +18,8 @@ fn process_metrics_are_on_the_page_once_init_ran() {
         .env(|_| None)
         .install()
         .unwrap();
-    let page = common::request(obs.local_addr().unwrap(), "GET", "/metrics").body;
-    if let Some((clean, report)) = common::promtool_check_metrics(&page) {
+    let page = Page::parse(&common::request(obs.local_addr().unwrap(), "GET", "/metrics").body);
+    if let Some((clean, report)) = common::promtool_check_metrics(page.text()) {
         assert!(clean, "promtool check metrics:\n{report}\n{page}");
     }
     if !cfg!(target_os = "linux") {
@@ -32,11 +34,12 @@ fn process_metrics_are_on_the_page_once_init_ran() {
         ("process_start_time_seconds", "gauge"),
     ] {
         assert!(
-            page.contains(&format!("# TYPE {name} {kind}\n")),
+            page.text().contains(&format!("# TYPE {name} {kind}\n")),
             "{name}: {page}"
         );
+        assert_eq!(page.kind(name), Some(kind), "{name}");
     }
-    let value = |name: &str| common::sample(&page, name, "").unwrap();
+    let value = |name: &str| page.value(name, &[]).unwrap();
     assert!(value("process_cpu_seconds_total") >= 0.0);
     let resident = value("process_resident_memory_bytes");
     assert!(resident > 1e6, "{resident}");
@@ -45,7 +48,8 @@ fn process_metrics_are_on_the_page_once_init_ran() {
     let open = value("process_open_fds");
     assert!(open >= 4.0, "{open}");
     assert!(
-        common::sample(&page, "process_max_fds", "").is_none_or(|max| max >= open),
+        page.value("process_max_fds", &[])
+            .is_none_or(|max| max >= open),
         "the soft limit, when there is one"
     );
     let now = SystemTime::now()

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Page;
+
 /// Kills the example when the test ends, whatever way.
 struct Running(Child);
 
@@ -78,10 +80,10 @@ fn start(requests: u64) -> (Running, SocketAddr) {
     (running, addr)
 }
 
-fn scrape_until(addr: SocketAddr, done: impl Fn(&str) -> bool) -> String {
+fn scrape_until(addr: SocketAddr, done: impl Fn(&Page) -> bool) -> Page {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let page = common::request(addr, "GET", "/metrics").body;
+        let page = Page::parse(&common::request(addr, "GET", "/metrics").body);
         if done(&page) || Instant::now() > deadline {
             return page;
         }
@@ -92,9 +94,13 @@ fn scrape_until(addr: SocketAddr, done: impl Fn(&str) -> bool) -> String {
 #[test]
 fn quickstart_serves_a_valid_page_with_known_counts() {
     let (_running, addr) = start(20);
-    let ok = r#"function="handle_order",module="quickstart",status="ok""#;
+    let ok = [
+        ("function", "handle_order"),
+        ("module", "quickstart"),
+        ("status", "ok"),
+    ];
     let page = scrape_until(addr, |page| {
-        common::sample(page, "function_calls_total", ok) == Some(14.0)
+        page.value("function_calls_total", &ok) == Some(14.0)
     });
 
     let response = common::request(addr, "GET", "/metrics");
@@ -106,47 +112,55 @@ fn quickstart_serves_a_valid_page_with_known_counts() {
 
     // 20 orders: per 10, orders 3 and 8 are out of stock and order 5 times out.
     let calls = |status: &str| {
-        let labels = format!(r#"function="handle_order",module="quickstart",status="{status}""#);
-        common::sample(&page, "function_calls_total", &labels)
+        let labels = [
+            ("function", "handle_order"),
+            ("module", "quickstart"),
+            ("status", status),
+        ];
+        page.value("function_calls_total", &labels)
     };
     assert_eq!(calls("ok"), Some(14.0), "{page}");
     assert_eq!(calls("error"), Some(4.0));
     assert_eq!(calls("timeout"), Some(2.0));
-    let charge_timeouts = r#"function="Shop::charge",module="quickstart",status="timeout""#;
+    let charge_timeouts = [
+        ("function", "Shop::charge"),
+        ("module", "quickstart"),
+        ("status", "timeout"),
+    ];
     assert_eq!(
-        common::sample(&page, "function_calls_total", charge_timeouts),
+        page.value("function_calls_total", &charge_timeouts),
         Some(2.0)
     );
     // The two slow orders (9 and 19) take over 0.1 s; their buckets say so.
-    let fast = r#"function="Shop::charge",module="quickstart",status="ok",le="0.1""#;
-    let all = r#"function="Shop::charge",module="quickstart",status="ok",le="+Inf""#;
+    let charge = |le: &str| {
+        let labels = [
+            ("function", "Shop::charge"),
+            ("module", "quickstart"),
+            ("status", "ok"),
+            ("le", le),
+        ];
+        page.value("function_duration_seconds_bucket", &labels)
+    };
+    assert_eq!(charge("+Inf"), Some(14.0));
+    assert_eq!(charge("0.1"), Some(12.0));
     assert_eq!(
-        common::sample(&page, "function_duration_seconds_bucket", all),
-        Some(14.0)
-    );
-    assert_eq!(
-        common::sample(&page, "function_duration_seconds_bucket", fast),
-        Some(12.0)
-    );
-    assert_eq!(
-        common::sample(
-            &page,
+        page.value(
             "function_calls_in_flight",
-            r#"function="handle_order",module="quickstart""#
+            &[("function", "handle_order"), ("module", "quickstart")]
         ),
         Some(0.0)
     );
     // 14 orders paid 12.50 each, through the `metrics` facade.
     assert_eq!(
-        common::sample(&page, "shop_revenue_cents_total", ""),
+        page.value("shop_revenue_cents_total", &[]),
         Some(14.0 * 1250.0)
     );
     assert_eq!(
-        common::sample(&page, "target_info", r#"service_name="quickstart-shop""#),
+        page.value("target_info", &[("service_name", "quickstart-shop")]),
         Some(1.0)
     );
 
-    if let Some((clean, report)) = common::promtool_check_metrics(&page) {
+    if let Some((clean, report)) = common::promtool_check_metrics(page.text()) {
         assert!(
             clean,
             "promtool check metrics found problems:\n{report}\n{page}"

@@ -5,6 +5,7 @@ mod common;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
+use common::Page;
 use obs_runtime::{Builder, Error, counted, timed};
 
 fn serve() -> (obs_runtime::ObsGuard, SocketAddr) {
@@ -25,10 +26,14 @@ fn calls_made_before_init_are_on_the_first_page() {
     called_before_init();
     called_before_init();
     let (_obs, addr) = serve();
-    let page = common::request(addr, "GET", "/metrics").body;
-    let labels = r#"function="called_before_init",module="server",status="ok""#;
+    let page = Page::parse(&common::request(addr, "GET", "/metrics").body);
+    let labels = [
+        ("function", "called_before_init"),
+        ("module", "server"),
+        ("status", "ok"),
+    ];
     assert_eq!(
-        common::sample(&page, "function_calls_total", labels),
+        page.value("function_calls_total", &labels),
         Some(2.0),
         "{page}"
     );
@@ -219,36 +224,26 @@ fn facade_metrics_share_the_page_and_histograms_have_buckets() {
     metrics::gauge!("upload_queue_depth").set(4.5);
     metrics::histogram!("upload_size_bytes").record(2000.0);
     metrics::histogram!("upload.latency").record(0.02);
-    let page = common::request(addr, "GET", "/metrics").body;
+    let page = Page::parse(&common::request(addr, "GET", "/metrics").body);
     assert!(
-        page.contains("# HELP uploads_total Uploads received.\n# TYPE uploads_total counter\n"),
+        page.text()
+            .contains("# HELP uploads_total Uploads received.\n# TYPE uploads_total counter\n"),
         "{page}"
     );
-    assert_eq!(
-        common::sample(&page, "uploads_total", r#"kind="photo""#),
-        Some(3.0)
-    );
-    assert_eq!(common::sample(&page, "upload_queue_depth", ""), Some(4.5));
-    assert!(page.contains("# TYPE upload_size_bytes histogram\n"));
-    assert_eq!(
-        common::sample(&page, "upload_size_bytes_bucket", r#"le="1024""#),
-        Some(0.0)
-    );
-    assert_eq!(
-        common::sample(&page, "upload_size_bytes_bucket", r#"le="65536""#),
-        Some(1.0)
-    );
-    assert_eq!(
-        common::sample(&page, "upload_size_bytes_bucket", r#"le="+Inf""#),
-        Some(1.0)
-    );
+    assert_eq!(page.value("uploads_total", &[("kind", "photo")]), Some(3.0));
+    assert_eq!(page.value("upload_queue_depth", &[]), Some(4.5));
+    assert!(page.text().contains("# TYPE upload_size_bytes histogram\n"));
+    let size = |le: &str| page.value("upload_size_bytes_bucket", &[("le", le)]);
+    assert_eq!(size("1024"), Some(0.0));
+    assert_eq!(size("65536"), Some(1.0));
+    assert_eq!(size("+Inf"), Some(1.0));
     // No buckets configured: OTel's defaults, never a summary.
-    assert!(page.contains("# TYPE upload_latency histogram\n"));
+    assert!(page.text().contains("# TYPE upload_latency histogram\n"));
     assert_eq!(
-        common::sample(&page, "upload_latency_bucket", r#"le="0.025""#),
+        page.value("upload_latency_bucket", &[("le", "0.025")]),
         Some(1.0)
     );
-    assert!(!page.contains("summary"));
+    assert!(!page.text().contains("summary"));
 }
 
 #[test]
@@ -278,21 +273,28 @@ fn slow_path() {}
 fn the_page_is_deterministic_and_passes_promtool() {
     slow_path();
     called_before_init();
-    let first = obs_runtime::render();
-    let second = obs_runtime::render();
+    let first = Page::parse(&obs_runtime::render());
+    let second = Page::parse(&obs_runtime::render());
     // Only counts can differ between two renders; the order of lines does not.
-    let shape = |page: &str| {
-        page.lines()
-            .map(|l| l.rsplit_once(' ').map_or(l, |(k, _)| k).to_owned())
-            .collect::<Vec<_>>()
+    let shape = |page: &Page| {
+        let samples: Vec<_> = page
+            .samples()
+            .iter()
+            .map(|s| (s.line, s.name.clone(), s.labels.clone()))
+            .collect();
+        (
+            page.text().lines().count(),
+            page.families().to_vec(),
+            samples,
+        )
     };
     assert_eq!(shape(&first), shape(&second));
-    let mut help = std::collections::HashSet::new();
-    for line in first.lines().filter(|l| l.starts_with("# HELP ")) {
-        let name = line.split(' ').nth(2).unwrap();
-        assert!(help.insert(name.to_owned()), "two HELP lines for {name}");
+    // The parser refuses a second HELP for a name; each family is listed once.
+    let mut names = std::collections::HashSet::new();
+    for family in first.families() {
+        assert!(names.insert(&family.name), "two families {}", family.name);
     }
-    if let Some((clean, report)) = common::promtool_check_metrics(&first) {
+    if let Some((clean, report)) = common::promtool_check_metrics(first.text()) {
         assert!(
             clean,
             "promtool check metrics found problems:\n{report}\n{first}"

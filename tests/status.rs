@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
+use common::Page;
 use obs_runtime::catalog::{self, Function, StatusLabel};
 use obs_runtime::{ErrorStatus, Status, counted, timed};
 
@@ -126,25 +127,21 @@ fn functions_in(module: &str) -> Vec<Function> {
 
 #[test]
 fn renamed_values_and_labels_are_what_the_page_says() {
-    let before = obs_runtime::render();
-    let idle = r#"function="idle",module="status::voice""#;
+    let before = Page::parse(&obs_runtime::render());
+    let idle = |status: &str| {
+        let labels = [
+            ("function", "idle"),
+            ("module", "status::voice"),
+            ("status", status),
+        ];
+        before.value("voice_idle_total", &labels)
+    };
     assert_eq!(
-        common::sample(
-            &before,
-            "voice_idle_total",
-            &format!("{idle},status=\"success\"")
-        ),
+        idle("success"),
         Some(0.0),
         "ok and error are rendered at zero from the start, renamed: {before}"
     );
-    assert_eq!(
-        common::sample(
-            &before,
-            "voice_idle_total",
-            &format!("{idle},status=\"failed\"")
-        ),
-        Some(0.0)
-    );
+    assert_eq!(idle("failed"), Some(0.0));
 
     for outcome in [
         Outcome::Ok,
@@ -161,56 +158,61 @@ fn renamed_values_and_labels_are_what_the_page_says() {
         let _ = mixed::renamed(outcome);
         let _ = mixed::coded(outcome);
     }
-    let page = obs_runtime::render();
+    let page = Page::parse(&obs_runtime::render());
     let request = |status: &str| {
-        common::sample(
-            &page,
-            "voice_requests_total",
-            &format!(r#"function="request",module="status::voice",status="{status}""#),
-        )
+        let labels = [
+            ("function", "request"),
+            ("module", "status::voice"),
+            ("status", status),
+        ];
+        page.value("voice_requests_total", &labels)
     };
     assert_eq!(request("success"), Some(3.0), "{page}");
     assert_eq!(request("error"), Some(1.0));
     assert_eq!(request("blocked"), Some(1.0));
     assert_eq!(request("ok"), None, "no `ok` once renamed");
-    let skill = r#"function="skill",module="status::voice",skill_name="weather",status="success""#;
+    let skill = [
+        ("function", "skill"),
+        ("module", "status::voice"),
+        ("skill_name", "weather"),
+        ("status", "success"),
+    ];
     assert_eq!(
-        common::sample(&page, "voice_skill_executions_total", skill),
+        page.value("voice_skill_executions_total", &skill),
         Some(3.0)
     );
-    let bucket = r#"function="request",module="status::voice",status="success",le="+Inf""#;
+    let bucket = [
+        ("function", "request"),
+        ("module", "status::voice"),
+        ("status", "success"),
+        ("le", "+Inf"),
+    ];
     assert_eq!(
-        common::sample(&page, "voice_request_duration_seconds_bucket", bucket),
+        page.value("voice_request_duration_seconds_bucket", &bucket),
         Some(3.0)
     );
 
-    let jobs = |labels: &str| common::sample(&page, "mixed_jobs_total", labels);
-    let m = r#"module="status::mixed""#;
-    assert_eq!(
-        jobs(&format!(r#"function="plain",{m},status="timeout""#)),
-        Some(2.0)
-    );
+    let jobs = |function: &str, (key, value): (&str, &str)| {
+        let labels = [
+            ("function", function),
+            ("module", "status::mixed"),
+            (key, value),
+        ];
+        page.value("mixed_jobs_total", &labels)
+    };
+    assert_eq!(jobs("plain", ("status", "timeout")), Some(2.0));
     // Two failures renamed alike are one series.
-    assert_eq!(
-        jobs(&format!(r#"function="renamed",{m},status="failed""#)),
-        Some(3.0),
-        "{page}"
+    assert_eq!(jobs("renamed", ("status", "failed")), Some(3.0), "{page}");
+    assert_eq!(jobs("renamed", ("status", "succeeded")), Some(1.0));
+    assert_eq!(jobs("coded", ("status_code", "504")), Some(2.0));
+    assert_eq!(jobs("coded", ("status_code", "200")), Some(1.0));
+    assert!(
+        !page
+            .text()
+            .contains(r#"function="coded",module="status::mixed",status="#)
     );
-    assert_eq!(
-        jobs(&format!(r#"function="renamed",{m},status="succeeded""#)),
-        Some(1.0)
-    );
-    assert_eq!(
-        jobs(&format!(r#"function="coded",{m},status_code="504""#)),
-        Some(2.0)
-    );
-    assert_eq!(
-        jobs(&format!(r#"function="coded",{m},status_code="200""#)),
-        Some(1.0)
-    );
-    assert!(!page.contains(r#"function="coded",module="status::mixed",status="#));
 
-    if let Some((clean, report)) = common::promtool_check_metrics(&page) {
+    if let Some((clean, report)) = common::promtool_check_metrics(page.text()) {
         assert!(clean, "promtool check metrics:\n{report}\n{page}");
     }
 }

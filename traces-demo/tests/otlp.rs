@@ -465,19 +465,22 @@ fn a_full_queue_drops_spans_counts_them_and_never_blocks_the_caller() {
         "a call took {slowest:?}"
     );
 
-    let page = obs_runtime::render();
-    let dropped = common::sample(&page, "obs_spans_dropped_total", r#"reason="queue_full""#)
+    let page = common::Page::parse(&obs_runtime::render());
+    let dropped = page
+        .value("obs_spans_dropped_total", &[("reason", "queue_full")])
         .unwrap_or_else(|| panic!("{page}"));
     assert!(dropped >= 1000.0, "{dropped} dropped\n{page}");
     assert!(
-        page.contains("# TYPE obs_spans_dropped_total counter"),
+        page.text()
+            .contains("# TYPE obs_spans_dropped_total counter"),
         "{page}"
     );
     assert!(
-        page.contains("# TYPE obs_spans_exported_total counter"),
+        page.text()
+            .contains("# TYPE obs_spans_exported_total counter"),
         "{page}"
     );
-    if let Some((ok, out)) = common::promtool_check_metrics(&page) {
+    if let Some((ok, out)) = common::promtool_check_metrics(page.text()) {
         assert!(ok, "promtool: {out}\n{page}");
     }
 
