@@ -129,6 +129,7 @@
 
 // The folders, in dependency order (each uses only those above it; docs/design.md has the map):
 // leaves, exposition, metrics, traces, logs, generate, page, serve, setup.
+mod clock;
 mod env;
 mod error;
 mod fmt_safe;

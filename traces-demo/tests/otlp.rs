@@ -521,3 +521,92 @@ fn repeated_installs_each_export_their_own_spans() {
     let names = |r: &Receiver| r.spans().iter().filter(|s| s.name == "busy").count();
     assert_eq!((names(&first), names(&second)), (1, 2));
 }
+
+struct Inventory;
+
+impl Inventory {
+    #[obs_runtime::traced]
+    fn count(&self, sku: u32) -> u32 {
+        tracing::info!(sku, found = true, "counted");
+        sku * 2
+    }
+}
+
+/// In this process, over both transports: obs's own layer exports a method's span under
+/// `Type::method` with its `code.*` attributes (taken from the function, not recorded as
+/// fields), a user's `tracing::span!` with the callsite's location, typed fields, an event
+/// with its fields, a link from `follows_from`, the span kind from `otel.kind`, and times in
+/// Unix nanoseconds.
+#[test]
+fn own_layer_exports_methods_user_spans_events_links_and_typed_fields() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for receiver in [Receiver::http(), Receiver::grpc()] {
+        let vars = receiver.env();
+        let obs = obs_runtime::Builder::new()
+            .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+            .without_server()
+            .log_format(obs_runtime::LogFormat::Off)
+            .install()
+            .expect("install");
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let earlier = tracing::info_span!("earlier");
+        drop(earlier.clone().entered());
+        let user_line = line!() + 1;
+        let job = tracing::info_span!("job", attempts = 3_u64, ratio = 0.5, otel.kind = "consumer");
+        job.follows_from(&earlier);
+        job.in_scope(|| Inventory.count(4));
+        drop(job);
+        drop(earlier);
+        drop(obs);
+        let spans = receiver.spans();
+        let by_name = |name: &str| {
+            spans
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("no {name} in {spans:#?}"))
+        };
+        let count = by_name("Inventory::count");
+        assert_eq!(
+            count.attr("code.function.name"),
+            Some(&Attr::Str("otlp::Inventory::count".into()))
+        );
+        assert_eq!(
+            count.attr("code.file.path"),
+            Some(&Attr::Str("traces-demo/tests/otlp.rs".into()))
+        );
+        assert!(matches!(count.attr("code.line.number"), Some(Attr::Int(_))));
+        assert_eq!(count.attr("otel.name"), None, "{count:#?}");
+        assert_eq!(count.kind, 1, "internal");
+        let (event, fields) = &count.events[0];
+        assert_eq!(event, "counted");
+        assert_eq!(fields.get("found"), Some(&Attr::Bool(true)));
+        assert_eq!(fields.get("sku"), Some(&Attr::Int(4)));
+        assert_eq!(fields.get("level"), Some(&Attr::Str("INFO".into())));
+
+        let job = by_name("job");
+        assert_eq!(count.parent_id.as_ref(), Some(&job.span_id));
+        assert_eq!(job.attr("attempts"), Some(&Attr::Int(3)));
+        assert_eq!(job.attr("ratio"), Some(&Attr::Double(0.5)));
+        assert_eq!(job.attr("otel.kind"), None);
+        assert_eq!(job.kind, 5, "consumer, from otel.kind");
+        assert_eq!(
+            job.attr("code.line.number"),
+            Some(&Attr::Int(i64::from(user_line)))
+        );
+        assert_eq!(job.attr("code.function.name"), None, "not a #[traced] fn");
+        let earlier = by_name("earlier");
+        assert_eq!(
+            job.links,
+            vec![(earlier.trace_id.clone(), earlier.span_id.clone())]
+        );
+        let start = Duration::from_nanos(job.start_unix_nanos);
+        assert!(
+            start + Duration::from_millis(50) >= before && start < before + Duration::from_secs(5),
+            "{start:?} against {before:?}"
+        );
+    }
+}

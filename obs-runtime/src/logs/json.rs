@@ -10,9 +10,9 @@ use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::context::{EVENT_SPAN, EventSpan, SpanFields, merge_context};
+use super::context::{EVENT_SPAN, EventSpan, context_of};
 use crate::json::write_string;
-use crate::traces::ids::{SpanIds, hex};
+use crate::traces::ids::hex;
 
 /// One JSON object per event.
 pub(super) struct JsonLines;
@@ -46,11 +46,8 @@ where
                     EventSpan {
                         event: None,
                         name: span.metadata().name(),
-                        ids: extensions.get::<SpanIds>().copied(),
-                        context: extensions
-                            .get::<SpanFields>()
-                            .map(|f| merge_context(core::iter::once(f.0.as_slice())))
-                            .unwrap_or_default(),
+                        ids: crate::traces::ids_of(&extensions),
+                        context: context_of(core::iter::once(&extensions)),
                     }
                 }),
         };

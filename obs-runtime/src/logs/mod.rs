@@ -69,7 +69,7 @@ where
 {
     match format {
         LogFormat::Text => Box::new(text_layer()),
-        LogFormat::Json => Box::new(SpanOfEvent::default().and_then(json_layer())),
+        LogFormat::Json => Box::new(SpanOfEvent.and_then(json_layer())),
         LogFormat::Off => Box::new(tracing_subscriber::layer::Identity::new()),
     }
 }

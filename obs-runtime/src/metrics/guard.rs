@@ -6,9 +6,9 @@
 //! `finish` forgets the guard after recording, so each call records exactly once.
 
 use core::mem;
-use std::sync::OnceLock;
 
 use super::site::{CounterSite, GaugeSite, HistogramSite};
+use crate::clock::clock;
 use crate::status::{Status, unfinished};
 
 /// Guard of `#[counted]`.
@@ -36,19 +36,6 @@ impl Drop for Counted {
     fn drop(&mut self) {
         self.site.add(unfinished());
     }
-}
-
-/// The clock of `#[timed]`: the CPU's time-stamp counter where it ticks at a constant rate
-/// (x86 with invariant TSC), scaled to nanoseconds once per call; the OS's monotonic clock
-/// elsewhere (`quanta` chooses). A start/stop pair measures 20 ns against 50 ns for
-/// `std::time::Instant` on the reference VM (`BENCHMARKS.md`).
-///
-/// Calibrated against the monotonic clock on first use (at least 0.5 ms, at most 200 ms).
-static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-
-#[inline]
-fn clock() -> &'static quanta::Clock {
-    CLOCK.get_or_init(quanta::Clock::new)
 }
 
 /// Guard of `#[timed]`: holds the start time, in raw clock ticks.

@@ -34,7 +34,7 @@ pub(crate) fn install_global(logs: &LogConfig, traces_filter: Targets) -> Result
             base.with(crate::logs::text_layer().with_filter(logs.filter.clone())),
         ),
         LogFormat::Json => tracing::subscriber::set_global_default(
-            base.with(SpanOfEvent::default())
+            base.with(SpanOfEvent)
                 .with(crate::logs::json_layer().with_filter(logs.filter.clone())),
         ),
     };

@@ -5,10 +5,9 @@
 //! span name=Shop::reserve duration=0.153ms status=error description="sku 3 is out of stock" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7 parent_id=a3ce929d0e0e4736
 //! ```
 //!
-//! With the `otlp` feature the lines come from the OpenTelemetry pipeline (its ids, its
-//! sampling). Without it, [`ConsoleLayer`] is a plain `tracing` layer that gives spans W3C-shaped
-//! ids of its own and applies the configured sampler; either way lines are written by the
-//! exporter thread, never by the thread that closed the span.
+//! The spans are those obs's trace layer recorded (its ids, its sampling), with or without the
+//! `otlp` feature; lines are written by the exporter thread, never by the thread that closed
+//! the span.
 
 use core::fmt::Write as _;
 use std::io::Write as _;
@@ -16,6 +15,7 @@ use std::time::Duration;
 
 use super::ids::hex;
 use super::pipeline::{Item, Sink};
+use super::record::SpanStatus;
 
 /// How a span ended, as OpenTelemetry says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +88,7 @@ impl Line {
 pub(crate) struct ConsoleSink;
 
 impl Sink for ConsoleSink {
-    fn export(&mut self, batch: Vec<Item>, _timeout: Duration) -> Result<(), String> {
+    fn export(&mut self, batch: &[Item], _timeout: Duration) -> Result<(), String> {
         let mut text = String::with_capacity(batch.len() * 160);
         for item in batch {
             to_line(item).write(&mut text);
@@ -104,204 +104,19 @@ impl Sink for ConsoleSink {
     }
 }
 
-#[cfg(not(feature = "otlp"))]
-fn to_line(item: Item) -> Line {
-    item
-}
-
-#[cfg(feature = "otlp")]
-fn to_line(span: Item) -> Line {
-    use opentelemetry::trace::{SpanId, Status};
-    let duration = span
-        .end_time
-        .duration_since(span.start_time)
-        .unwrap_or_default();
-    let status = match span.status {
-        Status::Unset => LineStatus::Unset,
-        Status::Ok => LineStatus::Ok,
-        Status::Error { description } => LineStatus::Error(description.into_owned()),
+fn to_line(span: &Item) -> Line {
+    let status = match &span.record.status {
+        SpanStatus::Unset => LineStatus::Unset,
+        SpanStatus::Ok => LineStatus::Ok,
+        SpanStatus::Error(description) => LineStatus::Error(description.clone()),
     };
     Line {
-        name: span.name.into_owned(),
-        duration,
+        name: span.name().to_owned(),
+        duration: Duration::from_nanos(span.duration_nanos()),
         status,
-        trace_id: span.span_context.trace_id().to_bytes(),
-        span_id: span.span_context.span_id().to_bytes(),
-        parent_id: (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_bytes()),
-    }
-}
-
-#[cfg(not(feature = "otlp"))]
-pub(crate) use layer::ConsoleLayer;
-
-/// The console exporter as a plain `tracing` layer, for builds without the `otlp` feature.
-#[cfg(not(feature = "otlp"))]
-mod layer {
-    use std::cell::Cell;
-    use std::fmt;
-    use std::time::Instant;
-
-    use tracing::Subscriber;
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing_subscriber::Layer;
-    use tracing_subscriber::layer::Context;
-    use tracing_subscriber::registry::LookupSpan;
-
-    use super::{Line, LineStatus};
-    use crate::traces::ids::SpanIds;
-
-    /// Gives each span ids, samples at the root, and hands finished sampled spans to the
-    /// active pipeline.
-    #[derive(Clone, Copy, Debug, Default)]
-    pub(crate) struct ConsoleLayer;
-
-    /// What an open span has gathered.
-    struct Open {
-        name: String,
-        start: Instant,
-        parent_id: Option<[u8; 8]>,
-        status_code: Option<String>,
-        description: Option<String>,
-    }
-
-    impl Visit for Open {
-        fn record_str(&mut self, field: &Field, value: &str) {
-            match field.name() {
-                "otel.name" => value.clone_into(&mut self.name),
-                "otel.status_code" => self.status_code = Some(value.to_owned()),
-                "otel.status_description" => self.description = Some(value.to_owned()),
-                _ => {}
-            }
-        }
-
-        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-            if field.name().starts_with("otel.") {
-                self.record_str(field, &format!("{value:?}"));
-            }
-        }
-    }
-
-    impl<S> Layer<S> for ConsoleLayer
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-            let Some(span) = ctx.span(id) else { return };
-            let parent = span
-                .parent()
-                .and_then(|p| p.extensions().get::<SpanIds>().copied());
-            let trace_id = parent.map_or_else(random_trace_id, |p| p.trace_id);
-            let sampled = crate::traces::pipeline::with_active(|pipeline| {
-                pipeline.sampler.decide(parent.map(|p| p.sampled), trace_id)
-            })
-            .unwrap_or(false);
-            let ids = SpanIds {
-                trace_id,
-                span_id: random_span_id(),
-                sampled,
-            };
-            let mut open = Open {
-                name: attrs.metadata().name().to_owned(),
-                start: Instant::now(),
-                parent_id: parent.map(|p| p.span_id),
-                status_code: None,
-                description: None,
-            };
-            attrs.record(&mut open);
-            let mut extensions = span.extensions_mut();
-            if extensions.get_mut::<SpanIds>().is_none() {
-                extensions.insert(ids);
-            }
-            if extensions.get_mut::<Open>().is_none() {
-                extensions.insert(open);
-            }
-        }
-
-        fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(id)
-                && let Some(open) = span.extensions_mut().get_mut::<Open>()
-            {
-                values.record(open);
-            }
-        }
-
-        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-            let Some(span) = ctx.span(&id) else { return };
-            let mut extensions = span.extensions_mut();
-            let (Some(open), Some(ids)) = (
-                extensions.remove::<Open>(),
-                extensions.get_mut::<SpanIds>().copied(),
-            ) else {
-                return;
-            };
-            drop(extensions);
-            if !ids.sampled {
-                return;
-            }
-            let status = match open.status_code.as_deref() {
-                Some(code) if code.eq_ignore_ascii_case("error") => {
-                    LineStatus::Error(open.description.unwrap_or_default())
-                }
-                Some(code) if code.eq_ignore_ascii_case("ok") => LineStatus::Ok,
-                _ => LineStatus::Unset,
-            };
-            crate::traces::pipeline::submit(Line {
-                name: open.name,
-                duration: open.start.elapsed(),
-                status,
-                trace_id: ids.trace_id,
-                span_id: ids.span_id,
-                parent_id: open.parent_id,
-            });
-        }
-    }
-
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(seed());
-    }
-
-    /// A per-thread seed from the standard library's randomly keyed hasher.
-    fn seed() -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        hasher.finish()
-    }
-
-    /// `SplitMix64`: fast, and good enough for ids (not for secrets).
-    fn next() -> u64 {
-        STATE.with(|state| {
-            let x = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-            state.set(x);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        })
-    }
-
-    fn random_trace_id() -> [u8; 16] {
-        loop {
-            let id = (u128::from(next()) << 64) | u128::from(next());
-            if id != 0 {
-                return id.to_be_bytes();
-            }
-        }
-    }
-
-    fn random_span_id() -> [u8; 8] {
-        loop {
-            let id = next();
-            if id != 0 {
-                return id.to_be_bytes();
-            }
-        }
+        trace_id: span.record.ids.trace_id,
+        span_id: span.record.ids.span_id,
+        parent_id: span.record.parent,
     }
 }
 

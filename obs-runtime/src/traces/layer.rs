@@ -1,13 +1,30 @@
 //! The trace layer: spans in, exported traces out, while an exporter runs.
+//!
+//! obs's own layer, in place of `tracing-opentelemetry` and the SDK's span objects:
+//!
+//! - the sampling decision is made once, where a trace starts (or taken from the remote
+//!   caller, or from the parent), before anything is allocated;
+//! - an unsampled span keeps its ids (for its children, for log lines, for `traceparent`) and
+//!   records nothing else;
+//! - a sampled span keeps a [`SpanRecord`]: ids from a per-thread generator, its parent, raw
+//!   clock readings for start and end, its fields as typed values, its events and links;
+//! - a closed span goes to its thread's buffer and, a batch at a time, to the exporter's
+//!   worker, which encodes it ([`buffer`](super::buffer), [`pipeline`](super::pipeline)).
 
 use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
-use tracing::{Metadata, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, Filter};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{Extensions, ExtensionsMut, LookupSpan, SpanRef};
 
+use super::buffer::{Finished, GENERATION};
+use super::context;
+use super::ids::{self, SpanIds};
+use super::record::{self, EventVisitor, Fields, Link, SpanRecord, SpanStatus};
+use crate::clock;
 use crate::traces::pipeline;
 
 /// Lets spans through to the trace layer only while an exporter is active, never from the
@@ -50,30 +67,14 @@ impl<S> Filter<S> for ActiveFilter {
     }
 }
 
-#[cfg(feature = "otlp")]
-fn exporting_layer<S>() -> impl Layer<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    super::otlp::layer()
-}
-
-#[cfg(not(feature = "otlp"))]
-fn exporting_layer<S>() -> impl Layer<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    super::console::ConsoleLayer
-}
-
 /// The layer that turns spans into exported traces, to add to a subscriber of your own
 /// (see [`Builder::without_subscriber`](crate::Builder::without_subscriber)).
 ///
 /// Spans go to the exporter the latest [`Builder::install`](crate::Builder::install) started
 /// (OTLP or console); while none runs, the layer lets nothing through and costs nothing.
-/// With the `otlp` feature it is `tracing-opentelemetry`'s layer, so the `propagation` module
-/// and `tracing_opentelemetry::OpenTelemetrySpanExt` work on the spans it sees. It filters nothing else: put your own filter on it to choose
-/// which spans are exported.
+/// It is obs's own layer (see [`ObsLayer`]'s module docs): the `propagation` module works on
+/// the spans it sees. It filters nothing else: put your own filter on it to choose which spans
+/// are exported.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt as _;
@@ -103,5 +104,208 @@ pub(crate) fn filtered_layer<S>(targets: Option<Targets>) -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    exporting_layer().with_filter(ActiveFilter { targets })
+    ObsLayer.with_filter(ActiveFilter { targets })
+}
+
+/// The ids of the span whose extensions these are, sampled or not.
+pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<SpanIds> {
+    extensions
+        .get::<SpanRecord>()
+        .map(|r| r.ids)
+        .or_else(|| extensions.get::<SpanIds>().copied())
+}
+
+#[cfg(feature = "otlp")]
+/// [`ids_of`], from extensions open for writing.
+pub(crate) fn ids_of_mut(extensions: &mut ExtensionsMut<'_>) -> Option<SpanIds> {
+    if let Some(record) = extensions.get_mut::<SpanRecord>() {
+        return Some(record.ids);
+    }
+    extensions.get_mut::<SpanIds>().copied()
+}
+
+/// Whether the trace layer keeps a record of this span (it is sampled).
+pub(crate) fn has_record(extensions: &mut ExtensionsMut<'_>) -> bool {
+    extensions.get_mut::<SpanRecord>().is_some()
+}
+
+/// The fields of a sampled span, as its trace record keeps them.
+pub(crate) fn fields_of<'a>(extensions: &'a Extensions<'_>) -> Option<&'a Fields> {
+    extensions.get::<SpanRecord>().map(|r| &r.fields)
+}
+
+/// Keeps what the layer knows of a new span; a second trace layer in one subscriber leaves
+/// the first one's record alone.
+fn keep(extensions: &mut ExtensionsMut<'_>, ids: SpanIds, record: Option<SpanRecord>) {
+    if extensions.get_mut::<SpanIds>().is_some() || extensions.get_mut::<SpanRecord>().is_some() {
+        return;
+    }
+    match record {
+        Some(record) => extensions.insert(record),
+        None => extensions.insert(ids),
+    }
+}
+
+/// Where a new span's trace comes from.
+struct Origin {
+    trace_id: [u8; 16],
+    parent: Option<[u8; 8]>,
+    /// The parent's decision, `None` at the root of a trace.
+    parent_sampled: Option<bool>,
+    trace_state: Option<std::sync::Arc<str>>,
+}
+
+fn origin<S>(parent: Option<SpanRef<'_, S>>) -> Origin
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    if let Some(parent) = parent {
+        let extensions = parent.extensions();
+        let state = extensions
+            .get::<SpanRecord>()
+            .and_then(|r| r.trace_state.clone());
+        if let Some(p) = ids_of(&extensions) {
+            return Origin {
+                trace_id: p.trace_id,
+                parent: Some(p.span_id),
+                parent_sampled: Some(p.sampled),
+                trace_state: state,
+            };
+        }
+    }
+    match context::remote() {
+        Some(remote) => Origin {
+            trace_id: remote.trace_id,
+            parent: Some(remote.span_id),
+            parent_sampled: Some(remote.sampled),
+            trace_state: remote.trace_state,
+        },
+        None => Origin {
+            trace_id: ids::trace_id(),
+            parent: None,
+            parent_sampled: None,
+            trace_state: None,
+        },
+    }
+}
+
+/// The exporting layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ObsLayer;
+
+impl<S> Layer<S> for ObsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let function = context::take_opening();
+        let Some(span) = ctx.span(id) else { return };
+        let from = origin(span.parent());
+        let sampled = pipeline::sampler()
+            .is_some_and(|sampler| sampler.decide(from.parent_sampled, from.trace_id));
+        let ids = SpanIds {
+            trace_id: from.trace_id,
+            span_id: ids::span_id(),
+            sampled,
+        };
+        let record = sampled.then(|| {
+            let mut record = SpanRecord::new(
+                ids,
+                from.parent,
+                clock::raw(),
+                attrs.metadata().fields().len(),
+            );
+            record.trace_state = from.trace_state;
+            record.function = function;
+            attrs.record(&mut record.visitor());
+            record
+        });
+        keep(&mut span.extensions_mut(), ids, record);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(record) = span.extensions_mut().get_mut::<SpanRecord>()
+        {
+            values.record(&mut record.visitor());
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let (Some(span), Some(other)) = (ctx.span(id), ctx.span(follows)) else {
+            return;
+        };
+        let Some(link) = ids_of(&other.extensions()) else {
+            return;
+        };
+        if let Some(record) = span.extensions_mut().get_mut::<SpanRecord>() {
+            record.links.push(Link {
+                trace_id: link.trace_id,
+                span_id: link.span_id,
+                sampled: link.sampled,
+            });
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(record) = extensions.get_mut::<SpanRecord>() else {
+            return;
+        };
+        let mut visitor = EventVisitor::default();
+        event.record(&mut visitor);
+        let meta = event.metadata();
+        let name = visitor
+            .message
+            .take()
+            .unwrap_or_else(|| meta.name().to_owned());
+        // As tracing-opentelemetry did: an ERROR event fails a span whose status is unset.
+        if *meta.level() == Level::ERROR && record.status == SpanStatus::Unset {
+            record.status = SpanStatus::Error(name.clone());
+        }
+        let mut fields = visitor.fields;
+        fields.push((
+            "level",
+            record::Value::Str(meta.level().as_str().to_owned()),
+        ));
+        fields.push(("target", record::Value::Str(meta.target().to_owned())));
+        record.events.push(record::Event {
+            time: clock::raw(),
+            name,
+            fields,
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let end = clock::raw();
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(record) = span.extensions_mut().remove::<SpanRecord>() else {
+            return;
+        };
+        pipeline::submit(Finished {
+            meta: span.metadata(),
+            record,
+            end,
+            generation: GENERATION.load(std::sync::atomic::Ordering::Relaxed),
+        });
+    }
+}
+
+#[cfg(feature = "otlp")]
+/// Runs `f` on the extensions of `span` in the subscriber it belongs to, when that subscriber
+/// is built on `tracing_subscriber`'s `Registry` (`init()`'s is, and so are most).
+pub(crate) fn with_extensions<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(&mut ExtensionsMut<'_>) -> R,
+) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(id)?;
+        let mut extensions = span.extensions_mut();
+        Some(f(&mut extensions))
+    })
+    .flatten()
 }

@@ -1,10 +1,13 @@
-//! Traces: the span guards of `#[traced]`, the trace layer, the export settings, and the
-//! pipeline that hands finished spans to an exporter (OTLP or console) off the calling thread.
+//! Traces: the span guards of `#[traced]`, obs's own trace layer and its span records, the
+//! export settings, and the pipeline that hands finished spans, in batches, to an exporter
+//! (OTLP or console) off the calling thread.
 //!
 //! Depends on the leaves and on `metrics` (a traced function's [`FnMeta`](crate::metrics::FnMeta));
 //! `logs` reads the ids this module keeps in each span.
 
+mod buffer;
 mod console;
+mod context;
 pub(crate) mod ids;
 mod layer;
 #[cfg(feature = "otlp")]
@@ -13,15 +16,16 @@ mod pipeline;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub mod propagation;
+mod record;
 mod settings;
 pub(crate) mod span;
 mod stats;
 
 pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
-#[cfg(feature = "otlp")]
-pub(crate) use otlp::span_ids;
+pub(crate) use layer::{fields_of, has_record, ids_of};
 pub(crate) use pipeline::{TraceGuard, start_exporter};
+pub(crate) use record::{Fields, FieldsVisitor, Value};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter};
 pub(crate) use settings::{TraceConfig, TraceSettings};
 pub use span::{InSpan, Traced};

@@ -1,16 +1,18 @@
 //! The active exporter (a *pipeline*): one at a time, the one the latest
-//! [`Builder::install`](crate::Builder::install) started. The calling thread only ever does a
-//! `try_send` into the pipeline's bounded queue; a worker thread batches, exports and counts. A
-//! full queue drops the span and counts it, so a slow or dead collector never blocks the
-//! application. Dropping the guard stops the pipeline and waits, at most the flush timeout,
-//! for the queue to drain.
+//! [`Builder::install`](crate::Builder::install) started. The calling thread only ever adds a
+//! closed span to its own buffer and, once a batch is full, does one `try_send` of the batch
+//! into the pipeline's bounded queue ([`buffer`](super::buffer)); a worker thread encodes,
+//! exports and counts. A full queue drops the batch and counts it, so a slow or dead collector
+//! never blocks the application. Dropping the guard stops the pipeline and waits, at most the
+//! flush timeout, for the queue and the threads' buffers to drain.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::buffer::{self, BATCH, Finished, GENERATION};
 use super::settings::{Batching, Sampler, TraceConfig, TracesExporter};
 use super::stats::{
     DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_SHUTDOWN, EVER_ACTIVE, EXPORTED,
@@ -18,32 +20,36 @@ use super::stats::{
 use crate::error::Error;
 use crate::sync::{lock, read, write};
 
-/// What the queue carries: the SDK's finished span with the `otlp` feature, a console line
-/// without it.
-#[cfg(feature = "otlp")]
-pub(crate) type Item = opentelemetry_sdk::trace::SpanData;
-/// What the queue carries: the SDK's finished span with the `otlp` feature, a console line
-/// without it.
-#[cfg(not(feature = "otlp"))]
-pub(crate) type Item = super::console::Line;
+/// What the queue carries: batches of closed sampled spans.
+pub(crate) type Item = Finished;
 
 /// Where a worker sends its batches. Built on the worker's own thread.
 pub(crate) trait Sink {
     /// Sends `batch`, giving up after `timeout`.
-    fn export(&mut self, batch: Vec<Item>, timeout: Duration) -> Result<(), String>;
+    fn export(&mut self, batch: &[Item], timeout: Duration) -> Result<(), String>;
     /// Where it sends, for messages.
     fn target(&self) -> String;
 }
 
-/// The active pipeline's calling-thread side: the queue and the sampler.
+/// The active pipeline's calling-thread side: its queue of batches.
 pub(crate) struct Pipeline {
-    queue: SyncSender<Item>,
-    pub(crate) sampler: Sampler,
+    queue: SyncSender<Vec<Item>>,
+    generation: u64,
+    sampler: Sampler,
+    max_batch: usize,
 }
 
 static ACTIVE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
 /// `ACTIVE.is_some()`, read without the lock by the layer filters.
 static IS_ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The active pipeline's sampler, read without a lock by every new span: its variant (0 for
+/// none) and its ratio's bits.
+static SAMPLER_KIND: AtomicU8 = AtomicU8::new(0);
+static SAMPLER_RATIO: AtomicU64 = AtomicU64::new(0);
+/// The generations whose worker still runs: their spans wait in the threads' buffers.
+static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// The last generation handed out.
+static LAST_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// Set on exporter threads: what they do is never traced, so exporting cannot feed
@@ -68,27 +74,63 @@ pub(crate) fn mark_exporter_thread() {
     IN_EXPORTER.with(|c| c.set(true));
 }
 
-/// Runs `f` on the active pipeline, if there is one.
-pub(crate) fn with_active<R>(f: impl FnOnce(&Pipeline) -> R) -> Option<R> {
-    let active = read(&ACTIVE);
-    active.as_deref().map(f)
+/// The active pipeline's sampler: two relaxed loads, no lock.
+#[inline]
+pub(crate) fn sampler() -> Option<Sampler> {
+    let ratio = || f64::from_bits(SAMPLER_RATIO.load(Ordering::Relaxed));
+    Some(match SAMPLER_KIND.load(Ordering::Relaxed) {
+        1 => Sampler::AlwaysOn,
+        2 => Sampler::AlwaysOff,
+        3 => Sampler::TraceIdRatio(ratio()),
+        4 => Sampler::ParentBasedAlwaysOn,
+        5 => Sampler::ParentBasedAlwaysOff,
+        6 => Sampler::ParentBasedTraceIdRatio(ratio()),
+        _ => return None,
+    })
 }
 
-/// Hands a finished span to the active pipeline: never blocks. A full queue drops it and
-/// counts it.
-pub(crate) fn submit(item: Item) {
+fn set_sampler(sampler: Option<Sampler>) {
+    let (kind, ratio) = match sampler {
+        None => (0, 0.0),
+        Some(Sampler::AlwaysOn) => (1, 0.0),
+        Some(Sampler::AlwaysOff) => (2, 0.0),
+        Some(Sampler::TraceIdRatio(r)) => (3, r),
+        Some(Sampler::ParentBasedAlwaysOn) => (4, 0.0),
+        Some(Sampler::ParentBasedAlwaysOff) => (5, 0.0),
+        Some(Sampler::ParentBasedTraceIdRatio(r)) => (6, r),
+    };
+    SAMPLER_RATIO.store(ratio.to_bits(), Ordering::Relaxed);
+    SAMPLER_KIND.store(kind, Ordering::Relaxed);
+}
+
+/// Hands a closed sampled span to its thread's buffer, and a full buffer to the active
+/// pipeline: never blocks.
+pub(crate) fn submit(span: Item) {
+    buffer::push(span, send);
+}
+
+/// Sends a batch to the active pipeline's queue; a full queue drops it and counts it.
+fn send(batch: Vec<Item>) {
     let active = read(&ACTIVE);
-    if let Some(pipeline) = active.as_deref() {
-        match pipeline.queue.try_send(item) {
+    let n = len_u64(&batch);
+    match active.as_deref() {
+        Some(pipeline) => match pipeline.queue.try_send(batch) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
+                DROPPED_QUEUE_FULL.fetch_add(n, Ordering::Relaxed);
             }
             Err(TrySendError::Disconnected(_)) => {
-                DROPPED_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+                DROPPED_SHUTDOWN.fetch_add(n, Ordering::Relaxed);
             }
+        },
+        None => {
+            DROPPED_SHUTDOWN.fetch_add(n, Ordering::Relaxed);
         }
     }
+}
+
+fn is_live(generation: u64) -> bool {
+    lock(&LIVE).contains(&generation)
 }
 
 /// Replaces the active pipeline with `pipeline`, if `only_if` is `None` or is the active one.
@@ -100,6 +142,14 @@ fn set_active(pipeline: Option<Arc<Pipeline>>, only_if: Option<&Arc<Pipeline>>) 
         return;
     }
     IS_ACTIVE.store(pipeline.is_some(), Ordering::Relaxed);
+    set_sampler(pipeline.as_ref().map(|p| p.sampler));
+    GENERATION.store(
+        pipeline.as_ref().map_or(0, |p| p.generation),
+        Ordering::Relaxed,
+    );
+    if let Some(p) = &pipeline {
+        BATCH.store(p.max_batch, Ordering::Relaxed);
+    }
     let old = std::mem::replace(&mut *active, pipeline);
     drop(active);
     // Dropped outside the lock: the last reference closes the queue.
@@ -186,7 +236,11 @@ pub(crate) fn start(
     config: &TraceConfig,
     build: impl FnOnce() -> Result<Box<dyn Sink>, Error> + Send + 'static,
 ) -> Result<TraceGuard, Error> {
-    let (queue, spans) = std::sync::mpsc::sync_channel::<Item>(config.batch.max_queue);
+    // The queue holds batches: as many as make up `max_queue` spans, at least two.
+    let batches = (config.batch.max_queue / config.batch.max_batch.max(1)).max(2);
+    let (queue, spans) = std::sync::mpsc::sync_channel::<Vec<Item>>(batches);
+    let generation = LAST_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    lock(&LIVE).push(generation);
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
     let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
     let shutdown = Arc::new(Shutdown::default());
@@ -202,6 +256,7 @@ pub(crate) fn start(
                     sink
                 }
                 Err(e) => {
+                    lock(&LIVE).retain(|g| *g != generation);
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
@@ -209,10 +264,12 @@ pub(crate) fn start(
             Worker {
                 sink,
                 batch,
+                generation,
                 shutdown: worker_shutdown,
                 failing: false,
             }
             .run(&spans);
+            lock(&LIVE).retain(|g| *g != generation);
             let _ = done_tx.send(());
         })
         .map_err(|e| Error::Exporter {
@@ -230,7 +287,9 @@ pub(crate) fn start(
     Ok(TraceGuard {
         pipeline: Some(Arc::new(Pipeline {
             queue,
+            generation,
             sampler: config.sampler,
+            max_batch: config.batch.max_batch.max(1),
         })),
         shutdown,
         done,
@@ -241,51 +300,52 @@ pub(crate) fn start(
 struct Worker {
     sink: Box<dyn Sink>,
     batch: Batching,
+    generation: u64,
     shutdown: Arc<Shutdown>,
     /// The last export failed: the next success is reported.
     failing: bool,
 }
 
 impl Worker {
-    fn run(&mut self, spans: &Receiver<Item>) {
-        let mut pending: Vec<Item> = Vec::with_capacity(self.batch.max_batch);
+    fn run(&mut self, batches: &Receiver<Vec<Item>>) {
         let mut last = Instant::now();
         loop {
             let wait = self.batch.delay.saturating_sub(last.elapsed());
-            match spans.recv_timeout(wait) {
-                Ok(item) => {
-                    pending.push(item);
-                    if pending.len() >= self.batch.max_batch {
-                        self.export(&mut pending);
-                        last = Instant::now();
-                    }
-                }
+            match batches.recv_timeout(wait) {
+                Ok(batch) => self.export_own(batch),
                 Err(RecvTimeoutError::Timeout) => {
-                    if !pending.is_empty() {
-                        self.export(&mut pending);
-                    }
+                    // Spans of threads that went quiet before filling a batch.
+                    let quiet = buffer::collect(self.generation, is_live);
+                    self.export_chunks(&quiet);
                     last = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        // The guard was dropped: send what is left, in batches, until the deadline.
-        loop {
-            if pending.is_empty() {
-                break;
-            }
+        // The guard was dropped: what is queued was received above; send what the threads
+        // still hold, in batches, until the deadline.
+        let rest = buffer::collect(self.generation, is_live);
+        self.export_chunks(&rest);
+    }
+
+    /// Exports the spans of this pipeline in `batch`; a stray span of another generation
+    /// (queued while the pipelines changed) is dropped and counted.
+    fn export_own(&mut self, mut batch: Vec<Item>) {
+        let before = len_u64(&batch);
+        batch.retain(|s| s.generation == self.generation);
+        DROPPED_SHUTDOWN.fetch_add(before - len_u64(&batch), Ordering::Relaxed);
+        self.export_chunks(&batch);
+    }
+
+    /// Exports `spans` in batches of at most the batch size; past the deadline, the rest is
+    /// dropped and counted.
+    fn export_chunks(&mut self, spans: &[Item]) {
+        for chunk in spans.chunks(self.batch.max_batch.max(1)) {
             if self.past_deadline() {
-                DROPPED_SHUTDOWN.fetch_add(len_u64(&pending), Ordering::Relaxed);
-                pending.clear();
-                break;
+                DROPPED_SHUTDOWN.fetch_add(len_u64(chunk), Ordering::Relaxed);
+                continue;
             }
-            let rest = if pending.len() > self.batch.max_batch {
-                pending.split_off(self.batch.max_batch)
-            } else {
-                Vec::new()
-            };
-            self.export(&mut pending);
-            pending = rest;
+            self.export(chunk);
         }
     }
 
@@ -295,9 +355,11 @@ impl Worker {
             .is_some_and(|d| Instant::now() >= d)
     }
 
-    fn export(&mut self, pending: &mut Vec<Item>) {
-        let batch = std::mem::take(pending);
-        let n = len_u64(&batch);
+    fn export(&mut self, batch: &[Item]) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = len_u64(batch);
         let timeout = match self.shutdown.deadline() {
             Some(d) => d
                 .saturating_duration_since(Instant::now())

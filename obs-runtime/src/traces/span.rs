@@ -9,6 +9,7 @@ use core::task::{Context, Poll};
 
 use tracing::callsite::{Callsite as _, DefaultCallsite};
 
+use super::context::{self, Opening};
 use crate::metrics::FnMeta;
 use crate::probe::Failure;
 use crate::status::{Status, unfinished};
@@ -77,8 +78,8 @@ impl Traced {
 
     /// Opens a traced call's span at `callsite`, as `tracing::span!` would, and starts it.
     ///
-    /// The callsite's fields are the seven of `SPAN_FIELDS`, then the function's recorded
-    /// arguments, whose values are `args`, in that order. The expansion declares the callsite
+    /// The callsite's fields are the seven of [`SPAN_FIELD_NAMES`], then the function's
+    /// recorded arguments, whose values are `args`, in that order. The expansion declares the callsite
     /// and calls this once the span's level is known to be enabled: one non-generic function
     /// where `span!` would expand into every traced function (build time; see docs/design.md).
     #[inline(never)]
@@ -94,16 +95,13 @@ impl Traced {
             && (interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(metadata)));
         let span = if enabled {
             let fields = metadata.fields();
-            let file = meta.file();
-            let line = meta.line();
             let empty = tracing::field::Empty;
             let mut values: [Option<&dyn tracing::Value>; MAX_SPAN_FIELDS] =
                 [None; MAX_SPAN_FIELDS];
-            // Positions as in `SPAN_FIELDS`.
-            values[0] = Some(&empty);
-            values[1] = Some(&file);
-            values[2] = Some(&line);
-            for slot in &mut values[3..SPAN_FIELDS] {
+            // The fixed fields stay empty: obs's trace layer takes the function and its
+            // location from `meta` at export, so no record is made for them on every span (and
+            // log lines do not repeat them). The status fields are recorded on a failure.
+            for slot in &mut values[..SPAN_FIELDS] {
                 *slot = Some(&empty);
             }
             for (slot, arg) in values[SPAN_FIELDS..].iter_mut().zip(args) {
@@ -112,14 +110,19 @@ impl Traced {
             // A callsite with more fields than obs declared is not one of obs's: record what
             // it has room for rather than hand tracing a mismatched set.
             let len = fields.len().min(MAX_SPAN_FIELDS);
-            tracing::Span::new(metadata, &fields.value_set_all(&values[..len]))
+            let opening = Opening {
+                function: meta,
+                names_span: !named,
+            };
+            context::opening(opening, || {
+                tracing::Span::new(metadata, &fields.value_set_all(&values[..len]))
+            })
         } else {
             tracing::Span::none()
         };
-        if named {
-            Traced::start_named(span, meta)
-        } else {
-            Traced::start(span, meta)
+        Traced {
+            span,
+            finished: false,
         }
     }
 

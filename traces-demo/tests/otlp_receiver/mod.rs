@@ -87,6 +87,13 @@ pub struct Span {
     /// The attribute keys in order, duplicates kept.
     pub keys: Vec<String>,
     pub duration: Duration,
+    /// OTLP's `SpanKind`: 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
+    pub kind: i32,
+    pub start_unix_nanos: u64,
+    /// `(name, attributes)` of each event, in order.
+    pub events: Vec<(String, BTreeMap<String, Attr>)>,
+    /// `(trace id, span id)` of each link.
+    pub links: Vec<(String, String)>,
 }
 
 impl Span {
@@ -131,6 +138,18 @@ fn flatten(batches: &[ResourceSpans]) -> Vec<Span> {
                         span.end_time_unix_nano
                             .saturating_sub(span.start_time_unix_nano),
                     ),
+                    kind: span.kind,
+                    start_unix_nanos: span.start_time_unix_nano,
+                    events: span
+                        .events
+                        .iter()
+                        .map(|e| (e.name.clone(), attrs(&e.attributes).0))
+                        .collect(),
+                    links: span
+                        .links
+                        .iter()
+                        .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+                        .collect(),
                 });
             }
         }

@@ -1,0 +1,89 @@
+//! What a new span learns from its thread besides its parent: the remote caller's context in
+//! scope (`RemoteContext::in_scope`), and the instrumented function `Traced::open` is opening
+//! a span for.
+
+use core::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use crate::metrics::FnMeta;
+
+/// A caller's span, from `traceparent` and `tracestate`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Remote {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    pub(crate) sampled: bool,
+    pub(crate) trace_state: Option<Arc<str>>,
+}
+
+thread_local! {
+    /// The remote contexts in scope on this thread, innermost last.
+    static REMOTE: RefCell<Vec<Remote>> = const { RefCell::new(Vec::new()) };
+    /// The function whose span `Traced::open` is creating right now.
+    static OPENING: Cell<Option<Opening>> = const { Cell::new(None) };
+}
+
+/// The innermost remote context in scope, if any.
+pub(crate) fn remote() -> Option<Remote> {
+    REMOTE
+        .try_with(|stack| stack.borrow().last().cloned())
+        .ok()
+        .flatten()
+}
+
+#[cfg(feature = "otlp")]
+/// Puts `remote` in scope until the guard is dropped.
+pub(crate) fn enter(remote: Remote) -> Entered {
+    let pushed = REMOTE
+        .try_with(|stack| stack.borrow_mut().push(remote))
+        .is_ok();
+    Entered { pushed }
+}
+
+#[cfg(feature = "otlp")]
+/// Takes a remote context out of scope when dropped.
+#[must_use]
+pub(crate) struct Entered {
+    pushed: bool,
+}
+
+#[cfg(feature = "otlp")]
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if self.pushed {
+            let _ = REMOTE.try_with(|stack| stack.borrow_mut().pop());
+        }
+    }
+}
+
+/// A `#[traced]` function whose span is being opened.
+#[derive(Clone, Copy)]
+pub(crate) struct Opening {
+    pub(crate) function: &'static FnMeta,
+    /// The function's label (`Type::method`) names the span: no `name = "…"` was given.
+    pub(crate) names_span: bool,
+}
+
+impl core::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opening")
+            .field("function", &self.function.function())
+            .field("names_span", &self.names_span)
+            .finish()
+    }
+}
+
+/// Runs `open` (which creates one span) with `opening` known to the trace layer.
+#[inline]
+pub(crate) fn opening<R>(opening: Opening, open: impl FnOnce() -> R) -> R {
+    let before = OPENING.replace(Some(opening));
+    let out = open();
+    OPENING.set(before);
+    out
+}
+
+/// The function whose span is being created, taken once.
+#[inline]
+pub(crate) fn take_opening() -> Option<Opening> {
+    OPENING.try_with(Cell::take).ok().flatten()
+}
