@@ -9,7 +9,8 @@ use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Path, Token, bracketed, parenthesized};
 
-use crate::names::{self, Family};
+use crate::names;
+use crate::shared::{DEFAULT_BUCKETS, MetricKind, STATUS_LABEL, STATUSES};
 
 /// The four attributes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -70,11 +71,11 @@ impl Kind {
         }
     }
 
-    fn family(self) -> Family {
+    fn metric_kind(self) -> MetricKind {
         match self {
-            Kind::Timed => Family::Histogram,
-            Kind::InFlight => Family::Gauge,
-            Kind::Counted | Kind::Traced => Family::Counter,
+            Kind::Timed => MetricKind::Histogram,
+            Kind::InFlight => MetricKind::Gauge,
+            Kind::Counted | Kind::Traced => MetricKind::Counter,
         }
     }
 }
@@ -95,9 +96,6 @@ pub(crate) struct MetricArgs {
     pub(crate) status: Option<StatusArg>,
 }
 
-/// The built-in statuses, in the runtime's slot order (`obs_runtime::Status`).
-pub(crate) const STATUSES: [&str; 6] = ["ok", "error", "panic", "cancelled", "timeout", "blocked"];
-
 /// `status(label = "status_code", ok = "success", error = "failed", ..)`: how one metric writes
 /// the status of a call.
 #[derive(Clone, Default)]
@@ -113,7 +111,7 @@ impl StatusArg {
     pub(crate) fn label(&self) -> String {
         self.label
             .as_ref()
-            .map_or_else(|| "status".to_owned(), LitStr::value)
+            .map_or_else(|| STATUS_LABEL.to_owned(), LitStr::value)
     }
 
     /// The value of every built-in status, renamed or not.
@@ -138,11 +136,6 @@ pub(crate) enum ObjectiveArg {
         span: Span,
     },
 }
-
-/// `OTel`'s advised buckets for durations: the default of `#[timed]`.
-pub(crate) const DEFAULT_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
 
 /// A span level.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -689,7 +682,7 @@ fn parse_option(
         "name" => {
             let lit = parse_lit_str(input, key)?;
             if metric {
-                names::check_metric_name(&lit.value(), kind.family())
+                names::check_metric_name(&lit.value(), kind.metric_kind())
                     .map_err(|m| syn::Error::new(lit.span(), m))?;
                 set_once(&mut args.metric.name, lit, key)
             } else {

@@ -6,11 +6,12 @@ use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ImplItem, ItemImpl, Pat, ReturnType, Stmt, Type};
 
-use crate::args::{Args, DEFAULT_BUCKETS, Kind, Level, MetricArgs, ObjectiveArg, TraceArgs};
+use crate::args::{Args, Kind, Level, MetricArgs, ObjectiveArg, TraceArgs};
 use crate::item::{
     Body, RawFn, Shape, combine, future_output, has_exclude, inline_returns, is_track_caller,
     shape, take_stacked,
 };
+use crate::shared::{DEFAULT_BUCKETS, MetricKind, SPAN_FIELDS};
 
 /// What to generate for one function: the attributes on it, merged.
 #[derive(Clone, Default)]
@@ -557,7 +558,7 @@ impl Parts {
         let status = Ident::new("obs_status", m);
         let unit = quote_spanned!(m=> ());
         if let Some(args) = &plan.in_flight {
-            let spec = spec(&p, args, "function_calls_in_flight");
+            let spec = spec(&p, args, MetricKind::Gauge.default_name());
             let (child, init) = if args.dynamic_labels.is_empty() {
                 (
                     quote_spanned!(m=> #p::GaugeSite),
@@ -573,7 +574,7 @@ impl Parts {
                 .extend(quote_spanned!(m=> obs_in_flight.finish();));
         }
         if let Some(args) = &plan.counted {
-            let spec = spec(&p, args, "function_calls_total");
+            let spec = spec(&p, args, MetricKind::Counter.default_name());
             let (child, init) = if args.dynamic_labels.is_empty() {
                 (
                     quote_spanned!(m=> #p::CounterSite),
@@ -589,7 +590,7 @@ impl Parts {
                 .extend(quote_spanned!(m=> obs_counted.finish(#status);));
         }
         if let Some(args) = &plan.timed {
-            let spec = spec(&p, args, "function_duration_seconds");
+            let spec = spec(&p, args, MetricKind::Histogram.default_name());
             let bounds: Vec<f64> = args
                 .buckets
                 .as_ref()
@@ -880,16 +881,7 @@ fn trace_parts(
         .collect();
     // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
     let named = trace.name.is_some();
-    // The fields every span declares. Keep in step with `SPAN_FIELDS` in obs-runtime's guard.rs.
-    let fixed = [
-        "code.function.name",
-        "code.file.path",
-        "code.line.number",
-        "otel.name",
-        "otel.status_code",
-        "otel.status_description",
-        "error.type",
-    ];
+    let fixed = SPAN_FIELDS;
     let traced = if trace.fields.is_none() && keys.len() <= MAX_OPEN_ARGS {
         // The callsite `tracing::span!` would declare, and one call into the runtime that
         // opens the span: `span!`'s recursive expansion, in every traced fn, was the bulk of
@@ -919,6 +911,19 @@ fn trace_parts(
     } else {
         let fields = trace.fields.as_ref().map(|fields| quote!(#fields));
         let start_fn = Ident::new(if named { "start_named" } else { "start" }, m);
+        let [
+            function,
+            file_path,
+            line_number,
+            otel_name,
+            status_code,
+            description,
+            error_type,
+        ] = SPAN_FIELDS.map(|field| {
+            let mut lit = proc_macro2::Literal::string(field);
+            lit.set_span(m);
+            lit
+        });
         quote_spanned! {m=>
             #[allow(unused_imports)]
             use #p::{ArgDebug as _, ArgOther as _};
@@ -926,13 +931,13 @@ fn trace_parts(
                 #p::tracing::span!(
                     #level,
                     #name,
-                    "code.function.name" = #p::Empty,
-                    "code.file.path" = #file,
-                    "code.line.number" = #line,
-                    "otel.name" = #p::Empty,
-                    "otel.status_code" = #p::Empty,
-                    "otel.status_description" = #p::Empty,
-                    "error.type" = #p::Empty,
+                    #function = #p::Empty,
+                    #file_path = #file,
+                    #line_number = #line,
+                    #otel_name = #p::Empty,
+                    #status_code = #p::Empty,
+                    #description = #p::Empty,
+                    #error_type = #p::Empty,
                     #(#keys = #values,)*
                     #fields
                 ),

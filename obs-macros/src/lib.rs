@@ -8,6 +8,7 @@ mod args;
 mod expand;
 mod item;
 mod names;
+mod shared;
 
 use args::Kind;
 
