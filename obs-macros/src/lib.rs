@@ -9,6 +9,7 @@ mod expand;
 mod item;
 mod names;
 mod shared;
+mod valid;
 
 use args::Kind;
 
