@@ -95,7 +95,7 @@ pub(super) fn parse_key(kind: Kind, input: ParseStream<'_>) -> syn::Result<Ident
         format!(
             "expected an option: #[{}] takes {}",
             kind.name(),
-            kind.options()
+            super::options::listed(kind)
         ),
     ))
 }
