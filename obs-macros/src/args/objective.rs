@@ -6,7 +6,7 @@ use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::{Ident, LitStr, Token, parenthesized};
 
-use super::parse::{expect_parens, set_once};
+use super::parse::{expect_parens, parse_entries, set_once, skip_to_comma};
 use super::{Kind, ObjectiveArg};
 
 /// `objective(success = 99.9)` on #[counted], `objective(latency = "250ms", percentile = 99)`
@@ -27,55 +27,65 @@ pub(super) fn parse_objective(
     let mut success = None;
     let mut latency: Option<(f64, Span)> = None;
     let mut percentile = None;
-    while !content.is_empty() {
-        let name: Ident = content.call(Ident::parse_any)?;
-        content
-            .parse::<Token![=]>()
-            .map_err(|e| syn::Error::new(e.span(), format!("write `{usage}`")))?;
-        match (kind, name.to_string().as_str()) {
-            (Kind::Counted, "success") => {
-                set_once(&mut success, parse_percent(&content, &name)?, &name)?;
-            }
-            (Kind::Timed, "percentile") => {
-                set_once(&mut percentile, parse_percent(&content, &name)?, &name)?;
-            }
-            (Kind::Timed, "latency") => {
-                let lit: LitStr = content.parse().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        "`latency` takes a duration string: latency = \"250ms\"",
-                    )
-                })?;
-                let seconds =
-                    parse_duration(&lit.value()).map_err(|m| syn::Error::new(lit.span(), m))?;
-                set_once(&mut latency, (seconds, lit.span()), &name)?;
-            }
-            (Kind::Counted, "latency" | "percentile") => {
-                let message = format!(
-                    "a latency objective goes on #[timed(objective(latency = \"250ms\", percentile = 99))]; #[counted] takes `{usage}`"
-                );
-                return Err(syn::Error::new(name.span(), message));
-            }
-            (Kind::Timed, "success") => {
-                let message = format!(
-                    "a success objective goes on #[counted(objective(success = 99.9))]; #[timed] takes `{usage}`"
-                );
-                return Err(syn::Error::new(name.span(), message));
-            }
-            _ => {
-                return Err(syn::Error::new(
+    let mut misplaced = false;
+    // Each part is reported and the next one read, so that all mistakes show at once; the
+    // message for a missing comma is syn's own, as before.
+    parse_entries(
+        &content,
+        |input| {
+            let name: Ident = input.call(Ident::parse_any)?;
+            input
+                .parse::<Token![=]>()
+                .map_err(|e| syn::Error::new(e.span(), format!("write `{usage}`")))?;
+            match (kind, name.to_string().as_str()) {
+                (Kind::Counted, "success") => {
+                    set_once(&mut success, parse_percent(input, &name)?, &name)
+                }
+                (Kind::Timed, "percentile") => {
+                    set_once(&mut percentile, parse_percent(input, &name)?, &name)
+                }
+                (Kind::Timed, "latency") => {
+                    let lit: LitStr = input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`latency` takes a duration string: latency = \"250ms\"",
+                        )
+                    })?;
+                    let seconds =
+                        parse_duration(&lit.value()).map_err(|m| syn::Error::new(lit.span(), m))?;
+                    set_once(&mut latency, (seconds, lit.span()), &name)
+                }
+                // Said once, at the first misplaced part: it is about the whole objective.
+                (Kind::Counted, "latency" | "percentile") | (Kind::Timed, "success")
+                    if misplaced =>
+                {
+                    skip_to_comma(input)
+                }
+                (Kind::Counted, "latency" | "percentile") => {
+                    misplaced = true;
+                    let message = format!(
+                        "a latency objective goes on #[timed(objective(latency = \"250ms\", percentile = 99))]; #[counted] takes `{usage}`"
+                    );
+                    Err(syn::Error::new(name.span(), message))
+                }
+                (Kind::Timed, "success") => {
+                    misplaced = true;
+                    let message = format!(
+                        "a success objective goes on #[counted(objective(success = 99.9))]; #[timed] takes `{usage}`"
+                    );
+                    Err(syn::Error::new(name.span(), message))
+                }
+                _ => Err(syn::Error::new(
                     name.span(),
                     format!(
                         "unknown objective `{name}` for #[{}]: write `{usage}`",
                         kind.name()
                     ),
-                ));
+                )),
             }
-        }
-        if !content.is_empty() {
-            content.parse::<Token![,]>()?;
-        }
-    }
+        },
+        "expected `,`",
+    )?;
     let whole = parens.span.join();
     match kind {
         Kind::Counted => success

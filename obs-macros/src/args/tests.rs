@@ -95,6 +95,23 @@ fn reports_every_error_of_an_attribute() {
 
     let message = error(Kind::Timed, "buckets = [x, -1, 2, 1, 2, 1e999]");
     assert_eq!(message.lines().count(), 5, "{message}");
+
+    let message = error(
+        Kind::Timed,
+        r#"objective(latency = "soon", percentile = 100, success = 99)"#,
+    );
+    assert_eq!(message.lines().count(), 3, "{message}");
+    assert!(message.contains("`soon` is not a duration"), "{message}");
+    assert!(message.contains("between 0 and 100"), "{message}");
+    assert!(message.contains("a success objective goes on"), "{message}");
+    let message = error(Kind::Timed, r#"objective(latency = "1s" percentile = 99)"#);
+    assert_eq!(message, "expected `,`");
+    // Put on the wrong attribute, the objective is said to be so once, not once per part.
+    let message = error(
+        Kind::Counted,
+        r#"objective(latency = "250ms", percentile = 99)"#,
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
 }
 
 /// Each `(kind, args, expected)`: the attribute is refused with a message containing
