@@ -3,7 +3,7 @@
 //! Every refusal names a fix: [`suggest`] turns any name into one that passes the rules for
 //! its kind, and the messages propose it.
 
-use crate::shared::MetricKind;
+use crate::shared::{MetricKind, STATUS_LABEL};
 
 /// Abbreviated or non-base unit suffixes, with the suffix to write instead.
 const UNIT_SUFFIXES: [(&str, &str); 22] = [
@@ -148,7 +148,7 @@ pub(crate) fn suggest(name: &str, kind: MetricKind) -> String {
 }
 
 /// Labels obs sets itself on every series.
-pub(crate) const OWN_LABELS: [&str; 3] = ["function", "module", "status"];
+pub(crate) const OWN_LABELS: [&str; 3] = ["function", "module", STATUS_LABEL];
 
 /// Checks a static label name; `Err` says what to write instead.
 pub(crate) fn check_label_name(name: &str) -> Result<(), String> {

@@ -9,7 +9,7 @@ use syn::{Ident, parenthesized};
 use super::StatusArg;
 use super::parse::{expect_parens, is_typo, next_span, parse_entries, parse_lit_str, set_once};
 use crate::names;
-use crate::shared::STATUSES;
+use crate::shared::{STATUS_LABEL, STATUSES};
 use crate::valid::check_status_values;
 
 /// `status(label = "status_code", ok = "success", error = "failed", ..)`.
@@ -64,7 +64,11 @@ pub(super) fn parse_status(key: &Ident, input: ParseStream<'_>) -> syn::Result<S
 /// The error for a status name that is not one of obs's.
 fn unknown_status(name: &Ident) -> syn::Error {
     let text = name.unraw().to_string();
-    let builtin = "`ok`, `error`, `panic`, `cancelled`, `timeout` and `blocked`, and the label's name with `label = \"…\"`";
+    let [first @ .., last] = STATUSES.map(|s| format!("`{s}`"));
+    let builtin = format!(
+        "{} and {last}, and the label's name with `label = \"…\"`",
+        first.join(", ")
+    );
     let message = match text.as_str() {
         "success" | "succeeded" | "successful" => format!(
             "`status(..)` maps obs's statuses to your values: to write `ok` as `{text}`, write `ok = \"{text}\"`"
@@ -91,7 +95,7 @@ fn unknown_status(name: &Ident) -> syn::Error {
 
 /// The status label's new name: a label name obs does not set otherwise.
 fn check_status_label(name: &str) -> Result<(), String> {
-    if name == "status" {
+    if name == STATUS_LABEL {
         return Ok(());
     }
     if name == "function" || name == "module" {
