@@ -81,4 +81,36 @@ mod tests {
         );
         assert_eq!(STATUS_LABEL, StatusLabel::DEFAULT.name());
     }
+
+    // The two tests below name what obs-runtime does not expose yet: they compile once it
+    // has `catalog::MetricKind::default_name` and `__private::fields`.
+
+    #[test]
+    fn default_names_are_the_runtimes() {
+        use obs_runtime::catalog::MetricKind as Runtime;
+        for (ours, theirs) in [
+            (MetricKind::Counter, Runtime::Counter),
+            (MetricKind::Histogram, Runtime::Histogram),
+            (MetricKind::Gauge, Runtime::Gauge),
+        ] {
+            assert_eq!(ours.default_name(), theirs.default_name(), "{ours:?}");
+        }
+    }
+
+    #[test]
+    fn span_fields_are_the_runtimes_in_order() {
+        use obs_runtime::__private::fields;
+        assert_eq!(
+            SPAN_FIELDS,
+            [
+                fields::CODE_FUNCTION_NAME,
+                fields::CODE_FILE_PATH,
+                fields::CODE_LINE_NUMBER,
+                fields::OTEL_NAME,
+                fields::OTEL_STATUS_CODE,
+                fields::OTEL_STATUS_DESCRIPTION,
+                fields::ERROR_TYPE,
+            ]
+        );
+    }
 }
