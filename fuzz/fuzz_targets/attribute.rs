@@ -7,10 +7,10 @@ use std::str::FromStr;
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
-#[path = "../../obs-macros/src/args.rs"]
+#[path = "../../obs-macros/src/args/mod.rs"]
 mod args;
 #[allow(dead_code)]
-#[path = "../../obs-macros/src/expand.rs"]
+#[path = "../../obs-macros/src/expand/mod.rs"]
 mod expand;
 #[allow(dead_code)]
 #[path = "../../obs-macros/src/item.rs"]
@@ -18,6 +18,15 @@ mod item;
 #[allow(dead_code)]
 #[path = "../../obs-macros/src/names.rs"]
 mod names;
+#[allow(dead_code)]
+#[path = "../../obs-macros/src/plan.rs"]
+mod plan;
+#[allow(dead_code)]
+#[path = "../../obs-macros/src/shared.rs"]
+mod shared;
+#[allow(dead_code)]
+#[path = "../../obs-macros/src/valid.rs"]
+mod valid;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -29,6 +38,6 @@ fuzz_target!(|data: &[u8]| {
     };
     for kind in args::Kind::ALL {
         let _ = args::Args::parse(kind, args.clone());
-        let _ = expand::entry(kind, args.clone(), item.clone());
+        let _ = plan::entry(kind, args.clone(), item.clone());
     }
 });

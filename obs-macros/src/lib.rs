@@ -8,31 +8,34 @@ mod args;
 mod expand;
 mod item;
 mod names;
+mod plan;
+mod shared;
+mod valid;
 
 use args::Kind;
 
 /// Counts calls: see `obs_runtime::counted`.
 #[proc_macro_attribute]
 pub fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::entry(Kind::Counted, args.into(), item.into()).into()
+    plan::entry(Kind::Counted, args.into(), item.into()).into()
 }
 
 /// Times calls: see `obs_runtime::timed`.
 #[proc_macro_attribute]
 pub fn timed(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::entry(Kind::Timed, args.into(), item.into()).into()
+    plan::entry(Kind::Timed, args.into(), item.into()).into()
 }
 
 /// Tracks calls in flight: see `obs_runtime::in_flight`.
 #[proc_macro_attribute]
 pub fn in_flight(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::entry(Kind::InFlight, args.into(), item.into()).into()
+    plan::entry(Kind::InFlight, args.into(), item.into()).into()
 }
 
 /// Opens a span per call: see `obs_runtime::traced`.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::entry(Kind::Traced, args.into(), item.into()).into()
+    plan::entry(Kind::Traced, args.into(), item.into()).into()
 }
 
 /// Leaves a method of an instrumented `impl` block alone: see `obs_runtime::exclude`.

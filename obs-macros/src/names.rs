@@ -1,26 +1,9 @@
 //! Prometheus naming rules, checked at compile time.
 //!
 //! Every refusal names a fix: [`suggest`] turns any name into one that passes the rules for
-//! its family, and the messages propose it.
+//! its kind, and the messages propose it.
 
-/// What a metric family holds, for the rules that depend on it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Family {
-    Counter,
-    Histogram,
-    Gauge,
-}
-
-impl Family {
-    /// The family name obs uses when none is given.
-    fn default_name(self) -> &'static str {
-        match self {
-            Family::Counter => "function_calls_total",
-            Family::Histogram => "function_duration_seconds",
-            Family::Gauge => "function_calls_in_flight",
-        }
-    }
-}
+use crate::shared::{MetricKind, STATUS_LABEL};
 
 /// Abbreviated or non-base unit suffixes, with the suffix to write instead.
 const UNIT_SUFFIXES: [(&str, &str); 22] = [
@@ -51,9 +34,9 @@ const UNIT_SUFFIXES: [(&str, &str); 22] = [
 /// Suffixes Prometheus gives the series of histograms and summaries.
 const RESERVED_SUFFIXES: [&str; 3] = ["_count", "_sum", "_bucket"];
 
-/// Checks a family name for a metric of kind `family`; `Err` says what to write instead.
-pub(crate) fn check_metric_name(name: &str, family: Family) -> Result<(), String> {
-    let fixed = suggest(name, family);
+/// Checks a family name for a metric of kind `kind`; `Err` says what to write instead.
+pub(crate) fn check_metric_name(name: &str, kind: MetricKind) -> Result<(), String> {
+    let fixed = suggest(name, kind);
     if name.is_empty() {
         return Err(format!(
             "the metric name is empty: write one, e.g. `{fixed}`, or leave `name` out for the default"
@@ -84,14 +67,14 @@ pub(crate) fn check_metric_name(name: &str, family: Family) -> Result<(), String
             "`{name}` ends in `{reserved}`, which Prometheus gives the series of histograms and summaries: write `{fixed}`"
         ));
     }
-    match family {
-        Family::Counter if !name.ends_with("_total") => {
+    match kind {
+        MetricKind::Counter if !name.ends_with("_total") => {
             Err(format!("counter names end in `_total`: write `{fixed}`"))
         }
-        Family::Histogram if !name.ends_with("_seconds") => Err(format!(
+        MetricKind::Histogram if !name.ends_with("_seconds") => Err(format!(
             "#[timed] records seconds, so its name ends in `_seconds`: write `{fixed}`"
         )),
-        Family::Gauge if name.ends_with("_total") => Err(format!(
+        MetricKind::Gauge if name.ends_with("_total") => Err(format!(
             "only counters end in `_total`, and #[in_flight] is a gauge: write `{fixed}`"
         )),
         _ => Ok(()),
@@ -105,8 +88,8 @@ fn unit_suffix(name: &str) -> Option<(&'static str, &'static str)> {
         .find(|(suffix, _)| name.ends_with(suffix))
 }
 
-/// A name close to `name` that passes [`check_metric_name`] for `family`.
-pub(crate) fn suggest(name: &str, family: Family) -> String {
+/// A name close to `name` that passes [`check_metric_name`] for `kind`.
+pub(crate) fn suggest(name: &str, kind: MetricKind) -> String {
     // snake_case: `JobsDone-Total` becomes `jobs_done_total`.
     let mut snake = String::with_capacity(name.len() + 8);
     let mut after_lower = false;
@@ -131,23 +114,23 @@ pub(crate) fn suggest(name: &str, family: Family) -> String {
     let mut base = joined
         .trim_start_matches(|c: char| c.is_ascii_digit() || c == '_')
         .to_owned();
-    // Take off what the rules refuse and the family's own suffix (added back at the end),
+    // Take off what the rules refuse and the kind's own suffix (added back at the end),
     // until nothing changes: `x_ms_count_total` becomes `x_seconds`.
     loop {
-        let family_suffix = match family {
-            Family::Histogram => Some("_seconds"),
-            Family::Counter | Family::Gauge => None,
+        let kind_suffix = match kind {
+            MetricKind::Histogram => Some("_seconds"),
+            MetricKind::Counter | MetricKind::Gauge => None,
         };
         if let Some(suffix) = RESERVED_SUFFIXES
             .into_iter()
             .chain(["_total"])
-            .chain(family_suffix)
+            .chain(kind_suffix)
             .find(|s| base.ends_with(s))
         {
             base.truncate(base.len() - suffix.len());
         } else if let Some((suffix, want)) = unit_suffix(&base) {
             base.truncate(base.len() - suffix.len());
-            if Some(want) != family_suffix {
+            if Some(want) != kind_suffix {
                 base.push_str(want);
             }
         } else {
@@ -155,17 +138,17 @@ pub(crate) fn suggest(name: &str, family: Family) -> String {
         }
     }
     if base.is_empty() || base == "total" || base == "seconds" {
-        return family.default_name().to_owned();
+        return kind.default_name().to_owned();
     }
-    match family {
-        Family::Counter => format!("{base}_total"),
-        Family::Histogram => format!("{base}_seconds"),
-        Family::Gauge => base,
+    match kind {
+        MetricKind::Counter => format!("{base}_total"),
+        MetricKind::Histogram => format!("{base}_seconds"),
+        MetricKind::Gauge => base,
     }
 }
 
 /// Labels obs sets itself on every series.
-pub(crate) const OWN_LABELS: [&str; 3] = ["function", "module", "status"];
+pub(crate) const OWN_LABELS: [&str; 3] = ["function", "module", STATUS_LABEL];
 
 /// Checks a static label name; `Err` says what to write instead.
 pub(crate) fn check_label_name(name: &str) -> Result<(), String> {
@@ -201,10 +184,14 @@ pub(crate) fn check_label_name(name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const FAMILIES: [Family; 3] = [Family::Counter, Family::Histogram, Family::Gauge];
+    const KINDS: [MetricKind; 3] = [
+        MetricKind::Counter,
+        MetricKind::Histogram,
+        MetricKind::Gauge,
+    ];
 
-    fn refused(name: &str, family: Family) -> String {
-        check_metric_name(name, family).expect_err(name)
+    fn refused(name: &str, kind: MetricKind) -> String {
+        check_metric_name(name, kind).expect_err(name)
     }
 
     #[test]
@@ -218,14 +205,22 @@ mod tests {
             "_private_total",
             "v2_calls_total",
         ] {
-            assert_eq!(check_metric_name(name, Family::Counter), Ok(()), "{name}");
+            assert_eq!(
+                check_metric_name(name, MetricKind::Counter),
+                Ok(()),
+                "{name}"
+            );
         }
         for name in [
             "function_duration_seconds",
             "db_query_duration_seconds",
             "ttfb_seconds",
         ] {
-            assert_eq!(check_metric_name(name, Family::Histogram), Ok(()), "{name}");
+            assert_eq!(
+                check_metric_name(name, MetricKind::Histogram),
+                Ok(()),
+                "{name}"
+            );
         }
         for name in [
             "function_calls_in_flight",
@@ -233,60 +228,68 @@ mod tests {
             "queue_depth",
             "temperature_celsius",
         ] {
-            assert_eq!(check_metric_name(name, Family::Gauge), Ok(()), "{name}");
+            assert_eq!(check_metric_name(name, MetricKind::Gauge), Ok(()), "{name}");
         }
-        for family in FAMILIES {
-            assert_eq!(check_metric_name(family.default_name(), family), Ok(()));
+        for kind in KINDS {
+            assert_eq!(check_metric_name(kind.default_name(), kind), Ok(()));
         }
     }
 
     #[test]
-    fn family_suffixes() {
+    fn kind_suffixes() {
         assert_eq!(
-            refused("jobs_processed", Family::Counter),
+            refused("jobs_processed", MetricKind::Counter),
             "counter names end in `_total`: write `jobs_processed_total`"
         );
         assert_eq!(
-            refused("query_duration", Family::Histogram),
+            refused("query_duration", MetricKind::Histogram),
             "#[timed] records seconds, so its name ends in `_seconds`: write `query_duration_seconds`"
         );
         assert!(
-            refused("query_duration_seconds_total", Family::Histogram)
+            refused("query_duration_seconds_total", MetricKind::Histogram)
                 .ends_with("write `query_duration_seconds`")
         );
         assert_eq!(
-            refused("active_requests_total", Family::Gauge),
+            refused("active_requests_total", MetricKind::Gauge),
             "only counters end in `_total`, and #[in_flight] is a gauge: write `active_requests`"
         );
     }
 
     #[test]
     fn snake_case() {
-        let message = refused("JobsProcessed-total", Family::Counter);
+        let message = refused("JobsProcessed-total", MetricKind::Counter);
         assert!(message.contains("snake_case"), "{message}");
         assert!(
             message.ends_with("write `jobs_processed_total`"),
             "{message}"
         );
-        assert!(refused("1st_calls_total", Family::Counter).ends_with("write `st_calls_total`"));
-        assert!(refused("jobs:done_total", Family::Counter).contains("snake_case"));
-        assert!(refused("jobs done_total", Family::Counter).ends_with("write `jobs_done_total`"));
-        assert!(refused("jöbs_total", Family::Counter).contains("snake_case"));
+        assert!(
+            refused("1st_calls_total", MetricKind::Counter).ends_with("write `st_calls_total`")
+        );
+        assert!(refused("jobs:done_total", MetricKind::Counter).contains("snake_case"));
+        assert!(
+            refused("jobs done_total", MetricKind::Counter).ends_with("write `jobs_done_total`")
+        );
+        assert!(refused("jöbs_total", MetricKind::Counter).contains("snake_case"));
     }
 
     #[test]
     fn reserved_names() {
-        assert!(refused("", Family::Counter).contains("empty"));
-        let message = refused("__jobs_total", Family::Counter);
+        assert!(refused("", MetricKind::Counter).contains("empty"));
+        let message = refused("__jobs_total", MetricKind::Counter);
         assert!(message.contains("reserved"), "{message}");
         assert!(message.ends_with("write `jobs_total`"), "{message}");
-        for (name, family, fixed) in [
-            ("requests_count", Family::Counter, "requests_total"),
-            ("requests_count_total", Family::Counter, "requests_total"),
-            ("latency_sum", Family::Gauge, "latency"),
-            ("latency_bucket", Family::Histogram, "latency_seconds"),
+        for (name, kind, fixed) in [
+            ("requests_count", MetricKind::Counter, "requests_total"),
+            (
+                "requests_count_total",
+                MetricKind::Counter,
+                "requests_total",
+            ),
+            ("latency_sum", MetricKind::Gauge, "latency"),
+            ("latency_bucket", MetricKind::Histogram, "latency_seconds"),
         ] {
-            let message = refused(name, family);
+            let message = refused(name, kind);
             assert!(message.contains("histograms and summaries"), "{message}");
             assert!(message.ends_with(&format!("write `{fixed}`")), "{message}");
         }
@@ -294,29 +297,35 @@ mod tests {
 
     #[test]
     fn base_units() {
-        for (name, family, fixed) in [
+        for (name, kind, fixed) in [
             (
                 "query_duration_ms",
-                Family::Histogram,
+                MetricKind::Histogram,
                 "query_duration_seconds",
             ),
             (
                 "query_duration_sec",
-                Family::Histogram,
+                MetricKind::Histogram,
                 "query_duration_seconds",
             ),
-            ("busy_ms_total", Family::Counter, "busy_seconds_total"),
-            ("payload_kb", Family::Gauge, "payload_bytes"),
-            ("uptime_minutes", Family::Gauge, "uptime_seconds"),
+            ("busy_ms_total", MetricKind::Counter, "busy_seconds_total"),
+            ("payload_kb", MetricKind::Gauge, "payload_bytes"),
+            ("uptime_minutes", MetricKind::Gauge, "uptime_seconds"),
         ] {
-            let message = refused(name, family);
+            let message = refused(name, kind);
             assert!(message.contains("base units"), "{message}");
             assert!(message.ends_with(&format!("write `{fixed}`")), "{message}");
         }
         // Words that merely end in the letters of a unit are fine.
-        assert_eq!(check_metric_name("items_total", Family::Counter), Ok(()));
-        assert_eq!(check_metric_name("bonus_total", Family::Counter), Ok(()));
-        assert_eq!(check_metric_name("pms", Family::Gauge), Ok(()));
+        assert_eq!(
+            check_metric_name("items_total", MetricKind::Counter),
+            Ok(())
+        );
+        assert_eq!(
+            check_metric_name("bonus_total", MetricKind::Counter),
+            Ok(())
+        );
+        assert_eq!(check_metric_name("pms", MetricKind::Gauge), Ok(()));
     }
 
     /// Whatever the name, the suggestion passes the rules it was made for.
@@ -355,13 +364,13 @@ mod tests {
             "a.b.c",
             "__name__",
         ];
-        for family in FAMILIES {
+        for kind in KINDS {
             for name in names {
-                let fixed = suggest(name, family);
+                let fixed = suggest(name, kind);
                 assert_eq!(
-                    check_metric_name(&fixed, family),
+                    check_metric_name(&fixed, kind),
                     Ok(()),
-                    "{name:?} as a {family:?} suggests {fixed:?}"
+                    "{name:?} as a {kind:?} suggests {fixed:?}"
                 );
             }
         }

@@ -1,0 +1,180 @@
+//! Parsing the arguments of the attributes into typed options that keep their spans.
+//!
+//! Every mistake is reported at the token that is wrong, with what to write instead, and the
+//! parser goes on to the next option after one, so that all the mistakes of an attribute are
+//! reported at once. It never panics, whatever the tokens.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::ParseStream;
+use syn::{Ident, LitStr, Path};
+
+use crate::shared::{MetricKind, STATUS_LABEL, STATUSES};
+
+mod buckets;
+mod labels;
+mod objective;
+mod options;
+mod parse;
+mod status;
+#[cfg(test)]
+mod tests;
+mod trace;
+
+pub(crate) use parse::combine;
+use parse::{parse_entries, parse_key};
+
+/// The four attributes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Counted,
+    Timed,
+    InFlight,
+    Traced,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 4] = [Kind::Counted, Kind::Timed, Kind::InFlight, Kind::Traced];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Counted => "counted",
+            Kind::Timed => "timed",
+            Kind::InFlight => "in_flight",
+            Kind::Traced => "traced",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub(super) fn metric_kind(self) -> MetricKind {
+        match self {
+            Kind::Timed => MetricKind::Histogram,
+            Kind::InFlight => MetricKind::Gauge,
+            Kind::Counted | Kind::Traced => MetricKind::Counter,
+        }
+    }
+}
+
+/// Options of `#[counted]`, `#[timed]`, `#[in_flight]`.
+#[derive(Clone, Default)]
+pub(crate) struct MetricArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) help: Option<LitStr>,
+    pub(crate) labels: Option<Vec<(Ident, LitStr)>>,
+    /// `labels(key = expr)` whose values come from each call.
+    pub(crate) dynamic_labels: Vec<(Ident, syn::Expr)>,
+    /// Bounds in seconds, with the span of the whole list.
+    pub(crate) buckets: Option<(Vec<f64>, Span)>,
+    /// `objective(..)`.
+    pub(crate) objective: Option<ObjectiveArg>,
+    /// `status(..)`.
+    pub(crate) status: Option<StatusArg>,
+}
+
+/// `status(label = "status_code", ok = "success", error = "failed", ..)`: how one metric writes
+/// the status of a call.
+#[derive(Clone, Default)]
+pub(crate) struct StatusArg {
+    /// The label's name, when not `status`.
+    pub(crate) label: Option<LitStr>,
+    /// The value of each built-in status that is renamed, in [`STATUSES`] order.
+    pub(crate) values: [Option<LitStr>; 6],
+}
+
+impl StatusArg {
+    /// The label's name.
+    pub(crate) fn label(&self) -> String {
+        self.label
+            .as_ref()
+            .map_or_else(|| STATUS_LABEL.to_owned(), LitStr::value)
+    }
+
+    /// The value of every built-in status, renamed or not.
+    pub(crate) fn values(&self) -> [String; 6] {
+        std::array::from_fn(|i| {
+            self.values[i]
+                .as_ref()
+                .map_or_else(|| STATUSES[i].to_owned(), LitStr::value)
+        })
+    }
+}
+
+/// A service level objective, as written on `#[counted]` or `#[timed]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ObjectiveArg {
+    /// `objective(success = 99.9)`: percent of calls that end `ok`.
+    Success { percent: f64 },
+    /// `objective(latency = "250ms", percentile = 99)`: percent of calls at most that long.
+    Latency {
+        seconds: f64,
+        percent: f64,
+        span: Span,
+    },
+}
+
+/// A span level.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Options of `#[traced]`.
+#[derive(Clone, Default)]
+pub(crate) struct TraceArgs {
+    pub(crate) level: Option<Level>,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) skip: Vec<Ident>,
+    pub(crate) skip_all: bool,
+    pub(crate) fields: Option<TokenStream>,
+}
+
+/// Everything one attribute was given.
+#[derive(Clone)]
+pub(crate) struct Args {
+    pub(crate) kind: Kind,
+    /// Where the attribute is written, when it is known (a stacked attribute): errors about
+    /// the attribute as a whole, such as it being given twice, point there.
+    pub(crate) at: Option<Span>,
+    pub(crate) krate: Option<Path>,
+    pub(crate) metric: MetricArgs,
+    pub(crate) trace: TraceArgs,
+}
+
+impl Args {
+    pub(crate) fn empty(kind: Kind) -> Self {
+        Args {
+            kind,
+            at: None,
+            krate: None,
+            metric: MetricArgs::default(),
+            trace: TraceArgs::default(),
+        }
+    }
+
+    /// Parses the arguments of attribute `kind`, collecting every error.
+    pub(crate) fn parse(kind: Kind, tokens: TokenStream) -> syn::Result<Args> {
+        let parser = |input: ParseStream<'_>| parse_args(kind, input);
+        syn::parse::Parser::parse2(parser, tokens)
+    }
+}
+
+fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
+    let mut state = options::State::new(kind);
+    parse_entries(
+        input,
+        |input| {
+            let key = parse_key(kind, input)?;
+            options::parse_option(&mut state, &key, input)
+        },
+        "expected `,` before the next option",
+    )?;
+    let args = state.into_args();
+    crate::valid::check(&args)?;
+    Ok(args)
+}
