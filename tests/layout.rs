@@ -24,7 +24,7 @@ const ORDER: [&str; 10] = [
 
 /// The files at the root of `obs-runtime/src` that depend on nothing but each other.
 const LEAVES: [&str; 8] = [
-    "clock", "env", "error", "fmt_safe", "json", "probe", "status", "sync",
+    "autoref", "clock", "env", "error", "fmt_safe", "json", "status", "sync",
 ];
 
 /// The most lines of code (comments, blank lines and unit tests aside) a file may have.

@@ -82,35 +82,21 @@ mod tests {
         assert_eq!(STATUS_LABEL, StatusLabel::DEFAULT.name());
     }
 
-    // The two tests below name what obs-runtime does not expose yet: they compile once it
-    // has `catalog::MetricKind::default_name` and `__private::fields`.
-
     #[test]
     fn default_names_are_the_runtimes() {
-        use obs_runtime::catalog::MetricKind as Runtime;
-        for (ours, theirs) in [
-            (MetricKind::Counter, Runtime::Counter),
-            (MetricKind::Histogram, Runtime::Histogram),
-            (MetricKind::Gauge, Runtime::Gauge),
-        ] {
-            assert_eq!(ours.default_name(), theirs.default_name(), "{ours:?}");
-        }
+        use obs_runtime::__private::{CALLS_FAMILY, DURATION_FAMILY, IN_FLIGHT_FAMILY};
+        assert_eq!(MetricKind::Counter.default_name(), CALLS_FAMILY);
+        assert_eq!(MetricKind::Histogram.default_name(), DURATION_FAMILY);
+        assert_eq!(MetricKind::Gauge.default_name(), IN_FLIGHT_FAMILY);
+        assert_eq!(STATUSES, obs_runtime::__private::BUILTIN_STATUSES);
     }
 
     #[test]
     fn span_fields_are_the_runtimes_in_order() {
-        use obs_runtime::__private::fields;
+        assert_eq!(SPAN_FIELDS, obs_runtime::__private::SPAN_FIELD_NAMES);
         assert_eq!(
-            SPAN_FIELDS,
-            [
-                fields::CODE_FUNCTION_NAME,
-                fields::CODE_FILE_PATH,
-                fields::CODE_LINE_NUMBER,
-                fields::OTEL_NAME,
-                fields::OTEL_STATUS_CODE,
-                fields::OTEL_STATUS_DESCRIPTION,
-                fields::ERROR_TYPE,
-            ]
+            crate::expand::trace::MAX_OPEN_ARGS,
+            obs_runtime::__private::MAX_OPEN_ARGS
         );
     }
 }

@@ -129,12 +129,12 @@
 
 // The folders, in dependency order (each uses only those above it; docs/design.md has the map):
 // leaves, exposition, metrics, traces, logs, generate, page, serve, setup.
+mod autoref;
 mod clock;
 mod env;
 mod error;
 mod fmt_safe;
 mod json;
-mod probe;
 mod status;
 mod sync;
 
@@ -303,6 +303,10 @@ pub use obs_macros::exclude;
 /// What the expansion of the attributes calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::autoref::{
+        ArgDebug, ArgOther, Autoref, DescribeAny, DescribeDisplay, DescribeResult, ViaAny,
+        ViaErrorStatus, ViaResult, ViaReturnStatus,
+    };
     pub use crate::metrics::FnMeta;
     pub use crate::metrics::catalog::Objective;
     pub use crate::metrics::guard::{Counted, InFlight, Timed};
@@ -310,10 +314,6 @@ pub mod __private {
     pub use crate::metrics::site::{
         CALLS_FAMILY, CounterSite, DURATION_FAMILY, GaugeSite, HistogramSite, IN_FLIGHT_FAMILY,
         SITES, Site, Spec,
-    };
-    pub use crate::probe::{
-        ArgDebug, ArgOther, DescribeAny, DescribeDisplay, DescribeResult, Probe, ViaAny,
-        ViaErrorStatus, ViaResult, ViaReturnStatus,
     };
     pub use crate::status::{BUILTIN as BUILTIN_STATUSES, Status};
     pub use crate::traces::span::{MAX_OPEN_ARGS, SPAN_FIELD_NAMES};

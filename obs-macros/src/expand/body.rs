@@ -44,7 +44,7 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
         let #status = {
             #[allow(unused_imports)]
             use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
-            (&&&#p::Probe(&#out)).__obs_status()
+            (&&&#p::Autoref(&#out)).__obs_status()
         };
     };
     match shape {

@@ -14,7 +14,7 @@ use crate::plan::Plan;
 
 mod body;
 mod metrics;
-mod trace;
+pub(crate) mod trace;
 
 /// Expands one function.
 ///

@@ -60,9 +60,10 @@ fn level_tokens(p: &TokenStream, level: Option<Level>) -> TokenStream {
     quote_spanned!(Span::mixed_site()=> #p::Level::#ident)
 }
 
-/// The most arguments a traced fn records through `Traced::open`: its `MAX_SPAN_FIELDS` less
-/// the seven fields every span has. More, or `fields(…)`, go through `tracing::span!`.
-const MAX_OPEN_ARGS: usize = 25;
+/// The most arguments a traced fn records through `Traced::open` (the runtime's
+/// `MAX_OPEN_ARGS`, compared in `shared.rs`'s tests). More, or `fields(…)`, go through
+/// `tracing::span!`.
+pub(crate) const MAX_OPEN_ARGS: usize = 25;
 
 /// `#[traced]`: the statement that starts the span and the one that ends it.
 ///
@@ -95,7 +96,7 @@ pub(super) fn trace_parts(
         .map(|arg| {
             let mut arg = (*arg).clone();
             arg.set_span(Span::call_site().located_at(arg.span()));
-            quote_spanned!(m=> (&#p::Probe(&#arg)).__obs_arg())
+            quote_spanned!(m=> (&#p::Autoref(&#arg)).__obs_arg())
         })
         .collect();
     // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
@@ -177,7 +178,7 @@ pub(super) fn trace_parts(
         #p::Traced::end(obs_traced, #status, &|| {
             #[allow(unused_imports)]
             use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
-            (&&#p::Probe(&#out)).__obs_describe()
+            (&&#p::Autoref(&#out)).__obs_describe()
         });
     };
     Ok((start, finish))

@@ -10,8 +10,8 @@ use core::task::{Context, Poll};
 use tracing::callsite::{Callsite as _, DefaultCallsite};
 
 use super::context::{self, Opening};
+use crate::autoref::Failure;
 use crate::metrics::FnMeta;
-use crate::probe::Failure;
 use crate::status::{Status, unfinished};
 
 /// OpenTelemetry's `code.function.name`: the fully qualified name of the function.

@@ -1,6 +1,6 @@
 //! Compile-time dispatch on the type of a call's result ("autoref specialization").
 //!
-//! The expansion calls `(&&&Probe(&value)).__obs_status()`. Method resolution tries the
+//! The expansion calls `(&&&Autoref(&value)).__obs_status()`. Method resolution tries the
 //! receiver with three, two, one and zero references in turn and picks the first trait whose
 //! impl applies to the type, so the choice is made by the compiler and costs nothing at run
 //! time. In a generic function where the type is a parameter, the bounds are not known and the
@@ -14,15 +14,15 @@ use core::fmt::{Debug, Display};
 use crate::status::{ErrorStatus, ReturnStatus, Status};
 
 /// A borrowed value whose type picks the trait impl.
-pub struct Probe<'a, T: ?Sized>(pub &'a T);
+pub struct Autoref<'a, T: ?Sized>(pub &'a T);
 
-impl<T: ?Sized> Clone for Probe<'_, T> {
+impl<T: ?Sized> Clone for Autoref<'_, T> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<T: ?Sized> Copy for Probe<'_, T> {}
+impl<T: ?Sized> Copy for Autoref<'_, T> {}
 
 /// Description and `error.type` of a failed call, for its span.
 pub(crate) type Failure = (Option<String>, Option<&'static str>);
@@ -33,7 +33,7 @@ pub trait ViaReturnStatus {
     fn __obs_status(self) -> Status;
 }
 
-impl<T: ReturnStatus + ?Sized> ViaReturnStatus for &&&Probe<'_, T> {
+impl<T: ReturnStatus + ?Sized> ViaReturnStatus for &&&Autoref<'_, T> {
     #[inline]
     fn __obs_status(self) -> Status {
         self.0.status()
@@ -46,7 +46,7 @@ pub trait ViaErrorStatus {
     fn __obs_status(self) -> Status;
 }
 
-impl<T, E: ErrorStatus> ViaErrorStatus for &&Probe<'_, Result<T, E>> {
+impl<T, E: ErrorStatus> ViaErrorStatus for &&Autoref<'_, Result<T, E>> {
     #[inline]
     fn __obs_status(self) -> Status {
         match self.0 {
@@ -62,7 +62,7 @@ pub trait ViaResult {
     fn __obs_status(self) -> Status;
 }
 
-impl<T, E> ViaResult for &Probe<'_, Result<T, E>> {
+impl<T, E> ViaResult for &Autoref<'_, Result<T, E>> {
     #[inline]
     fn __obs_status(self) -> Status {
         if self.0.is_ok() {
@@ -79,7 +79,7 @@ pub trait ViaAny {
     fn __obs_status(self) -> Status;
 }
 
-impl<T: ?Sized> ViaAny for Probe<'_, T> {
+impl<T: ?Sized> ViaAny for Autoref<'_, T> {
     #[inline]
     fn __obs_status(self) -> Status {
         Status::OK
@@ -92,7 +92,7 @@ pub trait DescribeDisplay {
     fn __obs_describe(self) -> Failure;
 }
 
-impl<T, E: Display> DescribeDisplay for &&Probe<'_, Result<T, E>> {
+impl<T, E: Display> DescribeDisplay for &&Autoref<'_, Result<T, E>> {
     fn __obs_describe(self) -> Failure {
         match self.0 {
             Ok(_) => (None, None),
@@ -110,7 +110,7 @@ pub trait DescribeResult {
     fn __obs_describe(self) -> Failure;
 }
 
-impl<T, E> DescribeResult for &Probe<'_, Result<T, E>> {
+impl<T, E> DescribeResult for &Autoref<'_, Result<T, E>> {
     fn __obs_describe(self) -> Failure {
         match self.0 {
             Ok(_) => (None, None),
@@ -125,7 +125,7 @@ pub trait DescribeAny {
     fn __obs_describe(self) -> Failure;
 }
 
-impl<T: ?Sized> DescribeAny for Probe<'_, T> {
+impl<T: ?Sized> DescribeAny for Autoref<'_, T> {
     fn __obs_describe(self) -> Failure {
         (None, None)
     }
@@ -139,7 +139,7 @@ pub trait ArgDebug<'a> {
     fn __obs_arg(self) -> Self::Value;
 }
 
-impl<'a, T: Debug + ?Sized> ArgDebug<'a> for &Probe<'a, T> {
+impl<'a, T: Debug + ?Sized> ArgDebug<'a> for &Autoref<'a, T> {
     type Value = tracing::field::DebugValue<crate::fmt_safe::SafeDebug<'a, T>>;
     #[inline]
     fn __obs_arg(self) -> Self::Value {
@@ -153,7 +153,7 @@ pub trait ArgOther {
     fn __obs_arg(self) -> tracing::field::Empty;
 }
 
-impl<T: ?Sized> ArgOther for Probe<'_, T> {
+impl<T: ?Sized> ArgOther for Autoref<'_, T> {
     #[inline]
     fn __obs_arg(self) -> tracing::field::Empty {
         tracing::field::Empty
