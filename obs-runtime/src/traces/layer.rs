@@ -231,6 +231,22 @@ where
         }
     }
 
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(record) = span.extensions().get::<SpanRecord>()
+        {
+            context::entered_sampled(record.ids);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(record) = span.extensions().get::<SpanRecord>()
+        {
+            context::exited_sampled(record.ids.span_id);
+        }
+    }
+
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
         let (Some(span), Some(other)) = (ctx.span(id), ctx.span(follows)) else {
             return;
@@ -309,3 +325,6 @@ pub(crate) fn with_extensions<R>(
     })
     .flatten()
 }
+
+#[cfg(all(test, feature = "otlp"))]
+mod tests;
