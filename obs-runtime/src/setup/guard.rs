@@ -1,23 +1,32 @@
-//! The guard `init()` returns.
+//! The guard `init()` returns, and what it says when it stops obs.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use crate::serve::Server;
 use crate::traces::TraceGuard;
 
+/// A guard dropped this soon after `install` was almost surely not kept (`let _ = init()?`).
+const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
+
 /// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
 /// exporter, sending the spans still queued (waiting at most the
-/// [`flush_timeout`](Builder::flush_timeout)).
+/// [`flush_timeout`](crate::Builder::flush_timeout)), and logs one INFO line saying what it
+/// stopped and how many spans were exported and dropped.
+///
+/// Keep it in a variable for as long as the service runs: `let _obs = obs_runtime::init()?;`.
+/// `let _ = obs_runtime::init()?;` drops it on the spot, so `/metrics` stops answering and no
+/// span is exported; a guard dropped within a second of its install logs a WARN line that
+/// says so.
 ///
 /// Recording never stops: instrumented calls are counted with or without a guard, and
 /// [`render`](crate::render) works at any time.
-#[must_use = "dropping the guard stops the /metrics server and the trace exporter at once"]
+#[must_use = "dropping the guard stops the /metrics server and the trace exporter at once: keep it, `let _obs = obs_runtime::init()?;`"]
 #[derive(Debug)]
 pub struct ObsGuard {
     pub(super) server: Option<Server>,
-    /// Held for its `Drop`: stops and flushes the exporter.
-    #[allow(dead_code)]
     pub(super) traces: Option<TraceGuard>,
+    pub(super) installed: Instant,
 }
 
 impl ObsGuard {
@@ -30,5 +39,37 @@ impl ObsGuard {
     pub fn metrics_url(&self) -> Option<String> {
         self.local_addr()
             .map(|addr| format!("http://{addr}/metrics"))
+    }
+}
+
+impl Drop for ObsGuard {
+    fn drop(&mut self) {
+        let serving = self.local_addr();
+        let exporting = self.traces.is_some();
+        // The exporter first: its flush may take up to the flush timeout, and /metrics keeps
+        // answering (the drop counts included) until it is done.
+        drop(self.traces.take());
+        drop(self.server.take());
+        let (exported, dropped) = crate::traces::span_totals();
+        let server = serving.map_or_else(
+            || "no server".to_owned(),
+            |a| format!("the /metrics server on {a}"),
+        );
+        let traces = if exporting {
+            format!("the trace exporter ({exported} spans exported, {dropped} dropped since start)")
+        } else {
+            "no trace exporter".to_owned()
+        };
+        if self.installed.elapsed() < DROPPED_AT_ONCE && (serving.is_some() || exporting) {
+            tracing::warn!(
+                target: "obs_runtime",
+                "obs stopped {server} and {traces} {} ms after install: the guard of init() was \
+                 dropped at once (`let _ = obs_runtime::init()?` drops it); keep it for as long \
+                 as the service runs: `let _obs = obs_runtime::init()?;`",
+                self.installed.elapsed().as_millis()
+            );
+        } else {
+            tracing::info!(target: "obs_runtime", "obs stopped {server} and {traces}");
+        }
     }
 }

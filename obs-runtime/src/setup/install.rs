@@ -117,6 +117,7 @@ impl Builder {
         Ok(ObsGuard {
             server,
             traces: trace_guard,
+            installed: std::time::Instant::now(),
         })
     }
 }

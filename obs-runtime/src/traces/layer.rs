@@ -72,7 +72,7 @@ impl<S> Filter<S> for ActiveFilter {
 ///
 /// Spans go to the exporter the latest [`Builder::install`](crate::Builder::install) started
 /// (OTLP or console); while none runs, the layer lets nothing through and costs nothing.
-/// It is obs's own layer (see [`ObsLayer`]'s module docs): the `propagation` module works on
+/// It is obs's own layer (docs/design.md, "Traces"): the `propagation` module works on
 /// the spans it sees. It filters nothing else: put your own filter on it to choose which spans
 /// are exported.
 ///

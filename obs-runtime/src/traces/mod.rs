@@ -29,4 +29,4 @@ pub(crate) use record::{Fields, FieldsVisitor, Value};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter};
 pub(crate) use settings::{TraceConfig, TraceSettings};
 pub use span::{InSpan, Traced};
-pub(crate) use stats::collect;
+pub(crate) use stats::{collect, totals as span_totals};

@@ -15,6 +15,19 @@ pub(crate) static DROPPED_EXPORT_FAILED: AtomicU64 = AtomicU64::new(0);
 /// Spans still queued when the flush timeout ran out.
 pub(crate) static DROPPED_SHUTDOWN: AtomicU64 = AtomicU64::new(0);
 
+/// Spans exported and dropped (for every reason) since the process started.
+pub(crate) fn totals() -> (u64, u64) {
+    let dropped = [
+        &DROPPED_QUEUE_FULL,
+        &DROPPED_EXPORT_FAILED,
+        &DROPPED_SHUTDOWN,
+    ]
+    .iter()
+    .map(|c| c.load(Ordering::Relaxed))
+    .sum();
+    (EXPORTED.load(Ordering::Relaxed), dropped)
+}
+
 /// `obs_spans_exported_total` and `obs_spans_dropped_total{reason}`, once a pipeline ran.
 pub(crate) fn collect(out: &mut Collector) {
     if !EVER_ACTIVE.load(Ordering::Relaxed) {
