@@ -1,0 +1,179 @@
+//! A collector that fails: down, answering 5xx, or answering late. The application keeps
+//! going, every span is accounted for (exported, or dropped and counted by reason), and
+//! dropping the guard returns within the flush timeout. No timed assertion on the calls
+//! themselves (their cost is the span bench's business): counts, and bounded waits.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+mod otlp_receiver;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use otlp_receiver::dead_port;
+
+/// Tests that install obs in this process take turns: one exporter is active at a time, and
+/// the span counters are the process's.
+static IN_PROCESS: Mutex<()> = Mutex::new(());
+
+/// A collector that reads each request and answers `status` after `delay`.
+fn collector(status: &'static str, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    // The head, then the body.
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.trim_end().to_ascii_lowercase();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(delay);
+                    let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 4\r\n\r\nnope");
+                    if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[obs_runtime::traced]
+fn work(i: u32) -> u32 {
+    i
+}
+
+/// `(exported, queue_full, export_failed, shutdown)` from the page.
+fn counts() -> (f64, f64, f64, f64) {
+    let page = common::Page::parse(&obs_runtime::render());
+    let dropped = |reason| {
+        page.value("obs_spans_dropped_total", &[("reason", reason)])
+            .unwrap_or(0.0)
+    };
+    (
+        page.value("obs_spans_exported_total", &[]).unwrap_or(0.0),
+        dropped("queue_full"),
+        dropped("export_failed"),
+        dropped("shutdown"),
+    )
+}
+
+/// Installs obs exporting over OTLP/HTTP to `endpoint`, makes `spans` spans, drops the guard;
+/// returns how long the drop took and the counts it added, once they account for every span
+/// (waiting at most five seconds for a worker still blocked in an export).
+fn run(endpoint: &str, spans: u32, extra: &[(&str, &str)]) -> (Duration, [f64; 4]) {
+    let mut vars: Vec<(String, String)> = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.into()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
+        ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let before = counts();
+    let obs = obs_runtime::Builder::new()
+        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+        .without_server()
+        .log_format(obs_runtime::LogFormat::Off)
+        .flush_timeout(Duration::from_millis(500))
+        .install()
+        .expect("install");
+    for i in 0..spans {
+        assert_eq!(work(i), i);
+    }
+    let start = Instant::now();
+    drop(obs);
+    let dropping = start.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = counts();
+        let added = [
+            now.0 - before.0,
+            now.1 - before.1,
+            now.2 - before.2,
+            now.3 - before.3,
+        ];
+        if added.iter().sum::<f64>() >= f64::from(spans) || Instant::now() > deadline {
+            return (dropping, added);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_collector_that_answers_5xx_costs_every_span_as_export_failed() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let addr = collector("503 Service Unavailable", Duration::ZERO);
+    let (dropping, [exported, queue_full, failed, shutdown]) =
+        run(&format!("http://{addr}"), 3000, &[]);
+    assert_eq!(exported, 0.0);
+    assert!(failed > 0.0, "{failed}");
+    assert_eq!(queue_full + failed + shutdown, 3000.0, "every span accounted for");
+    assert!(dropping < Duration::from_millis(1500), "{dropping:?}");
+}
+
+#[test]
+fn a_collector_that_answers_late_is_given_up_on_and_counted() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let addr = collector("200 OK", Duration::from_millis(400));
+    let (dropping, [exported, queue_full, failed, shutdown]) = run(
+        &format!("http://{addr}"),
+        2000,
+        &[("OTEL_EXPORTER_OTLP_TIMEOUT", "100")],
+    );
+    assert_eq!(exported, 0.0, "every answer came after the timeout");
+    assert!(failed > 0.0, "{failed}");
+    assert_eq!(queue_full + failed + shutdown, 2000.0, "every span accounted for");
+    assert!(dropping < Duration::from_millis(1500), "{dropping:?}");
+}
+
+#[test]
+fn a_collector_that_is_down_loses_spans_counted_never_the_calls() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Many more spans than the queue holds (2048 by default): memory stays bounded by
+    // dropping, and every span is counted.
+    let (dropping, [exported, queue_full, failed, shutdown]) = run(
+        &format!("http://127.0.0.1:{}", dead_port()),
+        50_000,
+        &[],
+    );
+    assert_eq!(exported, 0.0);
+    assert_eq!(queue_full + failed + shutdown, 50_000.0, "every span accounted for");
+    assert!(dropping < Duration::from_millis(1500), "{dropping:?}");
+}
+
+#[test]
+fn a_healthy_collector_gets_every_span() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let receiver = otlp_receiver::Receiver::http();
+    let (_, [exported, queue_full, failed, shutdown]) = run(&receiver.endpoint(), 3000, &[]);
+    assert_eq!((exported, queue_full, failed, shutdown), (3000.0, 0.0, 0.0, 0.0));
+    assert_eq!(receiver.spans().len(), 3000);
+}
