@@ -61,9 +61,15 @@ fn a_guard_dropped_at_once_warns_with_the_fix() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     let (level, message) = &lines[0];
     assert_eq!(*level, Level::WARN, "{message}");
-    assert!(message.contains("the /metrics server on 127.0.0.1:"), "{message}");
+    assert!(
+        message.contains("the /metrics server on 127.0.0.1:"),
+        "{message}"
+    );
     assert!(message.contains("the trace exporter ("), "{message}");
-    assert!(message.contains("let _obs = obs_runtime::init()?;"), "{message}");
+    assert!(
+        message.contains("let _obs = obs_runtime::init()?;"),
+        "{message}"
+    );
 }
 
 #[test]

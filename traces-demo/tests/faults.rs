@@ -88,7 +88,11 @@ fn run(endpoint: &str, spans: u32, extra: &[(&str, &str)]) -> (Duration, [f64; 4
         ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into()),
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
     ];
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let before = counts();
     let obs = obs_runtime::Builder::new()
         .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
@@ -129,7 +133,11 @@ fn a_collector_that_answers_5xx_costs_every_span_as_export_failed() {
         run(&format!("http://{addr}"), 3000, &[]);
     assert_eq!(exported, 0.0);
     assert!(failed > 0.0, "{failed}");
-    assert_eq!(queue_full + failed + shutdown, 3000.0, "every span accounted for");
+    assert_eq!(
+        queue_full + failed + shutdown,
+        3000.0,
+        "every span accounted for"
+    );
     assert!(dropping < Duration::from_millis(1500), "{dropping:?}");
 }
 
@@ -146,7 +154,11 @@ fn a_collector_that_answers_late_is_given_up_on_and_counted() {
     );
     assert_eq!(exported, 0.0, "every answer came after the timeout");
     assert!(failed > 0.0, "{failed}");
-    assert_eq!(queue_full + failed + shutdown, 2000.0, "every span accounted for");
+    assert_eq!(
+        queue_full + failed + shutdown,
+        2000.0,
+        "every span accounted for"
+    );
     assert!(dropping < Duration::from_millis(1500), "{dropping:?}");
 }
 
@@ -157,13 +169,14 @@ fn a_collector_that_is_down_loses_spans_counted_never_the_calls() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     // Many more spans than the queue holds (2048 by default): memory stays bounded by
     // dropping, and every span is counted.
-    let (dropping, [exported, queue_full, failed, shutdown]) = run(
-        &format!("http://127.0.0.1:{}", dead_port()),
-        50_000,
-        &[],
-    );
+    let (dropping, [exported, queue_full, failed, shutdown]) =
+        run(&format!("http://127.0.0.1:{}", dead_port()), 50_000, &[]);
     assert_eq!(exported, 0.0);
-    assert_eq!(queue_full + failed + shutdown, 50_000.0, "every span accounted for");
+    assert_eq!(
+        queue_full + failed + shutdown,
+        50_000.0,
+        "every span accounted for"
+    );
     assert!(dropping < Duration::from_millis(1500), "{dropping:?}");
 }
 
@@ -174,6 +187,9 @@ fn a_healthy_collector_gets_every_span() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let receiver = otlp_receiver::Receiver::http();
     let (_, [exported, queue_full, failed, shutdown]) = run(&receiver.endpoint(), 3000, &[]);
-    assert_eq!((exported, queue_full, failed, shutdown), (3000.0, 0.0, 0.0, 0.0));
+    assert_eq!(
+        (exported, queue_full, failed, shutdown),
+        (3000.0, 0.0, 0.0, 0.0)
+    );
     assert_eq!(receiver.spans().len(), 3000);
 }

@@ -12,7 +12,9 @@ fn handle(order: u32) -> u32 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The application's own OpenTelemetry tracer, as the crate's docs set one up.
-    let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build()?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()?;
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_simple_exporter(exporter)
         .build();
