@@ -120,7 +120,8 @@ where
             let spans: Vec<_> = scope.collect();
             let extensions: Vec<_> = spans.iter().map(|span| span.extensions()).collect();
             let context = context_of(extensions.iter().rev());
-            let innermost = spans.first()?.metadata().name();
+            let innermost =
+                crate::traces::exported_name(extensions.first()?, spans.first()?.metadata());
             let ids = extensions.iter().find_map(|e| crate::traces::ids_of(e));
             Some(EventSpan {
                 event: Some(event.metadata()),

@@ -45,7 +45,7 @@ where
                     let extensions = span.extensions();
                     EventSpan {
                         event: None,
-                        name: span.metadata().name(),
+                        name: crate::traces::exported_name(&extensions, span.metadata()),
                         ids: crate::traces::ids_of(&extensions),
                         context: context_of(core::iter::once(&extensions)),
                     }

@@ -134,6 +134,19 @@ pub(crate) fn fields_of<'a>(extensions: &'a Extensions<'_>) -> Option<&'a Fields
     extensions.get::<SpanRecord>().map(|r| &r.fields)
 }
 
+/// The name a span is exported under when no `otel.name` renames it: the function's label
+/// (`Type::method`) for a `#[traced]` span not named otherwise, else the callsite's. Log lines
+/// name their span the same way.
+pub(crate) fn exported_name(
+    extensions: &Extensions<'_>,
+    meta: &'static tracing::Metadata<'static>,
+) -> &'static str {
+    match extensions.get::<SpanRecord>().and_then(|r| r.function) {
+        Some(f) if f.names_span => f.function.function(),
+        _ => meta.name(),
+    }
+}
+
 /// Keeps what the layer knows of a new span; a second trace layer in one subscriber leaves
 /// the first one's record alone.
 fn keep(extensions: &mut ExtensionsMut<'_>, ids: SpanIds, record: Option<SpanRecord>) {

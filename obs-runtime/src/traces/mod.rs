@@ -23,7 +23,7 @@ mod stats;
 
 pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
-pub(crate) use layer::{fields_of, has_record, ids_of};
+pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
 pub(crate) use pipeline::{TraceGuard, start_exporter};
 pub(crate) use record::{Fields, FieldsVisitor, Value};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter};
