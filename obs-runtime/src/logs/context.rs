@@ -40,7 +40,7 @@ fn describes_span(key: &str) -> bool {
 /// A value as JSON: numbers and booleans bare, the rest (and non-finite floats) as strings.
 fn json_value(out: &mut String, value: &Value) {
     match value {
-        Value::Str(s) => write_string(out, s),
+        Value::Str(s) | Value::Debug(s) => write_string(out, s),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) if f.is_finite() => out.push_str(&f.to_string()),
         Value::Float(f) => write_string(out, &format!("{f:?}")),
@@ -83,19 +83,19 @@ thread_local! {
     pub(super) static EVENT_SPAN: RefCell<Option<EventSpan>> = const { RefCell::new(None) };
 }
 
-/// Finds, for each event, the span it happened in and that span's trace ids, before the JSON
-/// formatter runs (layers see an event in order, on the thread that emitted it).
-///
-/// It sits outside the log filter, so a line keeps its trace ids even when the log filter
-/// hides the span itself (`RUST_LOG=warn` with spans at `info`).
-#[derive(Default)]
-pub(crate) struct SpanOfEvent;
+/// Keeps the fields of each span that has no trace record, as typed values, for the lines
+/// inside it: the one thing the log layers do when a span is created (a sampled span's fields
+/// are in its record already, and nothing is formatted until an event is written).
+pub(crate) struct KeepFields;
 
-impl<S> Layer<S> for SpanOfEvent
+impl<S> Layer<S> for KeepFields
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.fields().is_empty() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
         if !crate::traces::has_record(&mut extensions)
@@ -112,9 +112,25 @@ where
         let mut extensions = span.extensions_mut();
         if let Some(fields) = extensions.get_mut::<SpanFields>() {
             values.record(&mut FieldsVisitor(&mut fields.0));
+        } else if !crate::traces::has_record(&mut extensions) {
+            let mut fields = SpanFields::default();
+            values.record(&mut FieldsVisitor(&mut fields.0));
+            extensions.insert(fields);
         }
     }
+}
 
+/// Finds, for each event, the span it happened in and that span's trace ids, before the JSON
+/// line is written (layers see an event in order, on the thread that emitted it).
+///
+/// It sits outside the log filter, so a line keeps its trace ids even when the log filter
+/// hides the span itself (`RUST_LOG=warn` with spans at `info`).
+pub(crate) struct SpanOfEvent;
+
+impl<S> Layer<S> for SpanOfEvent
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let found = ctx.event_scope(event).and_then(|scope| {
             let spans: Vec<_> = scope.collect();

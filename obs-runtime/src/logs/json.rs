@@ -5,29 +5,24 @@ use core::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::context::{EVENT_SPAN, EventSpan, context_of};
 use crate::json::write_string;
 use crate::traces::ids::hex;
 
-/// One JSON object per event.
-pub(super) struct JsonLines;
+/// One JSON object per event, on standard error.
+pub(crate) struct JsonLines;
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+impl<S> Layer<S> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'w> FormatFields<'w> + 'static,
 {
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let found = EVENT_SPAN.with(|cell| cell.borrow_mut().take());
         let span = match found {
             Some(found)
@@ -39,7 +34,7 @@ where
             }
             // Without `SpanOfEvent` in front: the span as this layer sees it.
             _ => ctx
-                .event_scope()
+                .event_scope(event)
                 .and_then(|mut scope| scope.next())
                 .map(|span| {
                     let extensions = span.extensions();
@@ -51,8 +46,7 @@ where
                     }
                 }),
         };
-        let line = json_line(event, span);
-        writer.write_str(&line)
+        super::write_line(&json_line(event, span));
     }
 }
 

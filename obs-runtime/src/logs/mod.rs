@@ -3,13 +3,15 @@
 
 mod context;
 mod json;
+mod text;
 
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-pub(crate) use context::SpanOfEvent;
-use json::JsonLines;
+pub(crate) use context::{KeepFields, SpanOfEvent};
+pub(crate) use json::JsonLines;
+pub(crate) use text::TextLines;
 
 /// How log lines are written: `OBS_LOG_FORMAT`, or
 /// [`Builder::log_format`](crate::Builder::log_format).
@@ -68,26 +70,16 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     match format {
-        LogFormat::Text => Box::new(text_layer()),
-        LogFormat::Json => Box::new(SpanOfEvent.and_then(json_layer())),
+        LogFormat::Text => Box::new(KeepFields.and_then(TextLines)),
+        LogFormat::Json => Box::new(KeepFields.and_then(SpanOfEvent).and_then(JsonLines)),
         LogFormat::Off => Box::new(tracing_subscriber::layer::Identity::new()),
     }
 }
 
-pub(crate) fn text_layer<S>() -> impl Layer<S> + Send + Sync + 'static
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    tracing_subscriber::fmt::layer().with_writer(std::io::stderr)
-}
-
-pub(crate) fn json_layer<S>() -> impl Layer<S> + Send + Sync + 'static
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    tracing_subscriber::fmt::layer()
-        .event_format(JsonLines)
-        .with_writer(std::io::stderr)
+/// Writes one whole line to standard error, in one write: lines of two threads never mix.
+fn write_line(line: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use crate::serve::Server;
 use crate::traces::TraceGuard;
 
-/// A guard dropped this soon after `install` was almost surely not kept (`let _ = init()?`).
+/// A guard dropped this soon after `install`, before any span went through its exporter, was
+/// almost surely not kept (`let _ = init()?`).
 const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
 
 /// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
@@ -16,8 +17,8 @@ const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
 ///
 /// Keep it in a variable for as long as the service runs: `let _obs = obs_runtime::init()?;`.
 /// `let _ = obs_runtime::init()?;` drops it on the spot, so `/metrics` stops answering and no
-/// span is exported; a guard dropped within a second of its install logs a WARN line that
-/// says so.
+/// span is exported; a guard dropped within a second of its install, before any span went
+/// through, logs a WARN line that says so.
 ///
 /// Recording never stops: instrumented calls are counted with or without a guard, and
 /// [`render`](crate::render) works at any time.
@@ -27,6 +28,8 @@ pub struct ObsGuard {
     pub(super) server: Option<Server>,
     pub(super) traces: Option<TraceGuard>,
     pub(super) installed: Instant,
+    /// Spans exported and dropped, in all, when it was installed.
+    pub(super) spans_before: u64,
 }
 
 impl ObsGuard {
@@ -60,7 +63,8 @@ impl Drop for ObsGuard {
         } else {
             "no trace exporter".to_owned()
         };
-        if self.installed.elapsed() < DROPPED_AT_ONCE && (serving.is_some() || exporting) {
+        let idle = exported + dropped == self.spans_before;
+        if self.installed.elapsed() < DROPPED_AT_ONCE && idle && (serving.is_some() || exporting) {
             tracing::warn!(
                 target: "obs_runtime",
                 "obs stopped {server} and {traces} {} ms after install: the guard of init() was \

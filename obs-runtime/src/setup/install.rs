@@ -118,6 +118,10 @@ impl Builder {
             server,
             traces: trace_guard,
             installed: std::time::Instant::now(),
+            spans_before: {
+                let (exported, dropped) = crate::traces::span_totals();
+                exported + dropped
+            },
         })
     }
 }

@@ -5,7 +5,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 
 use crate::error::Error;
-use crate::logs::{LogFormat, SpanOfEvent};
+use crate::logs::{JsonLines, KeepFields, LogFormat, SpanOfEvent, TextLines};
 use crate::sync::lock;
 
 /// Log settings, validated.
@@ -31,11 +31,13 @@ pub(crate) fn install_global(logs: &LogConfig, traces_filter: Targets) -> Result
     let result = match logs.format {
         LogFormat::Off => tracing::subscriber::set_global_default(base),
         LogFormat::Text => tracing::subscriber::set_global_default(
-            base.with(crate::logs::text_layer().with_filter(logs.filter.clone())),
+            base.with(KeepFields)
+                .with(TextLines.with_filter(logs.filter.clone())),
         ),
         LogFormat::Json => tracing::subscriber::set_global_default(
-            base.with(SpanOfEvent)
-                .with(crate::logs::json_layer().with_filter(logs.filter.clone())),
+            base.with(KeepFields)
+                .with(SpanOfEvent)
+                .with(JsonLines.with_filter(logs.filter.clone())),
         ),
     };
     result.map_err(|_| Error::SubscriberTaken)?;

@@ -20,6 +20,9 @@ use super::span::{OTEL_NAME, OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
     Str(String),
+    /// A value recorded through its `Debug` (or `Display`): text, exported as a string, but
+    /// not quoted again where a format quotes strings.
+    Debug(String),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -126,12 +129,12 @@ impl SpanRecord {
     fn set(&mut self, name: &'static str, value: Value) {
         match name {
             OTEL_NAME => {
-                if let Value::Str(s) = value {
+                if let Value::Str(s) | Value::Debug(s) = value {
                     self.name = Some(s);
                 }
             }
             "otel.kind" => {
-                if let Value::Str(s) = &value
+                if let Value::Str(s) | Value::Debug(s) = &value
                     && let Some(kind) = Kind::parse(s)
                 {
                     self.kind = kind;
@@ -139,7 +142,7 @@ impl SpanRecord {
             }
             OTEL_STATUS_CODE => {
                 let code = match &value {
-                    Value::Str(s) => s.to_ascii_lowercase(),
+                    Value::Str(s) | Value::Debug(s) => s.to_ascii_lowercase(),
                     _ => return,
                 };
                 self.status = match code.as_str() {
@@ -149,7 +152,9 @@ impl SpanRecord {
                 };
             }
             OTEL_STATUS_DESCRIPTION => {
-                let Value::Str(text) = value else { return };
+                let (Value::Str(text) | Value::Debug(text)) = value else {
+                    return;
+                };
                 match &mut self.status {
                     SpanStatus::Error(description) => *description = text,
                     _ => self.description = Some(text),
@@ -202,7 +207,7 @@ impl Sink for SpanVisitor<'_> {
 impl Sink for EventVisitor {
     fn put(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
-            if let Value::Str(s) = value {
+            if let Value::Str(s) | Value::Debug(s) = value {
                 self.message = Some(s);
             }
         } else {
@@ -243,10 +248,10 @@ macro_rules! typed_visit {
                 self.put(field, Value::Bool(value));
             }
             fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-                self.put(field, Value::Str(crate::fmt_safe::display(value)));
+                self.put(field, Value::Debug(crate::fmt_safe::display(value)));
             }
             fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-                self.put(field, Value::Str(format!("{value:?}")));
+                self.put(field, Value::Debug(format!("{value:?}")));
             }
         }
     )*};

@@ -102,7 +102,7 @@ impl Writer {
     /// An `AnyValue`.
     fn any(&mut self, field: u32, value: &Value) {
         self.message(field, |w| match value {
-            Value::Str(s) => w.string(1, s),
+            Value::Str(s) | Value::Debug(s) => w.string(1, s),
             Value::Bool(b) => w.uint(2, u64::from(*b)),
             // int64: two's complement, as protobuf writes negative numbers.
             #[allow(clippy::cast_sign_loss)]
