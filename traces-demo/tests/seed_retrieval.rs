@@ -98,11 +98,11 @@ fn run(receiver: &Receiver) -> Vec<Span> {
     spans
 }
 
-/// An integer attribute: `tracing-opentelemetry` sends a `u64` field as a string.
+/// An integer attribute: obs sends a field recorded as an integer as an OTLP int (the
+/// `tracing-opentelemetry` it replaced sent a `u64` as a string).
 fn number(attr: &Attr) -> Option<i64> {
     match attr {
         Attr::Int(n) => Some(*n),
-        Attr::Str(s) => s.parse().ok(),
         _ => None,
     }
 }
