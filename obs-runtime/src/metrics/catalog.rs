@@ -40,6 +40,24 @@ pub enum Objective {
 }
 
 impl Objective {
+    /// At least `percent` % of calls succeed: `Objective::success(99.9)`, for the HTTP
+    /// layer's `.objective(..)` (the attributes write `objective(success = 99.9)`).
+    #[must_use]
+    pub const fn success(percent: f64) -> Self {
+        Objective::Success { percent }
+    }
+
+    /// At least `percentile` % of calls take at most `threshold`:
+    /// `Objective::latency(Duration::from_millis(250), 99.0)`. The threshold should be one of
+    /// the histogram's bucket bounds; the HTTP layer moves it up to the next bound if not.
+    #[must_use]
+    pub const fn latency(threshold: core::time::Duration, percentile: f64) -> Self {
+        Objective::Latency {
+            threshold: threshold.as_secs_f64(),
+            percent: percentile,
+        }
+    }
+
     /// The error budget: the share of calls allowed to miss, from 0 to 1.
     pub fn budget(&self) -> f64 {
         let percent = match self {
