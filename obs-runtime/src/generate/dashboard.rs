@@ -101,8 +101,10 @@ fn by_and_legend(functions: &[Function], name: &str) -> (String, String) {
 /// The panels for `functions`, with their PromQL: the attributes' families by function, the
 /// HTTP layer's by route.
 pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
-    let (layers, functions): (Vec<Function>, Vec<Function>) =
-        functions.iter().cloned().partition(|f| f.selector.is_empty());
+    let (layers, functions): (Vec<Function>, Vec<Function>) = functions
+        .iter()
+        .cloned()
+        .partition(|f| f.selector.is_empty());
     let mut panels = function_panels(&functions);
     panels.extend(layer_panels(&layers));
     let all: Vec<Function> = functions.into_iter().chain(layers).collect();

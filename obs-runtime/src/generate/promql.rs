@@ -108,7 +108,11 @@ pub(crate) fn status_groups<'a>(functions: &'a [Function], name: &str) -> Status
 /// metrics declare (`function, module` and `labels(..)` for attributes).
 pub(crate) fn family_by(functions: &[Function], name: &str) -> Vec<&'static str> {
     let mut by: Vec<&'static str> = Vec::new();
-    for m in functions.iter().flat_map(|f| &f.metrics).filter(|m| m.name == name) {
+    for m in functions
+        .iter()
+        .flat_map(|f| &f.metrics)
+        .filter(|m| m.name == name)
+    {
         for label in &m.by {
             if !by.contains(label) {
                 by.push(label);

@@ -73,7 +73,13 @@ pub fn rules_for(functions: &[Function]) -> String {
             }
             record_latency(&mut out, name, &by);
         } else {
-            record_calls(&mut out, name, base(name), &status_groups(functions, name), &by);
+            record_calls(
+                &mut out,
+                name,
+                base(name),
+                &status_groups(functions, name),
+                &by,
+            );
         }
     }
     let objectives: Vec<(&Function, &Metric, Objective)> = functions

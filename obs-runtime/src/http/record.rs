@@ -33,8 +33,10 @@ pub const OTHER: &str = "_OTHER";
 
 /// The `error_type` label: empty on success, as the semantic conventions leave `error.type`
 /// out when nothing failed.
-const ERROR_TYPE: StatusLabel =
-    StatusLabel::new("error_type", ["", OTHER, PANIC, CANCELLED, "timeout", "blocked"]);
+const ERROR_TYPE: StatusLabel = StatusLabel::new(
+    "error_type",
+    ["", OTHER, PANIC, CANCELLED, "timeout", "blocked"],
+);
 
 pub(crate) const SERVER: Def = Def {
     name: "http_server_request_duration_seconds",
@@ -80,16 +82,14 @@ pub(crate) const RPC_SERVER: Def = Def {
         "rpc_grpc_status_code",
     ],
     by: &["rpc_service", "rpc_method"],
-    status: StatusLabel::new(
-        "rpc_grpc_status_code",
-        ["0", "2", PANIC, "1", "4", "7"],
-    ),
+    status: StatusLabel::new("rpc_grpc_status_code", ["0", "2", PANIC, "1", "4", "7"]),
 };
 
 /// gRPC codes that are not a failure of the server (the caller's mistake, or the caller gave
 /// up), as the semantic conventions list for server spans: all but UNKNOWN (2),
 /// DEADLINE_EXCEEDED (4), UNIMPLEMENTED (12), INTERNAL (13), UNAVAILABLE (14), DATA_LOSS (15).
-pub(crate) const RPC_NOT_FAILURES: [&str; 10] = ["1", "3", "5", "6", "7", "8", "9", "10", "11", "16"];
+pub(crate) const RPC_NOT_FAILURES: [&str; 10] =
+    ["1", "3", "5", "6", "7", "8", "9", "10", "11", "16"];
 
 /// What the layer was built with, shared by every request through it.
 #[derive(Debug)]

@@ -183,8 +183,14 @@ fn route_of(parts: &http::request::Parts, route: Option<&RouteFn>) -> Option<Arc
 /// `/{service}/{method}` of a gRPC path.
 fn rpc_of(path: &str) -> Rpc {
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let service = parts.next().filter(|s| !s.is_empty()).unwrap_or(super::record::OTHER);
-    let method = parts.next().filter(|s| !s.is_empty()).unwrap_or(super::record::OTHER);
+    let service = parts
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(super::record::OTHER);
+    let method = parts
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(super::record::OTHER);
     Rpc {
         service: service.into(),
         method: method.into(),
@@ -364,7 +370,9 @@ where
                 };
                 let (mut parts, body) = response.into_parts();
                 record.status = Some(parts.status.as_u16());
-                record.span.record("http.response.status_code", parts.status.as_u16());
+                record
+                    .span
+                    .record("http.response.status_code", parts.status.as_u16());
                 if record.rpc.is_some() {
                     record.grpc = super::grpc_status(&parts.headers);
                 }

@@ -460,7 +460,10 @@ impl GaugeSite {
 
 impl Site for GaugeSite {
     fn describe(&'static self) -> (&'static FnMeta, Metric) {
-        (self.meta, self.spec.metric(MetricKind::Gauge, None, Vec::new()))
+        (
+            self.meta,
+            self.spec.metric(MetricKind::Gauge, None, Vec::new()),
+        )
     }
 
     fn collect(&'static self, out: &mut Collector) {
