@@ -36,7 +36,13 @@ fn serve(rt: &tokio::runtime::Runtime, app: &mut Router) -> usize {
         let request = http::Request::get("/orders/7").body(Body::empty()).unwrap();
         let ready = ServiceExt::<http::Request<Body>>::ready(app).await.unwrap();
         let response = ready.call(request).await.unwrap();
-        response.into_body().collect().await.unwrap().to_bytes().len()
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .len()
     })
 }
 
