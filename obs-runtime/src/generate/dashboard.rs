@@ -133,7 +133,6 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
             });
             continue;
         }
-        let status = metric.status.name();
         let code = if name.starts_with("rpc_") {
             "rpc_grpc_status_code"
         } else {
@@ -148,7 +147,6 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
             )],
         });
         let groups = status_groups(layers, name);
-        let _ = status;
         panels.push(Panel {
             title: format!("Error ratio: {name}"),
             unit: "percentunit",
@@ -182,6 +180,7 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
 }
 
 /// The panels of the attributes' families.
+#[allow(clippy::too_many_lines)] // one panel after another, each short
 fn function_panels(functions: &[Function]) -> Vec<Panel> {
     let mut counters = Vec::new();
     let mut histograms = Vec::new();

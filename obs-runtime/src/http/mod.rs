@@ -67,8 +67,9 @@
 //! failure either. [`ServerLayer::failure`], [`ServerLayer::not_failure`] and
 //! [`ServerLayer::cancelled_is_failure`] change that per status code. `error_type` is empty
 //! on a non-failure, and the generated rules and dashboard count failures as the layer does:
-//! `error_type` neither empty nor `cancelled`. For gRPC servers, only UNKNOWN,
-//! DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are failures.
+//! `error_type` neither empty nor `cancelled`. For gRPC servers, only `UNKNOWN`,
+//! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and `DATA_LOSS` are
+//! failures.
 //!
 //! # Rules and dashboard
 //!

@@ -86,8 +86,9 @@ pub(crate) const RPC_SERVER: Def = Def {
 };
 
 /// gRPC codes that are not a failure of the server (the caller's mistake, or the caller gave
-/// up), as the semantic conventions list for server spans: all but UNKNOWN (2),
-/// DEADLINE_EXCEEDED (4), UNIMPLEMENTED (12), INTERNAL (13), UNAVAILABLE (14), DATA_LOSS (15).
+/// up), as the semantic conventions list for server spans: all but `UNKNOWN` (2),
+/// `DEADLINE_EXCEEDED` (4), `UNIMPLEMENTED` (12), `INTERNAL` (13), `UNAVAILABLE` (14) and
+/// `DATA_LOSS` (15).
 pub(crate) const RPC_NOT_FAILURES: [&str; 10] =
     ["1", "3", "5", "6", "7", "8", "9", "10", "11", "16"];
 
