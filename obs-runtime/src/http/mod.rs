@@ -112,7 +112,7 @@
 //!
 //! # Return types
 //!
-//! With the feature, `http::Response<B>` is a [`ReturnStatus`](crate::ReturnStatus): a 5xx
+//! With the feature, `http::Response<B>` is a [`ReturnStatus`]: a 5xx
 //! response counts as `error` for `#[counted]`, `#[timed]` and `#[traced]`, with no code of
 //! yours. axum's `Response` is `http::Response<axum::body::Body>`, so it is covered.
 

@@ -7,7 +7,7 @@ use crate::traces::TraceGuard;
 
 /// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
 /// exporter, sending the spans still queued (waiting at most the
-/// [`flush_timeout`](Builder::flush_timeout)).
+/// [`flush_timeout`](crate::Builder::flush_timeout)).
 ///
 /// Recording never stops: instrumented calls are counted with or without a guard, and
 /// [`render`](crate::render) works at any time.
