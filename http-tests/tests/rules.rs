@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Duration;
 
@@ -111,10 +112,11 @@ fn the_dashboard_has_per_route_panels_whose_queries_parse() {
             .replace("$__rate_interval", "1m")
             .replace("$job", "shop")
             .replace("$function", ".*");
-        file.push_str(&format!(
-            "      - record: dashboard:q{i}\n        expr: '{}'\n",
+        let _ = writeln!(
+            file,
+            "      - record: dashboard:q{i}\n        expr: '{}'",
             expr.replace('\'', "''")
-        ));
+        );
         i += 1;
     }
     assert!(i > 5);
