@@ -9,12 +9,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The runtime's parts in dependency order: each may use only those before it.
-const ORDER: [&str; 10] = [
+const ORDER: [&str; 11] = [
     "leaf",
     "exposition",
     "metrics",
     "traces",
     "logs",
+    "http",
     "generate",
     "page",
     "serve",

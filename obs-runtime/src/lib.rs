@@ -128,7 +128,7 @@
 #![warn(unreachable_pub)]
 
 // The folders, in dependency order (each uses only those above it; docs/design.md has the map):
-// leaves, exposition, metrics, traces, logs, generate, page, serve, setup.
+// leaves, exposition, metrics, traces, logs, http, generate, page, serve, setup.
 mod autoref;
 mod clock;
 mod env;
@@ -140,6 +140,9 @@ mod sync;
 
 mod exposition;
 mod generate;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod logs;
 mod metrics;
 mod page;

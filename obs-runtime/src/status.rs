@@ -10,7 +10,10 @@ use core::fmt;
 /// be made with [`Status::custom`]; each distinct custom label takes one small allocation per
 /// instrumented function, the first time that function ends with it, and a short scan after.
 ///
-/// Every status except `ok` counts as a failure: traces mark the span `ERROR`.
+/// Every status except `ok` counts as a failure: traces mark the span `ERROR`. A status that
+/// is the caller's mistake rather than a failure of the call (a `not_found`, an
+/// `invalid_argument`) is made with [`Status::custom_ok`]: it keeps its own label, and
+/// neither the span nor the generated rules and dashboard count it as a failure.
 ///
 /// ```
 /// use obs_runtime::Status;
@@ -20,6 +23,10 @@ use core::fmt;
 /// assert!(THROTTLED.is_failure());
 /// assert_eq!(Status::custom("timeout"), Status::TIMEOUT);
 /// assert!(!Status::OK.is_failure());
+///
+/// const NOT_FOUND: Status = Status::custom_ok("not_found"); // the caller asked for nothing
+/// assert!(!NOT_FOUND.is_failure());
+/// assert_eq!(NOT_FOUND.as_str(), "not_found");
 /// ```
 #[derive(Clone, Copy)]
 pub struct Status(Repr);
@@ -27,7 +34,8 @@ pub struct Status(Repr);
 #[derive(Clone, Copy)]
 enum Repr {
     Builtin(u8),
-    Custom(&'static str),
+    /// A label of the user's, and whether it is a failure.
+    Custom(&'static str, bool),
 }
 
 /// The labels of the built-in statuses, in slot order.
@@ -66,7 +74,23 @@ impl Status {
             }
             i += 1;
         }
-        Status(Repr::Custom(label))
+        Status(Repr::Custom(label, true))
+    }
+
+    /// A status with a label of your own that is **not a failure**, such as `"not_found"`
+    /// for a lookup of something that does not exist: the caller's mistake, not the call's.
+    ///
+    /// It is counted under its own label like [`Status::custom`], but the span is not marked
+    /// `ERROR` and the generated rules and dashboard count it with the successes (once the
+    /// function has ended with it before they were generated: the catalog learns custom
+    /// labels from the calls). A label equal to `"ok"` is [`Status::OK`]; one equal to another
+    /// built-in label is a custom label of that name that is not a failure.
+    #[must_use]
+    pub const fn custom_ok(label: &'static str) -> Status {
+        if const_str_eq(BUILTIN[0], label) {
+            return Status::OK;
+        }
+        Status(Repr::Custom(label, false))
     }
 
     /// The label value, as it appears in `/metrics`.
@@ -74,14 +98,17 @@ impl Status {
     pub const fn as_str(self) -> &'static str {
         match self.0 {
             Repr::Builtin(i) => BUILTIN[i as usize],
-            Repr::Custom(label) => label,
+            Repr::Custom(label, _) => label,
         }
     }
 
-    /// Everything but `ok` is a failure.
+    /// Everything but `ok` and the labels made with [`Status::custom_ok`] is a failure.
     #[must_use]
     pub const fn is_failure(self) -> bool {
-        !matches!(self.0, Repr::Builtin(0))
+        match self.0 {
+            Repr::Builtin(i) => i != 0,
+            Repr::Custom(_, failure) => failure,
+        }
     }
 
     /// The built-in slot of this status, or `None` for a custom label.
@@ -89,7 +116,7 @@ impl Status {
     pub(crate) const fn slot(self) -> Result<usize, &'static str> {
         match self.0 {
             Repr::Builtin(i) => Ok(i as usize),
-            Repr::Custom(label) => Err(label),
+            Repr::Custom(label, _) => Err(label),
         }
     }
 }
@@ -165,7 +192,7 @@ impl StatusLabel {
     pub const fn value(&self, status: Status) -> &'static str {
         match status.0 {
             Repr::Builtin(i) => self.values[i as usize],
-            Repr::Custom(label) => label,
+            Repr::Custom(label, _) => label,
         }
     }
 

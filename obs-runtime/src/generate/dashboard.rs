@@ -18,7 +18,9 @@
 
 use std::fmt::{self, Write as _};
 
-use super::promql::{bad_ratio_expr, error_ratio_expr, num, status_groups};
+use super::promql::{
+    Success, bad_ratio_expr, entry_matchers, error_ratio_expr, family_by, num, status_groups,
+};
 use crate::catalog::{self, Function, MetricKind, Objective};
 use crate::json::write_string;
 use crate::metrics::site::{CALLS_FAMILY, DURATION_FAMILY, IN_FLIGHT_FAMILY};
@@ -85,8 +87,101 @@ fn selector(extra: &str) -> String {
     format!("{{job=~\"$job\",function=~\"$function\"{extra}}}")
 }
 
-/// The panels for `functions`, with their PromQL.
+/// What a family's panels sum by: `function` and the labels the metric declares besides
+/// `module` (`labels(route = ..)`), and the legend that names them.
+fn by_and_legend(functions: &[Function], name: &str) -> (String, String) {
+    let by: Vec<&str> = family_by(functions, name)
+        .into_iter()
+        .filter(|l| *l != "module")
+        .collect();
+    let legend: Vec<String> = by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
+    (by.join(", "), legend.join(" "))
+}
+
+/// The panels for `functions`, with their PromQL: the attributes' families by function, the
+/// HTTP layer's by route.
 pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
+    let (layers, functions): (Vec<Function>, Vec<Function>) = functions
+        .iter()
+        .cloned()
+        .partition(|f| f.selector.is_empty());
+    let mut panels = function_panels(&functions);
+    panels.extend(layer_panels(&layers));
+    let all: Vec<Function> = functions.into_iter().chain(layers).collect();
+    panels.extend(burn_panel(&all));
+    panels
+}
+
+/// The panels of the HTTP layer's families: rate by status code, error ratio, latency and
+/// requests in flight, per route.
+fn layer_panels(layers: &[Function]) -> Vec<Panel> {
+    let sel = "{job=~\"$job\"}";
+    let mut panels = Vec::new();
+    for f in layers {
+        let Some(metric) = f.metrics.first() else {
+            continue;
+        };
+        let name = metric.name;
+        let by = metric.by.join(", ");
+        let legend: Vec<String> = metric.by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
+        let legend = legend.join(" ");
+        if metric.kind == MetricKind::Gauge {
+            panels.push(Panel {
+                title: format!("In flight: {name}"),
+                unit: "short",
+                queries: vec![(legend, format!("sum by ({by}) ({name}{sel})"))],
+            });
+            continue;
+        }
+        let code = if name.starts_with("rpc_") {
+            "rpc_grpc_status_code"
+        } else {
+            "http_response_status_code"
+        };
+        panels.push(Panel {
+            title: format!("Request rate: {name}"),
+            unit: "reqps",
+            queries: vec![(
+                format!("{legend} {{{{{code}}}}}"),
+                format!("sum by ({by}, {code}) (rate({name}_count{sel}[$__rate_interval]))"),
+            )],
+        });
+        let groups = status_groups(layers, name);
+        panels.push(Panel {
+            title: format!("Error ratio: {name}"),
+            unit: "percentunit",
+            queries: vec![(
+                legend.clone(),
+                error_ratio_expr(
+                    &format!("{name}_count"),
+                    &groups,
+                    "job=~\"$job\"",
+                    &by,
+                    "$__rate_interval",
+                ),
+            )],
+        });
+        let queries = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)]
+            .into_iter()
+            .map(|(label, q)| {
+                (
+                    format!("{legend} {label}"),
+                    format!("histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket{sel}[$__rate_interval])))"),
+                )
+            })
+            .collect();
+        panels.push(Panel {
+            title: format!("Latency: {name}"),
+            unit: "s",
+            queries,
+        });
+    }
+    panels
+}
+
+/// The panels of the attributes' families.
+#[allow(clippy::too_many_lines)] // one panel after another, each short
+fn function_panels(functions: &[Function]) -> Vec<Panel> {
     let mut counters = Vec::new();
     let mut histograms = Vec::new();
     let mut gauges = Vec::new();
@@ -103,10 +198,11 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
     let mut panels = Vec::new();
     for name in &counters {
         let sel = selector("");
+        let (by, legend) = by_and_legend(functions, name);
         let groups = status_groups(functions, name);
         let status_labels: Vec<&str> = groups.iter().fold(Vec::new(), |mut all, (s, _)| {
-            if !all.contains(&s.name()) {
-                all.push(s.name());
+            if !all.contains(&s.label.name()) {
+                all.push(s.label.name());
             }
             all
         });
@@ -122,9 +218,9 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             },
             unit: "reqps",
             queries: vec![(
-                format!("{{{{function}}}} {}", legend_status.join(" ")),
+                format!("{legend} {}", legend_status.join(" ")),
                 format!(
-                    "sum by (function, {}) (rate({name}{sel}[$__rate_interval]))",
+                    "sum by ({by}, {}) (rate({name}{sel}[$__rate_interval]))",
                     status_labels.join(", ")
                 ),
             )],
@@ -137,12 +233,12 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             },
             unit: "percentunit",
             queries: vec![(
-                "{{function}}".into(),
+                legend.clone(),
                 error_ratio_expr(
                     name,
                     &groups,
                     "job=~\"$job\",function=~\"$function\"",
-                    "function",
+                    &by,
                     "$__rate_interval",
                 ),
             )],
@@ -150,12 +246,13 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
     }
     for name in &histograms {
         let sel = selector("");
+        let (by, legend) = by_and_legend(functions, name);
         let queries = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)]
             .into_iter()
             .map(|(label, q)| {
                 (
-                    format!("{{{{function}}}} {label}"),
-                    format!("histogram_quantile({q}, sum by (function, le) (rate({name}_bucket{sel}[$__rate_interval])))"),
+                    format!("{legend} {label}"),
+                    format!("histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket{sel}[$__rate_interval])))"),
                 )
             })
             .collect();
@@ -185,7 +282,6 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
             )],
         });
     }
-    panels.extend(burn_panel(functions));
     panels
 }
 
@@ -197,22 +293,43 @@ fn burn_panel(functions: &[Function]) -> Option<Panel> {
             let Some(objective) = metric.objective else {
                 continue;
             };
-            let selector = format!(
-                "job=~\"$job\",function=\"{}\",module=\"{}\"",
-                f.function, f.module
-            );
+            let matchers = entry_matchers(f);
+            let selector = if matchers.is_empty() {
+                "job=~\"$job\"".to_owned()
+            } else {
+                format!("job=~\"$job\",{matchers}")
+            };
+            let by = if f.selector.is_empty() {
+                metric.by.join(", ")
+            } else {
+                "function".to_owned()
+            };
+            let who = if f.selector.is_empty() {
+                let labels: Vec<String> =
+                    metric.by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
+                labels.join(" ")
+            } else {
+                f.function.clone()
+            };
             let legend = match objective {
-                Objective::Success { percent } => format!("{} success {percent}%", f.function),
+                Objective::Success { percent } => format!("{who} success {percent}%"),
                 Objective::Latency { threshold, percent } => {
-                    format!("{} {percent}% under {threshold}s", f.function)
+                    format!("{who} {percent}% under {threshold}s")
                 }
             };
+            // A success objective on a histogram (the HTTP layer's) counts by its `_count`.
+            let series = match (metric.kind, objective) {
+                (MetricKind::Histogram, Objective::Success { .. }) => {
+                    format!("{}_count", metric.name)
+                }
+                _ => metric.name.to_owned(),
+            };
             let ratio = bad_ratio_expr(
-                metric.name,
+                &series,
                 objective,
-                metric.status,
+                &Success::of(metric),
                 &selector,
-                "function",
+                &by,
                 "1h",
             );
             burns.push((legend, format!("({ratio}) / {}", num(objective.budget()))));

@@ -1,41 +1,138 @@
 //! PromQL both generated files write: status groups, error and miss ratios, `le` regexes.
 
-use crate::catalog::{Function, MetricKind, Objective, StatusLabel};
+use crate::catalog::{Function, Metric, MetricKind, Objective, StatusLabel};
 
-/// How the functions of one family write their status, `(label, functions)`, the most common
-/// way first (ties: the default first).
-pub(crate) type StatusGroups<'a> = Vec<(StatusLabel, Vec<&'a Function>)>;
+/// What counts as success for one metric: its status label's `ok` value, and the other values
+/// that are not failures ([`Status::custom_ok`](crate::Status::custom_ok), the HTTP layer's
+/// `cancelled`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Success {
+    pub(crate) label: StatusLabel,
+    pub(crate) also: Vec<&'static str>,
+}
 
-/// Groups the functions with a counter or histogram named `name` by how they write their
-/// status: its label's name and the value of `ok` (`status(..)` on the attribute). Two ways of
-/// naming the failures do not matter, only what counts as success.
+impl Success {
+    pub(crate) fn of(metric: &Metric) -> Self {
+        let mut also = metric.not_failures.clone();
+        also.sort_unstable();
+        also.dedup();
+        Success {
+            label: metric.status,
+            also,
+        }
+    }
+
+    /// The matcher of failed calls: `status!="ok"`, or `status!~"ok|not_found"`.
+    pub(crate) fn bad_matcher(&self) -> String {
+        if self.also.is_empty() {
+            format!("{}!=\"{}\"", self.label.name(), self.label.ok())
+        } else {
+            let values: Vec<String> = core::iter::once(self.label.ok())
+                .chain(self.also.iter().copied())
+                .map(regex_escape)
+                .collect();
+            format!("{}!~\"{}\"", self.label.name(), values.join("|"))
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        self.also.is_empty()
+            && self.label.name() == StatusLabel::DEFAULT.name()
+            && self.label.ok() == StatusLabel::DEFAULT.ok()
+    }
+}
+
+/// `value` as a literal inside a PromQL regex string.
+fn regex_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push_str("\\\\");
+        } else if c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How the functions of one family write their status, `(success, functions)`, the most
+/// common way first (ties: the default first).
+pub(crate) type StatusGroups<'a> = Vec<(Success, Vec<&'a Function>)>;
+
+/// Groups the functions with a counter or histogram named `name` by what counts as success:
+/// the status label's name, the value of `ok` (`status(..)` on the attribute) and the values
+/// that are not failures. Two ways of naming the failures do not matter.
 pub(crate) fn status_groups<'a>(functions: &'a [Function], name: &str) -> StatusGroups<'a> {
     let mut groups: StatusGroups<'a> = Vec::new();
     for f in functions {
+        let mut seen = false;
         for m in f
             .metrics
             .iter()
             .filter(|m| m.name == name && m.kind != MetricKind::Gauge)
         {
-            let same = |s: &StatusLabel| s.name() == m.status.name() && s.ok() == m.status.ok();
+            if std::mem::replace(&mut seen, true) {
+                continue; // the same metric again, with another objective
+            }
+            let success = Success::of(m);
+            let same = |s: &Success| {
+                s.label.name() == success.label.name()
+                    && s.label.ok() == success.label.ok()
+                    && s.also == success.also
+            };
             match groups.iter_mut().find(|(s, _)| same(s)) {
                 Some((_, members)) => members.push(f),
-                None => groups.push((m.status, vec![f])),
+                None => groups.push((success, vec![f])),
             }
         }
     }
-    let renamed = |s: &StatusLabel| {
-        s.name() != StatusLabel::DEFAULT.name() || s.ok() != StatusLabel::DEFAULT.ok()
-    };
-    groups.sort_by(|(a, fa), (b, fb)| fb.len().cmp(&fa.len()).then(renamed(a).cmp(&renamed(b))));
+    groups.sort_by(|(a, fa), (b, fb)| {
+        fb.len()
+            .cmp(&fa.len())
+            .then((!a.is_default()).cmp(&!b.is_default()))
+    });
     if groups.is_empty() {
-        groups.push((StatusLabel::DEFAULT, Vec::new()));
+        groups.push((
+            Success {
+                label: StatusLabel::DEFAULT,
+                also: Vec::new(),
+            },
+            Vec::new(),
+        ));
     }
     groups
 }
 
+/// The labels a family's rules keep beside `job`, in first-seen order: the union of what its
+/// metrics declare (`function, module` and `labels(..)` for attributes).
+pub(crate) fn family_by(functions: &[Function], name: &str) -> Vec<&'static str> {
+    let mut by: Vec<&'static str> = Vec::new();
+    for m in functions
+        .iter()
+        .flat_map(|f| &f.metrics)
+        .filter(|m| m.name == name)
+    {
+        for label in &m.by {
+            if !by.contains(label) {
+                by.push(label);
+            }
+        }
+    }
+    by
+}
+
+/// The matchers of a catalog entry's series: `function="f",module="m"`, or nothing.
+pub(crate) fn entry_matchers(f: &Function) -> String {
+    f.selector
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Label matchers joined into a selector: `{a="b",c!="d"}`, or nothing for none.
-fn braces(matchers: &[&str]) -> String {
+pub(crate) fn braces(matchers: &[&str]) -> String {
     let matchers: Vec<&str> = matchers.iter().copied().filter(|m| !m.is_empty()).collect();
     if matchers.is_empty() {
         String::new()
@@ -56,8 +153,8 @@ pub(crate) fn error_ratio_expr(
     by: &str,
     window: &str,
 ) -> String {
-    let term = |status: StatusLabel, only: &str| {
-        let bad = format!("{}!=\"{}\"", status.name(), status.ok());
+    let term = |status: &Success, only: &str| {
+        let bad = status.bad_matcher();
         format!(
             "sum by ({by}) (rate({name}{}[{window}])) / sum by ({by}) (rate({name}{}[{window}]))",
             braces(&[selector, only, &bad]),
@@ -66,19 +163,24 @@ pub(crate) fn error_ratio_expr(
     };
     let mut groups = groups.iter();
     let Some((general, _)) = groups.next() else {
-        return term(StatusLabel::DEFAULT, "");
+        return term(
+            &Success {
+                label: StatusLabel::DEFAULT,
+                also: Vec::new(),
+            },
+            "",
+        );
     };
     let mut terms: Vec<String> = Vec::new();
     for (status, members) in groups {
         for f in members {
-            let only = format!("function=\"{}\",module=\"{}\"", f.function, f.module);
-            terms.push(term(*status, &only));
+            terms.push(term(status, &entry_matchers(f)));
         }
     }
     if terms.is_empty() {
-        return term(*general, "");
+        return term(general, "");
     }
-    terms.push(term(*general, ""));
+    terms.push(term(general, ""));
     terms
         .iter()
         .map(|t| format!("({t})"))
@@ -110,20 +212,21 @@ pub(crate) fn num(x: f64) -> String {
 pub(crate) fn bad_ratio_expr(
     name: &str,
     objective: Objective,
-    status: StatusLabel,
+    success: &Success,
     selector: &str,
     by: &str,
     window: &str,
 ) -> String {
     match objective {
         Objective::Success { .. } => format!(
-            "sum by ({by}) (rate({name}{{{selector},{}!=\"{}\"}}[{window}])) / sum by ({by}) (rate({name}{{{selector}}}[{window}]))",
-            status.name(),
-            status.ok()
+            "sum by ({by}) (rate({name}{}[{window}])) / sum by ({by}) (rate({name}{}[{window}]))",
+            braces(&[selector, &success.bad_matcher()]),
+            braces(&[selector]),
         ),
         Objective::Latency { threshold, .. } => format!(
-            "(1 - sum by ({by}) (rate({name}_bucket{{{selector},le=~\"{}\"}}[{window}])) / sum by ({by}) (rate({name}_count{{{selector}}}[{window}])))",
-            le_regex(threshold)
+            "(1 - sum by ({by}) (rate({name}_bucket{}[{window}])) / sum by ({by}) (rate({name}_count{}[{window}])))",
+            braces(&[selector, &format!("le=~\"{}\"", le_regex(threshold))]),
+            braces(&[selector]),
         ),
     }
 }

@@ -4,9 +4,11 @@
 //! `OBS_EXPORT_RULES` when [`init`](crate::init) runs. Load it in Prometheus with
 //! `rule_files: [obs.rules.yml]`.
 //!
-//! - **Recording rules**, one set per metric family the program uses, aggregated by `job`,
-//!   `function` and `module`: call rate by status, error ratio over 5m, 30m, 1h and 6h, and
-//!   p50/p95/p99 latency. A failure is a call whose status label is not its metric's `ok`
+//! - **Recording rules**, one set per metric family the program uses, aggregated by `job` and
+//!   the labels the metric declares (`function`, `module` and its `labels(..)` for an
+//!   attribute; `http_route` and `http_request_method` for the HTTP layer): call rate by
+//!   status, error ratio over 5m, 30m, 1h and 6h, and p50/p95/p99 latency. The HTTP layer's
+//!   histograms have no counter beside them: their `_count` gives the rate and error ratio. A failure is a call whose status label is not its metric's `ok`
 //!   value, so metrics renamed with `status(ok = "success")` or `status(label = "status_code")`
 //!   keep exact error ratios, also beside functions of the same family that rename otherwise.
 //! - **Alerts**, for each objective, as multi-window multi-burn-rate alerts (Google SRE
@@ -25,7 +27,10 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::promql::{StatusGroups, bad_ratio_expr, error_ratio_expr, num, status_groups};
+use super::promql::{
+    StatusGroups, Success, bad_ratio_expr, entry_matchers, error_ratio_expr, family_by, num,
+    status_groups,
+};
 use crate::catalog::{self, Function, Metric, MetricKind, Objective};
 
 /// The windows error ratios are recorded over.
@@ -60,10 +65,21 @@ pub fn rules_for(functions: &[Function]) -> String {
     );
     out.push_str("  - name: obs-recording\n    rules:\n");
     for (name, histogram) in &families {
+        let by = by_clause(&family_by(functions, name));
         if *histogram {
-            record_latency(&mut out, name);
+            if is_layer_family(functions, name) {
+                let count = format!("{name}_count");
+                record_calls(&mut out, &count, name, &status_groups(functions, name), &by);
+            }
+            record_latency(&mut out, name, &by);
         } else {
-            record_calls(&mut out, name, &status_groups(functions, name));
+            record_calls(
+                &mut out,
+                name,
+                base(name),
+                &status_groups(functions, name),
+                &by,
+            );
         }
     }
     let objectives: Vec<(&Function, &Metric, Objective)> = functions
@@ -83,18 +99,33 @@ pub fn rules_for(functions: &[Function]) -> String {
     out
 }
 
-fn record_calls(out: &mut String, name: &str, groups: &StatusGroups<'_>) {
-    let b = base(name);
+/// `job` and the labels a family keeps: `job, function, module`.
+fn by_clause(by: &[&str]) -> String {
+    core::iter::once("job")
+        .chain(by.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A family of the HTTP layer (a catalog entry with no `function` label).
+fn is_layer_family(functions: &[Function], name: &str) -> bool {
+    functions
+        .iter()
+        .any(|f| f.selector.is_empty() && f.metrics.iter().any(|m| m.name == name))
+}
+
+/// Rate and error ratios of the calls counted by series `series`, recorded as `obs:{b}:…`.
+fn record_calls(out: &mut String, series: &str, b: &str, groups: &StatusGroups<'_>, by: &str) {
     let mut labels: Vec<&str> = Vec::new();
-    for (status, _) in groups {
-        if !labels.contains(&status.name()) {
-            labels.push(status.name());
+    for (success, _) in groups {
+        if !labels.contains(&success.label.name()) {
+            labels.push(success.label.name());
         }
     }
     let _ = writeln!(out, "      - record: obs:{b}:rate5m");
     let _ = writeln!(
         out,
-        "        expr: sum by (job, function, module, {}) (rate({name}[5m]))",
+        "        expr: sum by ({by}, {}) (rate({series}[5m]))",
         labels.join(", ")
     );
     for w in WINDOWS {
@@ -102,17 +133,17 @@ fn record_calls(out: &mut String, name: &str, groups: &StatusGroups<'_>) {
         let _ = writeln!(
             out,
             "        expr: {}",
-            error_ratio_expr(name, groups, "", "job, function, module", w)
+            error_ratio_expr(series, groups, "", by, w)
         );
     }
 }
 
-fn record_latency(out: &mut String, name: &str) {
+fn record_latency(out: &mut String, name: &str, by: &str) {
     for (q, label) in [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")] {
         let _ = writeln!(out, "      - record: obs:{name}:{label}_rate5m");
         let _ = writeln!(
             out,
-            "        expr: histogram_quantile({q}, sum by (job, function, module, le) (rate({name}_bucket[5m])))"
+            "        expr: histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket[5m])))"
         );
     }
 }
@@ -135,20 +166,18 @@ fn quoted(s: &str) -> String {
 /// The share of `f`'s calls that missed `objective` over `window`: the recording rule for
 /// success objectives, the raw histogram for latency ones.
 fn bad_ratio(f: &Function, metric: &Metric, objective: Objective, window: &str) -> String {
-    let sel = format!("function=\"{}\",module=\"{}\"", f.function, f.module);
+    let sel = entry_matchers(f);
+    let braces = super::promql::braces(&[&sel]);
     match objective {
         Objective::Success { .. } => {
-            format!(
-                "obs:{}:error_ratio_rate{window}{{{sel}}}",
-                base(metric.name)
-            )
+            format!("obs:{}:error_ratio_rate{window}{braces}", base(metric.name))
         }
         Objective::Latency { .. } => bad_ratio_expr(
             metric.name,
             objective,
-            metric.status,
+            &Success::of(metric),
             &sel,
-            "job, function, module",
+            &by_clause(&metric.by),
             window,
         ),
     }
@@ -175,22 +204,36 @@ fn alert(out: &mut String, f: &Function, metric: &Metric, objective: Objective) 
         );
         let _ = writeln!(out, "        labels:");
         let _ = writeln!(out, "          severity: {severity}");
-        let _ = writeln!(out, "          function: {}", quoted(&f.function));
-        let _ = writeln!(out, "          module: {}", quoted(f.module));
+        for (key, value) in &f.selector {
+            let _ = writeln!(out, "          {key}: {}", quoted(value));
+        }
         let _ = writeln!(out, "        annotations:");
         let budget_name = if kind == "LatencyBudget" {
             "latency budget"
         } else {
             "error budget"
         };
-        let summary = format!(
-            "{} burns its {budget_name} {burn}x too fast ({long} and {short} windows)",
-            f.qualified
-        );
+        // A layer's alert fires per route: the summary names the series' own labels.
+        let who = if f.selector.is_empty() {
+            let labels: Vec<String> = metric
+                .by
+                .iter()
+                .map(|l| format!("{{{{ $labels.{l} }}}}"))
+                .collect();
+            format!("{} {}", metric.name, labels.join(" "))
+        } else {
+            f.qualified.clone()
+        };
+        let summary =
+            format!("{who} burns its {budget_name} {burn}x too fast ({long} and {short} windows)");
         let _ = writeln!(out, "          summary: {}", quoted(&summary));
+        let declared = if f.file.is_empty() {
+            "on the HTTP layer".to_owned()
+        } else {
+            format!("in {}", f.file)
+        };
         let description = format!(
-            "Objective: {what} (declared in {}). At this rate the budget of {}% is spent in {:.1} days of a 30-day window.",
-            f.file,
+            "Objective: {what} (declared {declared}). At this rate the budget of {}% is spent in {:.1} days of a 30-day window.",
             num(budget * 100.0),
             30.0 / burn
         );

@@ -40,6 +40,24 @@ pub enum Objective {
 }
 
 impl Objective {
+    /// At least `percent` % of calls succeed: `Objective::success(99.9)`, for the HTTP
+    /// layer's `.objective(..)` (the attributes write `objective(success = 99.9)`).
+    #[must_use]
+    pub const fn success(percent: f64) -> Self {
+        Objective::Success { percent }
+    }
+
+    /// At least `percentile` % of calls take at most `threshold`:
+    /// `Objective::latency(Duration::from_millis(250), 99.0)`. The threshold should be one of
+    /// the histogram's bucket bounds; the HTTP layer moves it up to the next bound if not.
+    #[must_use]
+    pub const fn latency(threshold: core::time::Duration, percentile: f64) -> Self {
+        Objective::Latency {
+            threshold: threshold.as_secs_f64(),
+            percent: percentile,
+        }
+    }
+
     /// The error budget: the share of calls allowed to miss, from 0 to 1.
     pub fn budget(&self) -> f64 {
         let percent = match self {
@@ -65,6 +83,14 @@ pub struct Metric {
     /// The status label's name and values (`status(..)` on the attribute); the default for a
     /// gauge, which has none.
     pub status: StatusLabel,
+    /// The labels the generated rules and panels keep beside `job`: `function`, `module` and
+    /// the metric's `labels(..)` for an attribute, `http_route` and its peers for the HTTP
+    /// layer.
+    pub by: Vec<&'static str>,
+    /// Values of the status label besides [`StatusLabel::ok`] that are not failures:
+    /// [`Status::custom_ok`](crate::Status::custom_ok) labels seen so far, the HTTP layer's
+    /// `cancelled`.
+    pub not_failures: Vec<&'static str>,
 }
 
 /// An instrumented function.
@@ -82,9 +108,15 @@ pub struct Function {
     pub line: u32,
     /// What it records, sorted by family name.
     pub metrics: Vec<Metric>,
+    /// The label matchers that pick this entry's series out of their families:
+    /// `function` and `module` for a function; none for a family of the HTTP layer, which
+    /// is an entry of its own (its `function` is the family name, its `module`
+    /// `obs_runtime::http`).
+    pub selector: Vec<(&'static str, String)>,
 }
 
-/// Every instrumented function of the program, sorted by module then function.
+/// Every instrumented function of the program, sorted by module then function, then the
+/// families of the HTTP layers built so far.
 pub fn functions() -> Vec<Function> {
     let mut by_fn: BTreeMap<(&'static str, String), Function> = BTreeMap::new();
     for site in all_sites() {
@@ -97,6 +129,10 @@ pub fn functions() -> Vec<Function> {
             file: meta.file(),
             line: meta.line(),
             metrics: Vec::new(),
+            selector: vec![
+                ("function", meta.function().to_owned()),
+                ("module", meta.module().to_owned()),
+            ],
         });
         if !entry.metrics.contains(&metric) {
             entry.metrics.push(metric);
@@ -106,5 +142,22 @@ pub fn functions() -> Vec<Function> {
     for f in &mut all {
         f.metrics.sort_by(|a, b| a.name.cmp(b.name));
     }
+    let mut layers: BTreeMap<&'static str, Function> = BTreeMap::new();
+    for metric in super::family::describe() {
+        layers
+            .entry(metric.name)
+            .or_insert_with(|| Function {
+                function: metric.name.to_owned(),
+                module: "obs_runtime::http",
+                qualified: format!("obs_runtime::http::{}", metric.name),
+                file: "",
+                line: 0,
+                metrics: Vec::new(),
+                selector: Vec::new(),
+            })
+            .metrics
+            .push(metric);
+    }
+    all.extend(layers.into_values());
     all
 }

@@ -242,14 +242,19 @@ impl<S: Child, const L: usize> Site for Labelled<S, L> {
     }
 
     fn describe(&'static self) -> (&'static FnMeta, Metric) {
-        let metric = Metric {
-            kind: S::KIND,
-            name: self.spec.name,
-            labels: self.spec.labels,
-            buckets: S::buckets(self.extra),
-            objective: self.spec.objective,
-            status: self.spec.status,
-        };
+        let mut not_failures: Vec<&'static str> = Vec::new();
+        let children: Vec<&'static S> = read(&self.children).values().copied().collect();
+        for child in children.into_iter().chain(self.overflow.get().copied()) {
+            for label in child.describe().1.not_failures {
+                if !not_failures.contains(&label) {
+                    not_failures.push(label);
+                }
+            }
+        }
+        let mut metric = self
+            .spec
+            .metric(S::KIND, S::buckets(self.extra), not_failures);
+        metric.by.extend(self.names);
         (self.meta, metric)
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 mod facade;
+pub(crate) mod family;
 pub(crate) mod guard;
 pub(crate) mod labelled;
 mod meta;
@@ -27,6 +28,7 @@ pub(crate) fn collect(out: &mut Collector) {
     for site in site::all_sites() {
         site.collect(out);
     }
+    family::collect(out);
     facade::collect(out);
     process::collect(out);
 }

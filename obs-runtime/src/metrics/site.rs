@@ -118,7 +118,16 @@ impl Spec {
         }
     }
 
-    fn metric(&self, kind: MetricKind, buckets: Option<Vec<f64>>) -> Metric {
+    /// What the catalog says of this metric; `not_failures` are the custom labels seen so far
+    /// that are not failures ([`Status::custom_ok`]).
+    pub(crate) fn metric(
+        &self,
+        kind: MetricKind,
+        buckets: Option<Vec<f64>>,
+        not_failures: Vec<&'static str>,
+    ) -> Metric {
+        let mut by = vec!["function", "module"];
+        by.extend(self.labels.iter().map(|(k, _)| *k));
         Metric {
             kind,
             name: self.name,
@@ -126,6 +135,8 @@ impl Spec {
             buckets,
             objective: self.objective,
             status: self.status,
+            by,
+            not_failures,
         }
     }
 }
@@ -137,6 +148,8 @@ struct Custom<C: 'static> {
 
 struct Node<C: 'static> {
     label: &'static str,
+    /// Made with [`Status::custom_ok`]: not a failure.
+    ok: bool,
     cells: C,
     next: OnceLock<Box<Node<C>>>,
 }
@@ -150,12 +163,13 @@ impl<C: 'static> Custom<C> {
 
     /// The cells of `label`, allocated on the first use of that label at this site.
     #[cold]
-    fn get(&self, label: &'static str, make: fn() -> C) -> &C {
+    fn get(&self, status: Status, label: &'static str, make: fn() -> C) -> &C {
         let mut slot = &self.head;
         loop {
             let node = slot.get_or_init(|| {
                 Box::new(Node {
                     label,
+                    ok: !status.is_failure(),
                     cells: make(),
                     next: OnceLock::new(),
                 })
@@ -174,6 +188,19 @@ impl<C: 'static> Custom<C> {
             slot = node.next.get();
             Some((node.label, &node.cells))
         })
+    }
+
+    /// The labels seen so far that are not failures.
+    fn not_failures(&self) -> Vec<&'static str> {
+        let mut slot = self.head.get();
+        let mut labels = Vec::new();
+        while let Some(node) = slot {
+            if node.ok {
+                labels.push(node.label);
+            }
+            slot = node.next.get();
+        }
+        labels
     }
 }
 
@@ -213,7 +240,7 @@ impl CounterSite {
             }
             Err(label) => {
                 self.custom
-                    .get(label, || AtomicU64::new(0))
+                    .get(status, label, || AtomicU64::new(0))
                     .fetch_add(1, Relaxed);
             }
         }
@@ -224,7 +251,10 @@ impl CounterSite {
     fn get(&'static self, status: Status) -> u64 {
         match status.slot() {
             Ok(slot) => self.count(slot),
-            Err(label) => self.custom.get(label, || AtomicU64::new(0)).load(Relaxed),
+            Err(label) => self
+                .custom
+                .get(status, label, || AtomicU64::new(0))
+                .load(Relaxed),
         }
     }
 
@@ -238,7 +268,10 @@ impl CounterSite {
 
 impl Site for CounterSite {
     fn describe(&'static self) -> (&'static FnMeta, Metric) {
-        (self.meta, self.spec.metric(MetricKind::Counter, None))
+        let metric = self
+            .spec
+            .metric(MetricKind::Counter, None, self.custom.not_failures());
+        (self.meta, metric)
     }
 
     fn collect(&'static self, out: &mut Collector) {
@@ -345,7 +378,7 @@ impl<const N: usize> HistogramSite<N> {
                 let (cells, own) = self.cells.get(Self::builtin_cells);
                 (&cells[slot], own)
             }
-            Err(label) => (self.custom.get(label, HistCells::new), false),
+            Err(label) => (self.custom.get(status, label, HistCells::new), false),
         };
         let bucket = self.bounds_ns.iter().position(|&b| nanos <= b);
         let count = bucket.map_or(&cells.inf, |i| &cells.buckets[i]);
@@ -358,8 +391,11 @@ impl<const N: usize> Site for HistogramSite<N> {
     fn describe(&'static self) -> (&'static FnMeta, Metric) {
         (
             self.meta,
-            self.spec
-                .metric(MetricKind::Histogram, Some(self.bounds.to_vec())),
+            self.spec.metric(
+                MetricKind::Histogram,
+                Some(self.bounds.to_vec()),
+                self.custom.not_failures(),
+            ),
         )
     }
 
@@ -424,7 +460,10 @@ impl GaugeSite {
 
 impl Site for GaugeSite {
     fn describe(&'static self) -> (&'static FnMeta, Metric) {
-        (self.meta, self.spec.metric(MetricKind::Gauge, None))
+        (
+            self.meta,
+            self.spec.metric(MetricKind::Gauge, None, Vec::new()),
+        )
     }
 
     fn collect(&'static self, out: &mut Collector) {

@@ -1,0 +1,203 @@
+//! HTTP and gRPC services instrumented in one line (feature `http`): a tower layer for axum,
+//! hyper and tonic, server and client.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use obs_runtime::http::ServerLayer;
+//! use tower::{Layer as _, ServiceExt as _};
+//!
+//! // Any `Service<http::Request<B>>`: an axum `Router` takes it with `.layer(ServerLayer::new())`.
+//! let app = tower::service_fn(|_req: http::Request<String>| async {
+//!     Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from("hi"))))
+//! });
+//! let app = ServerLayer::new()
+//!     .route_fn(|parts| (parts.uri.path() == "/hello").then(|| "/hello".to_owned()))
+//!     .layer(app);
+//!
+//! let request = http::Request::get("/hello").body(String::new()).unwrap();
+//! let response = futures_executor::block_on(app.oneshot(request)).unwrap();
+//! // The request ends with its body: read it (a server does), then it is on the page.
+//! futures_executor::block_on(http_body_util::BodyExt::collect(response.into_body())).unwrap();
+//!
+//! let page = obs_runtime::render();
+//! assert!(page.contains(
+//!     r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/hello",http_response_status_code="200",error_type=""} 1"#
+//! ));
+//! assert!(page.contains(r#"http_server_active_requests{http_request_method="GET",http_route="/hello"} 0"#));
+//! ```
+//!
+//! # What the server layer records
+//!
+//! - **A span per request**, a plain `tracing` span that obs's trace layer exports: named
+//!   `{method} {route}` (`otel.name`), kind server (`otel.kind`), with
+//!   `http.request.method`, `url.path`, `url.scheme`, `http.route`,
+//!   `http.response.status_code`, `network.protocol.version`, `user_agent.original`, and
+//!   `otel.status_code = "ERROR"` with `error.type` on a failure. With the `otlp` feature it
+//!   continues the caller's W3C `traceparent`/`tracestate` (the span is a child of the remote
+//!   parent), and [`ServerLayer::respond_with_traceparent`] returns its own.
+//! - **`http_server_request_duration_seconds{http_request_method, http_route,
+//!   http_response_status_code, error_type}`**, a histogram with the semantic conventions'
+//!   buckets, timed to the response body's **last frame**: a streaming body counts until it
+//!   ends, a body dropped early is `error_type="cancelled"`, a panic of the inner service is
+//!   counted (`error_type="panic"`) before it unwinds on.
+//! - **`http_server_active_requests{http_request_method, http_route}`**, a gauge.
+//! - **gRPC** (a request with `content-type: application/grpc…`, tonic's): the span is named
+//!   `{service}/{method}` with `rpc.system`, `rpc.service`, `rpc.method`,
+//!   `rpc.grpc.status_code`, and the histogram is
+//!   `rpc_server_call_duration_seconds{rpc_system, rpc_service, rpc_method,
+//!   rpc_grpc_status_code}`, the status read from the response headers or its trailers.
+//!   Calls answered UNIMPLEMENTED (unknown methods) share `rpc_service="_OTHER"`,
+//!   `rpc_method="_OTHER"`. In the active-requests gauge gRPC calls are under
+//!   `http_route="grpc"` unless a `route_fn` names them.
+//!
+//! # Bounded series
+//!
+//! - `http_route` is the matched template: axum's `MatchedPath` (feature `axum`), else what
+//!   [`ServerLayer::route_fn`] says. Requests that matched no route (a fallback, a scanner's
+//!   guesses) all share `http_route="unmatched"` ([`UNMATCHED`]), never the raw path, and
+//!   their span is named after the method alone.
+//! - Methods outside the standard nine are `_OTHER`.
+//! - Past [`series_limit`](crate::series_limit) label-value sets, calls go to one
+//!   `__overflow__` series, as everywhere in obs.
+//!
+//! # Failures
+//!
+//! On a server, 5xx is a failure and 4xx is not (the caller's mistake, as the semantic
+//! conventions say for server spans); a request whose client hung up is `cancelled`, not a
+//! failure either. [`ServerLayer::failure`], [`ServerLayer::not_failure`] and
+//! [`ServerLayer::cancelled_is_failure`] change that per status code. `error_type` is empty
+//! on a non-failure, and the generated rules and dashboard count failures as the layer does:
+//! `error_type` neither empty nor `cancelled`. For gRPC servers, only `UNKNOWN`,
+//! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and `DATA_LOSS` are
+//! failures.
+//!
+//! # Rules and dashboard
+//!
+//! The layer's families join the [catalog](crate::catalog) when the layer is built: the
+//! generated rules record rate, error ratio and latency percentiles per method and route, and
+//! objectives on the layer ([`ServerLayer::objective`]) get burn-rate alerts that fire per
+//! route.
+//!
+//! ```
+//! use std::time::Duration;
+//! use obs_runtime::catalog::Objective;
+//!
+//! let layer = obs_runtime::http::ServerLayer::new()
+//!     .objective(Objective::success(99.9))
+//!     .objective(Objective::latency(Duration::from_millis(250), 99.0));
+//! let _service = tower::Layer::layer(&layer, tower::service_fn(|_: http::Request<String>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//! }));
+//! let rules = obs_runtime::rules::rules_yaml();
+//! assert!(rules.contains("record: obs:http_server_request_duration_seconds:error_ratio_rate1h"));
+//! assert!(rules.contains("sum by (job, http_request_method, http_route)"));
+//! ```
+//!
+//! # Clients
+//!
+//! [`ClientLayer`] wraps a tower client (hyper-util's legacy client, a tonic channel): a
+//! client span per request, its `traceparent` injected, and
+//! `http_client_request_duration_seconds{http_request_method, server_address,
+//! http_response_status_code, error_type}`. With reqwest, which is not a tower service,
+//! write the context into the request yourself inside a traced call:
+//!
+//! ```ignore
+//! #[obs_runtime::traced]
+//! async fn call_inventory(client: &reqwest::Client) -> reqwest::Result<reqwest::Response> {
+//!     let mut headers = http::HeaderMap::new();
+//!     obs_runtime::propagation::inject_headers(&mut headers); // this call's span
+//!     client.get("http://inventory/items").headers(headers).send().await
+//! }
+//! ```
+//!
+//! # Return types
+//!
+//! With the feature, `http::Response<B>` is a [`ReturnStatus`]: a 5xx
+//! response counts as `error` for `#[counted]`, `#[timed]` and `#[traced]`, with no code of
+//! yours. axum's `Response` is `http::Response<axum::body::Body>`, so it is covered.
+
+mod body;
+mod client;
+mod record;
+mod server;
+
+pub use body::ObsBody;
+pub use client::{Client, ClientFuture, ClientLayer};
+pub use record::{CANCELLED, OTHER, PANIC, UNMATCHED};
+pub use server::{ResponseFuture, RouteFn, Server, ServerLayer};
+
+use crate::status::{ReturnStatus, Status};
+
+/// The `http_request_method` label: the standard methods as they are, anything else
+/// `_OTHER`, so a scanner inventing methods cannot make series.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::PATCH => "PATCH",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::TRACE => "TRACE",
+        _ => record::OTHER,
+    }
+}
+
+/// The method in a span name: `HTTP` for `_OTHER`, as the conventions ask.
+fn span_method(method: &'static str) -> &'static str {
+    if method == record::OTHER {
+        "HTTP"
+    } else {
+        method
+    }
+}
+
+/// `network.protocol.version`.
+fn version_label(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
+/// A gRPC request: `content-type: application/grpc`, `application/grpc+proto`, ….
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The `grpc-status` of headers or trailers.
+fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+/// A 5xx response is `error`; anything else `ok`.
+///
+/// ```rust,standalone_crate
+/// #[obs_runtime::counted]
+/// fn handler(fail: bool) -> http::Response<String> {
+///     let code = if fail { 503 } else { 200 };
+///     http::Response::builder().status(code).body(String::new()).unwrap()
+/// }
+///
+/// handler(false);
+/// handler(true);
+/// let page = obs_runtime::render();
+/// assert!(page.contains(r#"function_calls_total{function="handler",module="rust_out",status="error"} 1"#));
+/// assert!(page.contains(r#"function_calls_total{function="handler",module="rust_out",status="ok"} 1"#));
+/// ```
+impl<B> ReturnStatus for http::Response<B> {
+    fn status(&self) -> Status {
+        if self.status().is_server_error() {
+            Status::ERROR
+        } else {
+            Status::OK
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! One request being measured: what it will record when it ends, however it ends.
+//!
+//! A [`Record`] is made when the request comes in (or goes out), moves from the response
+//! future into the response body, and records once: at the body's last frame, at an error, at
+//! a panic of the inner service, or on drop (the request was cancelled: the client hung up,
+//! or the caller dropped the future).
+
+use core::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::catalog::Objective;
+use crate::metrics::DEFAULT_BUCKETS;
+use crate::metrics::family::{self, Def, Family, Hist};
+use crate::status::StatusLabel;
+
+/// The value of `http_route` for requests that matched no route (a fallback, a 404 of the
+/// router, a scanner's guesses): one series for all of them, never the raw path. The span
+/// then carries no `http.route` and is named after the method alone, as the semantic
+/// conventions ask.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The value of `error_type` (and the span's `error.type`) of a request whose response body
+/// was dropped before its end: the client hung up, or the caller gave up. Not a failure
+/// unless the layer says so ([`ServerLayer::cancelled_is_failure`](super::ServerLayer::cancelled_is_failure)).
+pub const CANCELLED: &str = "cancelled";
+
+/// `error_type` of a request whose inner service panicked.
+pub const PANIC: &str = "panic";
+
+/// `error_type` of a request whose inner service returned an error instead of a response.
+pub const OTHER: &str = "_OTHER";
+
+/// The `error_type` label: empty on success, as the semantic conventions leave `error.type`
+/// out when nothing failed.
+const ERROR_TYPE: StatusLabel = StatusLabel::new(
+    "error_type",
+    ["", OTHER, PANIC, CANCELLED, "timeout", "blocked"],
+);
+
+pub(crate) const SERVER: Def = Def {
+    name: "http_server_request_duration_seconds",
+    help: "Duration of HTTP server requests, to the end of the response body, in seconds.",
+    labels: &[
+        "http_request_method",
+        "http_route",
+        "http_response_status_code",
+        "error_type",
+    ],
+    by: &["http_request_method", "http_route"],
+    status: ERROR_TYPE,
+};
+
+pub(crate) const ACTIVE: Def = Def {
+    name: "http_server_active_requests",
+    help: "HTTP server requests being served now, response bodies included.",
+    labels: &["http_request_method", "http_route"],
+    by: &["http_request_method", "http_route"],
+    status: StatusLabel::DEFAULT,
+};
+
+pub(crate) const CLIENT: Def = Def {
+    name: "http_client_request_duration_seconds",
+    help: "Duration of HTTP client requests, to the end of the response body, in seconds.",
+    labels: &[
+        "http_request_method",
+        "server_address",
+        "http_response_status_code",
+        "error_type",
+    ],
+    by: &["http_request_method", "server_address"],
+    status: ERROR_TYPE,
+};
+
+pub(crate) const RPC_SERVER: Def = Def {
+    name: "rpc_server_call_duration_seconds",
+    help: "Duration of gRPC calls served, to the end of the response, in seconds.",
+    labels: &[
+        "rpc_system",
+        "rpc_service",
+        "rpc_method",
+        "rpc_grpc_status_code",
+    ],
+    by: &["rpc_service", "rpc_method"],
+    status: StatusLabel::new("rpc_grpc_status_code", ["0", "2", PANIC, "1", "4", "7"]),
+};
+
+/// gRPC codes that are not a failure of the server (the caller's mistake, or the caller gave
+/// up), as the semantic conventions list for server spans: all but `UNKNOWN` (2),
+/// `DEADLINE_EXCEEDED` (4), `UNIMPLEMENTED` (12), `INTERNAL` (13), `UNAVAILABLE` (14) and
+/// `DATA_LOSS` (15).
+pub(crate) const RPC_NOT_FAILURES: [&str; 10] =
+    ["1", "3", "5", "6", "7", "8", "9", "10", "11", "16"];
+
+/// What the layer was built with, shared by every request through it.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    /// Status codes that are failures (server: 5xx; client: 4xx and 5xx), less those declared
+    /// not to be.
+    pub(crate) client: bool,
+    pub(crate) not_failures: Vec<u16>,
+    pub(crate) failures: Vec<u16>,
+    pub(crate) cancelled_is_failure: bool,
+}
+
+impl Policy {
+    pub(crate) fn is_failure(&self, code: u16) -> bool {
+        if self.failures.contains(&code) {
+            return true;
+        }
+        if self.not_failures.contains(&code) {
+            return false;
+        }
+        code >= 500 || (self.client && code >= 400)
+    }
+}
+
+/// The bounds of the layer's histograms: OTel's advised buckets for HTTP durations.
+pub(crate) static BUCKETS: [f64; 14] = DEFAULT_BUCKETS;
+
+/// The latency objective moved up to the next bucket bound, so the rules can read it.
+pub(crate) fn on_a_bound(objective: Objective) -> Objective {
+    match objective {
+        Objective::Latency { threshold, percent } => {
+            let bound = BUCKETS
+                .iter()
+                .copied()
+                .find(|b| *b >= threshold - 1e-12)
+                .unwrap_or(BUCKETS[BUCKETS.len() - 1]);
+            Objective::Latency {
+                threshold: bound,
+                percent,
+            }
+        }
+        success @ Objective::Success { .. } => success,
+    }
+}
+
+/// The families of a layer, made (or found) when it is built.
+#[derive(Clone, Copy)]
+pub(crate) struct Families {
+    pub(crate) http: &'static Family<Hist>,
+    pub(crate) active: Option<&'static Family<AtomicI64>>,
+    pub(crate) rpc: Option<&'static Family<Hist>>,
+}
+
+impl Families {
+    pub(crate) fn server(objectives: &[Objective], cancelled_is_failure: bool) -> Self {
+        let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
+        let http = family::histogram(SERVER, &BUCKETS);
+        let rpc = family::histogram(RPC_SERVER, &BUCKETS);
+        let cancelled: &[&'static str] = if cancelled_is_failure {
+            &[]
+        } else {
+            &[CANCELLED]
+        };
+        http.declare(&objectives, cancelled);
+        rpc.declare(&[], &RPC_NOT_FAILURES);
+        Families {
+            http,
+            active: Some(family::gauge(ACTIVE)),
+            rpc: Some(rpc),
+        }
+    }
+
+    pub(crate) fn client(objectives: &[Objective], cancelled_is_failure: bool) -> Self {
+        let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
+        let http = family::histogram(CLIENT, &BUCKETS);
+        let cancelled: &[&'static str] = if cancelled_is_failure {
+            &[]
+        } else {
+            &[CANCELLED]
+        };
+        http.declare(&objectives, cancelled);
+        Families {
+            http,
+            active: None,
+            rpc: None,
+        }
+    }
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum End {
+    /// The response (and its body) completed, with this status and, for gRPC, this code.
+    Done { status: u16, grpc: Option<u32> },
+    /// The inner service returned an error.
+    Error,
+    /// The inner service panicked.
+    Panic,
+}
+
+/// A gRPC request: the service and method from the path `/{service}/{method}`.
+pub(crate) struct Rpc {
+    pub(crate) service: Box<str>,
+    pub(crate) method: Box<str>,
+}
+
+/// One request being measured.
+pub(crate) struct Record {
+    pub(crate) start: Instant,
+    pub(crate) span: tracing::Span,
+    pub(crate) families: Families,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) method: &'static str,
+    /// The route (server) or the server's address (client).
+    pub(crate) route: Arc<str>,
+    pub(crate) rpc: Option<Rpc>,
+    pub(crate) active: Option<&'static AtomicI64>,
+    /// The response's status code, once known.
+    pub(crate) status: Option<u16>,
+    /// A gRPC status from the response headers, once known.
+    pub(crate) grpc: Option<u32>,
+    /// The body said it is at its end: dropping it now completes the request.
+    pub(crate) empty: bool,
+    pub(crate) done: bool,
+}
+
+/// The text of a gRPC code: `0` to `16`; anything else is `2` (UNKNOWN).
+fn grpc_code(code: u32) -> &'static str {
+    const CODES: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    CODES.get(code as usize).copied().unwrap_or("2")
+}
+
+/// The text of an HTTP status code, `100` to `999`; empty for anything else.
+fn code_text(code: u16) -> &'static str {
+    static CODES: std::sync::OnceLock<Box<[String]>> = std::sync::OnceLock::new();
+    let codes = CODES.get_or_init(|| (100..1000).map(|c: u16| c.to_string()).collect());
+    code.checked_sub(100)
+        .and_then(|i| codes.get(usize::from(i)))
+        .map_or("", String::as_str)
+}
+
+impl Record {
+    /// Records how the request ended, once.
+    pub(crate) fn finish(&mut self, end: End) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        if let Some(active) = self.active {
+            active.fetch_sub(1, Relaxed);
+        }
+        let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if let (Some(rpc), Some(family)) = (&self.rpc, self.families.rpc) {
+            let code = match end {
+                End::Done { grpc, .. } => grpc.or(self.grpc).unwrap_or(0),
+                End::Error | End::Panic => 13,
+            };
+            let code_text = match end {
+                End::Panic => PANIC,
+                _ => grpc_code(code),
+            };
+            // Unknown methods are answered UNIMPLEMENTED: one series for all of them.
+            let (service, method) = if code == 12 {
+                (OTHER, OTHER)
+            } else {
+                (&*rpc.service, &*rpc.method)
+            };
+            family.observe(&["grpc", service, method, code_text], nanos);
+            self.span.record("rpc.grpc.status_code", code);
+            let failure = matches!(end, End::Panic)
+                || (code != 0 && !RPC_NOT_FAILURES.contains(&grpc_code(code)));
+            if failure {
+                self.span.record("otel.status_code", "ERROR");
+                self.span.record("error.type", code_text);
+            }
+            return;
+        }
+        let (status, error_type) = match end {
+            End::Done { status, .. } => {
+                let failure = self.policy.is_failure(status);
+                let code = code_text(status);
+                (code, if failure { code } else { "" })
+            }
+            End::Error => ("", OTHER),
+            End::Panic => ("", PANIC),
+        };
+        self.families
+            .http
+            .observe(&[self.method, &self.route, status, error_type], nanos);
+        if !error_type.is_empty() {
+            self.span.record("otel.status_code", "ERROR");
+            self.span.record("error.type", error_type);
+        }
+    }
+
+    /// The request ended without a response or before its body's end.
+    fn cancelled(&mut self) {
+        if self.done {
+            return;
+        }
+        if std::thread::panicking() {
+            self.finish(End::Panic);
+            return;
+        }
+        if self.empty {
+            let status = self.status.unwrap_or(200);
+            self.finish(End::Done {
+                status,
+                grpc: self.grpc,
+            });
+            return;
+        }
+        self.done = true;
+        if let Some(active) = self.active {
+            active.fetch_sub(1, Relaxed);
+        }
+        let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if let (Some(rpc), Some(family)) = (&self.rpc, self.families.rpc) {
+            family.observe(&["grpc", &rpc.service, &rpc.method, "1"], nanos);
+            self.span.record("rpc.grpc.status_code", 1);
+            return;
+        }
+        let code = self.status.map_or("", code_text);
+        self.families
+            .http
+            .observe(&[self.method, &self.route, code, CANCELLED], nanos);
+        self.span.record("error.type", CANCELLED);
+        if self.policy.cancelled_is_failure {
+            self.span.record("otel.status_code", "ERROR");
+        }
+    }
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        self.cancelled();
+    }
+}

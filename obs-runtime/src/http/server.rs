@@ -1,0 +1,395 @@
+//! The server side: [`ServerLayer`] and the service it wraps around an HTTP or gRPC server.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Request, Response};
+use http_body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::ObsBody;
+use super::record::{End, Families, Policy, Record, Rpc, UNMATCHED};
+use crate::catalog::Objective;
+
+/// Names a request's route, for servers that do not say it (anything but axum's
+/// `MatchedPath`): `None` means the request matched no route.
+pub type RouteFn = Arc<dyn Fn(&http::request::Parts) -> Option<String> + Send + Sync>;
+
+/// A [`tower_layer::Layer`] that measures and traces every request of an HTTP or gRPC server:
+/// axum (`Router::layer`), hyper (through hyper-util's tower adapter), tonic
+/// (`Server::builder().layer(..)`). See [the module](super) for what it records.
+#[derive(Clone)]
+#[must_use]
+pub struct ServerLayer {
+    route: Option<RouteFn>,
+    traceparent: bool,
+    objectives: Vec<Objective>,
+    failures: Vec<u16>,
+    not_failures: Vec<u16>,
+    cancelled_is_failure: bool,
+}
+
+impl Default for ServerLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for ServerLayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerLayer")
+            .field("route_fn", &self.route.is_some())
+            .field("traceparent", &self.traceparent)
+            .field("objectives", &self.objectives)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerLayer {
+    /// A layer with the defaults: the route from axum's `MatchedPath` (feature `axum`), 5xx
+    /// a failure, 4xx and cancelled requests not.
+    pub fn new() -> Self {
+        ServerLayer {
+            route: None,
+            traceparent: false,
+            objectives: Vec::new(),
+            failures: Vec::new(),
+            not_failures: Vec::new(),
+            cancelled_is_failure: false,
+        }
+    }
+
+    /// Names each request's route (a template such as `/orders/{id}`, never the raw path):
+    /// for hyper, tonic or any router that does not put axum's `MatchedPath` in the request.
+    /// `None` is a request that matched no route ([`UNMATCHED`]).
+    ///
+    /// ```
+    /// let layer = obs_runtime::http::ServerLayer::new().route_fn(|parts| {
+    ///     match parts.uri.path() {
+    ///         "/health" => Some("/health".to_owned()),
+    ///         p if p.starts_with("/orders/") => Some("/orders/{id}".to_owned()),
+    ///         _ => None,
+    ///     }
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn route_fn(
+        mut self,
+        f: impl Fn(&http::request::Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.route = Some(Arc::new(f));
+        self
+    }
+
+    /// Writes the server span's `traceparent` into each response (feature `otlp`), so a
+    /// caller, a browser or a support ticket can find the trace.
+    pub fn respond_with_traceparent(mut self) -> Self {
+        self.traceparent = true;
+        self
+    }
+
+    /// Declares an objective on every route through this layer:
+    /// `.objective(Objective::success(99.9))`,
+    /// `.objective(Objective::latency(Duration::from_millis(250), 99.0))`. The generated
+    /// rules get burn-rate alerts per route, the dashboard a burn panel.
+    pub fn objective(mut self, objective: Objective) -> Self {
+        self.objectives.push(objective);
+        self
+    }
+
+    /// Counts a status code as a failure that is not one by default (a `429` that should
+    /// page, say): `error_type` is set, the span is `ERROR`.
+    pub fn failure(mut self, status: http::StatusCode) -> Self {
+        self.failures.push(status.as_u16());
+        self
+    }
+
+    /// Counts a status code as **not a failure** that is one by default (a `503` a load
+    /// shedder answers on purpose, say): no `error_type`, the span is not `ERROR`, the rules
+    /// count it with the successes.
+    pub fn not_failure(mut self, status: http::StatusCode) -> Self {
+        self.not_failures.push(status.as_u16());
+        self
+    }
+
+    /// Counts a request whose client hung up before the response's end as a failure. By
+    /// default it is not (the client gave up, the server did not fail): the series reads
+    /// `error_type="cancelled"` and the rules leave it out of the error ratio.
+    pub fn cancelled_is_failure(mut self) -> Self {
+        self.cancelled_is_failure = true;
+        self
+    }
+}
+
+/// What every request through one layer shares.
+struct Shared {
+    policy: Arc<Policy>,
+    families: Families,
+    route: Option<RouteFn>,
+    traceparent: bool,
+}
+
+impl<S> Layer<S> for ServerLayer {
+    type Service = Server<S>;
+
+    fn layer(&self, inner: S) -> Server<S> {
+        let shared = Shared {
+            policy: Arc::new(Policy {
+                client: false,
+                not_failures: self.not_failures.clone(),
+                failures: self.failures.clone(),
+                cancelled_is_failure: self.cancelled_is_failure,
+            }),
+            families: Families::server(&self.objectives, self.cancelled_is_failure),
+            route: self.route.clone(),
+            traceparent: self.traceparent,
+        };
+        Server {
+            inner,
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+/// The service [`ServerLayer`] wraps around a server's service.
+#[derive(Clone)]
+pub struct Server<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: core::fmt::Debug> core::fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The route of a request: axum's `MatchedPath`, else the layer's `route_fn`, else none.
+fn route_of(parts: &http::request::Parts, route: Option<&RouteFn>) -> Option<Arc<str>> {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = parts.extensions.get::<axum::extract::MatchedPath>() {
+        return Some(Arc::from(matched.as_str()));
+    }
+    route.and_then(|f| f(parts)).map(Arc::from)
+}
+
+/// `/{service}/{method}` of a gRPC path.
+fn rpc_of(path: &str) -> Rpc {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(super::record::OTHER);
+    let method = parts
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(super::record::OTHER);
+    Rpc {
+        service: service.into(),
+        method: method.into(),
+    }
+}
+
+impl<S, B, ResB> Service<Request<B>> for Server<S>
+where
+    S: Service<Request<B>, Response = Response<ResB>>,
+    ResB: Body,
+{
+    type Response = Response<ObsBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let (parts, body) = req.into_parts();
+        let shared = &*self.shared;
+        let method = super::method_label(&parts.method);
+        let grpc = super::is_grpc(&parts.headers);
+        let matched = route_of(&parts, shared.route.as_ref());
+        let rpc = grpc.then(|| rpc_of(parts.uri.path()));
+        let route: Arc<str> = match (&matched, grpc) {
+            (Some(route), _) => route.clone(),
+            (None, true) => Arc::from("grpc"),
+            (None, false) => Arc::from(UNMATCHED),
+        };
+        let span = server_span(&parts, method, matched.as_deref(), rpc.as_ref());
+        #[cfg(feature = "otlp")]
+        {
+            let caller = crate::propagation::extract_headers(&parts.headers);
+            if caller.is_valid() {
+                caller.set_parent_of(&span);
+            }
+        }
+        let active = shared.families.active.map(|family| {
+            let cell = family.cell(&[method, &route]);
+            cell.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            cell
+        });
+        let mut record = Record {
+            start,
+            span,
+            families: shared.families,
+            policy: shared.policy.clone(),
+            method,
+            route,
+            rpc,
+            active,
+            status: None,
+            grpc: None,
+            empty: false,
+            done: false,
+        };
+        let req = Request::from_parts(parts, body);
+        let inner = &mut self.inner;
+        let called = record
+            .span
+            .in_scope(|| catch_unwind(AssertUnwindSafe(|| inner.call(req))));
+        match called {
+            Ok(future) => ResponseFuture {
+                inner: future,
+                record: Some(record),
+                traceparent: shared.traceparent,
+            },
+            Err(panic) => {
+                record.finish(End::Panic);
+                resume_unwind(panic)
+            }
+        }
+    }
+}
+
+/// The server span: `{method} {route}` (or `{service}/{method}` for gRPC), kind server.
+fn server_span(
+    parts: &http::request::Parts,
+    method: &'static str,
+    route: Option<&str>,
+    rpc: Option<&Rpc>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        target: "obs_runtime::http",
+        "HTTP request",
+        otel.name = tracing::field::Empty,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        http.request.method = method,
+        url.path = parts.uri.path(),
+        url.scheme = parts.uri.scheme_str().unwrap_or("http"),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        network.protocol.version = super::version_label(parts.version),
+        user_agent.original = tracing::field::Empty,
+        rpc.system = tracing::field::Empty,
+        rpc.service = tracing::field::Empty,
+        rpc.method = tracing::field::Empty,
+        rpc.grpc.status_code = tracing::field::Empty,
+    );
+    if span.is_disabled() {
+        return span;
+    }
+    if let Some(agent) = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        span.record("user_agent.original", agent);
+    }
+    if let Some(route) = route {
+        span.record("http.route", route);
+    }
+    let name = match (rpc, route) {
+        (Some(rpc), _) => {
+            span.record("rpc.system", "grpc");
+            span.record("rpc.service", &*rpc.service);
+            span.record("rpc.method", &*rpc.method);
+            format!("{}/{}", rpc.service, rpc.method)
+        }
+        (None, Some(route)) => format!("{} {route}", super::span_method(method)),
+        (None, None) => super::span_method(method).to_owned(),
+    };
+    span.record("otel.name", name.as_str());
+    span
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Server`]'s response: the inner service's, polled inside the request's
+    /// span, with a panic counted before it goes on.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        record: Option<Record>,
+        traceparent: bool,
+    }
+}
+
+impl<F, ResB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+    ResB: Body,
+{
+    type Output = Result<Response<ObsBody<ResB>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let span = this.record.as_ref().map(|r| r.span.clone());
+        let entered = span.as_ref().map(tracing::Span::enter);
+        let inner = this.inner;
+        let polled = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(polled) => polled,
+            Err(panic) => {
+                drop(entered);
+                if let Some(mut record) = this.record.take() {
+                    record.finish(End::Panic);
+                }
+                resume_unwind(panic)
+            }
+        };
+        drop(entered);
+        match polled {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => {
+                if let Some(mut record) = this.record.take() {
+                    record.finish(End::Error);
+                }
+                Poll::Ready(Err(e))
+            }
+            Poll::Ready(Ok(response)) => {
+                let Some(mut record) = this.record.take() else {
+                    return Poll::Ready(Ok(response.map(|b| ObsBody::new(b, None))));
+                };
+                let (mut parts, body) = response.into_parts();
+                record.status = Some(parts.status.as_u16());
+                record
+                    .span
+                    .record("http.response.status_code", parts.status.as_u16());
+                if record.rpc.is_some() {
+                    record.grpc = super::grpc_status(&parts.headers);
+                }
+                record.empty = body.is_end_stream();
+                #[cfg(feature = "otlp")]
+                if *this.traceparent {
+                    record
+                        .span
+                        .in_scope(|| crate::propagation::inject_headers(&mut parts.headers));
+                }
+                #[cfg(not(feature = "otlp"))]
+                let _ = (this.traceparent, &mut parts);
+                Poll::Ready(Ok(Response::from_parts(
+                    parts,
+                    ObsBody::new(body, Some(record)),
+                )))
+            }
+        }
+    }
+}
