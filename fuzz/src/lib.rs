@@ -42,7 +42,10 @@ pub const TARGETS: [(&str, fn(&[u8])); 5] = [
 pub fn http_head(data: &[u8]) {
     if let Some((method, path)) = obs_runtime::__private::parse_request_head(data) {
         let head = String::from_utf8_lossy(data);
-        assert!(head.contains(method) && head.contains(path), "{method} {path} not in the head");
+        assert!(
+            head.contains(method) && head.contains(path),
+            "{method} {path} not in the head"
+        );
     }
 }
 
@@ -63,7 +66,10 @@ pub fn traceparent(data: &[u8]) {
         let id = caller.trace_id().expect("a valid context has a trace id");
         assert_eq!(id.len(), 32, "trace id {id:?}");
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "trace id {id:?}");
-        assert!(id.bytes().any(|b| b != b'0'), "the all-zero trace id is invalid");
+        assert!(
+            id.bytes().any(|b| b != b'0'),
+            "the all-zero trace id is invalid"
+        );
         // Known and left to the traces rewrite: opentelemetry's propagator accepts a trace id
         // shorter than the 32 digits W3C requires and pads it with zeros
         // (`regressions/traceparent/short_trace_id`), so only the significant digits are

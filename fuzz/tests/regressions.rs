@@ -14,7 +14,9 @@ fn every_committed_input_replays_clean() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
-            let mut files: Vec<_> = entries.map(|e| e.expect("readable folder").path()).collect();
+            let mut files: Vec<_> = entries
+                .map(|e| e.expect("readable folder").path())
+                .collect();
             files.sort();
             for file in files {
                 if file.file_name().is_some_and(|n| n == ".gitkeep") {
