@@ -404,6 +404,27 @@ if os.path.exists(compile_path):
         )
     out("")
 
+soak_path = os.path.join(OUT, "soak.txt")
+if os.path.exists(soak_path):
+    with open(soak_path) as f:
+        soak = f.read().strip()
+    first = soak.splitlines()[0] if soak else ""
+    out("## Soak (`cargo bench -p obs-soak --bench soak`, `bash benches/report.sh --soak`)")
+    out("")
+    out("Four threads call sync and async functions (labels from the call, one past the series")
+    out("limit; spans sampled at 10 %) while a thread scrapes `/metrics` over loopback every")
+    out("100 ms and the exporter sends OTLP/HTTP to a receiver in the process that is down a third")
+    out(f"of the time. {first.removeprefix('soak: ')}. The bench's own report:")
+    out("")
+    out("```")
+    out(soak)
+    out("```")
+    out("")
+    for line in soak.splitlines():
+        what, sep, verdict = line.rpartition(": ")
+        if sep and verdict in ("yes", "NO") and not what.startswith("=="):
+            target(f"soak: {what}", verdict, verdict == "yes")
+
 body = lines[body_start:]
 del lines[body_start:]
 out("## Targets")

@@ -1,0 +1,89 @@
+//! What each fuzz target checks, one function per target, so that the targets
+//! (`fuzz_targets/*.rs`) and the replay of committed crashes (`tests/regressions.rs`, on the
+//! stable toolchain) run exactly the same code on an input.
+//!
+//! Every function takes the raw bytes libFuzzer hands over and panics only when obs breaks a
+//! promise on them: a panic inside obs, or an assertion below.
+
+// The proc-macro crate cannot be linked as a library: its modules are compiled in here, at
+// the crate root where their `crate::` paths expect each other.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/args/mod.rs"]
+mod args;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/expand/mod.rs"]
+mod expand;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/item.rs"]
+mod item;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/names.rs"]
+mod names;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/plan.rs"]
+mod plan;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/shared.rs"]
+mod shared;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../obs-macros/src/valid.rs"]
+mod valid;
+
+mod attribute;
+mod env;
+mod labels;
+
+pub use attribute::attribute;
+pub use env::env;
+pub use labels::labels;
+
+/// The targets, by the name of their folder under `corpus/` and `regressions/`.
+pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+    ("attribute", attribute),
+    ("http_head", http_head),
+    ("traceparent", traceparent),
+    ("env", env),
+    ("labels", labels),
+];
+
+/// Arbitrary bytes as an HTTP request head: parsed or refused, never a panic. What is parsed
+/// is a method and a path taken from the head itself.
+pub fn http_head(data: &[u8]) {
+    if let Some((method, path)) = obs_runtime::__private::parse_request_head(data) {
+        let head = String::from_utf8_lossy(data);
+        assert!(
+            head.contains(method) && head.contains(path),
+            "{method} {path} not in the head"
+        );
+    }
+}
+
+/// Arbitrary `traceparent` and `tracestate` values (the first line, then the rest) through
+/// `propagation::extract_map`: a context or none, never a panic. A context it accepts carries
+/// the trace id written in the header, 32 hex digits, not all zero.
+pub fn traceparent(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (traceparent, tracestate) = text.split_once('\n').unwrap_or((&text, ""));
+    let mut headers = std::collections::HashMap::new();
+    headers.insert("traceparent".to_owned(), traceparent.to_owned());
+    if !tracestate.is_empty() {
+        headers.insert("TraceState".to_owned(), tracestate.to_owned());
+    }
+    let caller = obs_runtime::propagation::extract_map(&headers);
+    let _ = caller.is_sampled();
+    if caller.is_valid() {
+        let id = caller.trace_id().expect("a valid context has a trace id");
+        assert_eq!(id.len(), 32, "trace id {id:?}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "trace id {id:?}");
+        assert!(
+            id.bytes().any(|b| b != b'0'),
+            "the all-zero trace id is invalid"
+        );
+        // The id is the header's own 32 digits: a shorter one (opentelemetry's propagator
+        // padded it with zeros, `regressions/traceparent/short_trace_id`) is refused.
+        assert!(
+            traceparent.contains(&id),
+            "trace id {id:?} is not the one in {traceparent:?}"
+        );
+    }
+}
