@@ -304,8 +304,8 @@ pub use obs_macros::exclude;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autoref::{
-        ArgDebug, ArgOther, Autoref, DescribeAny, DescribeDisplay, DescribeResult, ViaAny,
-        ViaErrorStatus, ViaResult, ViaReturnStatus,
+        ArgDebug, ArgOther, ArgTyped, Autoref, DescribeAny, DescribeDisplay, DescribeResult,
+        RetAny, RetOk, Typed, ViaAny, ViaErrorStatus, ViaResult, ViaReturnStatus,
     };
     pub use crate::metrics::FnMeta;
     pub use crate::metrics::catalog::Objective;

@@ -123,8 +123,8 @@ pub(super) struct Parts {
     starts: TokenStream,
     /// The metric guards, finished with `obs_status`.
     finishes: TokenStream,
-    /// `#[traced]`: the span's start, before the guards, and end, after them.
-    trace: Option<(TokenStream, TokenStream)>,
+    /// `#[traced]`: the span's start, before the guards, its events, and its end, after them.
+    trace: Option<trace::TraceParts>,
 }
 
 impl Parts {
