@@ -9,7 +9,7 @@ use syn::{Ident, LitInt, LitStr, Path, Token, parenthesized};
 use super::parse::{error_here, next_span, parse_entries, parse_eq, set_once};
 use super::{EventArg, FieldArg, FmtMode, Level};
 
-const LEVELS: &str = "`level = \"trace\"`, `\"debug\"`, `\"info\"`, `\"warn\"` or `\"error\"` (or 1 to 5, as `tracing` numbers them: 1 is trace, 5 is error)";
+const LEVELS: &str = "`level = \"trace\"`, `\"debug\"`, `\"info\"`, `\"warn\"` or `\"error\"`";
 
 pub(super) fn parse_level(input: ParseStream<'_>, key: &Ident) -> syn::Result<Level> {
     if input.peek(LitInt) {
@@ -170,6 +170,12 @@ pub(super) fn parse_event(input: ParseStream<'_>, key: &Ident) -> syn::Result<Ev
         },
         &format!("expected `,` before the next mode of `{key}`"),
     )?;
+    if let (Some(field), Some(_)) = (&field_at, event.level) {
+        return Err(syn::Error::new(
+            field.span(),
+            "`ret(field, level = ..)`: a span field has no level of its own; drop `level`, or `field` for an event",
+        ));
+    }
     Ok(event)
 }
 

@@ -26,7 +26,6 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
         trace,
     } = parts;
     let out = Ident::new("obs_out", m);
-    let status = Ident::new("obs_status", m);
     let (trace_start, events, trace_finish) = match trace {
         Some(t) => (Some(t.start), t.events, Some(t.finish)),
         None => (None, None, None),
@@ -43,13 +42,7 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
     // The user's statements stay in a block of their own, so their items do not follow our
     // statements (clippy's `items_after_statements`).
     let body = quote!({ #(#stmts)* });
-    let probe = quote_spanned! {m=>
-        let #status = {
-            #[allow(unused_imports)]
-            use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
-            (&&&#p::Autoref(&#out)).__obs_status()
-        };
-    };
+    let probe = probe(&p);
     match shape {
         Shape::Sync => {
             let (run, early) = sync_parts(
@@ -125,6 +118,18 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
             #starts
             #body
         },
+    }
+}
+
+/// `let obs_status = …;`: the call's status, chosen at compile time from the type of `obs_out`.
+fn probe(p: &TokenStream) -> TokenStream {
+    let m = Span::mixed_site();
+    quote_spanned! {m=>
+        let obs_status = {
+            #[allow(unused_imports)]
+            use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
+            (&&&#p::Autoref(&obs_out)).__obs_status()
+        };
     }
 }
 

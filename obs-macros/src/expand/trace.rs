@@ -181,18 +181,97 @@ pub(super) fn trace_parts(
         keys.push("return".to_owned());
         values.push(quote_spanned!(m=> #p::Empty));
     }
-    // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
-    let named = trace.name.is_some();
-    let fixed = SPAN_FIELDS;
     let parent = trace.parent.as_ref().map(|parent| {
         let at = syn::spanned::Spanned::span(parent);
         quote_spanned!(at=> ::core::convert::Into::<::core::option::Option<#p::tracing::Id>>::into(#parent))
     });
-    let arg_traits = quote_spanned! {m=>
-        #[allow(unused_imports)]
-        use #p::{ArgDebug as _, ArgOther as _, ArgTyped as _};
+    let span = OpenSpan {
+        p,
+        trace,
+        name: &name,
+        level: &level,
+        keys: &keys,
+        values: &values,
+        parent: parent.as_ref(),
+        file,
+        line,
     };
     let opened = if trace.fields.is_none() && keys.len() <= MAX_OPEN_ARGS {
+        span.open()
+    } else {
+        span.through_span_macro()
+    };
+    // `follows_from = causes`: evaluated only when the span is built.
+    let traced = match &trace.follows_from {
+        None => opened,
+        Some(causes) => quote_spanned! {m=>
+            let obs_span = { #opened };
+            for obs_cause in #causes {
+                obs_span.follows_from(obs_cause);
+            }
+            obs_span
+        },
+    };
+    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
+    let start = quote_spanned! {m=>
+        let obs_enabled = #p::tracing::level_enabled!(#level);
+        let obs_traced = if obs_enabled {
+            ::core::option::Option::Some({ #traced })
+        } else {
+            ::core::option::Option::None
+        };
+    };
+    let record = trace
+        .ret
+        .as_ref()
+        .filter(|r| r.field)
+        .map(|ret| record_return(p, ret));
+    let finish = quote_spanned! {m=>
+        #record
+        #p::Traced::end(obs_traced, #status, &|| {
+            #[allow(unused_imports)]
+            use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
+            (&&#p::Autoref(&#out)).__obs_describe()
+        });
+    };
+    Ok(TraceParts {
+        start,
+        events: events(p, trace),
+        finish,
+    })
+}
+
+/// What the span is opened with.
+struct OpenSpan<'a> {
+    p: &'a TokenStream,
+    trace: &'a TraceArgs,
+    name: &'a TokenStream,
+    level: &'a TokenStream,
+    keys: &'a [String],
+    values: &'a [TokenStream],
+    parent: Option<&'a TokenStream>,
+    file: &'a TokenStream,
+    line: &'a TokenStream,
+}
+
+impl OpenSpan<'_> {
+    /// The span opened by `Traced::open` at a callsite the expansion declares.
+    fn open(&self) -> TokenStream {
+        let m = Span::mixed_site();
+        let OpenSpan {
+            p,
+            trace,
+            name,
+            level,
+            keys,
+            values,
+            parent,
+            file,
+            line,
+        } = *self;
+        let named = trace.name.is_some();
+        let fixed = SPAN_FIELDS;
+        let arg_traits = arg_traits(p);
         // The callsite `tracing::span!` would declare, and one call into the runtime that
         // opens the span: `span!`'s recursive expansion, in every traced fn, was the bulk of
         // the attribute's build time.
@@ -229,12 +308,30 @@ pub(super) fn trace_parts(
             #arg_traits
             #open
         }
-    } else {
+    }
+
+    /// The span opened by `tracing::span!`, for `fields(..)` and many arguments.
+    fn through_span_macro(&self) -> TokenStream {
+        let m = Span::mixed_site();
+        let OpenSpan {
+            p,
+            trace,
+            name,
+            level,
+            keys,
+            values,
+            parent,
+            file,
+            line,
+        } = *self;
+        let named = trace.name.is_some();
+        let arg_traits = arg_traits(p);
         let fields = trace.fields.iter().flatten().map(|field| {
             let key = &field.key;
-            match &field.value {
-                Some(value) => quote!(#key = #value),
-                None => quote_spanned!(m=> #key = #p::Empty),
+            if let Some(value) = &field.value {
+                quote!(#key = #value)
+            } else {
+                quote_spanned!(m=> #key = #p::Empty)
             }
         });
         let start_fn = Ident::new(if named { "start_named" } else { "start" }, m);
@@ -279,45 +376,14 @@ pub(super) fn trace_parts(
                 &__OBS_META,
             )
         }
-    };
-    // `follows_from = causes`: evaluated only when the span is built.
-    let traced = match &trace.follows_from {
-        None => opened,
-        Some(causes) => quote_spanned! {m=>
-            let obs_span = { #opened };
-            for obs_cause in #causes {
-                obs_span.follows_from(obs_cause);
-            }
-            obs_span
-        },
-    };
-    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
-    let start = quote_spanned! {m=>
-        let obs_enabled = #p::tracing::level_enabled!(#level);
-        let obs_traced = if obs_enabled {
-            ::core::option::Option::Some({ #traced })
-        } else {
-            ::core::option::Option::None
-        };
-    };
-    let record = trace
-        .ret
-        .as_ref()
-        .filter(|r| r.field)
-        .map(|ret| record_return(p, ret));
-    let finish = quote_spanned! {m=>
-        #record
-        #p::Traced::end(obs_traced, #status, &|| {
-            #[allow(unused_imports)]
-            use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
-            (&&#p::Autoref(&#out)).__obs_describe()
-        });
-    };
-    Ok(TraceParts {
-        start,
-        events: events(p, trace),
-        finish,
-    })
+    }
+}
+
+fn arg_traits(p: &TokenStream) -> TokenStream {
+    quote_spanned! {Span::mixed_site()=>
+        #[allow(unused_imports)]
+        use #p::{ArgDebug as _, ArgOther as _, ArgTyped as _};
+    }
 }
 
 /// The `err` and `ret` events, on `obs_ref`, a reference to the body's value. Each is gated
@@ -338,13 +404,23 @@ fn events(p: &TokenStream, trace: &TraceArgs) -> Option<TokenStream> {
         // `Display` (`Debug`), is reported there.
         let at = m.located_at(err.at);
         let e = Ident::new("obs_error", at);
-        let value = match err.mode {
-            Some(FmtMode::Debug) => quote_spanned!(at=> ?#e),
-            _ => quote_spanned!(at=> %#e),
+        // Coerced to `dyn Display` (`dyn Debug`) first, at the `err` token: an error type
+        // without it is one error there, not three inside `tracing::event!`.
+        let (fmt, sigil) = if err.mode == Some(FmtMode::Debug) {
+            (
+                quote_spanned!(at=> ::core::fmt::Debug),
+                quote_spanned!(at=> ?),
+            )
+        } else {
+            (
+                quote_spanned!(at=> ::core::fmt::Display),
+                quote_spanned!(at=> %),
+            )
         };
         out.extend(quote_spanned! {at=>
             if let ::core::result::Result::Err(#e) = #obs_ref {
-                #p::tracing::event!(#target #level, error = #value);
+                let obs_shown: &dyn #fmt = #e;
+                #p::tracing::event!(#target #level, error = #sigil obs_shown);
             }
         });
     }
@@ -352,9 +428,16 @@ fn events(p: &TokenStream, trace: &TraceArgs) -> Option<TokenStream> {
         let level = level_tokens(p, ret.level.or(trace.level));
         let at = m.located_at(ret.at);
         let v = Ident::new("obs_value", at);
-        let value = match ret.mode {
-            Some(FmtMode::Display) => quote_spanned!(at=> %#v),
-            _ => quote_spanned!(at=> ?#v),
+        let (fmt, sigil) = if ret.mode == Some(FmtMode::Display) {
+            (
+                quote_spanned!(at=> ::core::fmt::Display),
+                quote_spanned!(at=> %),
+            )
+        } else {
+            (
+                quote_spanned!(at=> ::core::fmt::Debug),
+                quote_spanned!(at=> ?),
+            )
         };
         out.extend(quote_spanned! {at=>
             if let ::core::option::Option::Some(#v) = {
@@ -362,7 +445,8 @@ fn events(p: &TokenStream, trace: &TraceArgs) -> Option<TokenStream> {
                 use #p::{RetAny as _, RetOk as _};
                 (&#p::Autoref(#obs_ref)).__obs_ret()
             } {
-                #p::tracing::event!(#target #level, return = #value);
+                let obs_shown: &dyn #fmt = #v;
+                #p::tracing::event!(#target #level, return = #sigil obs_shown);
             }
         });
     }

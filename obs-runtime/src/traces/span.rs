@@ -51,6 +51,14 @@ const MAX_SPAN_FIELDS: usize = 32;
 /// goes through `tracing::span!`.
 pub const MAX_OPEN_ARGS: usize = MAX_SPAN_FIELDS - SPAN_FIELDS;
 
+/// The parent of a span being opened.
+enum Parent {
+    /// The current span, as `tracing::span!` gives.
+    Current,
+    /// `#[traced(parent = …)]`: that span, or none (a root span).
+    Given(Option<tracing::Id>),
+}
+
 /// Guard of `#[traced]`: owns the call's span and writes how the call ended into it.
 #[must_use]
 pub struct Traced {
@@ -89,7 +97,7 @@ impl Traced {
         named: bool,
         args: &[&dyn tracing::Value],
     ) -> Self {
-        Self::open_in(callsite, meta, named, None, args)
+        Self::open_in(callsite, meta, named, Parent::Current, args)
     }
 
     /// As [`Traced::open`], for `#[traced(parent = …)]`: the span's parent is `parent`, or
@@ -102,16 +110,15 @@ impl Traced {
         parent: Option<tracing::Id>,
         args: &[&dyn tracing::Value],
     ) -> Self {
-        Self::open_in(callsite, meta, named, Some(parent), args)
+        Self::open_in(callsite, meta, named, Parent::Given(parent), args)
     }
 
-    /// `parent`: `None` for the current span, `Some(parent)` for an explicit one.
     #[inline]
     fn open_in(
         callsite: &'static DefaultCallsite,
         meta: &'static FnMeta,
         named: bool,
-        parent: Option<Option<tracing::Id>>,
+        parent: Parent,
         args: &[&dyn tracing::Value],
     ) -> Self {
         let metadata = callsite.metadata();
@@ -142,8 +149,8 @@ impl Traced {
             context::opening(opening, || {
                 let values = fields.value_set_all(&values[..len]);
                 match parent {
-                    None => tracing::Span::new(metadata, &values),
-                    Some(parent) => tracing::Span::child_of(parent, metadata, &values),
+                    Parent::Current => tracing::Span::new(metadata, &values),
+                    Parent::Given(parent) => tracing::Span::child_of(parent, metadata, &values),
                 }
             })
         } else {
