@@ -233,7 +233,11 @@ fn spans_carry_code_location_and_arguments_once_each() {
     assert_eq!(keys.len(), span.keys.len(), "{:?}", span.keys);
     // Server side too.
     let reserve = run.span(2, "reserve");
-    assert_eq!(reserve.attr("sku"), Some(&Attr::Int(14)), "typed, as `order`");
+    assert_eq!(
+        reserve.attr("sku"),
+        Some(&Attr::Int(14)),
+        "typed, as `order`"
+    );
     assert_eq!(
         reserve.attr("code.function.name"),
         Some(&Attr::Str("server::reserve".into()))
