@@ -56,6 +56,8 @@ struct Receipt {
 
 struct Shop;
 
+// A real shop's methods read its stores through `self`; this one's are rules of thumb.
+#[allow(clippy::unused_self)]
 #[counted]
 #[timed(buckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5])]
 impl Shop {

@@ -1,5 +1,12 @@
 //! `#[traced]` as a `tracing` subscriber sees it: names, OTel fields, arguments, statuses,
 //! parents, levels.
+// The functions here are shaped to test what the attribute records (references to small
+// values, one-letter arguments), not to model good signatures.
+#![allow(
+    clippy::trivially_copy_pass_by_ref,
+    clippy::many_single_char_names,
+    clippy::similar_names
+)]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,31 +23,100 @@ use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
+#[path = "traced/fixes.rs"]
+mod fixes;
+#[path = "traced/options.rs"]
+mod options;
+
 /// One span as recorded.
 #[derive(Clone, Debug, Default)]
 struct Recorded {
     name: String,
     level: String,
+    /// The callsite's target, from its metadata.
+    target: String,
     /// The callsite's location, from its metadata.
     file: String,
     line: u32,
     parent: Option<String>,
     fields: BTreeMap<String, String>,
+    /// How each field was recorded: `i64`, `u64`, `f64`, `bool`, `str` or `debug`.
+    types: BTreeMap<String, &'static str>,
+    /// The names of the spans this one follows from.
+    follows: Vec<String>,
     closed: bool,
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(u64, Recorded)>>>);
+/// One event as recorded.
+#[derive(Clone, Debug, Default)]
+struct Event {
+    level: String,
+    target: String,
+    /// The span the event is in (its explicit parent, or the current span).
+    span: Option<String>,
+    fields: BTreeMap<String, String>,
+    types: BTreeMap<String, &'static str>,
+}
 
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
+#[derive(Clone, Default)]
+struct Capture {
+    spans: Arc<Mutex<Vec<(u64, Recorded)>>>,
+    events: Arc<Mutex<Vec<Event>>>,
+    /// What happened, in order: `enter place`, `event error`, `exit place`, `close place`.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+struct Fields<'a> {
+    values: &'a mut BTreeMap<String, String>,
+    types: &'a mut BTreeMap<String, &'static str>,
+}
+
+impl Fields<'_> {
+    fn put(&mut self, field: &Field, value: String, ty: &'static str) {
+        self.values.insert(field.name().to_owned(), value);
+        self.types.insert(field.name().to_owned(), ty);
+    }
+}
 
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        self.put(field, format!("{value:?}"), "debug");
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
+        self.put(field, value.to_owned(), "str");
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, value.to_string(), "i64");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, value.to_string(), "u64");
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, value.to_string(), "f64");
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, value.to_string(), "bool");
+    }
+}
+
+impl Capture {
+    fn span_name(&self, id: &Id) -> String {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id.into_u64())
+            .map(|(_, s)| s.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn note(&self, what: String) {
+        self.log.lock().unwrap().push(what);
     }
 }
 
@@ -49,6 +125,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         let mut span = Recorded {
             name: attrs.metadata().name().to_owned(),
             level: attrs.metadata().level().to_string(),
+            target: attrs.metadata().target().to_owned(),
             file: attrs.metadata().file().unwrap_or_default().to_owned(),
             line: attrs.metadata().line().unwrap_or_default(),
             parent: ctx
@@ -57,33 +134,110 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
                 .map(|p| p.name().to_owned()),
             ..Recorded::default()
         };
-        attrs.record(&mut Fields(&mut span.fields));
-        self.0.lock().unwrap().push((id.into_u64(), span));
+        attrs.record(&mut Fields {
+            values: &mut span.fields,
+            types: &mut span.types,
+        });
+        self.spans.lock().unwrap().push((id.into_u64(), span));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
-        let mut spans = self.0.lock().unwrap();
+        let mut spans = self.spans.lock().unwrap();
         if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
-            values.record(&mut Fields(&mut span.fields));
+            values.record(&mut Fields {
+                values: &mut span.fields,
+                types: &mut span.types,
+            });
         }
     }
 
+    fn on_follows_from(&self, id: &Id, cause: &Id, _ctx: LayerContext<'_, S>) {
+        let cause = self.span_name(cause);
+        let mut spans = self.spans.lock().unwrap();
+        if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            span.follows.push(cause);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        let mut recorded = Event {
+            level: event.metadata().level().to_string(),
+            target: event.metadata().target().to_owned(),
+            span: ctx.event_span(event).map(|s| s.name().to_owned()),
+            ..Event::default()
+        };
+        event.record(&mut Fields {
+            values: &mut recorded.fields,
+            types: &mut recorded.types,
+        });
+        let keys: Vec<&str> = recorded.fields.keys().map(String::as_str).collect();
+        self.note(format!("event {}", keys.join(",")));
+        self.events.lock().unwrap().push(recorded);
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        self.note(format!("enter {}", self.span_name(id)));
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        self.note(format!("exit {}", self.span_name(id)));
+    }
+
     fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
-        let mut spans = self.0.lock().unwrap();
+        let name = self.span_name(&id);
+        self.note(format!("close {name}"));
+        let mut spans = self.spans.lock().unwrap();
         if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
             span.closed = true;
         }
     }
 }
 
-/// Runs `f` under a subscriber recording every span at `max` and below; returns the spans.
-fn capture_at(max: Level, f: impl FnOnce()) -> Vec<Recorded> {
+/// Everything a subscriber saw.
+#[derive(Debug)]
+struct Captured {
+    spans: Vec<Recorded>,
+    events: Vec<Event>,
+    log: Vec<String>,
+}
+
+impl Captured {
+    fn span(&self, name: &str) -> &Recorded {
+        self.spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("a span {name} in {self:#?}"))
+    }
+}
+
+/// Runs `f` under a subscriber whose capture layer is behind `filter`; returns what it saw.
+fn capture_filtered<F>(filter: F, f: impl FnOnce()) -> Captured
+where
+    F: tracing_subscriber::layer::Filter<Registry> + Send + Sync + 'static,
+{
     let capture = Capture::default();
-    let filter = tracing_subscriber::filter::LevelFilter::from_level(max);
     let subscriber = Registry::default().with(capture.clone().with_filter(filter));
     tracing::subscriber::with_default(subscriber, f);
-    let spans = capture.0.lock().unwrap();
-    spans.iter().map(|(_, s)| s.clone()).collect()
+    let spans = capture.spans.lock().unwrap();
+    Captured {
+        spans: spans.iter().map(|(_, s)| s.clone()).collect(),
+        events: capture.events.lock().unwrap().clone(),
+        log: capture.log.lock().unwrap().clone(),
+    }
+}
+
+/// Runs `f` under a subscriber recording every span and event at `max` and below.
+fn capture_all_at(max: Level, f: impl FnOnce()) -> Captured {
+    capture_filtered(tracing_subscriber::filter::LevelFilter::from_level(max), f)
+}
+
+fn capture_all(f: impl FnOnce()) -> Captured {
+    capture_all_at(Level::TRACE, f)
+}
+
+/// Runs `f` under a subscriber recording every span at `max` and below; returns the spans.
+fn capture_at(max: Level, f: impl FnOnce()) -> Vec<Recorded> {
+    capture_all_at(max, f).spans
 }
 
 fn capture(f: impl FnOnce()) -> Vec<Recorded> {

@@ -131,6 +131,49 @@ impl<T: ?Sized> DescribeAny for Autoref<'_, T> {
     }
 }
 
+/// A value `tracing` records as its own type (an integer, a float, a `bool`, a string), so
+/// that exporters carry it typed (an OTLP int attribute, not the text `"2"`). Sealed: the
+/// types of [`ArgTyped`].
+pub trait Typed: tracing::Value + typed::Sealed {}
+
+mod typed {
+    pub trait Sealed {}
+}
+
+macro_rules! typed {
+    ($($t:ty),*) => {
+        $(
+            impl typed::Sealed for $t {}
+            impl Typed for $t {}
+        )*
+    };
+}
+
+typed!(
+    i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, bool, str, String
+);
+
+impl<T: Typed + ?Sized> typed::Sealed for &T {}
+impl<T: Typed + ?Sized> Typed for &T {}
+impl<T: Typed + ?Sized> typed::Sealed for &mut T {}
+impl<T: Typed + ?Sized> Typed for &mut T {}
+
+/// An argument of a [`Typed`] type, recorded as that type: the first choice.
+pub trait ArgTyped<'a> {
+    /// The value to record.
+    type Value: tracing::Value;
+    /// The value to record.
+    fn __obs_arg(self) -> Self::Value;
+}
+
+impl<'a, T: Typed + ?Sized> ArgTyped<'a> for &&Autoref<'a, T> {
+    type Value = &'a T;
+    #[inline]
+    fn __obs_arg(self) -> &'a T {
+        self.0
+    }
+}
+
 /// A `Debug` argument, recorded in the span.
 pub trait ArgDebug<'a> {
     /// The value to record.
@@ -157,5 +200,37 @@ impl<T: ?Sized> ArgOther for Autoref<'_, T> {
     #[inline]
     fn __obs_arg(self) -> tracing::field::Empty {
         tracing::field::Empty
+    }
+}
+
+/// What `#[traced(ret)]` reports of a `Result`: its `Ok` value; an `Err` is `err`'s to report.
+pub trait RetOk<'a> {
+    /// The value, type of the `Ok` value.
+    type Value: ?Sized;
+    /// The `Ok` value, or `None` for an `Err`.
+    fn __obs_ret(self) -> Option<&'a Self::Value>;
+}
+
+impl<'a, T, E> RetOk<'a> for &Autoref<'a, Result<T, E>> {
+    type Value = T;
+    #[inline]
+    fn __obs_ret(self) -> Option<&'a T> {
+        self.0.as_ref().ok()
+    }
+}
+
+/// What `#[traced(ret)]` reports of anything else: the value.
+pub trait RetAny<'a> {
+    /// The value's type.
+    type Value: ?Sized;
+    /// The value.
+    fn __obs_ret(self) -> Option<&'a Self::Value>;
+}
+
+impl<'a, T: ?Sized> RetAny<'a> for Autoref<'a, T> {
+    type Value = T;
+    #[inline]
+    fn __obs_ret(self) -> Option<&'a T> {
+        Some(self.0)
     }
 }

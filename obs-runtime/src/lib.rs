@@ -66,10 +66,13 @@
 //! | `labels(key = "value", …)` | metrics | static labels on the function's series |
 //! | `buckets = [..]` | `timed` | bucket bounds in seconds for this function |
 //! | `status(ok = "success", …)` | `counted`, `timed` | this metric's status values and label name (`label = "status_code"`): see [`StatusLabel`](catalog::StatusLabel) |
-//! | `level = "debug"` | `traced` | span level (default `info`) |
-//! | `name = "…"` | `traced` | span name (default: the fn name) |
+//! | `level = "debug"` | `traced` | span level (default `info`; also `1`..=`5`) |
+//! | `name = "…"` | `traced` | span name (default: the fn name; also `"…"` first, `name = CONST`) |
+//! | `target = "…"` | `traced` | the span's target (default: the module path) |
 //! | `skip(a, b)`, `skip_all` | `traced` | arguments not to record |
-//! | `fields(k = expr, …)` | `traced` | extra span fields, as in `tracing::span!` |
+//! | `fields(k = expr, k, …)` | `traced` | extra span fields, as in `tracing::span!`; `k` alone is empty |
+//! | `err`, `ret` | `traced` | events with the error, the returned value: see [`traced`] |
+//! | `parent = expr`, `follows_from = expr` | `traced` | the span's parent, its causes |
 //! | `crate = path` | all | where the runtime is, for crates that re-export it |
 //!
 //! # Details
@@ -254,12 +257,12 @@ pub use obs_macros::in_flight;
 ///
 /// The span carries OTel's `code.function.name` (fully qualified), `code.file.path` and
 /// `code.line.number`, and every argument whose type is `Debug` (others are left out, so
-/// arguments need not be `Debug`). On an `Err`, a panic or a cancellation it records
-/// `otel.status_code = "ERROR"`, `otel.status_description` (the error's `Display`, `"panic"`,
-/// `"cancelled"`) and `error.type`. Async fns enter the span on every poll.
-///
-/// Options: `level = "debug"` (default `info`; also `level = debug`), `name = "span name"`,
-/// `skip(arg, …)`, `skip_all`, `fields(key = value, key = %display, key = ?debug, …)`.
+/// arguments need not be `Debug`): integers, floats, `bool`, `&str` and `String` (and
+/// references to them) as their own types, so OTLP carries an int attribute rather than the
+/// text `"2"`; destructured arguments as each name they bind; `self` when it is `Debug`. On an
+/// `Err`, a panic or a cancellation it records `otel.status_code = "ERROR"`,
+/// `otel.status_description` (the error's `Display`, `"panic"`, `"cancelled"`) and
+/// `error.type`. Async fns enter the span on every poll.
 ///
 /// When the level is disabled the span is never built; the cost is that of a disabled
 /// `tracing::instrument`.
@@ -275,6 +278,101 @@ pub use obs_macros::in_flight;
 /// }
 ///
 /// login("ann", &Secret("hunter2".into())).unwrap();
+/// ```
+///
+/// # From `#[tracing::instrument]`
+///
+/// `#[traced]` takes what `#[instrument]` takes, and records the same span: same name, level,
+/// target, parent, fields and enter/exit order, the events of `err` and `ret` inside it.
+///
+/// | `#[instrument(…)]` | `#[traced(…)]` | notes |
+/// |---|---|---|
+/// | `level = "debug"`, `level = Level::DEBUG`, `level = 2` | the same | 1 is trace … 5 is error; also `level = debug` |
+/// | `name = "…"`, `"…"` first, `name = CONST` | the same | the exported name, no `otel.name` over it |
+/// | `target = "…"` | the same | the span's and the events' target, as `Targets` filters see it |
+/// | `skip(a, b)`, `skip_all` | the same | `skip(self)` too |
+/// | `fields(k = v, k = %v, k = ?v, a.b = v)` | the same | a field named as an argument replaces it |
+/// | `fields(k)` | the same | an empty field, to `Span::current().record("k", …)` later |
+/// | `err`, `err(Display)`, `err(Debug)`, `err(level = "warn")` | the same | an `ERROR` event `error = %e` on `Err` |
+/// | `ret`, `ret(Display)`, `ret(Debug)`, `ret(level = …)` | the same | `return = ?value`; a `Result`'s `Ok` value only |
+/// | `parent = expr` | the same | a span, an id, or `None` for a root span |
+/// | `follows_from = expr` | the same | an iterator of spans or ids |
+/// | — | `ret(field)` | the `Ok` value into the span's `return` field, typed, no event |
+/// | — | `crate = path` | where the runtime is |
+///
+/// What obs adds on every span, with or without options: the OTel status on failure (an
+/// `Err`, a panic, a cancelled future), `code.*` fields, typed argument values, and
+/// arguments that need not be `Debug`. The status and `err` are independent: a failed call
+/// marks its span failed without `err`, and `err` adds the error as an event (a log line)
+/// on top. `err` and `ret` events have levels of their own, as in tracing: logged with the
+/// span's level off, outside any span; with their level off they cost a match and a load.
+///
+/// Known differences: `name = CONST` must name a const reachable from inside the fn (not
+/// `Self::NAME`), as for `tracing::instrument`; tracing's `log` feature (spans as `log`
+/// records when no subscriber is set) does not apply to obs's spans.
+///
+/// `err`, `ret` and `target`:
+///
+/// ```
+/// use obs_runtime::traced;
+///
+/// #[traced(target = "billing", err, ret)]
+/// fn charge(cents: u64) -> Result<u64, String> {
+///     if cents == 0 { Err("nothing to charge".into()) } else { Ok(cents) }
+/// }
+///
+/// #[traced(err(Debug, level = "warn"), ret(Display, level = 2))]
+/// async fn refund(cents: u64) -> Result<String, std::num::TryFromIntError> {
+///     Ok(format!("{} cents", u32::try_from(cents)?))
+/// }
+///
+/// charge(0).unwrap_err(); // an ERROR event `error = "nothing to charge"` in the span
+/// charge(5).unwrap(); // an INFO event `return = 5`
+/// # let _ = refund(1);
+/// ```
+///
+/// `level` as a number, `name` as a const or first, `fields` declared empty:
+///
+/// ```
+/// use obs_runtime::traced;
+///
+/// const SPAN: &str = "checkout.pay";
+///
+/// #[traced(name = SPAN, level = 2)]
+/// fn pay() {}
+///
+/// #[traced("checkout.ship", fields(tracking))]
+/// fn ship() {
+///     tracing::Span::current().record("tracking", 42);
+/// }
+/// # pay(); ship();
+/// ```
+///
+/// `parent` and `follows_from`:
+///
+/// ```
+/// use obs_runtime::traced;
+///
+/// #[traced(parent = None)] // a root span, whatever span is current
+/// fn background() {}
+///
+/// #[traced(parent = batch, follows_from = [trigger])]
+/// fn item(batch: &tracing::Span, trigger: &tracing::Span) {
+///     let _ = (batch, trigger);
+/// }
+/// # background(); item(&tracing::Span::none(), &tracing::Span::none());
+/// ```
+///
+/// `ret(field)`, obs's own: the value in the span, where a trace view shows it.
+///
+/// ```
+/// use obs_runtime::traced;
+///
+/// #[traced(ret(field))]
+/// fn total(items: &[u32]) -> u32 {
+///     items.iter().sum() // the span gets `return = 6`, an int
+/// }
+/// # assert_eq!(total(&[1, 2, 3]), 6);
 /// ```
 #[doc(inline)]
 pub use obs_macros::traced;
@@ -307,8 +405,8 @@ pub use obs_macros::exclude;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::autoref::{
-        ArgDebug, ArgOther, Autoref, DescribeAny, DescribeDisplay, DescribeResult, ViaAny,
-        ViaErrorStatus, ViaResult, ViaReturnStatus,
+        ArgDebug, ArgOther, ArgTyped, Autoref, DescribeAny, DescribeDisplay, DescribeResult,
+        RetAny, RetOk, Typed, ViaAny, ViaErrorStatus, ViaResult, ViaReturnStatus,
     };
     pub use crate::metrics::FnMeta;
     pub use crate::metrics::catalog::Objective;

@@ -3,6 +3,9 @@
 //! dropping the guard returns within the flush timeout. No timed assertion on the calls
 //! themselves (their cost is the span bench's business): counts, and bounded waits.
 
+// Span counts are whole numbers, written and read back exactly.
+#![allow(clippy::float_cmp)]
+
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod otlp_receiver;

@@ -221,7 +221,9 @@ fn spans_carry_code_location_and_arguments_once_each() {
         Some(&Attr::Int(i64::try_from(line).unwrap()))
     );
     // Recorded arguments; `skip(runtime)` is left out.
-    assert_eq!(span.attr("order"), Some(&Attr::Str("2".into())));
+    // An integer argument is recorded as an integer (through `tracing::Value`), so OTLP
+    // carries an int attribute, not the Debug text `"2"` it carried before.
+    assert_eq!(span.attr("order"), Some(&Attr::Int(2)));
     assert!(span.attr("server").is_some(), "{span:#?}");
     assert!(span.attr("runtime").is_none(), "{span:#?}");
     // Each key once, though the layer and `#[traced]` both know the location.
@@ -231,7 +233,11 @@ fn spans_carry_code_location_and_arguments_once_each() {
     assert_eq!(keys.len(), span.keys.len(), "{:?}", span.keys);
     // Server side too.
     let reserve = run.span(2, "reserve");
-    assert_eq!(reserve.attr("sku"), Some(&Attr::Str("14".into())));
+    assert_eq!(
+        reserve.attr("sku"),
+        Some(&Attr::Int(14)),
+        "typed, as `order`"
+    );
     assert_eq!(
         reserve.attr("code.function.name"),
         Some(&Attr::Str("server::reserve".into()))

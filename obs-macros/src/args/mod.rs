@@ -124,14 +124,58 @@ pub(crate) enum Level {
     Error,
 }
 
+/// The name of a span: `name = "…"` (or `"…"` first), or `name = CONST`, a path to a
+/// `&'static str` const.
+#[derive(Clone)]
+pub(crate) enum SpanName {
+    Lit(LitStr),
+    Const(Path),
+}
+
+/// How an `err` or `ret` event writes the value: `%value` or `?value`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FmtMode {
+    Display,
+    Debug,
+}
+
+/// `err(..)` or `ret(..)`: an event with the call's error or returned value.
+#[derive(Clone)]
+pub(crate) struct EventArg {
+    /// The `err` or `ret` token: a return type the option does not fit is reported there.
+    pub(crate) at: Span,
+    /// `Display` or `Debug`, if given; the default is `Display` for `err`, `Debug` for `ret`.
+    pub(crate) mode: Option<FmtMode>,
+    /// The event's level, if given; the default is `ERROR` for `err`, the span's for `ret`.
+    pub(crate) level: Option<Level>,
+    /// `ret(field)`: the value is also recorded into the span's `return` field.
+    pub(crate) field: bool,
+}
+
+/// One entry of `fields(..)`: `key = value`, or `key` alone, an empty field to record later.
+#[derive(Clone)]
+pub(crate) struct FieldArg {
+    /// The key as written: `a.b`, `"a b"`, or `r#type`.
+    pub(crate) key: TokenStream,
+    /// The key as recorded: `a.b`, `a b`, `type`.
+    pub(crate) name: String,
+    /// The value's tokens (`%x`, `?x`, `expr`), `None` for an empty field.
+    pub(crate) value: Option<TokenStream>,
+}
+
 /// Options of `#[traced]`.
 #[derive(Clone, Default)]
 pub(crate) struct TraceArgs {
     pub(crate) level: Option<Level>,
-    pub(crate) name: Option<LitStr>,
+    pub(crate) name: Option<SpanName>,
+    pub(crate) target: Option<LitStr>,
     pub(crate) skip: Vec<Ident>,
     pub(crate) skip_all: bool,
-    pub(crate) fields: Option<TokenStream>,
+    pub(crate) fields: Option<Vec<FieldArg>>,
+    pub(crate) err: Option<EventArg>,
+    pub(crate) ret: Option<EventArg>,
+    pub(crate) parent: Option<syn::Expr>,
+    pub(crate) follows_from: Option<syn::Expr>,
 }
 
 /// Everything one attribute was given.
@@ -169,6 +213,9 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
     parse_entries(
         input,
         |input| {
+            if kind == Kind::Traced && input.peek(LitStr) {
+                return options::positional_name(&mut state, input);
+            }
             let key = parse_key(kind, input)?;
             options::parse_option(&mut state, &key, input)
         },

@@ -1,12 +1,13 @@
 //! The options of each attribute: one table per attribute, which drives the parser, the list
 //! of options the messages give, and the typo suggestions.
 
-use proc_macro2::TokenStream;
 use syn::parse::ParseStream;
-use syn::{Ident, LitStr, Path, parenthesized};
+use syn::{Ident, LitStr, Path};
 
-use super::parse::{expect_flag, expect_parens, is_typo, parse_eq, parse_lit_str, set_once};
-use super::{Args, Kind, buckets, labels, objective, status, trace};
+use super::parse::{
+    error_here, expect_flag, expect_parens, is_typo, parse_eq, parse_lit_str, set_once,
+};
+use super::{Args, Kind, SpanName, buckets, labels, objective, status, trace};
 use crate::names;
 
 /// One option: its name, how the messages write it, and how it is parsed.
@@ -91,6 +92,11 @@ const TRACED: &[Opt] = &[
         parse: span_name,
     },
     Opt {
+        name: "target",
+        usage: "`target = \"…\"`",
+        parse: target,
+    },
+    Opt {
         name: "skip",
         usage: "`skip(arg, ..)`",
         parse: skip,
@@ -105,7 +111,40 @@ const TRACED: &[Opt] = &[
         usage: "`fields(key = value, ..)`",
         parse: fields,
     },
+    Opt {
+        name: "err",
+        usage: "`err`",
+        parse: err,
+    },
+    Opt {
+        name: "ret",
+        usage: "`ret`",
+        parse: ret,
+    },
+    Opt {
+        name: "parent",
+        usage: "`parent = expr`",
+        parse: parent,
+    },
+    Opt {
+        name: "follows_from",
+        usage: "`follows_from = expr`",
+        parse: follows_from,
+    },
     CRATE,
+];
+
+/// The names of #[traced]'s own options, for the message when another attribute is given one.
+const TRACED_ONLY: &[&str] = &[
+    "level",
+    "target",
+    "skip",
+    "skip_all",
+    "fields",
+    "err",
+    "ret",
+    "parent",
+    "follows_from",
 ];
 
 /// The options of `kind`, in the order its messages list them.
@@ -185,15 +224,88 @@ fn metric_name(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::R
     set_once(&mut state.args.metric.name, lit, key)
 }
 
+/// `name = "…"` or `name = CONST`.
 fn span_name(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
-    let lit = parse_lit_str(input, key)?;
+    parse_eq(input, key, "name = \"…\"")?;
+    if input.peek(LitStr) {
+        return set_span_name(state, input, key);
+    }
+    let path = input.call(Path::parse_mod_style).map_err(|_| {
+        error_here(
+            input,
+            key,
+            "`name` takes a string or the path of a `&str` const: write `name = \"…\"` or `name = SPAN_NAME`",
+        )
+    })?;
+    set_once(&mut state.args.trace.name, SpanName::Const(path), key)
+}
+
+/// `#[traced("name")]`: the span's name, first, as `tracing::instrument` takes it.
+pub(super) fn positional_name(state: &mut State, input: ParseStream<'_>) -> syn::Result<()> {
+    let key = Ident::new("name", input.span());
+    set_span_name(state, input, &key)
+}
+
+fn set_span_name(state: &mut State, input: ParseStream<'_>, key: &Ident) -> syn::Result<()> {
+    let lit: LitStr = input.parse()?;
     if lit.value().is_empty() {
         return Err(syn::Error::new(
             lit.span(),
             "the span name is empty: write one, or leave `name` out to name the span after the fn",
         ));
     }
-    set_once(&mut state.args.trace.name, lit, key)
+    set_once(&mut state.args.trace.name, SpanName::Lit(lit), key)
+}
+
+fn target(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let lit = parse_lit_str(input, key)?;
+    if lit.value().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            "the target is empty: write one (e.g. `target = \"billing\"`), or leave `target` out for the module path",
+        ));
+    }
+    set_once(&mut state.args.trace.target, lit, key)
+}
+
+fn err(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let event = trace::parse_event(input, key)?;
+    set_once(&mut state.args.trace.err, event, key)
+}
+
+fn ret(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let event = trace::parse_event(input, key)?;
+    set_once(&mut state.args.trace.ret, event, key)
+}
+
+fn parent(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    parse_eq(input, key, "parent = &span")?;
+    let expr = parse_expr(
+        input,
+        key,
+        "`parent` takes an expression: the parent span (`parent = &span`), its id (`parent = id`), or `None` for a root span",
+    )?;
+    set_once(&mut state.args.trace.parent, expr, key)
+}
+
+fn follows_from(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    parse_eq(input, key, "follows_from = [&span]")?;
+    let expr = parse_expr(
+        input,
+        key,
+        "`follows_from` takes an expression: an iterator of the spans or span ids this one follows (`follows_from = [&cause]`)",
+    )?;
+    set_once(&mut state.args.trace.follows_from, expr, key)
+}
+
+/// An expression up to the next `,`; what does not parse as one is reported with `message`.
+fn parse_expr(input: ParseStream<'_>, key: &Ident, message: &str) -> syn::Result<syn::Expr> {
+    if input.is_empty() || input.peek(syn::Token![,]) {
+        return Err(error_here(input, key, message));
+    }
+    input
+        .parse::<syn::Expr>()
+        .map_err(|e| syn::Error::new(e.span(), message))
 }
 
 fn help(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
@@ -252,10 +364,8 @@ fn skip(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<(
 
 fn fields(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
     expect_parens(input, key, "fields(key = value, ..)")?;
-    let content;
-    parenthesized!(content in input);
-    let tokens: TokenStream = content.parse()?;
-    set_once(&mut state.args.trace.fields, tokens, key)
+    let fields = trace::parse_fields(input)?;
+    set_once(&mut state.args.trace.fields, fields, key)
 }
 
 /// The error for `key`, which is not an option of `kind`: the attribute it belongs to, or the
@@ -276,7 +386,7 @@ fn not_an_option(kind: Kind, key: &Ident) -> syn::Error {
         "objective" => format!(
             "`objective` is an option of #[counted] (`objective(success = 99.9)`) and #[timed] (`objective(latency = \"250ms\", percentile = 99)`), not of #[{name}]"
         ),
-        "level" | "skip" | "skip_all" | "fields" => {
+        other if TRACED_ONLY.contains(&other) => {
             format!(
                 "`{key}` is an option of #[traced], not of #[{name}]; #[{name}] takes {options}"
             )

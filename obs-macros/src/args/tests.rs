@@ -49,6 +49,39 @@ fn parses_every_documented_option() {
     let args = parse(Kind::Traced, "level = tracing::Level::ERROR").unwrap();
     assert_eq!(args.trace.level, Some(Level::Error));
 
+    // As `tracing::instrument` numbers them.
+    for (n, level) in [(1, Level::Trace), (3, Level::Info), (5, Level::Error)] {
+        let args = parse(Kind::Traced, &format!("level = {n}")).unwrap();
+        assert_eq!(args.trace.level, Some(level));
+    }
+
+    let args = parse(
+        Kind::Traced,
+        r#""span", target = "billing", err(Debug, level = "warn"), ret(level = 2), parent = None, follows_from = [&a], fields(empty, x.y = 1, "k k" = ?v, %z)"#,
+    )
+    .unwrap();
+    assert!(matches!(args.trace.name, Some(SpanName::Lit(ref l)) if l.value() == "span"));
+    assert_eq!(args.trace.target.unwrap().value(), "billing");
+    let err = args.trace.err.unwrap();
+    assert_eq!(
+        (err.mode, err.level),
+        (Some(FmtMode::Debug), Some(Level::Warn))
+    );
+    let ret = args.trace.ret.unwrap();
+    assert_eq!(
+        (ret.mode, ret.level, ret.field),
+        (None, Some(Level::Debug), false)
+    );
+    assert!(args.trace.parent.is_some() && args.trace.follows_from.is_some());
+    let fields = args.trace.fields.unwrap();
+    let names: Vec<_> = fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["empty", "x.y", "k k", "z"]);
+    assert!(fields[0].value.is_none() && fields[3].value.is_some());
+
+    let args = parse(Kind::Traced, "name = SPAN_NAME, ret(field, Display)").unwrap();
+    assert!(matches!(args.trace.name, Some(SpanName::Const(_))));
+    assert!(args.trace.ret.unwrap().field);
+
     assert!(parse(Kind::InFlight, "").is_ok());
 
     let args = parse(
@@ -128,6 +161,59 @@ fn says(cases: &[(Kind, &str, &str)]) {
 }
 
 #[test]
+fn says_what_to_write_about_the_options_of_tracing_instrument() {
+    says(&[
+        (Kind::Traced, "level = 0", "level `0` is out of range"),
+        (Kind::Traced, "level = 6", "numbered 1 (trace) to 5 (error)"),
+        (Kind::Traced, "level = 'a", "`level` takes a level name"),
+        (Kind::Traced, "err(Foo)", "unknown `err` mode `Foo`"),
+        (Kind::Traced, "err(display)", "capitalized as the trait"),
+        (
+            Kind::Traced,
+            "err(Debug, Display)",
+            "give one of `Display` and `Debug`",
+        ),
+        (Kind::Traced, "err(field)", "unknown `err` mode `field`"),
+        (Kind::Traced, "err = true", "`err` takes no value"),
+        (Kind::Traced, "err(level = 9)", "level `9` is out of range"),
+        (Kind::Traced, "ret(Foo)", "write `ret`, `ret(Debug)`"),
+        (Kind::Traced, "err, err", "`err` is given twice"),
+        (
+            Kind::Traced,
+            "ret(field, level = 1)",
+            "a span field has no level",
+        ),
+        (Kind::Traced, "target", "`target` takes a value"),
+        (Kind::Traced, "target = billing", "`target` takes a string"),
+        (Kind::Traced, "target = \"\"", "the target is empty"),
+        (Kind::Traced, "parent", "`parent` takes a value"),
+        (Kind::Traced, "parent = ", "`parent` takes an expression"),
+        (Kind::Traced, "parent = +", "`parent` takes an expression"),
+        (
+            Kind::Traced,
+            "follows_from = ",
+            "`follows_from` takes an expression",
+        ),
+        (
+            Kind::Traced,
+            "fields(a = )",
+            "takes an expression after `=`",
+        ),
+        (Kind::Traced, "fields(1)", "expected a field name"),
+        (Kind::Traced, "fields(a, a = 1)", "field `a` is given twice"),
+        (Kind::Traced, "name = 1", "the path of a `&str` const"),
+        (Kind::Traced, "\"a\", name = \"b\"", "`name` is given twice"),
+        (Kind::Counted, "err", "option of #[traced]"),
+        (Kind::Timed, "target = \"x\"", "option of #[traced]"),
+        (
+            Kind::Traced,
+            "follow_from = [a]",
+            "did you mean `follows_from`?",
+        ),
+    ]);
+}
+
+#[test]
 fn says_what_to_write() {
     let cases: &[(Kind, &str, &str)] = &[
         (Kind::Counted, "name", "write `name = \"…\"`"),
@@ -190,7 +276,6 @@ fn says_what_to_write() {
             "level = \"verbose\"",
             "unknown level `verbose`",
         ),
-        (Kind::Traced, "level = 3", "`level` takes a level name"),
         (Kind::Traced, "level", "`level` takes a value"),
         (Kind::Traced, "skip", "write `skip(arg, ..)`"),
         (Kind::Traced, "skip(1)", "the names of the fn's arguments"),
@@ -438,6 +523,19 @@ const ODD_INPUTS: &[&str] = &[
     "status(label = \"__x\")",
     "status[ok = \"a\"]",
     "status = (ok = \"a\")",
+    "err()",
+    "err(,)",
+    "err(level)",
+    "err(level =)",
+    "ret(field, field)",
+    "parent = ,",
+    "fields(a.)",
+    "fields(.a)",
+    "fields(%)",
+    "fields(a = %)",
+    "\"\"",
+    "\"a\" \"b\"",
+    "target = \"a\" b",
 ];
 
 /// Odd token streams: each gives `Ok` or `Err`, never a panic.

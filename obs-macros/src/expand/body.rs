@@ -26,8 +26,10 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
         trace,
     } = parts;
     let out = Ident::new("obs_out", m);
-    let status = Ident::new("obs_status", m);
-    let (trace_start, trace_finish) = trace.unzip();
+    let (trace_start, events, trace_finish) = match trace {
+        Some(t) => (Some(t.start), t.events, Some(t.finish)),
+        None => (None, None, None),
+    };
     let enter = trace_start
         .as_ref()
         .map(|_| quote_spanned!(m=> let obs_entered = #p::Traced::enter(&obs_traced);));
@@ -40,16 +42,17 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
     // The user's statements stay in a block of their own, so their items do not follow our
     // statements (clippy's `items_after_statements`).
     let body = quote!({ #(#stmts)* });
-    let probe = quote_spanned! {m=>
-        let #status = {
-            #[allow(unused_imports)]
-            use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
-            (&&&#p::Autoref(&#out)).__obs_status()
-        };
-    };
+    let probe = probe(&p);
     match shape {
         Shape::Sync => {
-            let (run, early) = sync_parts(&p, f, &mut stmts, traced && starts.is_empty());
+            let (run, early) = sync_parts(
+                &p,
+                f,
+                &mut stmts,
+                traced && starts.is_empty(),
+                events.as_ref(),
+            );
+            let events = on_ref(events.as_ref());
             quote_spanned! {m=>
                 #items
                 #trace_start
@@ -57,6 +60,7 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
                 #enter
                 #starts
                 let #out = #run;
+                #events
                 #probe
                 #finishes
                 #exit
@@ -67,7 +71,7 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
         Shape::Async => {
             let fake_return = fake_return(&f.sig.output);
             let fut = quote_spanned!(m=> async move { #fake_return #body });
-            let fut = awaited(&p, traced, &fut, None);
+            let fut = awaited(&p, traced, &fut, None, events.as_ref());
             quote_spanned! {m=>
                 #items
                 #trace_start
@@ -89,7 +93,13 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
                 InferImplTrait.visit_type_mut(&mut ty);
                 ty
             });
-            let awaited = awaited(&p, traced, &quote_spanned!(m=> #inner), output.as_ref());
+            let awaited = awaited(
+                &p,
+                traced,
+                &quote_spanned!(m=> #inner),
+                output.as_ref(),
+                events.as_ref(),
+            );
             let wrapped = measured_future(shape, &awaited, &quote!(#probe #finishes #trace_finish));
             quote_spanned! {m=>
                 #items
@@ -111,14 +121,39 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
     }
 }
 
+/// `let obs_status = …;`: the call's status, chosen at compile time from the type of `obs_out`.
+fn probe(p: &TokenStream) -> TokenStream {
+    let m = Span::mixed_site();
+    quote_spanned! {m=>
+        let obs_status = {
+            #[allow(unused_imports)]
+            use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
+            (&&&#p::Autoref(&obs_out)).__obs_status()
+        };
+    }
+}
+
+/// `{ let obs_ref = &obs_out; events }`: the `err`/`ret` events on the body's value.
+fn on_ref(events: Option<&TokenStream>) -> Option<TokenStream> {
+    let m = Span::mixed_site();
+    events.map(|events| quote_spanned!(m=> { let obs_ref = &obs_out; #events }))
+}
+
 /// `let obs_out = fut.await;`, in the call's span when `traced`. With the level disabled the
 /// future is awaited bare, as `tracing::instrument` does: nothing to poll and drop for nothing.
 /// Enabled, `InSpan` owns the guard while it polls and hands it back with the output, so the
-/// span is not cloned to be kept for the status. `ty`: the output's type, if known.
+/// span is not cloned to be kept for the status. `ty`: the output's type, if known. `events`
+/// (`err`, `ret`) run on the output inside the last poll, in the span, as tracing's do.
 ///
 /// Input: `fut`, traced. Output: `let (obs_out, obs_traced) = match obs_traced { Some(t) =>
 /// InSpan::new(fut, t).await, None => (fut.await, None) };`.
-fn awaited(p: &TokenStream, traced: bool, fut: &TokenStream, ty: Option<&Type>) -> TokenStream {
+fn awaited(
+    p: &TokenStream,
+    traced: bool,
+    fut: &TokenStream,
+    ty: Option<&Type>,
+    events: Option<&TokenStream>,
+) -> TokenStream {
     let m = Span::mixed_site();
     let out = Ident::new("obs_out", m);
     if !traced {
@@ -126,13 +161,22 @@ fn awaited(p: &TokenStream, traced: bool, fut: &TokenStream, ty: Option<&Type>) 
         return quote_spanned!(m=> let #out #ty = #fut.await;);
     }
     let ty = ty.map(|ty| quote_spanned!(m=> : (#ty, ::core::option::Option<#p::Traced>)));
+    let in_span = match events {
+        None => quote_spanned!(m=> #p::InSpan::new(obs_future, obs_traced)),
+        Some(events) => quote_spanned! {m=>
+            #p::InSpan::reporting(obs_future, obs_traced, |obs_ref| { #events })
+        },
+    };
+    let bare = on_ref(events);
     quote_spanned! {m=>
         let obs_future = #fut;
         let (#out, obs_traced) #ty = match obs_traced {
-            ::core::option::Option::Some(obs_traced) => {
-                #p::InSpan::new(obs_future, obs_traced).await
+            ::core::option::Option::Some(obs_traced) => #in_span.await,
+            ::core::option::Option::None => {
+                let #out = obs_future.await;
+                #bare
+                (#out, ::core::option::Option::None)
             }
-            ::core::option::Option::None => (obs_future.await, ::core::option::Option::None),
         };
     }
 }
@@ -197,6 +241,7 @@ fn sync_parts(
     f: &RawFn,
     stmts: &mut [Stmt],
     traced_only: bool,
+    events: Option<&TokenStream>,
 ) -> (TokenStream, Option<TokenStream>) {
     let m = Span::mixed_site();
     // `sync_body` may rewrite the statements it looks at: it gets a copy here, and only for a
@@ -210,13 +255,18 @@ fn sync_parts(
     let fake_return = fake_return(&f.sig.output);
     let body = quote!({ #(#stmts)* });
     let body_fn = Ident::new("obs_body", m);
+    // `err`/`ret` events have levels of their own, so they are still emitted, without a span.
+    let disabled = match on_ref(events) {
+        None => quote_spanned!(m=> return #body_fn();),
+        Some(events) => quote_spanned!(m=> let obs_out = #body_fn(); #events return obs_out;),
+    };
     // As in `run_sync`: passed where `FnOnce` is expected, the closure is an `FnOnce` one.
     let early = quote_spanned! {m=>
         let #body_fn = #p::once(move || { #fake_return #body });
         if !obs_enabled {
             // `None`: forgotten rather than dropped, so no drop glue is called on this path.
             ::core::mem::forget(obs_traced);
-            return #body_fn();
+            #disabled
         }
     };
     (quote_spanned!(m=> #body_fn()), Some(early))

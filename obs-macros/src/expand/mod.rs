@@ -39,6 +39,12 @@ pub(crate) mod trace;
 /// ```
 /// A guard dropped without `finish` (a panic, a dropped future) records `panic`/`cancelled`.
 pub(crate) fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
+    // The body's braces keep the user's span: rustc's `dead_code` lint looks at the span of
+    // the fn's body, and one at the attribute's (a macro's) silences it.
+    let brace = match &f.body {
+        Body::Parsed { brace, .. } => Some(brace.span),
+        _ => None,
+    };
     let Some(stmts) = take_body(plan, &mut f)? else {
         // The body does not parse: emit the fn as it is and let rustc point at the typo.
         return Ok(quote!(#f));
@@ -58,12 +64,14 @@ pub(crate) fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
     } = &f;
     let allow_never =
         matches!(shape, Shape::Never).then(|| quote_spanned!(m=> #[allow(unused_variables)]));
+    let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, new_body);
+    if let Some(brace) = brace {
+        body.set_span(brace.join());
+    }
     Ok(quote! {
         #(#attrs)*
         #allow_never
-        #vis #defaultness #sig {
-            #new_body
-        }
+        #vis #defaultness #sig #body
     })
 }
 
@@ -123,8 +131,8 @@ pub(super) struct Parts {
     starts: TokenStream,
     /// The metric guards, finished with `obs_status`.
     finishes: TokenStream,
-    /// `#[traced]`: the span's start, before the guards, and end, after them.
-    trace: Option<(TokenStream, TokenStream)>,
+    /// `#[traced]`: the span's start, before the guards, its events, and its end, after them.
+    trace: Option<trace::TraceParts>,
 }
 
 impl Parts {

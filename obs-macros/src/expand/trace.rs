@@ -5,25 +5,59 @@ use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::{FnArg, Ident, Pat};
 
-use crate::args::{Level, TraceArgs};
+use crate::args::{EventArg, FmtMode, Level, SpanName, TraceArgs};
 use crate::item::RawFn;
 use crate::shared::SPAN_FIELDS;
 
-/// The arguments `#[traced]` records: plain identifiers, not `self`, not `cfg`'d out.
-fn recorded_args<'a>(f: &'a RawFn, trace: &TraceArgs) -> syn::Result<Vec<&'a Ident>> {
-    let mut all = Vec::new();
+/// One value the span records from the call: an argument's binding, or `self`.
+struct Recorded {
+    /// The field's name.
+    key: String,
+    /// The variable, at the user's span.
+    var: TokenStream,
+}
+
+/// The names a parameter's pattern binds: `x`, `(a, b)`, `&x`, `Foo(a, b)`, `Foo { bar: a, .. }`.
+fn bound_names<'a>(pat: &'a Pat, out: &mut Vec<&'a Ident>) {
+    match pat {
+        Pat::Ident(p) => {
+            out.push(&p.ident);
+            if let Some((_, sub)) = &p.subpat {
+                bound_names(sub, out);
+            }
+        }
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| bound_names(&f.pat, out)),
+        Pat::Reference(r) => bound_names(&r.pat, out),
+        Pat::Paren(p) => bound_names(&p.pat, out),
+        Pat::Type(t) => bound_names(&t.pat, out),
+        // Every case of an or-pattern binds the same names.
+        Pat::Or(o) => {
+            if let Some(first) = o.cases.first() {
+                bound_names(first, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What `#[traced]` records: `self` and every name the arguments' patterns bind, but not
+/// `cfg`'d-out arguments, the `skip`ped ones, and those a field of `fields(..)` replaces.
+fn recorded_args(f: &RawFn, trace: &TraceArgs) -> syn::Result<Vec<Recorded>> {
+    let mut all: Vec<&Ident> = Vec::new();
+    let mut receiver = None;
     for input in &f.sig.inputs {
-        let FnArg::Typed(pat) = input else { continue };
-        if let Pat::Ident(p) = &*pat.pat
-            && pat.attrs.is_empty()
-            && p.subpat.is_none()
-        {
-            all.push(&p.ident);
+        match input {
+            FnArg::Receiver(r) if r.attrs.is_empty() => receiver = Some(r),
+            FnArg::Typed(pat) if pat.attrs.is_empty() => bound_names(&pat.pat, &mut all),
+            _ => {}
         }
     }
     for skipped in &trace.skip {
-        let receiver = skipped == "self" && f.sig.receiver().is_some();
-        if !all.contains(&skipped) && !receiver {
+        let is_receiver = skipped == "self" && f.sig.receiver().is_some();
+        if !all.contains(&skipped) && !is_receiver {
             let names: Vec<String> = all.iter().map(|a| format!("`{a}`")).collect();
             let known = if names.is_empty() {
                 "it has no argument to skip: remove `skip`".to_owned()
@@ -42,10 +76,39 @@ fn recorded_args<'a>(f: &'a RawFn, trace: &TraceArgs) -> syn::Result<Vec<&'a Ide
     if trace.skip_all {
         return Ok(Vec::new());
     }
-    Ok(all
-        .into_iter()
-        .filter(|a| !trace.skip.contains(a))
-        .collect())
+    let replaced = |name: &str| {
+        trace
+            .fields
+            .iter()
+            .flatten()
+            .any(|field| field.name == name)
+    };
+    let mut out = Vec::new();
+    if let Some(r) = receiver
+        && !trace.skip.iter().any(|s| s == "self")
+        && !replaced("self")
+    {
+        let token = r.self_token;
+        out.push(Recorded {
+            key: "self".to_owned(),
+            var: quote!(#token),
+        });
+    }
+    for arg in all {
+        let key = arg.unraw().to_string();
+        if trace.skip.contains(arg) || replaced(&key) {
+            continue;
+        }
+        // Resolved as the user's name, but marked as the expansion's use, not theirs:
+        // recording `_unused` is no `clippy::used_underscore_binding` of the user.
+        let mut arg = arg.clone();
+        arg.set_span(Span::call_site().located_at(arg.span()));
+        out.push(Recorded {
+            key,
+            var: quote!(#arg),
+        });
+    }
+    Ok(out)
 }
 
 fn level_tokens(p: &TokenStream, level: Option<Level>) -> TokenStream {
@@ -65,7 +128,19 @@ fn level_tokens(p: &TokenStream, level: Option<Level>) -> TokenStream {
 /// `tracing::span!`.
 pub(crate) const MAX_OPEN_ARGS: usize = 25;
 
-/// `#[traced]`: the statement that starts the span and the one that ends it.
+/// What `#[traced]` adds to a call.
+pub(super) struct TraceParts {
+    /// Before the body: the span opened (`obs_traced`), if the level is enabled.
+    pub(super) start: TokenStream,
+    /// The `err` and `ret` events, on `obs_ref`, a reference to the body's value; they run
+    /// inside the span (entered), as `tracing::instrument`'s do.
+    pub(super) events: Option<TokenStream>,
+    /// After the body: `ret(field)`'s record, and the span's end with the call's status.
+    pub(super) finish: TokenStream,
+}
+
+/// `#[traced]`: the statement that starts the span, the events on its value, and the
+/// statement that ends it.
 ///
 /// Input: `#[traced] fn login(user: &str)`.
 /// Output: `let obs_enabled = level_enabled!(INFO); let obs_traced = if obs_enabled {
@@ -78,40 +153,148 @@ pub(super) fn trace_parts(
     trace: &TraceArgs,
     file: &TokenStream,
     line: &TokenStream,
-) -> syn::Result<(TokenStream, TokenStream)> {
+) -> syn::Result<TraceParts> {
     let m = Span::mixed_site();
     let out = Ident::new("obs_out", m);
     let status = Ident::new("obs_status", m);
     let level = level_tokens(p, trace.level);
-    let name = trace
-        .name
-        .as_ref()
-        .map_or_else(|| f.sig.ident.unraw().to_string(), syn::LitStr::value);
+    let name = match &trace.name {
+        None => {
+            let mut lit = proc_macro2::Literal::string(&f.sig.ident.unraw().to_string());
+            lit.set_span(m);
+            quote!(#lit)
+        }
+        Some(SpanName::Lit(lit)) => quote!(#lit),
+        Some(SpanName::Const(path)) => quote!(#path),
+    };
     let recorded = recorded_args(f, trace)?;
-    // Resolved as the user's names, but marked as the expansion's use, not theirs: recording
-    // `_unused` is no `clippy::used_underscore_binding` of the user.
-    let keys: Vec<String> = recorded.iter().map(|a| a.unraw().to_string()).collect();
-    let values: Vec<TokenStream> = recorded
+    let return_field = trace.ret.as_ref().is_some_and(|r| r.field);
+    let mut keys: Vec<String> = recorded.iter().map(|r| r.key.clone()).collect();
+    let mut values: Vec<TokenStream> = recorded
         .iter()
-        .map(|arg| {
-            let mut arg = (*arg).clone();
-            arg.set_span(Span::call_site().located_at(arg.span()));
-            quote_spanned!(m=> (&#p::Autoref(&#arg)).__obs_arg())
+        .map(|r| {
+            let var = &r.var;
+            quote_spanned!(m=> (&&#p::Autoref(&#var)).__obs_arg())
         })
         .collect();
-    // A name given with `name = "…"` is the exported one too: no `otel.name` over it.
-    let named = trace.name.is_some();
-    let fixed = SPAN_FIELDS;
-    let traced = if trace.fields.is_none() && keys.len() <= MAX_OPEN_ARGS {
+    if return_field {
+        keys.push("return".to_owned());
+        values.push(quote_spanned!(m=> #p::Empty));
+    }
+    let parent = trace.parent.as_ref().map(|parent| {
+        let at = syn::spanned::Spanned::span(parent);
+        quote_spanned!(at=> ::core::convert::Into::<::core::option::Option<#p::tracing::Id>>::into(#parent))
+    });
+    let span = OpenSpan {
+        p,
+        trace,
+        name: &name,
+        level: &level,
+        keys: &keys,
+        values: &values,
+        parent: parent.as_ref(),
+        file,
+        line,
+    };
+    let opened = if trace.fields.is_none() && keys.len() <= MAX_OPEN_ARGS {
+        span.open()
+    } else {
+        span.through_span_macro()
+    };
+    // `follows_from = causes`: evaluated only when the span is built.
+    let traced = match &trace.follows_from {
+        None => opened,
+        Some(causes) => quote_spanned! {m=>
+            let obs_span = { #opened };
+            for obs_cause in #causes {
+                obs_span.follows_from(obs_cause);
+            }
+            obs_span
+        },
+    };
+    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
+    let start = quote_spanned! {m=>
+        let obs_enabled = #p::tracing::level_enabled!(#level);
+        let obs_traced = if obs_enabled {
+            ::core::option::Option::Some({ #traced })
+        } else {
+            ::core::option::Option::None
+        };
+    };
+    let record = trace
+        .ret
+        .as_ref()
+        .filter(|r| r.field)
+        .map(|ret| record_return(p, ret));
+    let finish = quote_spanned! {m=>
+        #record
+        #p::Traced::end(obs_traced, #status, &|| {
+            #[allow(unused_imports)]
+            use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
+            (&&#p::Autoref(&#out)).__obs_describe()
+        });
+    };
+    Ok(TraceParts {
+        start,
+        events: events(p, trace),
+        finish,
+    })
+}
+
+/// What the span is opened with.
+struct OpenSpan<'a> {
+    p: &'a TokenStream,
+    trace: &'a TraceArgs,
+    name: &'a TokenStream,
+    level: &'a TokenStream,
+    keys: &'a [String],
+    values: &'a [TokenStream],
+    parent: Option<&'a TokenStream>,
+    file: &'a TokenStream,
+    line: &'a TokenStream,
+}
+
+impl OpenSpan<'_> {
+    /// The span opened by `Traced::open` at a callsite the expansion declares.
+    fn open(&self) -> TokenStream {
+        let m = Span::mixed_site();
+        let OpenSpan {
+            p,
+            trace,
+            name,
+            level,
+            keys,
+            values,
+            parent,
+            file,
+            line,
+        } = *self;
+        let named = trace.name.is_some();
+        let fixed = SPAN_FIELDS;
+        let arg_traits = arg_traits(p);
         // The callsite `tracing::span!` would declare, and one call into the runtime that
         // opens the span: `span!`'s recursive expansion, in every traced fn, was the bulk of
         // the attribute's build time.
+        let target = trace.target.as_ref().map_or_else(
+            || quote_spanned!(m=> ::core::module_path!()),
+            |t| quote!(#t),
+        );
+        let open = match &parent {
+            None => quote_spanned!(m=> #p::Traced::open(&__OBS_CALLSITE, &__OBS_META, #named, &[
+                #(&#values as &dyn #p::tracing::Value),*
+            ])),
+            Some(parent) => {
+                quote_spanned!(m=> #p::Traced::open_child(&__OBS_CALLSITE, &__OBS_META, #named, #parent, &[
+                    #(&#values as &dyn #p::tracing::Value),*
+                ]))
+            }
+        };
         quote_spanned! {m=>
             static __OBS_CALLSITE: #p::tracing::callsite::DefaultCallsite =
                 #p::tracing::callsite::DefaultCallsite::new(&__OBS_SPAN);
             static __OBS_SPAN: #p::tracing::Metadata<'static> = #p::tracing::Metadata::new(
                 #name,
-                ::core::module_path!(),
+                #target,
                 #level,
                 ::core::option::Option::Some(#file),
                 ::core::option::Option::Some(#line),
@@ -122,14 +305,35 @@ pub(super) fn trace_parts(
                 ),
                 #p::tracing::metadata::Kind::SPAN,
             );
-            #[allow(unused_imports)]
-            use #p::{ArgDebug as _, ArgOther as _};
-            #p::Traced::open(&__OBS_CALLSITE, &__OBS_META, #named, &[
-                #(&#values as &dyn #p::tracing::Value),*
-            ])
+            #arg_traits
+            #open
         }
-    } else {
-        let fields = trace.fields.as_ref().map(|fields| quote!(#fields));
+    }
+
+    /// The span opened by `tracing::span!`, for `fields(..)` and many arguments.
+    fn through_span_macro(&self) -> TokenStream {
+        let m = Span::mixed_site();
+        let OpenSpan {
+            p,
+            trace,
+            name,
+            level,
+            keys,
+            values,
+            parent,
+            file,
+            line,
+        } = *self;
+        let named = trace.name.is_some();
+        let arg_traits = arg_traits(p);
+        let fields = trace.fields.iter().flatten().map(|field| {
+            let key = &field.key;
+            if let Some(value) = &field.value {
+                quote!(#key = #value)
+            } else {
+                quote_spanned!(m=> #key = #p::Empty)
+            }
+        });
         let start_fn = Ident::new(if named { "start_named" } else { "start" }, m);
         let [
             function,
@@ -144,11 +348,19 @@ pub(super) fn trace_parts(
             lit.set_span(m);
             lit
         });
+        let keys = keys.iter().map(|k| {
+            let mut lit = proc_macro2::Literal::string(k);
+            lit.set_span(m);
+            lit
+        });
+        let target = trace.target.as_ref().map(|t| quote!(target: #t,));
+        let parent = parent.map(|p| quote!(parent: #p,));
         quote_spanned! {m=>
-            #[allow(unused_imports)]
-            use #p::{ArgDebug as _, ArgOther as _};
+            #arg_traits
             #p::Traced::#start_fn(
                 #p::tracing::span!(
+                    #target
+                    #parent
                     #level,
                     #name,
                     #function = #p::Empty,
@@ -159,27 +371,114 @@ pub(super) fn trace_parts(
                     #description = #p::Empty,
                     #error_type = #p::Empty,
                     #(#keys = #values,)*
-                    #fields
+                    #(#fields,)*
                 ),
                 &__OBS_META,
             )
         }
-    };
-    // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
-    let start = quote_spanned! {m=>
-        let obs_enabled = #p::tracing::level_enabled!(#level);
-        let obs_traced = if obs_enabled {
-            ::core::option::Option::Some({ #traced })
+    }
+}
+
+fn arg_traits(p: &TokenStream) -> TokenStream {
+    quote_spanned! {Span::mixed_site()=>
+        #[allow(unused_imports)]
+        use #p::{ArgDebug as _, ArgOther as _, ArgTyped as _};
+    }
+}
+
+/// The `err` and `ret` events, on `obs_ref`, a reference to the body's value. Each is gated
+/// by its own level inside `tracing::event!`, as in `tracing::instrument`: with the level off,
+/// the cost is a match on the value and one load of the global max level.
+///
+/// Input: `err, ret`. Output: `if let Err(obs_error) = obs_ref { event!(ERROR, error =
+/// %obs_error); } if let Some(obs_value) = ok_value(obs_ref) { event!(INFO, return =
+/// ?obs_value); }`.
+fn events(p: &TokenStream, trace: &TraceArgs) -> Option<TokenStream> {
+    let m = Span::mixed_site();
+    let obs_ref = Ident::new("obs_ref", m);
+    let target = trace.target.as_ref().map(|t| quote!(target: #t,));
+    let mut out = TokenStream::new();
+    if let Some(err) = &trace.err {
+        let level = level_tokens(p, Some(err.level.unwrap_or(Level::Error)));
+        // At the `err` token: a return type that is not a `Result`, or an error that is not
+        // `Display` (`Debug`), is reported there.
+        let at = m.located_at(err.at);
+        let e = Ident::new("obs_error", at);
+        // Coerced to `dyn Display` (`dyn Debug`) first, at the `err` token: an error type
+        // without it is one error there, not three inside `tracing::event!`.
+        let (fmt, sigil) = if err.mode == Some(FmtMode::Debug) {
+            (
+                quote_spanned!(at=> ::core::fmt::Debug),
+                quote_spanned!(at=> ?),
+            )
         } else {
-            ::core::option::Option::None
+            (
+                quote_spanned!(at=> ::core::fmt::Display),
+                quote_spanned!(at=> %),
+            )
         };
-    };
-    let finish = quote_spanned! {m=>
-        #p::Traced::end(obs_traced, #status, &|| {
-            #[allow(unused_imports)]
-            use #p::{DescribeAny as _, DescribeDisplay as _, DescribeResult as _};
-            (&&#p::Autoref(&#out)).__obs_describe()
+        out.extend(quote_spanned! {at=>
+            if let ::core::result::Result::Err(#e) = #obs_ref {
+                let obs_shown: &dyn #fmt = #e;
+                #p::tracing::event!(#target #level, error = #sigil obs_shown);
+            }
         });
+    }
+    if let Some(ret) = trace.ret.as_ref().filter(|r| !r.field) {
+        let level = level_tokens(p, ret.level.or(trace.level));
+        let at = m.located_at(ret.at);
+        let v = Ident::new("obs_value", at);
+        let (fmt, sigil) = if ret.mode == Some(FmtMode::Display) {
+            (
+                quote_spanned!(at=> ::core::fmt::Display),
+                quote_spanned!(at=> %),
+            )
+        } else {
+            (
+                quote_spanned!(at=> ::core::fmt::Debug),
+                quote_spanned!(at=> ?),
+            )
+        };
+        out.extend(quote_spanned! {at=>
+            if let ::core::option::Option::Some(#v) = {
+                #[allow(unused_imports)]
+                use #p::{RetAny as _, RetOk as _};
+                (&#p::Autoref(#obs_ref)).__obs_ret()
+            } {
+                let obs_shown: &dyn #fmt = #v;
+                #p::tracing::event!(#target #level, return = #sigil obs_shown);
+            }
+        });
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `ret(field)`: the returned value (a `Result`'s `Ok` value) into the span's `return` field,
+/// typed as the arguments are (`ret(Display)`, `ret(Debug)` force a form); nothing is
+/// formatted when the span is disabled.
+fn record_return(p: &TokenStream, ret: &EventArg) -> TokenStream {
+    let m = Span::mixed_site();
+    let at = m.located_at(ret.at);
+    let out = Ident::new("obs_out", m);
+    let v = Ident::new("obs_value", at);
+    let value = match ret.mode {
+        Some(FmtMode::Display) => quote_spanned!(at=> #p::tracing::field::display(#v)),
+        Some(FmtMode::Debug) => quote_spanned!(at=> #p::tracing::field::debug(#v)),
+        None => quote_spanned! {at=> {
+            #[allow(unused_imports)]
+            use #p::{ArgDebug as _, ArgOther as _, ArgTyped as _};
+            (&&#p::Autoref(#v)).__obs_arg()
+        }},
     };
-    Ok((start, finish))
+    quote_spanned! {at=>
+        if let ::core::option::Option::Some(obs_span) = &obs_traced {
+            if let ::core::option::Option::Some(#v) = {
+                #[allow(unused_imports)]
+                use #p::{RetAny as _, RetOk as _};
+                (&#p::Autoref(&#out)).__obs_ret()
+            } {
+                obs_span.record_return(&#value);
+            }
+        }
+    }
 }

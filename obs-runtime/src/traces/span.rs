@@ -51,6 +51,14 @@ const MAX_SPAN_FIELDS: usize = 32;
 /// goes through `tracing::span!`.
 pub const MAX_OPEN_ARGS: usize = MAX_SPAN_FIELDS - SPAN_FIELDS;
 
+/// The parent of a span being opened.
+enum Parent {
+    /// The current span, as `tracing::span!` gives.
+    Current,
+    /// `#[traced(parent = …)]`: that span, or none (a root span).
+    Given(Option<tracing::Id>),
+}
+
 /// Guard of `#[traced]`: owns the call's span and writes how the call ended into it.
 #[must_use]
 pub struct Traced {
@@ -89,6 +97,30 @@ impl Traced {
         named: bool,
         args: &[&dyn tracing::Value],
     ) -> Self {
+        Self::open_in(callsite, meta, named, Parent::Current, args)
+    }
+
+    /// As [`Traced::open`], for `#[traced(parent = …)]`: the span's parent is `parent`, or
+    /// none (a root span) when it is `None`, rather than the current span.
+    #[inline(never)]
+    pub fn open_child(
+        callsite: &'static DefaultCallsite,
+        meta: &'static FnMeta,
+        named: bool,
+        parent: Option<tracing::Id>,
+        args: &[&dyn tracing::Value],
+    ) -> Self {
+        Self::open_in(callsite, meta, named, Parent::Given(parent), args)
+    }
+
+    #[inline]
+    fn open_in(
+        callsite: &'static DefaultCallsite,
+        meta: &'static FnMeta,
+        named: bool,
+        parent: Parent,
+        args: &[&dyn tracing::Value],
+    ) -> Self {
         let metadata = callsite.metadata();
         let interest = callsite.interest();
         let enabled = !interest.is_never()
@@ -115,7 +147,11 @@ impl Traced {
                 names_span: !named,
             };
             context::opening(opening, || {
-                tracing::Span::new(metadata, &fields.value_set_all(&values[..len]))
+                let values = fields.value_set_all(&values[..len]);
+                match parent {
+                    Parent::Current => tracing::Span::new(metadata, &values),
+                    Parent::Given(parent) => tracing::Span::child_of(parent, metadata, &values),
+                }
             })
         } else {
             tracing::Span::none()
@@ -124,6 +160,18 @@ impl Traced {
             span,
             finished: false,
         }
+    }
+
+    /// Marks the span as following from `cause` (`#[traced(follows_from = …)]`).
+    #[inline]
+    pub fn follows_from(&self, cause: impl Into<Option<tracing::Id>>) {
+        self.span.follows_from(cause);
+    }
+
+    /// Records the call's returned value into the span's `return` field
+    /// (`#[traced(ret(field))]`).
+    pub fn record_return(&self, value: &dyn tracing::Value) {
+        self.span.record("return", value);
     }
 
     /// As [`Traced::start`], for a span named by `#[traced(name = "…")]`: that name is the one
@@ -175,12 +223,40 @@ pin_project_lite::pin_project! {
     /// The future of a traced call: polled inside the call's span, it owns the call's guard
     /// and hands it back with the output, so the expansion records how the call ended without
     /// keeping a clone of the span. Dropped before it completes, it drops the guard, which
-    /// records `cancelled` (or `panic` while unwinding).
+    /// records `cancelled` (or `panic` while unwinding). `R` sees the output inside the span,
+    /// in the poll that produced it: `#[traced(err, ret)]`'s events.
     #[must_use = "futures do nothing unless polled"]
-    pub struct InSpan<F> {
+    pub struct InSpan<F, R = NoReport> {
         #[pin]
         future: F,
         traced: Option<Traced>,
+        report: R,
+    }
+}
+
+/// What an [`InSpan`] does with the output, inside the span.
+pub trait OnReady<T> {
+    /// Called once, with the output, while the span is entered.
+    fn on_ready(&mut self, out: &T);
+}
+
+/// Nothing to report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoReport;
+
+impl<T> OnReady<T> for NoReport {
+    #[inline]
+    fn on_ready(&mut self, _: &T) {}
+}
+
+/// A closure that reports the output (the events of `err` and `ret`).
+#[derive(Clone, Copy, Debug)]
+pub struct Report<G>(G);
+
+impl<T, G: FnMut(&T)> OnReady<T> for Report<G> {
+    #[inline]
+    fn on_ready(&mut self, out: &T) {
+        (self.0)(out);
     }
 }
 
@@ -191,11 +267,24 @@ impl<F: Future> InSpan<F> {
         InSpan {
             future,
             traced: Some(traced),
+            report: NoReport,
         }
     }
 }
 
-impl<F: Future> Future for InSpan<F> {
+impl<F: Future, G: FnMut(&F::Output)> InSpan<F, Report<G>> {
+    /// As [`InSpan::new`], and `report` sees the output inside the span.
+    #[inline]
+    pub fn reporting(future: F, traced: Traced, report: G) -> Self {
+        InSpan {
+            future,
+            traced: Some(traced),
+            report: Report(report),
+        }
+    }
+}
+
+impl<F: Future, R: OnReady<F::Output>> Future for InSpan<F, R> {
     type Output = (F::Output, Option<Traced>);
 
     #[inline]
@@ -203,6 +292,9 @@ impl<F: Future> Future for InSpan<F> {
         let this = self.project();
         let entered = this.traced.as_ref().map(|t| t.span.enter());
         let out = this.future.poll(cx);
+        if let Poll::Ready(out) = &out {
+            this.report.on_ready(out);
+        }
         drop(entered);
         match out {
             Poll::Ready(out) => Poll::Ready((out, this.traced.take())),

@@ -1,0 +1,10 @@
+use obs_runtime::traced;
+
+#[traced(err(Verbose), ret(display))]
+fn handle() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {
+    let _ = handle();
+}
