@@ -131,6 +131,7 @@
 // leaves, exposition, metrics, traces, logs, generate, page, serve, setup.
 mod autoref;
 mod clock;
+mod current;
 mod env;
 mod error;
 mod fmt_safe;
@@ -148,12 +149,12 @@ mod setup;
 mod traces;
 
 pub use error::Error;
-pub use exposition::CONTENT_TYPE;
+pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
 pub use generate::{dashboard, rules};
 pub use logs::{LogFormat, log_layer};
 pub use metrics::catalog;
 pub use metrics::{DEFAULT_BUCKETS, OVERFLOW, ObsRecorder, series_limit, set_series_limit};
-pub use page::render;
+pub use page::{render, render_openmetrics};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};
@@ -326,6 +327,13 @@ pub mod __private {
         crate::serve::parse_head(head)
             .ok()
             .map(|r| (r.method, r.path))
+    }
+
+    /// Whether the server answers the request head with OpenMetrics: `None` for a head it
+    /// refuses. For the fuzzer (`fuzz/`).
+    pub fn request_wants_openmetrics(head: &[u8]) -> Option<bool> {
+        let request = crate::serve::parse_head(head).ok()?;
+        Some(request.accept.is_some_and(crate::serve::wants_openmetrics))
     }
 
     /// Calls `f`. The expansion passes the body's closure here, where `FnOnce` is expected,
