@@ -20,7 +20,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The `Content-Type` of the OpenMetrics 1.0 page, what
 /// [`render_openmetrics`](crate::render_openmetrics) writes and `/metrics` answers a scraper
 /// whose `Accept` header prefers `application/openmetrics-text; version=1.0.0`.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A sampled span that recorded into a series: the trace it links the sample to. Shown on the
 /// OpenMetrics page only (0.0.4 text has no syntax for it).

@@ -116,7 +116,12 @@ fn weight(value: &str) -> Option<u16> {
         return None;
     }
     let mut thousandths = 0u16;
-    for (i, b) in fraction.bytes().chain(core::iter::repeat(b'0')).take(3).enumerate() {
+    for (i, b) in fraction
+        .bytes()
+        .chain(core::iter::repeat(b'0'))
+        .take(3)
+        .enumerate()
+    {
         thousandths += u16::from(b - b'0') * [100, 10, 1][i];
     }
     match whole {
