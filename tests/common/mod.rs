@@ -6,6 +6,7 @@
 
 mod http;
 mod page;
+pub mod prometheus;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
