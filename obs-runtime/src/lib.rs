@@ -84,6 +84,11 @@
 //!   `# TYPE` per family, escaped label values, cumulative buckets. Calls through the `metrics`
 //!   facade (`metrics::counter!`, …) appear on it once `init` installed [`ObsRecorder`],
 //!   histograms as buckets.
+//! - **Exemplars**: a scraper that asks for OpenMetrics (Prometheus does) gets
+//!   [`render_openmetrics`]'s page, where each bucket and counter carries the trace and span id
+//!   of the latest sampled span that recorded into it, so a dashboard links a latency spike to
+//!   a trace. The 0.0.4 page is unchanged. Outside a sampled span the cost is one more
+//!   thread-local read.
 //! - **The server** is plain threads: no async runtime is needed. See [`Builder`] for the
 //!   environment variables it reads.
 //! - **The process's own metrics**, once `init` ran: `process_cpu_seconds_total`,

@@ -286,6 +286,16 @@ mod tests {
         assert_eq!(std::mem::size_of::<ExemplarCell>(), 48);
     }
 
+    /// What docs/design.md says exemplars cost: 16 bytes per status and shard for the empty
+    /// slot, and 48 per bucket (and `+Inf`) once allocated.
+    #[test]
+    fn the_storage_is_what_the_design_says() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Exemplars<BucketCells<14>>>(), 16);
+        assert_eq!(size_of::<BucketCells<14>>(), 15 * 48);
+        assert_eq!(size_of::<[ExemplarCell; 6]>(), 6 * 48);
+    }
+
     /// Writers race (the shared protocol) while a reader reads: every exemplar read is one
     /// writer's whole, never the trace id of one call with the value of another.
     #[test]

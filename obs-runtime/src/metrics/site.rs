@@ -527,6 +527,38 @@ mod tests {
     static HISTOGRAM: HistogramSite<2> =
         HistogramSite::new(&META, Spec::new("t_seconds", "", &[]), [0.001, 1.0]);
 
+    /// An exemplar is recorded only with a sampled span current, on the bucket the call fell
+    /// in and on the counted status, and shows the latest such call.
+    #[test]
+    fn exemplars_follow_the_current_sampled_span() {
+        static COUNTED: CounterSite = CounterSite::new(&META, Spec::new("e_total", "", &[]));
+        static TIMED: HistogramSite<2> =
+            HistogramSite::new(&META, Spec::new("e_seconds", "", &[]), [0.001, 1.0]);
+        COUNTED.add(Status::OK);
+        TIMED.observe(Status::OK, 5_000_000);
+        assert_eq!(COUNTED.exemplar(0), None, "no span, no exemplar");
+        let span = |n| crate::current::SpanRef {
+            trace_id: [n; 16],
+            span_id: [n; 8],
+        };
+        crate::current::enter(span(1));
+        TIMED.observe(Status::OK, 5_000_000);
+        crate::current::enter(span(2));
+        COUNTED.add(Status::OK);
+        TIMED.observe(Status::OK, 6_000_000);
+        crate::current::exit([2; 8]);
+        crate::current::exit([1; 8]);
+        TIMED.observe(Status::OK, 7_000_000); // no span again: the exemplar stays
+        let counted = COUNTED.exemplar(0).unwrap();
+        assert_eq!((counted.trace_id, counted.value), ([2; 16], 1.0));
+        let shards = || TIMED.cells.iter().map(|cells| &cells[0]);
+        let exemplars = super::bucket_exemplars(shards());
+        assert_eq!(exemplars.len(), 3);
+        assert_eq!((exemplars[0], exemplars[2]), (None, None));
+        let second = exemplars[1].unwrap();
+        assert_eq!((second.span_id, second.value), ([2; 8], 0.006));
+    }
+
     /// More threads than shards, some at once and some one after another (their shards are
     /// handed on), every call counted exactly once.
     #[test]
