@@ -296,7 +296,11 @@ fn exemplars(c: &mut Criterion) {
         tracing::subscriber::with_default(subscriber, || {
             let mut group = c.benchmark_group("exemplars");
             configure(&mut group);
-            sync_fn(&mut group, &format!("obs_traced_timed_{case}"), b::traced_timed);
+            sync_fn(
+                &mut group,
+                &format!("obs_traced_timed_{case}"),
+                b::traced_timed,
+            );
             if case == "sampled" {
                 sync_fn(&mut group, "obs_timed_no_span", b::timed);
                 let span = tracing::info_span!("request");
