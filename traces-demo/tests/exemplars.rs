@@ -21,7 +21,7 @@ use common::prometheus::{self, Prometheus, wait_for};
 use otlp_receiver::Receiver;
 
 /// Orders the quickstart runs (one every 50 ms).
-const ORDERS: u64 = 40;
+const ORDERS: u32 = 40;
 
 /// Kills the example when the test ends, whatever way.
 struct Running(Child);
@@ -135,7 +135,7 @@ fn prometheus_stores_exemplars_whose_traces_the_otlp_receiver_got() {
     wait_for(
         "the whole workload in Prometheus",
         Duration::from_secs(90),
-        || calls() == Some(ORDERS as f64),
+        || calls() == Some(f64::from(ORDERS)),
     );
     let mut stored = Vec::new();
     wait_for(
@@ -156,7 +156,7 @@ fn prometheus_stores_exemplars_whose_traces_the_otlp_receiver_got() {
         Duration::from_secs(30),
         || {
             spans = receiver.spans();
-            spans.iter().filter(|s| s.name == "handle_order").count() as u64 >= ORDERS
+            spans.iter().filter(|s| s.name == "handle_order").count() >= ORDERS as usize
         },
     );
     let traces: BTreeSet<&str> = spans.iter().map(|s| s.trace_id.as_str()).collect();

@@ -241,7 +241,7 @@ fn shows_exemplars(panel: &Panel) -> bool {
 }
 
 /// A link on an exemplar's `trace_id` to that trace, in Grafana's Explore on the data source
-/// the `traces` variable names. The query is the trace id: what Tempo's TraceQL editor and
+/// the `traces` variable names. The query is the trace id: what Tempo's `TraceQL` editor and
 /// Jaeger's trace-id lookup both take.
 fn trace_link() -> Json {
     let explore = r#"/explore?left={"datasource":"${traces}","queries":[{"refId":"A","queryType":"traceql","query":"${__value.raw}"}],"range":{"from":"now-1h","to":"now"}}"#;
