@@ -50,6 +50,14 @@ pub fn traced(x: u64) -> u64 {
     work(x)
 }
 
+/// What the `exemplars` group measures: a timed call with a span of its own.
+#[traced]
+#[timed]
+#[inline(never)]
+pub fn traced_timed(x: u64) -> u64 {
+    work(x)
+}
+
 #[traced]
 #[counted]
 #[timed]

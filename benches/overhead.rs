@@ -16,6 +16,11 @@
 //!   a local span (a root per 1,000 calls; the reporter drops what it gets);
 //! - `threads`: the same function called by one thread, then by two at once (per-call wall
 //!   time of each thread).
+//! - `exemplars`: obs's trace layer with a console exporter (run with stdout redirected: it
+//!   prints every sampled span): `#[traced] #[timed]` with its span sampled (the span, its
+//!   export and the exemplar) and unsampled, and `#[timed]` with no span beside the same
+//!   function in a sampled span (the exemplar alone). `sync/obs_timed` is the row it must stay
+//!   within 1 ns of.
 //!
 //! `benches/report.sh` reads the medians criterion writes and puts them in `BENCHMARKS.md`.
 
@@ -262,9 +267,50 @@ fn overhead(c: &mut Criterion) {
     }
     group.finish();
 
+    exemplars(c);
+
     // Drain what the `metrics` peer buffered, as a scrape would.
     black_box(handle.render().len());
     black_box(registry.gather().len());
+}
+
+/// Exemplars: the cost with the current span sampled, unsampled and absent.
+fn exemplars(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    for (sampler, case) in [
+        (obs_runtime::Sampler::AlwaysOn, "sampled"),
+        (obs_runtime::Sampler::AlwaysOff, "unsampled"),
+    ] {
+        let obs = obs_runtime::Builder::new()
+            .without_server()
+            .without_subscriber()
+            .without_recorder()
+            .without_process_metrics()
+            .env(|_| None)
+            .traces_exporter(obs_runtime::TracesExporter::Console)
+            .sampler(sampler)
+            .install()
+            .expect("install obs");
+        let subscriber = tracing_subscriber::registry().with(obs_runtime::trace_layer());
+        tracing::subscriber::with_default(subscriber, || {
+            let mut group = c.benchmark_group("exemplars");
+            configure(&mut group);
+            sync_fn(
+                &mut group,
+                &format!("obs_traced_timed_{case}"),
+                b::traced_timed,
+            );
+            if case == "sampled" {
+                sync_fn(&mut group, "obs_timed_no_span", b::timed);
+                let span = tracing::info_span!("request");
+                let _entered = span.enter();
+                sync_fn(&mut group, "obs_timed_in_sampled_span", b::timed);
+            }
+            group.finish();
+        });
+        drop(obs);
+    }
 }
 
 /// A function measured on one thread and on two.

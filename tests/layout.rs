@@ -24,8 +24,8 @@ const ORDER: [&str; 11] = [
 ];
 
 /// The files at the root of `obs-runtime/src` that depend on nothing but each other.
-const LEAVES: [&str; 8] = [
-    "autoref", "clock", "env", "error", "fmt_safe", "json", "status", "sync",
+const LEAVES: [&str; 9] = [
+    "autoref", "clock", "current", "env", "error", "fmt_safe", "json", "status", "sync",
 ];
 
 /// The most lines of code (comments, blank lines and unit tests aside) a file may have.

@@ -115,6 +115,38 @@ fn generated_rules_match_the_committed_file_and_pass_promtool() {
 }
 
 #[test]
+fn the_latency_panels_show_exemplars_that_link_to_the_chosen_trace_data_source() {
+    let json: serde_json::Value =
+        serde_json::from_str(&obs_runtime::dashboard::dashboard_json()).expect("valid JSON");
+    let traces = json["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "traces")
+        .expect("a traces variable");
+    assert_eq!(traces["query"], "Tempo,Jaeger");
+    for panel in json["panels"].as_array().unwrap() {
+        let latency = panel["title"].as_str().unwrap().starts_with("Latency");
+        for target in panel["targets"].as_array().unwrap() {
+            assert_eq!(target["exemplar"], latency, "{panel}");
+        }
+        let overrides = panel["fieldConfig"]["overrides"].as_array().unwrap();
+        if !latency {
+            assert!(overrides.is_empty(), "{panel}");
+            continue;
+        }
+        let link = &overrides[0];
+        assert_eq!(link["matcher"]["options"], "trace_id");
+        let url = link["properties"][0]["value"][0]["url"].as_str().unwrap();
+        assert!(url.starts_with("/explore?left="), "{url}");
+        let left: serde_json::Value =
+            serde_json::from_str(url.trim_start_matches("/explore?left=")).unwrap();
+        assert_eq!(left["datasource"], "${traces}");
+        assert_eq!(left["queries"][0]["query"], "${__value.raw}");
+    }
+}
+
+#[test]
 fn the_dashboard_is_grafana_json_and_every_query_passes_promtool() {
     let json: serde_json::Value =
         serde_json::from_str(&obs_runtime::dashboard::dashboard_json()).expect("valid JSON");
@@ -124,7 +156,7 @@ fn the_dashboard_is_grafana_json_and_every_query_passes_promtool() {
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
-    assert_eq!(variables, ["datasource", "job", "function"]);
+    assert_eq!(variables, ["datasource", "job", "function", "traces"]);
     let panels = json["panels"].as_array().unwrap();
     let titles: Vec<&str> = panels
         .iter()

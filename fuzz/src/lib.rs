@@ -38,9 +38,10 @@ pub use env::env;
 pub use labels::labels;
 
 /// The targets, by the name of their folder under `corpus/` and `regressions/`.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, fn(&[u8])); 6] = [
     ("attribute", attribute),
     ("http_head", http_head),
+    ("accept", accept),
     ("traceparent", traceparent),
     ("env", env),
     ("labels", labels),
@@ -54,6 +55,20 @@ pub fn http_head(data: &[u8]) {
         assert!(
             head.contains(method) && head.contains(path),
             "{method} {path} not in the head"
+        );
+    }
+}
+
+/// Arbitrary bytes as the `Accept` header of a `GET /metrics`: the page's format is chosen,
+/// never a panic, and only a header naming OpenMetrics gets it.
+pub fn accept(data: &[u8]) {
+    let mut head = b"GET /metrics HTTP/1.1\r\nAccept: ".to_vec();
+    head.extend_from_slice(data);
+    if let Some(true) = obs_runtime::__private::request_wants_openmetrics(&head) {
+        let value = String::from_utf8_lossy(data).to_ascii_lowercase();
+        assert!(
+            value.contains("application/openmetrics-text"),
+            "OpenMetrics for {value:?}"
         );
     }
 }

@@ -14,8 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 struct Clock {
     clock: quanta::Clock,
     /// A raw reading and the Unix time in nanoseconds at the same moment: what OTLP export
-    /// converts span times with.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    /// converts span times with, and the page its exemplars' times.
     anchor: (u64, u64),
 }
 
@@ -48,7 +47,6 @@ pub(crate) fn raw() -> u64 {
     get().clock.raw()
 }
 
-#[cfg(feature = "otlp")]
 /// The Unix time, in nanoseconds, of raw reading `raw`. Readings taken before the clock's
 /// first use (there are none: every reading goes through it) would read as its anchor.
 pub(crate) fn unix_nanos(raw: u64) -> u64 {

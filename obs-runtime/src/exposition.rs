@@ -1,5 +1,6 @@
-//! The Prometheus text exposition format, version 0.0.4: the writer every part of the page
-//! goes through. It knows nothing of who adds the series.
+//! The Prometheus text exposition format, version 0.0.4, and OpenMetrics 1.0 text
+//! ([`openmetrics`]): the writer every part of the page goes through. It knows nothing of who
+//! adds the series.
 //!
 //! Sites and the `metrics` facade recorder add series to a [`Collector`]; [`Collector::finish`]
 //! writes families in name order, each with one `# HELP` and one `# TYPE`, its series contiguous
@@ -10,8 +11,37 @@
 use core::fmt::Write as _;
 use std::collections::BTreeMap;
 
-/// The `Content-Type` of the page.
+mod openmetrics;
+
+/// The `Content-Type` of the page: Prometheus text format 0.0.4, what [`render`](crate::render)
+/// writes and `/metrics` answers unless the scraper asks for OpenMetrics.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `Content-Type` of the OpenMetrics 1.0 page, what
+/// [`render_openmetrics`](crate::render_openmetrics) writes and `/metrics` answers a scraper
+/// whose `Accept` header prefers `application/openmetrics-text; version=1.0.0`.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A sampled span that recorded into a series: the trace it links the sample to. Shown on the
+/// OpenMetrics page only (0.0.4 text has no syntax for it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Exemplar {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    /// The value the call recorded, in the series' unit.
+    pub(crate) value: f64,
+    /// When, in nanoseconds since the Unix epoch.
+    pub(crate) unix_nanos: u64,
+}
+
+/// The later of two exemplars of one series.
+fn latest(a: Option<Exemplar>, b: Option<Exemplar>) -> Option<Exemplar> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.unix_nanos > a.unix_nanos { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
 
 /// The type of a metric family; in the [catalog](crate::catalog), what a metric of an
 /// instrumented function records.
@@ -116,7 +146,7 @@ fn write_float(out: &mut String, value: f64) {
 }
 
 enum Value {
-    Counter(u64),
+    Counter(u64, Option<Exemplar>),
     /// A counter of a quantity that is not a whole number, such as CPU seconds.
     FloatCounter(f64),
     Gauge(f64),
@@ -125,6 +155,8 @@ enum Value {
         counts: Vec<u64>,
         inf: u64,
         sum: f64,
+        /// One per bucket, then `+Inf`; empty when none was recorded.
+        exemplars: Vec<Option<Exemplar>>,
     },
 }
 
@@ -132,7 +164,10 @@ impl Value {
     /// Adds `other` into `self`; `false` if the two cannot be one series.
     fn merge(&mut self, other: Value) -> bool {
         match (self, other) {
-            (Value::Counter(a), Value::Counter(b)) => *a = a.saturating_add(b),
+            (Value::Counter(a, ea), Value::Counter(b, eb)) => {
+                *a = a.saturating_add(b);
+                *ea = latest(*ea, eb);
+            }
             (Value::FloatCounter(a), Value::FloatCounter(b))
             | (Value::Gauge(a), Value::Gauge(b)) => {
                 *a += b;
@@ -143,12 +178,14 @@ impl Value {
                     counts,
                     inf,
                     sum,
+                    exemplars,
                 },
                 Value::Histogram {
                     bounds: b2,
                     counts: c2,
                     inf: i2,
                     sum: s2,
+                    exemplars: e2,
                 },
             ) if *bounds == b2 => {
                 for (a, b) in counts.iter_mut().zip(c2) {
@@ -156,6 +193,13 @@ impl Value {
                 }
                 *inf = inf.saturating_add(i2);
                 *sum += s2;
+                if exemplars.is_empty() {
+                    *exemplars = e2;
+                } else {
+                    for (a, b) in exemplars.iter_mut().zip(e2) {
+                        *a = latest(*a, b);
+                    }
+                }
             }
             _ => return false,
         }
@@ -212,7 +256,12 @@ impl Family {
 
     /// Adds a counter series.
     pub(crate) fn counter(&mut self, labels: &Labels, value: u64) {
-        self.add(labels, Value::Counter(value));
+        self.add(labels, Value::Counter(value, None));
+    }
+
+    /// Adds a counter series with the exemplar of its latest sampled increment.
+    pub(crate) fn counter_with(&mut self, labels: &Labels, value: u64, exemplar: Option<Exemplar>) {
+        self.add(labels, Value::Counter(value, exemplar));
     }
 
     /// Adds a counter series whose value is not a whole number.
@@ -226,6 +275,7 @@ impl Family {
     }
 
     /// Adds a histogram series from per-bucket (not cumulative) counts.
+    #[cfg_attr(not(test), allow(dead_code))] // the sites and the facade pass exemplars
     pub(crate) fn histogram(
         &mut self,
         labels: &Labels,
@@ -234,11 +284,26 @@ impl Family {
         inf: u64,
         sum: f64,
     ) {
+        self.histogram_with(labels, bounds, counts, inf, sum, Vec::new());
+    }
+
+    /// Adds a histogram series with an exemplar per bucket, then one for `+Inf` (or none at
+    /// all: an empty `exemplars`).
+    pub(crate) fn histogram_with(
+        &mut self,
+        labels: &Labels,
+        bounds: &[f64],
+        counts: &[u64],
+        inf: u64,
+        sum: f64,
+        exemplars: Vec<Option<Exemplar>>,
+    ) {
         let value = Value::Histogram {
             bounds: bounds.to_vec(),
             counts: counts.to_vec(),
             inf,
             sum,
+            exemplars,
         };
         self.add(labels, value);
     }
@@ -299,12 +364,7 @@ impl Collector {
 
     /// Writes the page.
     pub fn finish(mut self) -> String {
-        let mut size = 0;
-        for family in self.families.values_mut() {
-            family.sort_and_merge();
-            size += family.series.len();
-        }
-        self.drop_shadowed();
+        let size = self.prepare();
         // Most series are histograms of about 20 lines of about 120 bytes.
         let mut out = String::with_capacity(4096 + size * 512);
         let mut les = BoundLabels::default();
@@ -327,6 +387,18 @@ impl Collector {
             }
         }
         out
+    }
+
+    /// Sorts and merges every family's series and leaves out the shadowed ones: the page minus
+    /// its writing, shared by both formats. Returns the number of series.
+    fn prepare(&mut self) -> usize {
+        let mut size = 0;
+        for family in self.families.values_mut() {
+            family.sort_and_merge();
+            size += family.series.len();
+        }
+        self.drop_shadowed();
+        size
     }
 
     /// A counter or gauge named like a histogram's `_bucket`, `_sum` or `_count` would make two
@@ -393,7 +465,7 @@ fn open_series(out: &mut String, name: &str, suffix: &str, labels: &str) {
 
 fn write_series(out: &mut String, name: &str, labels: &str, value: &Value, les: &mut BoundLabels) {
     match value {
-        Value::Counter(v) => {
+        Value::Counter(v, _) => {
             open_series(out, name, "", labels);
             write_u64(out, *v);
             out.push('\n');
@@ -408,6 +480,7 @@ fn write_series(out: &mut String, name: &str, labels: &str, value: &Value, les: 
             counts,
             inf,
             sum,
+            ..
         } => {
             let mut cumulative = 0u64;
             for (le, count) in les.get(bounds).iter().zip(counts) {

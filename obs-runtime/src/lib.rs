@@ -87,6 +87,11 @@
 //!   `# TYPE` per family, escaped label values, cumulative buckets. Calls through the `metrics`
 //!   facade (`metrics::counter!`, …) appear on it once `init` installed [`ObsRecorder`],
 //!   histograms as buckets.
+//! - **Exemplars**: a scraper that asks for OpenMetrics (Prometheus does) gets
+//!   [`render_openmetrics`]'s page, where each bucket and counter carries the trace and span id
+//!   of the latest sampled span that recorded into it, so a dashboard links a latency spike to
+//!   a trace. The 0.0.4 page is unchanged. Outside a sampled span the cost is one more
+//!   thread-local read.
 //! - **The server** is plain threads: no async runtime is needed. See [`Builder`] for the
 //!   environment variables it reads.
 //! - **The process's own metrics**, once `init` ran: `process_cpu_seconds_total`,
@@ -134,6 +139,7 @@
 // leaves, exposition, metrics, traces, logs, http, generate, page, serve, setup.
 mod autoref;
 mod clock;
+mod current;
 mod env;
 mod error;
 mod fmt_safe;
@@ -154,12 +160,12 @@ mod setup;
 mod traces;
 
 pub use error::Error;
-pub use exposition::CONTENT_TYPE;
+pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
 pub use generate::{dashboard, rules};
 pub use logs::{LogFormat, log_layer};
 pub use metrics::catalog;
 pub use metrics::{DEFAULT_BUCKETS, OVERFLOW, ObsRecorder, series_limit, set_series_limit};
-pub use page::render;
+pub use page::{render, render_openmetrics};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};
@@ -427,6 +433,13 @@ pub mod __private {
         crate::serve::parse_head(head)
             .ok()
             .map(|r| (r.method, r.path))
+    }
+
+    /// Whether the server answers the request head with OpenMetrics: `None` for a head it
+    /// refuses. For the fuzzer (`fuzz/`).
+    pub fn request_wants_openmetrics(head: &[u8]) -> Option<bool> {
+        let request = crate::serve::parse_head(head).ok()?;
+        Some(request.accept.is_some_and(crate::serve::wants_openmetrics))
     }
 
     /// Calls `f`. The expansion passes the body's closure here, where `FnOnce` is expected,

@@ -33,11 +33,39 @@ pub(crate) fn set_service_name(name: Option<String>) {
 /// assert!(page.contains(r#"function_calls_total{function="ping",module="rust_out",status="ok"} 1"#));
 /// ```
 pub fn render() -> String {
+    collect().finish()
+}
+
+/// Renders the same page as [`render`], as OpenMetrics 1.0 text (content type
+/// [`OPENMETRICS_CONTENT_TYPE`](crate::OPENMETRICS_CONTENT_TYPE)): what `/metrics` answers a
+/// scraper that asks for it, as Prometheus does.
+///
+/// It is the format that carries exemplars: each `#[timed]` bucket and `#[counted]` series (and
+/// each facade histogram bucket and counter) shows the trace and span ids of the latest sampled
+/// span that recorded into it, the value recorded and when. Counter families are named without
+/// `_total` (their samples keep it), and the page ends with `# EOF`.
+///
+/// ```rust,standalone_crate
+/// #[obs_runtime::counted]
+/// fn ping() {}
+///
+/// ping();
+/// let page = obs_runtime::render_openmetrics();
+/// assert!(page.contains("# TYPE function_calls counter\n"));
+/// assert!(page.contains(r#"function_calls_total{function="ping",module="rust_out",status="ok"} 1"#));
+/// assert!(page.ends_with("# EOF\n"));
+/// ```
+pub fn render_openmetrics() -> String {
+    collect().finish_openmetrics()
+}
+
+/// Everything the page shows, gathered.
+fn collect() -> Collector {
     let mut out = Collector::new();
     crate::metrics::collect(&mut out);
     crate::traces::collect(&mut out);
     target_info(&mut out);
-    out.finish()
+    out
 }
 
 /// `target_info`, OTel's series for the resource, when a service name is set.

@@ -8,6 +8,11 @@
 //! Panels: request rate by status, error ratio, p50/p95/p99 latency, calls in flight, and for
 //! each objective its error-budget burn rate (1 = spending the budget exactly over 30 days).
 //!
+//! The latency panels show exemplars (Prometheus needs `--enable-feature=exemplar-storage`):
+//! a dot per stored exemplar, whose `trace_id` links to that trace in the trace data source the
+//! `traces` variable names (`Tempo` or `Jaeger`, the names Grafana gives those data sources;
+//! type another name or a uid for yours).
+//!
 //! ```
 //! #[obs_runtime::counted]
 //! fn ping() {}
@@ -347,8 +352,39 @@ fn datasource() -> Json {
     Json::Obj(vec![("type", s("prometheus")), ("uid", s("${datasource}"))])
 }
 
+/// The latency panels (the ones in seconds) show exemplars.
+fn shows_exemplars(panel: &Panel) -> bool {
+    panel.unit == "s"
+}
+
+/// A link on an exemplar's `trace_id` to that trace, in Grafana's Explore on the data source
+/// the `traces` variable names. The query is the trace id: what Tempo's `TraceQL` editor and
+/// Jaeger's trace-id lookup both take.
+fn trace_link() -> Json {
+    let explore = r#"/explore?left={"datasource":"${traces}","queries":[{"refId":"A","queryType":"traceql","query":"${__value.raw}"}],"range":{"from":"now-1h","to":"now"}}"#;
+    let link = Json::Obj(vec![
+        ("title", s("Open trace ${__value.raw}")),
+        ("url", s(explore)),
+        ("targetBlank", Json::Bool(false)),
+    ]);
+    Json::Obj(vec![
+        (
+            "matcher",
+            Json::Obj(vec![("id", s("byName")), ("options", s("trace_id"))]),
+        ),
+        (
+            "properties",
+            Json::Arr(vec![Json::Obj(vec![
+                ("id", s("links")),
+                ("value", Json::Arr(vec![link])),
+            ])]),
+        ),
+    ])
+}
+
 /// Panel number `i` (from 0), laid out two to a row.
 fn panel_json(i: usize, panel: Panel) -> Json {
+    let exemplars = shows_exemplars(&panel);
     #[allow(clippy::cast_precision_loss)]
     let (x, y, id) = ((i % 2) as f64 * 12.0, (i / 2) as f64 * 8.0, (i + 1) as f64);
     let targets = panel
@@ -362,6 +398,7 @@ fn panel_json(i: usize, panel: Panel) -> Json {
                 ("expr", s(expr)),
                 ("legendFormat", s(legend)),
                 ("refId", s(ref_id)),
+                ("exemplar", Json::Bool(exemplars)),
             ])
         })
         .collect();
@@ -373,7 +410,10 @@ fn panel_json(i: usize, panel: Panel) -> Json {
     ]);
     let field_config = Json::Obj(vec![
         ("defaults", Json::Obj(vec![("unit", s(panel.unit))])),
-        ("overrides", Json::Arr(Vec::new())),
+        (
+            "overrides",
+            Json::Arr(exemplars.then(trace_link).into_iter().collect()),
+        ),
     ]);
     Json::Obj(vec![
         ("id", Json::Num(id)),
@@ -383,6 +423,32 @@ fn panel_json(i: usize, panel: Panel) -> Json {
         ("gridPos", grid),
         ("fieldConfig", field_config),
         ("targets", Json::Arr(targets)),
+    ])
+}
+
+/// The trace data source exemplars link to: `Tempo` or `Jaeger`, or any name or uid typed in.
+fn traces_var() -> Json {
+    let option = |name: &str, selected: bool| {
+        Json::Obj(vec![
+            ("text", s(name)),
+            ("value", s(name)),
+            ("selected", Json::Bool(selected)),
+        ])
+    };
+    Json::Obj(vec![
+        ("name", s("traces")),
+        ("label", s("Trace data source")),
+        ("type", s("custom")),
+        ("query", s("Tempo,Jaeger")),
+        ("allowCustomValue", Json::Bool(true)),
+        (
+            "current",
+            Json::Obj(vec![("text", s("Tempo")), ("value", s("Tempo"))]),
+        ),
+        (
+            "options",
+            Json::Arr(vec![option("Tempo", true), option("Jaeger", false)]),
+        ),
     ])
 }
 
@@ -448,6 +514,7 @@ pub fn dashboard_for(functions: &[Function]) -> String {
                         "Function",
                         "label_values(function_calls_total{job=~\"$job\"}, function)",
                     ),
+                    traces_var(),
                 ]),
             )]),
         ),

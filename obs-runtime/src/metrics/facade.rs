@@ -15,6 +15,7 @@ use metrics::{
     SharedString, Unit,
 };
 
+use super::exemplar::{DynExemplars, ExemplarCell, Exemplars};
 use super::site::DEFAULT_BUCKETS;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::sync::{read, write};
@@ -139,12 +140,19 @@ fn describe(name: String, description: &str) {
     write(&REGISTRY.help).insert(name, description.to_owned());
 }
 
-#[derive(Default)]
-struct FacadeCounter(AtomicU64);
+/// A counter, and the exemplar of its latest increment in a sampled span.
+struct FacadeCounter(AtomicU64, Exemplars<[ExemplarCell; 1]>);
+
+impl Default for FacadeCounter {
+    fn default() -> Self {
+        FacadeCounter(AtomicU64::new(0), Exemplars::new())
+    }
+}
 
 impl CounterFn for FacadeCounter {
     fn increment(&self, value: u64) {
         self.0.fetch_add(value, Relaxed);
+        self.1.record(0, value, false);
     }
 
     fn absolute(&self, value: u64) {
@@ -190,15 +198,19 @@ struct FacadeHistogram {
     /// One per bound, then `+Inf`; not cumulative.
     counts: Box<[AtomicU64]>,
     sum: AtomicF64,
+    /// One per bound, then `+Inf`: the value's `f64` bits.
+    exemplars: DynExemplars,
 }
 
 impl FacadeHistogram {
     fn new(bounds: Arc<[f64]>) -> Self {
         let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        let exemplars = DynExemplars::new(bounds.len() + 1);
         FacadeHistogram {
             bounds,
             counts,
             sum: AtomicF64::default(),
+            exemplars,
         }
     }
 }
@@ -212,6 +224,7 @@ impl HistogramFn for FacadeHistogram {
             .unwrap_or(self.bounds.len());
         self.counts[i].fetch_add(1, Relaxed);
         self.sum.update(|s| s + value);
+        self.exemplars.record(i, value.to_bits());
     }
 }
 
@@ -284,8 +297,10 @@ pub(crate) fn collect(out: &mut Collector) {
     };
     for (key, counter) in read(&REGISTRY.counters).iter() {
         let name = counter_name(key.name());
+        #[allow(clippy::cast_precision_loss)] // an increment, as Prometheus stores it
+        let exemplar = counter.1.read(0).map(|r| r.exemplar(r.value as f64));
         out.family(&name, MetricKind::Counter, help_of(&name))
-            .counter(&labels_of(key, false), counter.0.load(Relaxed));
+            .counter_with(&labels_of(key, false), counter.0.load(Relaxed), exemplar);
     }
     for (key, gauge) in read(&REGISTRY.gauges).iter() {
         let name = sanitize_name(key.name());
@@ -296,13 +311,20 @@ pub(crate) fn collect(out: &mut Collector) {
         let name = sanitize_name(key.name());
         let n = histogram.bounds.len();
         let counts: Vec<u64> = histogram.counts.iter().map(|c| c.load(Relaxed)).collect();
+        let exemplars = (0..=n)
+            .map(|i| {
+                let r = histogram.exemplars.read(i)?;
+                Some(r.exemplar(f64::from_bits(r.value)))
+            })
+            .collect();
         out.family(&name, MetricKind::Histogram, help_of(&name))
-            .histogram(
+            .histogram_with(
                 &labels_of(key, true),
                 &histogram.bounds,
                 &counts[..n],
                 counts[n],
                 histogram.sum.get(),
+                exemplars,
             );
     }
 }

@@ -4,6 +4,7 @@
 //! writer.
 
 pub mod catalog;
+mod exemplar;
 mod facade;
 pub(crate) mod family;
 pub(crate) mod guard;

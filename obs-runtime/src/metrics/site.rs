@@ -15,9 +15,10 @@ use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use super::catalog::{Metric, Objective};
+use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
 use super::shard::{Sharded, bump, bump_i64};
-use crate::exposition::{Collector, Labels, MetricKind};
+use crate::exposition::{Collector, Exemplar, Labels, MetricKind};
 use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, Status, StatusLabel};
 
 /// OTel's advised buckets for durations in seconds: the default of `#[timed]` and of facade
@@ -204,10 +205,17 @@ impl<C: 'static> Custom<C> {
     }
 }
 
-type CounterCells = [AtomicU64; BUILTIN_COUNT];
+/// The cells of one shard of a counter: a count per built-in status, and its exemplar.
+struct CounterCells {
+    counts: [AtomicU64; BUILTIN_COUNT],
+    exemplars: Exemplars<[ExemplarCell; BUILTIN_COUNT]>,
+}
 
 const fn counter_cells() -> CounterCells {
-    [const { AtomicU64::new(0) }; BUILTIN_COUNT]
+    CounterCells {
+        counts: [const { AtomicU64::new(0) }; BUILTIN_COUNT],
+        exemplars: Exemplars::new(),
+    }
 }
 
 /// The storage behind `#[counted]`: one counter per status (per shard).
@@ -230,13 +238,15 @@ impl CounterSite {
     }
 
     /// Counts one call that ended with `status`: a thread-local read, then a relaxed load and
-    /// store into this thread's own cells (`fetch_add` on the shared shard).
+    /// store into this thread's own cells (`fetch_add` on the shared shard), and the read of
+    /// the current sampled span for the exemplar.
     #[inline]
     pub fn add(&'static self, status: Status) {
         match status.slot() {
             Ok(slot) => {
                 let (cells, own) = self.cells.get(counter_cells);
-                bump(&cells[slot], 1, own);
+                bump(&cells.counts[slot], 1, own);
+                cells.exemplars.record(slot, 1, own);
             }
             Err(label) => {
                 self.custom
@@ -261,8 +271,16 @@ impl CounterSite {
     /// The count of a built-in status, over the shards.
     fn count(&self, slot: usize) -> u64 {
         self.cells.iter().fold(0u64, |sum, cells| {
-            sum.wrapping_add(cells[slot].load(Relaxed))
+            sum.wrapping_add(cells.counts[slot].load(Relaxed))
         })
+    }
+
+    /// The latest exemplar of a built-in status, over the shards.
+    fn exemplar(&self, slot: usize) -> Option<Exemplar> {
+        let latest = self.cells.iter().fold(None, |latest, cells| {
+            Recorded::latest(latest, cells.exemplars.read(slot))
+        });
+        latest.map(|r| r.exemplar(1.0))
     }
 }
 
@@ -276,23 +294,26 @@ impl Site for CounterSite {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Counter, self.spec.help());
-        let builtin =
-            (0..BUILTIN_COUNT).map(|slot| (self.spec.builtin_status(slot), self.count(slot)));
+        let builtin = (0..BUILTIN_COUNT).map(|slot| {
+            let exemplar = self.exemplar(slot);
+            (self.spec.builtin_status(slot), self.count(slot), exemplar)
+        });
         let custom = self
             .custom
             .iter()
-            .map(|(s, c)| ((self.spec.status.name(), s), c.load(Relaxed)));
-        for (i, (status, value)) in builtin.chain(custom).enumerate() {
+            .map(|(s, c)| ((self.spec.status.name(), s), c.load(Relaxed), None));
+        for (i, (status, value, exemplar)) in builtin.chain(custom).enumerate() {
             if value == 0 && i >= ALWAYS_RENDERED {
                 continue;
             }
             let labels = series_labels(self.meta, self.spec.labels, Some(status));
-            family.counter(&labels, value);
+            family.counter_with(&labels, value, exemplar);
         }
     }
 }
 
-/// The cells of one status of one histogram: a count per bucket, and the sum in nanoseconds.
+/// The cells of one status of one histogram: a count per bucket, the sum in nanoseconds, and
+/// an exemplar per bucket.
 ///
 /// Counts are kept per bucket (not cumulative), so `_count` is their sum and always equals
 /// the `+Inf` bucket of the same scrape.
@@ -300,6 +321,7 @@ pub(crate) struct HistCells<const N: usize> {
     buckets: [AtomicU64; N],
     inf: AtomicU64,
     sum_ns: AtomicU64,
+    exemplars: Exemplars<BucketCells<N>>,
 }
 
 impl<const N: usize> HistCells<N> {
@@ -308,8 +330,28 @@ impl<const N: usize> HistCells<N> {
             buckets: [const { AtomicU64::new(0) }; N],
             inf: AtomicU64::new(0),
             sum_ns: AtomicU64::new(0),
+            exemplars: Exemplars::new(),
         }
     }
+}
+
+/// The latest exemplar of each bucket, then of `+Inf`, over the shards of one status.
+fn bucket_exemplars<'a, const N: usize>(
+    shards: impl Iterator<Item = &'a HistCells<N>>,
+) -> Vec<Option<Exemplar>> {
+    let mut latest = [None; N].to_vec();
+    latest.push(None);
+    for cells in shards {
+        for (i, l) in latest.iter_mut().enumerate() {
+            *l = Recorded::latest(*l, cells.exemplars.read(i));
+        }
+    }
+    #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
+    let exemplars = latest
+        .into_iter()
+        .map(|r| r.map(|r| r.exemplar(r.value as f64 / 1e9)))
+        .collect();
+    exemplars
 }
 
 /// Per-bucket counts, `+Inf` count and sum in nanoseconds of one status, over its shards.
@@ -370,7 +412,8 @@ impl<const N: usize> HistogramSite<N> {
     /// Records one call of `nanos` nanoseconds that ended with `status`.
     ///
     /// Cost: a thread-local read, a scan of the bounds (integers) and two relaxed load-and-store
-    /// adds into this thread's own cells (`fetch_add` on the shared shard).
+    /// adds into this thread's own cells (`fetch_add` on the shared shard), and the read of the
+    /// current sampled span for the bucket's exemplar.
     #[inline]
     pub fn observe(&'static self, status: Status, nanos: u64) {
         let (cells, own) = match status.slot() {
@@ -384,6 +427,7 @@ impl<const N: usize> HistogramSite<N> {
         let count = bucket.map_or(&cells.inf, |i| &cells.buckets[i]);
         bump(count, 1, own);
         bump(&cells.sum_ns, nanos, own);
+        cells.exemplars.record(bucket.unwrap_or(N), nanos, own);
     }
 }
 
@@ -402,25 +446,28 @@ impl<const N: usize> Site for HistogramSite<N> {
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
+            let shards = || self.cells.iter().map(move |cells| &cells[slot]);
             (
                 self.spec.builtin_status(slot),
-                totals(self.cells.iter().map(|cells| &cells[slot])),
+                totals(shards()),
+                bucket_exemplars(shards()),
             )
         });
         let custom = self.custom.iter().map(|(status, cells)| {
             (
                 (self.spec.status.name(), status),
                 totals(core::iter::once(cells)),
+                bucket_exemplars(core::iter::once(cells)),
             )
         });
-        for (i, (status, (counts, inf, sum_ns))) in builtin.chain(custom).enumerate() {
+        for (i, (status, (counts, inf, sum_ns), exemplars)) in builtin.chain(custom).enumerate() {
             if i >= ALWAYS_RENDERED && inf == 0 && counts.iter().all(|&c| c == 0) {
                 continue;
             }
             #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
             let sum = sum_ns as f64 / 1e9;
             let labels = series_labels(self.meta, self.spec.labels, Some(status));
-            family.histogram(&labels, &self.bounds, &counts, inf, sum);
+            family.histogram_with(&labels, &self.bounds, &counts, inf, sum, exemplars);
         }
     }
 }
@@ -518,6 +565,38 @@ mod tests {
     static GAUGE: GaugeSite = GaugeSite::new(&META, Spec::new("t_in_flight", "", &[]));
     static HISTOGRAM: HistogramSite<2> =
         HistogramSite::new(&META, Spec::new("t_seconds", "", &[]), [0.001, 1.0]);
+
+    /// An exemplar is recorded only with a sampled span current, on the bucket the call fell
+    /// in and on the counted status, and shows the latest such call.
+    #[test]
+    fn exemplars_follow_the_current_sampled_span() {
+        static COUNTED: CounterSite = CounterSite::new(&META, Spec::new("e_total", "", &[]));
+        static TIMED: HistogramSite<2> =
+            HistogramSite::new(&META, Spec::new("e_seconds", "", &[]), [0.001, 1.0]);
+        COUNTED.add(Status::OK);
+        TIMED.observe(Status::OK, 5_000_000);
+        assert_eq!(COUNTED.exemplar(0), None, "no span, no exemplar");
+        let span = |n| crate::current::SpanRef {
+            trace_id: [n; 16],
+            span_id: [n; 8],
+        };
+        crate::current::enter(span(1));
+        TIMED.observe(Status::OK, 5_000_000);
+        crate::current::enter(span(2));
+        COUNTED.add(Status::OK);
+        TIMED.observe(Status::OK, 6_000_000);
+        crate::current::exit([2; 8]);
+        crate::current::exit([1; 8]);
+        TIMED.observe(Status::OK, 7_000_000); // no span again: the exemplar stays
+        let counted = COUNTED.exemplar(0).unwrap();
+        assert_eq!((counted.trace_id, counted.value), ([2; 16], 1.0));
+        let shards = || TIMED.cells.iter().map(|cells| &cells[0]);
+        let exemplars = super::bucket_exemplars(shards());
+        assert_eq!(exemplars.len(), 3);
+        assert_eq!((exemplars[0], exemplars[2]), (None, None));
+        let second = exemplars[1].unwrap();
+        assert_eq!((second.span_id, second.value), ([2; 8], 0.006));
+    }
 
     /// More threads than shards, some at once and some one after another (their shards are
     /// handed on), every call counted exactly once.

@@ -15,6 +15,8 @@ pub(crate) struct Request<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
     pub(crate) authorization: Option<&'a str>,
+    /// The first `Accept` header, trimmed.
+    pub(crate) accept: Option<&'a str>,
 }
 
 /// Why a request head could not be served.
@@ -25,7 +27,7 @@ pub(crate) enum BadRequest {
     TooSlow,
 }
 
-/// Parses the request line and the `Authorization` header of `head` (everything up to the
+/// Parses the request line and the `Authorization` and `Accept` headers of `head` (everything up to the
 /// blank line). Never panics, whatever the bytes.
 pub(crate) fn parse_head(head: &[u8]) -> Result<Request<'_>, BadRequest> {
     let text = std::str::from_utf8(head).map_err(|_| BadRequest::Malformed)?;
@@ -47,18 +49,86 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request<'_>, BadRequest> {
     if !path.starts_with('/') {
         return Err(BadRequest::Malformed);
     }
-    let mut authorization = None;
+    let (mut authorization, mut accept) = (None, None);
     for header in lines {
         let (name, value) = header.split_once(':').ok_or(BadRequest::Malformed)?;
         if name.eq_ignore_ascii_case("authorization") {
             authorization = Some(value.trim());
+        } else if name.eq_ignore_ascii_case("accept") && accept.is_none() {
+            accept = Some(value.trim());
         }
     }
     Ok(Request {
         method,
         path,
         authorization,
+        accept,
     })
+}
+
+/// The most media ranges of an `Accept` header that are looked at; the rest are ignored.
+const MAX_MEDIA_RANGES: usize = 32;
+
+/// Whether an `Accept` header prefers OpenMetrics 1.0 text to text format 0.0.4.
+///
+/// Prometheus sends `application/openmetrics-text;version=1.0.0,…;q=0.75,text/plain;
+/// version=0.0.4;q=0.5,*/*;q=0.1`. OpenMetrics is chosen when it is named explicitly
+/// (`application/openmetrics-text`, with `version=1.0.0` or no version) with a weight above 0
+/// and at least that of the best range 0.0.4 text matches (`text/plain` without another
+/// version, `text/*`, `*/*`). A wildcard alone, `text/plain` or a header that does not parse
+/// keep the 0.0.4 page.
+pub(crate) fn wants_openmetrics(accept: &str) -> bool {
+    let (mut openmetrics, mut text) = (0u16, 0u16);
+    for range in accept.split(',').take(MAX_MEDIA_RANGES) {
+        let mut params = range.split(';');
+        let media = params.next().unwrap_or_default().trim();
+        let (mut q, mut version) = (Some(1000), None);
+        for param in params {
+            let Some((key, value)) = param.split_once('=') else {
+                continue;
+            };
+            let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+            if key.eq_ignore_ascii_case("q") {
+                q = weight(value);
+            } else if key.eq_ignore_ascii_case("version") {
+                version = Some(value);
+            }
+        }
+        let Some(q) = q else { continue };
+        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            if version.is_none_or(|v| v == "1.0.0") {
+                openmetrics = openmetrics.max(q);
+            }
+        } else if (media.eq_ignore_ascii_case("text/plain") && version.is_none_or(|v| v == "0.0.4"))
+            || media.eq_ignore_ascii_case("text/*")
+            || media == "*/*"
+        {
+            text = text.max(q);
+        }
+    }
+    openmetrics > 0 && openmetrics >= text
+}
+
+/// An HTTP weight (`0`, `0.5`, `1.000`) in thousandths, or `None` if it is not one.
+fn weight(value: &str) -> Option<u16> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut thousandths = 0u16;
+    for (i, b) in fraction
+        .bytes()
+        .chain(core::iter::repeat(b'0'))
+        .take(3)
+        .enumerate()
+    {
+        thousandths += u16::from(b - b'0') * [100, 10, 1][i];
+    }
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// Reads until the end of the head: at most [`MAX_HEAD`] bytes within [`HEAD_TIMEOUT`].
@@ -105,6 +175,42 @@ mod tests {
             method,
             path,
             authorization,
+            accept: None,
+        }
+    }
+
+    #[test]
+    fn reads_the_first_accept_header() {
+        let head = b"GET /metrics HTTP/1.1\r\nACCEPT:  text/plain \r\naccept: x/y";
+        assert_eq!(parse_head(head).unwrap().accept, Some("text/plain"));
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for_first() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        for yes in [
+            prometheus,
+            "application/openmetrics-text; version=1.0.0",
+            "application/openmetrics-text",
+            "text/plain;q=0.5, application/openmetrics-text;q=0.9",
+            "Application/OpenMetrics-Text; Version=\"1.0.0\"; q=1.0",
+        ] {
+            assert!(wants_openmetrics(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "*/*",
+            "text/plain",
+            "text/plain; version=0.0.4",
+            "application/openmetrics-text; version=0.0.1",
+            "application/openmetrics-text;q=0",
+            "application/openmetrics-text;q=0.5, */*",
+            "application/openmetrics-text;q=2",
+            "application/openmetrics-text;q=0.1234",
+            "application/json",
+            ";;;,,,==",
+        ] {
+            assert!(!wants_openmetrics(no), "{no}");
         }
     }
 

@@ -4,10 +4,10 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 
 use super::auth::Auth;
-use super::head::Request;
+use super::head::{Request, wants_openmetrics};
 use super::health::Probe;
-use crate::exposition::CONTENT_TYPE;
-use crate::page::render;
+use crate::exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
+use crate::page::{render, render_openmetrics};
 
 pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> io::Result<()> {
     let head_only = req.method == "HEAD";
@@ -74,11 +74,16 @@ pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> i
             !head_only,
         );
     }
-    let page = render();
+    // Only a scraper that asks for OpenMetrics gets it: every other one, today's page.
+    let (page, content_type) = if req.accept.is_some_and(wants_openmetrics) {
+        (render_openmetrics(), OPENMETRICS_CONTENT_TYPE)
+    } else {
+        (render(), CONTENT_TYPE)
+    };
     respond(
         stream,
         "200 OK",
-        CONTENT_TYPE,
+        content_type,
         &[],
         page.as_bytes(),
         !head_only,

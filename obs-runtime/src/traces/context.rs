@@ -6,6 +6,7 @@ use core::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use super::ids::SpanIds;
+use crate::current::SpanRef;
 use crate::metrics::FnMeta;
 
 /// A caller's span, from `traceparent` and `tracestate`.
@@ -18,39 +19,36 @@ pub(crate) struct Remote {
 }
 
 thread_local! {
-    /// The sampled spans entered on this thread, innermost last: what an exemplar links to.
-    static SAMPLED: RefCell<Vec<SpanIds>> = const { RefCell::new(Vec::new()) };
     /// The remote contexts in scope on this thread, innermost last.
     static REMOTE: RefCell<Vec<Remote>> = const { RefCell::new(Vec::new()) };
     /// The function whose span `Traced::open` is creating right now.
     static OPENING: Cell<Option<Opening>> = const { Cell::new(None) };
 }
 
-/// The innermost sampled span entered on this thread: one thread-local read, for what links
-/// a metric to a trace (the layer's tests read it too).
+/// The innermost sampled span entered on this thread: one thread-local read, kept in the
+/// [`current`](crate::current) leaf so that the metric sites can link their exemplars to it.
 #[inline]
-#[allow(dead_code)] // read by exemplars once they land, and by the layer's tests
+#[allow(dead_code)] // read by the layer's tests; the sites read the leaf
 pub(crate) fn current_sampled() -> Option<SpanIds> {
-    SAMPLED
-        .try_with(|stack| stack.borrow().last().copied())
-        .ok()
-        .flatten()
+    crate::current::sampled().map(|span| SpanIds {
+        trace_id: span.trace_id,
+        span_id: span.span_id,
+        sampled: true,
+    })
 }
 
 /// A sampled span was entered on this thread.
 pub(crate) fn entered_sampled(ids: SpanIds) {
-    let _ = SAMPLED.try_with(|stack| stack.borrow_mut().push(ids));
+    crate::current::enter(SpanRef {
+        trace_id: ids.trace_id,
+        span_id: ids.span_id,
+    });
 }
 
 /// A sampled span was exited on this thread (spans exit in the reverse order of entry on a
 /// thread; one exited out of order is taken out where it is).
 pub(crate) fn exited_sampled(span_id: [u8; 8]) {
-    let _ = SAMPLED.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if let Some(at) = stack.iter().rposition(|ids| ids.span_id == span_id) {
-            stack.remove(at);
-        }
-    });
+    crate::current::exit(span_id);
 }
 
 /// The innermost remote context in scope, if any.
