@@ -369,13 +369,36 @@ fn run_producer(receiver: &Receiver, dispatch: &Dispatch, seconds: f64, pace: Op
     })
 }
 
+// Criterion's options that take a value: their values are not filters.
+const VALUED: [&str; 12] = [
+    "--warm-up-time",
+    "--measurement-time",
+    "--sample-size",
+    "--save-baseline",
+    "--baseline",
+    "--load-baseline",
+    "--profile-time",
+    "--output-format",
+    "--color",
+    "--nresamples",
+    "--noise-threshold",
+    "--plotting-backend",
+];
+
 fn main() {
     let receiver = Receiver::start();
     let mut c = Criterion::default().configure_from_args();
     spans(&mut c, &receiver);
     c.final_summary();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let filters: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            !a.starts_with('-') && (*i == 0 || !VALUED.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, a)| a)
+        .collect();
     let benching = args.iter().any(|a| a == "--bench");
     if benching && (filters.is_empty() || filters.iter().any(|f| f.contains("throughput"))) {
         exporter_throughput(&receiver);
