@@ -177,3 +177,61 @@ impl Metered {
         Ok(work(x))
     }
 }
+
+// The nested shape of `benches/spans.rs`: one `handle` calling three `leaf`s, every function
+// instrumented, so each call of a `handle` closes four spans, the `handle` the root of its own
+// trace. Each takes and records one `u64` argument (fastrace's `#[trace]` records none).
+
+#[traced]
+#[inline(never)]
+pub fn obs_leaf(x: u64) -> u64 {
+    work(x)
+}
+
+#[traced]
+#[inline(never)]
+pub fn obs_handle(x: u64) -> u64 {
+    obs_leaf(x) ^ obs_leaf(x + 1) ^ obs_leaf(x + 2)
+}
+
+/// `obs_leaf` with a log line, for obs's JSON logs case.
+#[traced]
+#[inline(never)]
+pub fn obs_leaf_logged(x: u64) -> u64 {
+    tracing::info!(x, "leaf done");
+    work(x)
+}
+
+#[traced]
+#[inline(never)]
+pub fn obs_handle_logged(x: u64) -> u64 {
+    obs_leaf_logged(x) ^ obs_leaf_logged(x + 1) ^ obs_leaf_logged(x + 2)
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub fn tracing_leaf(x: u64) -> u64 {
+    work(x)
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub fn tracing_handle(x: u64) -> u64 {
+    tracing_leaf(x) ^ tracing_leaf(x + 1) ^ tracing_leaf(x + 2)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub fn fastrace_leaf(x: u64) -> u64 {
+    work(x)
+}
+
+/// fastrace's `#[trace]` records a span only under a parent, so the entry point opens the
+/// root of the trace itself, as a fastrace service does: a root span, the thread's local
+/// parent for the three leaves.
+#[inline(never)]
+pub fn fastrace_handle(x: u64) -> u64 {
+    let root = fastrace::Span::root("fastrace_handle", fastrace::prelude::SpanContext::random());
+    let _parent = root.set_local_parent();
+    fastrace_leaf(x) ^ fastrace_leaf(x + 1) ^ fastrace_leaf(x + 2)
+}

@@ -211,6 +211,118 @@ table(
     ],
 )
 
+def kv_lines(name, kind):
+    """The `kind key=value …` lines of a step's output, as dicts."""
+    found = []
+    path = os.path.join(OUT, name)
+    if not os.path.exists(path):
+        return found
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if parts and parts[0] == kind:
+                found.append(dict(p.split("=", 1) for p in parts[1:] if "=" in p))
+    return found
+
+
+SPANS_PER_CALL = 4
+SPAN_CASES = [
+    ("`#[tracing::instrument]` under a bare `Registry` (the floor)", "registry_floor"),
+    ("obs `#[traced]`, `TracesExporter::None`", "obs_no_exporter"),
+    ("obs, OTLP exporter, `Sampler::AlwaysOff`", "obs_unsampled"),
+    ("obs, OTLP/HTTP, `Sampler::AlwaysOn`", "obs_exported"),
+    ("obs, OTLP/HTTP, a `tracing::info!` per leaf, `LogFormat::Json`", "obs_json_logs"),
+    ("tracing + tracing-opentelemetry 0.34, SDK 0.33 batch processor, OTLP/HTTP", "tracing_otel"),
+    ("fastrace 0.7 + fastrace-opentelemetry 0.19, OTLP/HTTP", "fastrace"),
+]
+
+
+def per_span(key):
+    value = get(f"spans/{key}")
+    return None if value is None else value / SPANS_PER_CALL
+
+
+if any(get(f"spans/{key}") is not None for _, key in SPAN_CASES):
+    checks = {}
+    spans_txt = os.path.join(OUT, "spans.txt")
+    for line in open(spans_txt) if os.path.exists(spans_txt) else []:
+        parts = line.split()
+        if len(parts) > 1 and parts[0] == "check":
+            checks[parts[1]] = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+    floor = per_span("registry_floor")
+    out("## Exported spans (`cargo bench -p obs-benches --bench spans 2>/dev/null`)")
+    out("")
+    out("One process, one case after another, each under its own subscriber")
+    out("(`tracing::subscriber::with_default`): one `handle` calling three `leaf`s, every function")
+    out("instrumented; ns per span is criterion's median per `handle` ÷ 4. Every exporter sends")
+    out("OTLP/HTTP protobuf to the same receiver in the bench (127.0.0.1, keep-alive, counts the")
+    out("spans), with its default batching: obs and the SDK queue 2,048 spans and drop past that,")
+    out("fastrace queues without limit. *Received* is the share of the spans closed in the case")
+    out("that reached the receiver once the exporter was flushed (the rest were dropped by a full")
+    out("queue: the caller outran the exporter). obs's JSON log lines went to `/dev/null`.")
+    out("")
+    out("| case | median ns/span | ÷ floor | received |")
+    out("|---|---:|---:|---:|")
+    for label, key in SPAN_CASES:
+        c = checks.get(f"spans/{key}", {})
+        pct = c.get("received_pct")
+        received = "–" if key in ("registry_floor", "obs_no_exporter", "obs_unsampled") else (
+            f"{pct} %" if pct else "?"
+        )
+        out(f"| {label} | {fmt(per_span(key))} | {fmt(ratio(per_span(key), floor))} | {received} |")
+    out("")
+    obs_x, otel, fast = per_span("obs_exported"), per_span("tracing_otel"), per_span("fastrace")
+    unsampled, none = per_span("obs_unsampled"), per_span("obs_no_exporter")
+    out("| ratio | value |")
+    out("|---|---:|")
+    out(f"| tracing_otel ÷ obs_exported (× cheaper) | {fmt(ratio(otel, obs_x))} |")
+    out(f"| obs_exported ÷ fastrace | {fmt(ratio(obs_x, fast))} |")
+    out(f"| obs_unsampled ÷ registry_floor | {fmt(ratio(unsampled, floor))} |")
+    out(f"| obs_no_exporter ÷ registry_floor | {fmt(ratio(none, floor))} |")
+    out("")
+    r = ratio(otel, obs_x)
+    target(
+        "an exported sampled span ≥ 5 × cheaper than tracing + tracing-opentelemetry",
+        f"{fmt(obs_x)} ns vs {fmt(otel)} ns: {fmt(r, 1)} ×",
+        None if r is None else r >= 5.0,
+    )
+    r = ratio(obs_x, fast)
+    target(
+        "an exported sampled span ≤ 2 × fastrace's",
+        f"{fmt(obs_x)} ns vs {fmt(fast)} ns: {fmt(r)} ×",
+        None if r is None else r <= 2.0,
+    )
+    for label, value in [("an unsampled span", unsampled), ("a span with no exporter", none)]:
+        r = ratio(value, floor)
+        target(
+            f"{label} ≤ 1.3 × the bare `Registry` span",
+            f"{fmt(value)} ns vs {fmt(floor)} ns: {fmt(r)} ×",
+            None if r is None else r <= 1.3,
+        )
+    runs = {t.get("mode"): t for t in kv_lines("spans.txt", "throughput")}
+    if runs:
+        out("Exporter throughput: one obs worker sending OTLP/HTTP to the receiver, one thread")
+        out("closing the same nested spans (a queue of 262,144 spans), flat out, then paced at 90 %")
+        out("of the rate exported flat out; the rate is counted over the last 2.5 s of 3 s, from")
+        out("`obs_spans_exported_total`, and the drops from `obs_spans_dropped_total`.")
+        out("")
+        out("| run | spans closed / s | spans exported / s | dropped |")
+        out("|---|---:|---:|---:|")
+        for mode, label in [("flat_out", "flat out"), ("paced", "paced at 90 %")]:
+            t = runs.get(mode, {})
+            out(
+                f"| {label} | {t.get('closed_per_s', '–')} | {t.get('exported_per_s', '–')} | "
+                f"{t.get('dropped', '–')} |"
+            )
+        out("")
+        clean = [float(t["exported_per_s"]) for t in runs.values() if t.get("dropped") == "0"]
+        rate = max(clean) if clean else None
+        target(
+            "obs's exporter ≥ 200,000 spans/s without drops (one worker)",
+            "–" if rate is None else f"{rate:,.0f} spans/s, none dropped",
+            None if rate is None else rate >= 200_000,
+        )
+
 out("## One thread against two (same process)")
 out("")
 out("Wall time per call when one thread, then two threads at once, call the same function")

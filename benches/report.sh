@@ -8,14 +8,17 @@
 # Steps (each one's raw output is kept in target/obs-report/):
 #   1. per-call overhead, sync and async, obs beside tracing, fastrace, metrics, prometheus,
 #      metered, and one thread against two (criterion, one process);
-#   2. autometrics 3 with each of its four backends (one process per backend: autometrics
+#   2. exported spans: obs beside tracing-opentelemetry, fastrace and a bare Registry, all
+#      sending OTLP/HTTP to one receiver in the bench, then obs's exporter throughput
+#      (criterion, one process; its standard error, obs's JSON log lines, goes to /dev/null);
+#   3. autometrics 3 with each of its four backends (one process per backend: autometrics
 #      refuses two backends in one build; each process measures bare and obs too);
-#   3. memory of 10 million #[timed] calls beside metrics-exporter-prometheus;
-#   4. render time of a generated crate of 10,000 #[counted] #[timed] functions beside
+#   4. memory of 10 million #[timed] calls beside metrics-exporter-prometheus;
+#   5. render time of a generated crate of 10,000 #[counted] #[timed] functions beside
 #      prometheus-client encoding the same series;
-#   5. build time of a generated crate of 1,000 functions: no attribute, #[tracing::instrument],
+#   6. build time of a generated crate of 1,000 functions: no attribute, #[tracing::instrument],
 #      #[traced] alone, #[traced] #[counted] #[timed];
-#   6. with --soak only: benches/soak, minutes of calls, scrapes and OTLP export to a receiver
+#   7. with --soak only: benches/soak, minutes of calls, scrapes and OTLP export to a receiver
 #      that goes down a third of the time (RSS, exact counts, spans accounted, scrape latency).
 # Needs cargo, python3 and network access to crates.io for the peers.
 set -euo pipefail
@@ -42,6 +45,12 @@ step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS" >&2; }
 
 step "overhead (criterion)"
 cargo bench -p obs-benches --bench overhead 2>&1 | tee "$out/overhead.txt" >&2
+
+step "exported spans (criterion) and exporter throughput"
+# Built first with its messages shown; then run with standard error (obs's JSON log lines, one
+# per leaf of the `obs_json_logs` case) sent to a sink: a failed check is said on stdout.
+cargo bench -p obs-benches --bench spans --no-run 2>&1 | tee "$out/spans-build.txt" >&2
+cargo bench -p obs-benches --bench spans 2>/dev/null | tee "$out/spans.txt" >&2
 
 step "autometrics, one process per backend"
 for backend in metrics opentelemetry prometheus prometheus-client; do
