@@ -11,6 +11,8 @@
 //! - a closed span goes to its thread's buffer and, a batch at a time, to the exporter's
 //!   worker, which encodes it ([`buffer`](super::buffer), [`pipeline`](super::pipeline)).
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -48,10 +50,12 @@ impl<S> Filter<S> for ActiveFilter {
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        // `sometimes`, not `always`: `enabled` must still see which thread asks. Activating
+        // `always`: no `enabled` call per span (with `sometimes`, every span creation asked
+        // the subscriber again, the largest cost of an unsampled span after the registry's
+        // own). The exporter's own threads are left out in `on_new_span` instead. Activating
         // or stopping an exporter rebuilds every callsite's interest.
         if pipeline::any_active() && self.targets_enable(meta) {
-            Interest::sometimes()
+            Interest::always()
         } else {
             Interest::never()
         }
@@ -154,7 +158,10 @@ fn keep(extensions: &mut ExtensionsMut<'_>, ids: SpanIds, record: Option<SpanRec
         return;
     }
     match record {
-        Some(record) => extensions.insert(record),
+        Some(record) => {
+            extensions.insert(record);
+            record_kept();
+        }
         None => extensions.insert(ids),
     }
 }
@@ -206,12 +213,38 @@ where
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ObsLayer;
 
+/// How many spans have a record (are sampled and open), in the whole process. While none has,
+/// entering, leaving and closing a span need not look it up: an unsampled trace costs the
+/// registry's work and its own ids, not three lookups more per span.
+static RECORDS: AtomicUsize = AtomicUsize::new(0);
+
+/// A record was kept in some span's extensions.
+pub(crate) fn record_kept() {
+    RECORDS.fetch_add(1, Relaxed);
+}
+
+/// A record was taken out of some span's extensions.
+pub(crate) fn record_taken() {
+    RECORDS.fetch_sub(1, Relaxed);
+}
+
+/// Whether any span may have a record. A span handed to another thread carries the
+/// happens-before of its hand-over, so that thread sees the count that included it.
+#[inline]
+fn any_record() -> bool {
+    RECORDS.load(Relaxed) != 0
+}
+
 impl<S> Layer<S> for ObsLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let function = context::take_opening();
+        // What the exporter's threads do (its HTTP/2 client's own spans) is never traced.
+        if !pipeline::is_active() {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let from = origin(span.parent());
         let sampled = pipeline::sampler()
@@ -245,7 +278,8 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id)
+        if any_record()
+            && let Some(span) = ctx.span(id)
             && let Some(record) = span.extensions().get::<SpanRecord>()
         {
             context::entered_sampled(record.ids);
@@ -253,7 +287,8 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id)
+        if any_record()
+            && let Some(span) = ctx.span(id)
             && let Some(record) = span.extensions().get::<SpanRecord>()
         {
             context::exited_sampled(record.ids.span_id);
@@ -309,16 +344,20 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if !any_record() {
+            return;
+        }
         let end = clock::raw();
         let Some(span) = ctx.span(&id) else { return };
         let Some(record) = span.extensions_mut().remove::<SpanRecord>() else {
             return;
         };
+        record_taken();
         pipeline::submit(Finished {
             meta: span.metadata(),
             record,
             end,
-            generation: GENERATION.load(std::sync::atomic::Ordering::Relaxed),
+            generation: GENERATION.load(Relaxed),
         });
     }
 }

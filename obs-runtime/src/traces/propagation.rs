@@ -307,6 +307,9 @@ impl RemoteContext {
                 sampled,
             };
             let record = ext.remove::<SpanRecord>();
+            if record.is_some() {
+                super::layer::record_taken();
+            }
             ext.remove::<SpanIds>();
             if sampled {
                 // A span that was not sampled before records from now on: the fields given
@@ -317,6 +320,7 @@ impl RemoteContext {
                 record.parent = Some(remote.span_id);
                 record.trace_state.clone_from(&remote.trace_state);
                 ext.insert(record);
+                super::layer::record_kept();
             } else {
                 ext.insert(ids);
             }
