@@ -18,6 +18,8 @@
 //!   installed with `TracesExporter::None`;
 //! - `spans/obs_unsampled`: the same with an OTLP exporter and `Sampler::AlwaysOff`;
 //! - `spans/obs_exported`: OTLP/HTTP to the receiver, `Sampler::AlwaysOn`;
+//! - `spans/obs_collector_down`: the same to a port nobody listens on (issue 13's faults: the
+//!   calling thread should pay what it pays when the collector is healthy);
 //! - `spans/obs_json_logs`: the same, a `tracing::info!` in each leaf, and obs's
 //!   `log_layer(LogFormat::Json)` (at `INFO`) in the subscriber;
 //! - `spans/tracing_otel`: `#[tracing::instrument]` under a `Registry` with
@@ -139,6 +141,16 @@ fn obs(
     sampler: Sampler,
     queue: Option<usize>,
 ) -> ObsGuard {
+    obs_to(&receiver.endpoint(), exporter, sampler, queue)
+}
+
+/// [`obs`], exporting to `endpoint`.
+fn obs_to(
+    endpoint: &str,
+    exporter: TracesExporter,
+    sampler: Sampler,
+    queue: Option<usize>,
+) -> ObsGuard {
     obs_runtime::Builder::new()
         .without_server()
         .without_subscriber()
@@ -150,7 +162,7 @@ fn obs(
         })
         .service_name("obs-benches")
         .traces_exporter(exporter)
-        .otlp_endpoint(receiver.endpoint())
+        .otlp_endpoint(endpoint)
         .otlp_protocol(OtlpProtocol::HttpProtobuf)
         .sampler(sampler)
         .flush_timeout(Duration::from_secs(30))
@@ -220,6 +232,29 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     // Dropping the guard sends what the queue and the thread's buffer hold.
     drop((dispatch, guard));
     check("obs_exported", receiver, before, calls, Expect::Spans);
+
+    // The collector down (a port nobody listens on): the calling thread's cost should stay
+    // that of the healthy case, every span dropped and counted.
+    let before = receiver.spans();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let guard = obs_to(
+        &format!("http://{dead}"),
+        TracesExporter::Otlp,
+        Sampler::AlwaysOn,
+        None,
+    );
+    let dispatch = obs_dispatch(false);
+    let calls = case(&mut group, "obs_collector_down", &dispatch, b::obs_handle);
+    drop((dispatch, guard));
+    check(
+        "obs_collector_down",
+        receiver,
+        before,
+        calls,
+        Expect::Nothing,
+    );
 
     let before = receiver.spans();
     let guard = obs(receiver, TracesExporter::Otlp, Sampler::AlwaysOn, None);
