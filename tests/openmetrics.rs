@@ -64,6 +64,13 @@ fn look_up_price(n: u64) -> u64 {
     n * 2
 }
 
+/// Async and traced: its exemplars link to its own span, a child of the caller's.
+#[traced]
+#[timed(buckets = [0.001, 0.1, 10.0])]
+async fn ship(n: u64) -> u64 {
+    n + 1
+}
+
 /// Called outside any span: no exemplar.
 #[counted]
 #[timed]
@@ -161,6 +168,10 @@ fn prometheus_gets_openmetrics_with_exemplars_of_the_calls_sampled_spans() {
         .as_secs_f64();
     place_order(7);
     housekeeping();
+    tracing::info_span!("request").in_scope(|| {
+        look_up_price(1);
+        futures_executor::block_on(ship(3))
+    });
     tracing::info_span!("batch").in_scope(|| {
         metrics::counter!("om_jobs_total").increment(2);
         metrics::histogram!("om_job_seconds").record(0.2);
@@ -206,12 +217,22 @@ fn prometheus_gets_openmetrics_with_exemplars_of_the_calls_sampled_spans() {
         "{timed:?}"
     );
 
-    // The untraced callee links to its caller's span.
+    // The untraced callee links to its caller's span: the latest call was in `request`.
     let callee = of(&seen, "function_duration_seconds_bucket", "look_up_price");
     assert_eq!(callee.len(), 1, "{page}");
-    assert_eq!(
-        (&callee[0].trace_id, &callee[0].span_id),
-        (&timed.trace_id, &timed.span_id)
+    let request = callee[0];
+    assert_ne!(
+        request.trace_id, timed.trace_id,
+        "request is a trace of its own"
+    );
+
+    // An async traced call links to its own span: in the request's trace, not the request.
+    let shipped = of(&seen, "function_duration_seconds_bucket", "ship");
+    assert_eq!(shipped.len(), 1, "{page}");
+    assert_eq!(shipped[0].trace_id, request.trace_id);
+    assert_ne!(
+        shipped[0].span_id, request.span_id,
+        "its own span, not its caller's"
     );
 
     // No span, no exemplar.

@@ -72,13 +72,18 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
             let fake_return = fake_return(&f.sig.output);
             let fut = quote_spanned!(m=> async move { #fake_return #body });
             let fut = awaited(&p, traced, &fut, None, events.as_ref());
+            // The metric guards finish inside the call's own span, entered once more after its
+            // last poll, so an exemplar links to it (not to the span polling the call).
+            let (enter_again, exit_again) = again(&starts, &enter, &exit);
             quote_spanned! {m=>
                 #items
                 #trace_start
                 #starts
                 #fut
                 #probe
+                #enter_again
                 #finishes
+                #exit_again
                 #trace_finish
                 #out
             }
@@ -100,7 +105,12 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
                 output.as_ref(),
                 events.as_ref(),
             );
-            let wrapped = measured_future(shape, &awaited, &quote!(#probe #finishes #trace_finish));
+            let (enter_again, exit_again) = again(&starts, &enter, &exit);
+            let wrapped = measured_future(
+                shape,
+                &awaited,
+                &quote!(#probe #enter_again #finishes #exit_again #trace_finish),
+            );
             quote_spanned! {m=>
                 #items
                 #trace_start
@@ -146,6 +156,20 @@ fn on_ref(events: Option<&TokenStream>) -> Option<TokenStream> {
 /// (`err`, `ret`) run on the output inside the last poll, in the span, as tracing's do.
 ///
 /// Input: `fut`, traced. Output: `let (obs_out, obs_traced) = match obs_traced { Some(t) =>
+/// The span's enter and exit once more around the metric guards' finish of a traced future,
+/// when there are metric guards: none for `#[traced]` alone.
+fn again(
+    starts: &TokenStream,
+    enter: &Option<TokenStream>,
+    exit: &Option<TokenStream>,
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    if starts.is_empty() {
+        (None, None)
+    } else {
+        (enter.clone(), exit.clone())
+    }
+}
+
 /// InSpan::new(fut, t).await, None => (fut.await, None) };`.
 fn awaited(
     p: &TokenStream,
