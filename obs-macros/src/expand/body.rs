@@ -30,12 +30,7 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
         Some(t) => (Some(t.start), t.events, Some(t.finish)),
         None => (None, None, None),
     };
-    let enter = trace_start
-        .as_ref()
-        .map(|_| quote_spanned!(m=> let obs_entered = #p::Traced::enter(&obs_traced);));
-    let exit = trace_start
-        .as_ref()
-        .map(|_| quote_spanned!(m=> ::core::mem::drop(obs_entered);));
+    let (enter, exit) = enter_exit(&p, trace_start.is_some());
     // The future awaited in the call's span, or bare when the level is disabled, as
     // `tracing::instrument` does: no `Instrumented` to poll and drop for nothing.
     let traced = trace_start.is_some();
@@ -43,6 +38,9 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
     // statements (clippy's `items_after_statements`).
     let body = quote!({ #(#stmts)* });
     let probe = probe(&p);
+    // A future's metric guards finish inside the call's own span, entered once more after its
+    // last poll, so an exemplar links to it (not to the span polling the call).
+    let (enter_again, exit_again) = again(&starts, enter.as_ref(), exit.as_ref());
     match shape {
         Shape::Sync => {
             let (run, early) = sync_parts(
@@ -72,9 +70,6 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
             let fake_return = fake_return(&f.sig.output);
             let fut = quote_spanned!(m=> async move { #fake_return #body });
             let fut = awaited(&p, traced, &fut, None, events.as_ref());
-            // The metric guards finish inside the call's own span, entered once more after its
-            // last poll, so an exemplar links to it (not to the span polling the call).
-            let (enter_again, exit_again) = again(&starts, &enter, &exit);
             quote_spanned! {m=>
                 #items
                 #trace_start
@@ -105,7 +100,6 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
                 output.as_ref(),
                 events.as_ref(),
             );
-            let (enter_again, exit_again) = again(&starts, &enter, &exit);
             let wrapped = measured_future(
                 shape,
                 &awaited,
@@ -143,6 +137,32 @@ fn probe(p: &TokenStream) -> TokenStream {
     }
 }
 
+/// `let obs_entered = Traced::enter(&obs_traced);` and its `drop`, for a traced call.
+fn enter_exit(p: &TokenStream, traced: bool) -> (Option<TokenStream>, Option<TokenStream>) {
+    let m = Span::mixed_site();
+    if !traced {
+        return (None, None);
+    }
+    (
+        Some(quote_spanned!(m=> let obs_entered = #p::Traced::enter(&obs_traced);)),
+        Some(quote_spanned!(m=> ::core::mem::drop(obs_entered);)),
+    )
+}
+
+/// The span's enter and exit once more around the metric guards' finish of a traced future,
+/// when there are metric guards: none for `#[traced]` alone.
+fn again(
+    starts: &TokenStream,
+    enter: Option<&TokenStream>,
+    exit: Option<&TokenStream>,
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    if starts.is_empty() {
+        (None, None)
+    } else {
+        (enter.cloned(), exit.cloned())
+    }
+}
+
 /// `{ let obs_ref = &obs_out; events }`: the `err`/`ret` events on the body's value.
 fn on_ref(events: Option<&TokenStream>) -> Option<TokenStream> {
     let m = Span::mixed_site();
@@ -156,20 +176,6 @@ fn on_ref(events: Option<&TokenStream>) -> Option<TokenStream> {
 /// (`err`, `ret`) run on the output inside the last poll, in the span, as tracing's do.
 ///
 /// Input: `fut`, traced. Output: `let (obs_out, obs_traced) = match obs_traced { Some(t) =>
-/// The span's enter and exit once more around the metric guards' finish of a traced future,
-/// when there are metric guards: none for `#[traced]` alone.
-fn again(
-    starts: &TokenStream,
-    enter: &Option<TokenStream>,
-    exit: &Option<TokenStream>,
-) -> (Option<TokenStream>, Option<TokenStream>) {
-    if starts.is_empty() {
-        (None, None)
-    } else {
-        (enter.clone(), exit.clone())
-    }
-}
-
 /// InSpan::new(fut, t).await, None => (fut.await, None) };`.
 fn awaited(
     p: &TokenStream,
