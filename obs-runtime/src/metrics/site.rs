@@ -218,12 +218,26 @@ const fn counter_cells() -> CounterCells {
     }
 }
 
+/// The count of a custom status and its exemplar: any thread counts here, so both are written
+/// as shared cells.
+struct CustomCount {
+    count: AtomicU64,
+    exemplar: Exemplars<[ExemplarCell; 1]>,
+}
+
+fn custom_count() -> CustomCount {
+    CustomCount {
+        count: AtomicU64::new(0),
+        exemplar: Exemplars::new(),
+    }
+}
+
 /// The storage behind `#[counted]`: one counter per status (per shard).
 pub struct CounterSite {
     meta: &'static FnMeta,
     spec: Spec,
     cells: Sharded<CounterCells>,
-    custom: Custom<AtomicU64>,
+    custom: Custom<CustomCount>,
 }
 
 impl CounterSite {
@@ -249,9 +263,9 @@ impl CounterSite {
                 cells.exemplars.record(slot, 1, own);
             }
             Err(label) => {
-                self.custom
-                    .get(status, label, || AtomicU64::new(0))
-                    .fetch_add(1, Relaxed);
+                let custom = self.custom.get(status, label, custom_count);
+                custom.count.fetch_add(1, Relaxed);
+                custom.exemplar.record(0, 1, false);
             }
         }
     }
@@ -263,7 +277,8 @@ impl CounterSite {
             Ok(slot) => self.count(slot),
             Err(label) => self
                 .custom
-                .get(status, label, || AtomicU64::new(0))
+                .get(status, label, custom_count)
+                .count
                 .load(Relaxed),
         }
     }
@@ -298,10 +313,14 @@ impl Site for CounterSite {
             let exemplar = self.exemplar(slot);
             (self.spec.builtin_status(slot), self.count(slot), exemplar)
         });
-        let custom = self
-            .custom
-            .iter()
-            .map(|(s, c)| ((self.spec.status.name(), s), c.load(Relaxed), None));
+        let custom = self.custom.iter().map(|(s, c)| {
+            let exemplar = c.exemplar.read(0).map(|r| r.exemplar(1.0));
+            (
+                (self.spec.status.name(), s),
+                c.count.load(Relaxed),
+                exemplar,
+            )
+        });
         for (i, (status, value, exemplar)) in builtin.chain(custom).enumerate() {
             if value == 0 && i >= ALWAYS_RENDERED {
                 continue;
@@ -584,12 +603,18 @@ mod tests {
         TIMED.observe(Status::OK, 5_000_000);
         crate::current::enter(span(2));
         COUNTED.add(Status::OK);
+        COUNTED.add(Status::custom("throttled"));
         TIMED.observe(Status::OK, 6_000_000);
         crate::current::exit([2; 8]);
         crate::current::exit([1; 8]);
         TIMED.observe(Status::OK, 7_000_000); // no span again: the exemplar stays
         let counted = COUNTED.exemplar(0).unwrap();
         assert_eq!((counted.trace_id, counted.value), ([2; 16], 1.0));
+        // A custom status has its own, shared, exemplar cell.
+        let (label, custom) = COUNTED.custom.iter().next().unwrap();
+        assert_eq!(label, "throttled");
+        let throttled = custom.exemplar.read(0).unwrap().exemplar(1.0);
+        assert_eq!(throttled.span_id, [2; 8]);
         let shards = || TIMED.cells.iter().map(|cells| &cells[0]);
         let exemplars = super::bucket_exemplars(shards());
         assert_eq!(exemplars.len(), 3);
