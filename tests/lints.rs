@@ -11,7 +11,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use common::{Page, Sample};
-use obs_runtime::{ErrorStatus, ReturnStatus, Status, counted, exclude, in_flight, timed, traced};
+use obs_runtime::{
+    ErrorStatus, ReturnStatus, Status, counted, exclude, in_flight, record, timed, traced,
+};
 
 #[derive(Debug)]
 enum LookupError {
@@ -66,6 +68,16 @@ fn lint_lookup(id: u32, secret: &Secret) -> Result<u32, LookupError> {
         1 => Err(LookupError::Slow),
         _ => Ok(id * 2),
     }
+}
+
+#[traced(fields(rows, first))]
+#[counted]
+async fn lint_record(ids: &[u32]) -> usize {
+    let rows = ids.len();
+    record!(rows = rows);
+    record!(first = ?ids.first());
+    record!(ids = %rows);
+    rows
 }
 
 #[in_flight(name = "lint_pings_in_flight")]
@@ -288,6 +300,7 @@ fn strict_lints_and_every_shape_records() {
     assert!(lint_parse("x").is_err());
     assert_eq!(futures_executor::block_on(lint_fetch(3)).ok(), Some(6));
     assert_eq!(futures_executor::block_on(lint_later(3)), 4);
+    assert_eq!(futures_executor::block_on(lint_record(&[4, 5])), 2);
     assert!(futures_executor::block_on(lint_boxed(10)).is_err());
     let mut x = 1;
     *lint_bump(&mut x) += 1;

@@ -27,6 +27,8 @@ use tracing_subscriber::{Layer, Registry};
 mod fixes;
 #[path = "traced/options.rs"]
 mod options;
+#[path = "traced/record.rs"]
+mod record;
 
 /// One span as recorded.
 #[derive(Clone, Debug, Default)]

@@ -407,6 +407,50 @@ pub use obs_macros::traced;
 #[doc(inline)]
 pub use obs_macros::exclude;
 
+/// Records a value into a field of the enclosing `#[traced]` call's span, checked at compile
+/// time: a field the span does not declare is an error, where `Span::record` drops it silently.
+///
+/// The fields are the span's recorded arguments and those of `fields(..)`; declare one with no
+/// value (`fields(ticket)`) to fill it from the body. The value is written as the arguments are:
+/// numbers, bools and strings typed, anything else `Debug`; `%value` and `?value` force
+/// `Display` or `Debug`. It goes into the call's own span even inside a span the body opened,
+/// and nothing is evaluated when the span's level is off.
+///
+/// ```
+/// use obs_runtime::{record, traced};
+///
+/// #[traced(fields(ticket, seat.row))]
+/// fn book(seat: u32) -> u64 {
+///     let ticket = 1000 + u64::from(seat);
+///     record!(ticket = ticket);
+///     record!(seat.row = %(seat / 10));
+///     ticket
+/// }
+///
+/// assert_eq!(book(17), 1017);
+/// ```
+///
+/// A field the span does not declare does not compile:
+///
+/// ```compile_fail
+/// #[obs_runtime::traced(fields(ticket))]
+/// fn book(seat: u32) -> u64 {
+///     obs_runtime::record!(tikcet = 1); // `tikcet` is not a field of this span
+///     u64::from(seat)
+/// }
+/// ```
+///
+/// Outside a `#[traced]` fn there is no span to record into, and rustc reports that
+/// `__obs_record` is not found.
+#[macro_export]
+macro_rules! record {
+    ($($field:tt)*) => {
+        // Defined by `#[traced]` in the body of each fn that uses `record!`, from the span's
+        // declared fields.
+        __obs_record!($($field)*)
+    };
+}
+
 /// What the expansion of the attributes calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
@@ -417,7 +461,7 @@ pub mod __private {
     pub use crate::metrics::FnMeta;
     pub use crate::metrics::catalog::Objective;
     pub use crate::metrics::guard::{Counted, InFlight, Timed};
-    pub use crate::metrics::labelled::Labelled;
+    pub use crate::metrics::labelled::{LabelValue, Labelled};
     pub use crate::metrics::site::{
         CALLS_FAMILY, CounterSite, DURATION_FAMILY, GaugeSite, HistogramSite, IN_FLIGHT_FAMILY,
         SITES, Site, Spec,

@@ -109,7 +109,7 @@ impl Metrics {
     ///
     /// Input: `labels(tier = "free", tenant = req.tenant())`
     /// Output: `static S: Labelled<CounterSite, 1> = Labelled::new(&META, spec(tier), ["tenant"], ());`
-    /// and `S.site([&(req.tenant()) as &dyn Display])` at the start of the call.
+    /// and `S.site([LabelValue::as_label(&(req.tenant()))])` at the start of the call.
     fn site(
         &mut self,
         name: &str,
@@ -130,10 +130,11 @@ impl Metrics {
             .dynamic_labels
             .iter()
             .map(|(k, _)| k.unraw().to_string());
-        let values = args
-            .dynamic_labels
-            .iter()
-            .map(|(_, v)| quote_spanned!(m=> &(#v) as &dyn ::core::fmt::Display));
+        let values = args.dynamic_labels.iter().map(|(_, v)| {
+            // At the value: one that is not `Display` is reported there, with the fix.
+            let at = m.located_at(syn::spanned::Spanned::span(v));
+            quote_spanned!(at=> #p::LabelValue::as_label(&(#v)))
+        });
         self.register(
             &site,
             &quote_spanned!(m=> #p::Labelled<#child, #n>),

@@ -14,6 +14,7 @@ use crate::plan::Plan;
 
 mod body;
 mod metrics;
+mod record;
 pub(crate) mod trace;
 
 /// Expands one function.
@@ -52,7 +53,7 @@ pub(crate) fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
     let m = Span::mixed_site();
     let krate = plan.krate();
     let p = quote_spanned!(m=> #krate::__private);
-    let parts = Parts::new(plan, &p, &f)?;
+    let parts = Parts::new(plan, &p, &f, &stmts)?;
     let shape = shape(&f.sig);
     let new_body = body::wrap(parts, &shape, &f, stmts);
     let RawFn {
@@ -136,7 +137,7 @@ pub(super) struct Parts {
 }
 
 impl Parts {
-    fn new(plan: &Plan, p: &TokenStream, f: &RawFn) -> syn::Result<Self> {
+    fn new(plan: &Plan, p: &TokenStream, f: &RawFn, stmts: &[Stmt]) -> syn::Result<Self> {
         let m = Span::mixed_site();
         let ident = &f.sig.ident;
         let ident_str = ident.unraw().to_string();
@@ -154,7 +155,10 @@ impl Parts {
         let metrics = metrics::Metrics::new(plan, p);
         items.extend(metrics.items);
         let trace = match &plan.traced {
-            Some(trace) => Some(trace::trace_parts(p, f, trace, &file, &line)?),
+            Some(trace) => {
+                let uses_record = record::uses_record(stmts);
+                Some(trace::trace_parts(p, f, trace, uses_record, &file, &line)?)
+            }
             None => None,
         };
         Ok(Parts {

@@ -9,6 +9,8 @@ use crate::args::{EventArg, FmtMode, Level, SpanName, TraceArgs};
 use crate::item::RawFn;
 use crate::shared::SPAN_FIELDS;
 
+use super::record::Declared;
+
 /// One value the span records from the call: an argument's binding, or `self`.
 struct Recorded {
     /// The field's name.
@@ -151,6 +153,7 @@ pub(super) fn trace_parts(
     p: &TokenStream,
     f: &RawFn,
     trace: &TraceArgs,
+    uses_record: bool,
     file: &TokenStream,
     line: &TokenStream,
 ) -> syn::Result<TraceParts> {
@@ -212,6 +215,21 @@ pub(super) fn trace_parts(
             obs_span
         },
     };
+    // `record!` in the body: the fields it may write are those the span declares.
+    let record_macro = uses_record.then(|| {
+        let declared: Vec<Declared> = recorded
+            .iter()
+            .map(|r| Declared {
+                key: r.var.clone(),
+                name: r.key.clone(),
+            })
+            .chain(trace.fields.iter().flatten().map(|field| Declared {
+                key: field.key.clone(),
+                name: field.name.clone(),
+            }))
+            .collect();
+        super::record::recorder(p, &f.sig.ident.unraw().to_string(), &declared)
+    });
     // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
     let start = quote_spanned! {m=>
         let obs_enabled = #p::tracing::level_enabled!(#level);
@@ -220,6 +238,7 @@ pub(super) fn trace_parts(
         } else {
             ::core::option::Option::None
         };
+        #record_macro
     };
     let record = trace
         .ret

@@ -126,6 +126,28 @@ fn write_value(key: &mut String, value: &dyn Display) {
     }
 }
 
+/// A label value taken from the call (`labels(tenant = req.tenant())`): anything `Display`.
+///
+/// The expansion goes through this trait rather than a cast to `dyn Display` so that a value
+/// that is not `Display` is reported at the value's tokens with the fix, not as rustc's
+/// E0277 under the whole attribute.
+#[diagnostic::on_unimplemented(
+    message = "a label value must be `Display`, and `{Self}` is not",
+    label = "this label's value",
+    note = "label a field or a method result that is `Display` (`labels(tenant = tenant.id)`), or implement `Display` for the type"
+)]
+pub trait LabelValue {
+    /// The value, to format into the series key.
+    fn as_label(&self) -> &dyn Display;
+}
+
+impl<T: Display> LabelValue for T {
+    #[inline]
+    fn as_label(&self) -> &dyn Display {
+        self
+    }
+}
+
 /// A metric of one function with `L` labels whose values come from each call.
 pub struct Labelled<S: Child, const L: usize> {
     meta: &'static FnMeta,

@@ -168,6 +168,14 @@ impl Traced {
         self.span.follows_from(cause);
     }
 
+    /// The span `record!` writes into from the body: a handle of the call's own span (not
+    /// the current one, which may be a span the body opened), `None` when the level is off.
+    /// Made only in a fn whose body uses `record!`.
+    #[inline]
+    pub fn recorder(this: &Option<Traced>) -> Option<tracing::Span> {
+        this.as_ref().map(|t| t.span.clone())
+    }
+
     /// Records the call's returned value into the span's `return` field
     /// (`#[traced(ret(field))]`).
     pub fn record_return(&self, value: &dyn tracing::Value) {
