@@ -13,6 +13,9 @@ use crate::item::{Body, RawFn};
 #[derive(Clone, Default)]
 pub(crate) struct Plan {
     krate: Option<syn::Path>,
+    /// `not_failure = [..]` of all the attributes on the fn: a status is not a failure of
+    /// the fn for its span, its metrics, and the rules and dashboard alike.
+    pub(crate) not_failures: Vec<syn::LitStr>,
     pub(crate) counted: Option<MetricArgs>,
     pub(crate) timed: Option<MetricArgs>,
     pub(crate) in_flight: Option<MetricArgs>,
@@ -38,6 +41,15 @@ impl Plan {
         }
         if let Some(krate) = args.krate {
             self.krate = Some(krate);
+        }
+        for status in args.not_failure.into_iter().flatten() {
+            if !self
+                .not_failures
+                .iter()
+                .any(|s| s.value() == status.value())
+            {
+                self.not_failures.push(status);
+            }
         }
         Ok(())
     }

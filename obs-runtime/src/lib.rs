@@ -66,11 +66,12 @@
 //! | `labels(key = "value", …)` | metrics | static labels on the function's series |
 //! | `buckets = [..]` | `timed` | bucket bounds in seconds for this function |
 //! | `status(ok = "success", …)` | `counted`, `timed` | this metric's status values and label name (`label = "status_code"`): see [`StatusLabel`](catalog::StatusLabel) |
+//! | `not_failure = ["not_found", "cancelled"]` | `counted`, `timed`, `traced` | statuses that are not failures of this fn: its span is not marked `ERROR` for them and the rules and dashboard count them with the successes; on one attribute of a stack, it holds for all |
 //! | `level = "debug"` | `traced` | span level (default `info`; also `1`..=`5`) |
 //! | `name = "…"` | `traced` | span name (default: the fn name; also `"…"` first, `name = CONST`) |
 //! | `target = "…"` | `traced` | the span's target (default: the module path) |
 //! | `skip(a, b)`, `skip_all` | `traced` | arguments not to record |
-//! | `fields(k = expr, k, …)` | `traced` | extra span fields, as in `tracing::span!`; `k` alone is empty |
+//! | `fields(k = expr, k, …)` | `traced` | extra span fields, as in `tracing::span!`; `k` alone is empty, to fill from the body with [`record!`] |
 //! | `err`, `ret` | `traced` | events with the error, the returned value: see [`traced`] |
 //! | `parent = expr`, `follows_from = expr` | `traced` | the span's parent, its causes |
 //! | `crate = path` | all | where the runtime is, for crates that re-export it |

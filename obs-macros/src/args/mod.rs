@@ -186,6 +186,8 @@ pub(crate) struct Args {
     /// the attribute as a whole, such as it being given twice, point there.
     pub(crate) at: Option<Span>,
     pub(crate) krate: Option<Path>,
+    /// `not_failure = [..]`: statuses that are not failures of the fn, for every attribute on it.
+    pub(crate) not_failure: Option<Vec<LitStr>>,
     pub(crate) metric: MetricArgs,
     pub(crate) trace: TraceArgs,
 }
@@ -196,6 +198,7 @@ impl Args {
             kind,
             at: None,
             krate: None,
+            not_failure: None,
             metric: MetricArgs::default(),
             trace: TraceArgs::default(),
         }

@@ -37,6 +37,11 @@ const STATUS: Opt = Opt {
     usage: "`status(ok = \"success\", ..)`",
     parse: status,
 };
+const NOT_FAILURE: Opt = Opt {
+    name: "not_failure",
+    usage: "`not_failure = [\"not_found\", ..]`",
+    parse: not_failure,
+};
 const CRATE: Opt = Opt {
     name: "crate",
     usage: "`crate = path`",
@@ -54,6 +59,7 @@ const COUNTED: &[Opt] = &[
         parse: objective,
     },
     STATUS,
+    NOT_FAILURE,
     CRATE,
 ];
 
@@ -73,6 +79,7 @@ const TIMED: &[Opt] = &[
         parse: objective,
     },
     STATUS,
+    NOT_FAILURE,
     CRATE,
 ];
 
@@ -131,6 +138,7 @@ const TRACED: &[Opt] = &[
         usage: "`follows_from = expr`",
         parse: follows_from,
     },
+    NOT_FAILURE,
     CRATE,
 ];
 
@@ -325,6 +333,11 @@ fn status(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result
     set_once(&mut state.args.metric.status, status, key)
 }
 
+fn not_failure(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let statuses = status::parse_not_failure(key, input)?;
+    set_once(&mut state.args.not_failure, statuses, key)
+}
+
 fn objective(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
     let objective = objective::parse_objective(state.args.kind, key, input)?;
     set_once(&mut state.args.metric.objective, objective, key)
@@ -382,6 +395,7 @@ fn not_an_option(kind: Kind, key: &Ident) -> syn::Error {
             "`{key}` is an option of the metrics attributes (#[counted], #[timed], #[in_flight]), not of #[{name}]; #[{name}] takes {options}"
         ),
         "status" if kind == Kind::InFlight => "`status(..)` is an option of #[counted] and #[timed]: #[in_flight] has no status label, it counts calls that have not ended yet".to_owned(),
+        "not_failure" => "`not_failure` is an option of #[counted], #[timed] and #[traced]: #[in_flight] has no status, it counts calls that have not ended yet".to_owned(),
         "status" => "`status(..)` is an option of #[counted] and #[timed], which write the status label; #[traced] records OpenTelemetry's span status, whose values are fixed".to_owned(),
         "objective" => format!(
             "`objective` is an option of #[counted] (`objective(success = 99.9)`) and #[timed] (`objective(latency = \"250ms\", percentile = 99)`), not of #[{name}]"

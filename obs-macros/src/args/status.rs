@@ -4,10 +4,12 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
-use syn::{Ident, parenthesized};
+use syn::{Ident, LitStr, Token, bracketed, parenthesized};
 
 use super::StatusArg;
-use super::parse::{expect_parens, is_typo, next_span, parse_entries, parse_lit_str, set_once};
+use super::parse::{
+    expect_parens, is_typo, next_span, parse_entries, parse_eq, parse_lit_str, set_once,
+};
 use crate::names;
 use crate::shared::{STATUS_LABEL, STATUSES};
 use crate::valid::check_status_values;
@@ -104,4 +106,58 @@ fn check_status_label(name: &str) -> Result<(), String> {
         ));
     }
     names::check_label_name(name)
+}
+
+/// `not_failure = ["not_found", "cancelled"]` (or one string): statuses that are not failures
+/// of this fn, by obs's name or a custom status's label. `ok` is never a failure and `panic`
+/// always is, so neither is accepted.
+pub(super) fn parse_not_failure(key: &Ident, input: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
+    const USAGE: &str = "not_failure = [\"not_found\", \"cancelled\"]";
+    parse_eq(input, key, USAGE)?;
+    let mut statuses: Vec<LitStr> = Vec::new();
+    if input.peek(LitStr) {
+        statuses.push(input.parse()?);
+    } else if input.peek(syn::token::Bracket) {
+        let content;
+        let brackets = bracketed!(content in input);
+        let list = content.parse_terminated(
+            |input: ParseStream<'_>| {
+                input.parse::<LitStr>().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        format!("`not_failure` lists statuses as strings: write `{USAGE}`"),
+                    )
+                })
+            },
+            Token![,],
+        )?;
+        statuses.extend(list);
+        if statuses.is_empty() {
+            return Err(syn::Error::new(
+                brackets.span.join(),
+                "`not_failure = []` declares nothing: name a status (`not_failure = [\"not_found\"]`), or leave it out",
+            ));
+        }
+    } else {
+        return Err(syn::Error::new(
+            next_span(input, key.span()),
+            format!("`not_failure` takes a status or a list of them: write `{USAGE}`"),
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for status in &statuses {
+        let value = status.value();
+        let refused = match value.as_str() {
+            "" => Some("the status is empty: write its name, e.g. `\"not_found\"`".to_owned()),
+            "ok" => Some("`ok` is never a failure: leave it out".to_owned()),
+            "panic" => Some("a panic is always a failure: leave `panic` out".to_owned()),
+            _ if seen.contains(&value) => Some(format!("`{value}` is listed twice: keep one")),
+            _ => None,
+        };
+        if let Some(message) = refused {
+            return Err(syn::Error::new(status.span(), message));
+        }
+        seen.push(value);
+    }
+    Ok(statuses)
 }

@@ -144,13 +144,17 @@ impl Parts {
         // `file!()`/`line!()` take the position of their own tokens: give them the fn name's.
         let file = quote_spanned!(ident.span()=> ::core::file!());
         let line = quote_spanned!(ident.span()=> ::core::line!());
+        let not_failures = (!plan.not_failures.is_empty()).then(|| {
+            let statuses = &plan.not_failures;
+            quote_spanned!(m=> .with_not_failures(&[#(#statuses),*]))
+        });
         let mut items = quote_spanned! {m=>
             fn __obs_here() -> &'static str {
                 ::core::any::type_name_of_val(&__obs_here)
             }
             static __OBS_META: #p::FnMeta = #p::FnMeta::new(
                 ::core::module_path!(), #file, #line, #ident_str, __obs_here,
-            );
+            ) #not_failures;
         };
         let metrics = metrics::Metrics::new(plan, p);
         items.extend(metrics.items);

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 pub use crate::exposition::MetricKind;
 pub use crate::status::StatusLabel;
 
+use super::FnMeta;
 use super::site::all_sites;
 
 /// A service level objective declared on an attribute.
@@ -115,12 +116,27 @@ pub struct Function {
     pub selector: Vec<(&'static str, String)>,
 }
 
+/// Adds the statuses `meta` declares not to be failures (`not_failure = [..]`) to `metric`'s,
+/// as its status label writes them (a built-in status may be renamed by `status(..)`).
+fn declared_not_failures(meta: &FnMeta, metric: &mut Metric) {
+    for name in meta.not_failures() {
+        let value = match crate::status::BUILTIN.iter().position(|b| b == name) {
+            Some(slot) => metric.status.slot_value(slot),
+            None => name,
+        };
+        if !metric.not_failures.contains(&value) {
+            metric.not_failures.push(value);
+        }
+    }
+}
+
 /// Every instrumented function of the program, sorted by module then function, then the
 /// families of the HTTP layers built so far.
 pub fn functions() -> Vec<Function> {
     let mut by_fn: BTreeMap<(&'static str, String), Function> = BTreeMap::new();
     for site in all_sites() {
-        let (meta, metric) = site.describe();
+        let (meta, mut metric) = site.describe();
+        declared_not_failures(meta, &mut metric);
         let key = (meta.module(), meta.function().to_owned());
         let entry = by_fn.entry(key).or_insert_with(|| Function {
             function: meta.function().to_owned(),

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use crate::status::Status;
+
 /// What is known of an instrumented function at compile time.
 pub struct FnMeta {
     module: &'static str,
@@ -11,6 +13,8 @@ pub struct FnMeta {
     ident: &'static str,
     /// Returns `type_name` of an item nested in the function: its full path, methods included.
     here: fn() -> &'static str,
+    /// `not_failure = [..]`: the statuses that are not failures of this function.
+    not_failures: &'static [&'static str],
     names: OnceLock<Names>,
 }
 
@@ -34,8 +38,29 @@ impl FnMeta {
             line,
             ident,
             here,
+            not_failures: &[],
             names: OnceLock::new(),
         }
+    }
+
+    /// Called by the expansion of `not_failure = [..]` only: these statuses (obs's names, or
+    /// the labels of [`Status::custom`]) are not failures of this function.
+    #[must_use]
+    pub const fn with_not_failures(mut self, statuses: &'static [&'static str]) -> Self {
+        self.not_failures = statuses;
+        self
+    }
+
+    /// The statuses declared not to be failures of this function (`not_failure = [..]`).
+    pub const fn not_failures(&self) -> &'static [&'static str] {
+        self.not_failures
+    }
+
+    /// Whether a call of this function that ended with `status` failed: every status but
+    /// `ok`, the [`Status::custom_ok`] labels and those of `not_failure = [..]`.
+    #[inline]
+    pub fn is_failure(&self, status: Status) -> bool {
+        status.is_failure() && !self.not_failures.contains(&status.as_str())
     }
 
     fn names(&self) -> &Names {

@@ -63,6 +63,8 @@ enum Parent {
 #[must_use]
 pub struct Traced {
     span: tracing::Span,
+    /// Whose call: which statuses are its failures.
+    meta: &'static FnMeta,
     /// Set by `finish`; the span itself must still be dropped (closed), so no `mem::forget`.
     finished: bool,
 }
@@ -80,6 +82,7 @@ impl Traced {
         }
         Traced {
             span,
+            meta,
             finished: false,
         }
     }
@@ -158,6 +161,7 @@ impl Traced {
         };
         Traced {
             span,
+            meta,
             finished: false,
         }
     }
@@ -192,6 +196,7 @@ impl Traced {
         }
         Traced {
             span,
+            meta,
             finished: false,
         }
     }
@@ -219,7 +224,7 @@ impl Traced {
     /// Ends the call with `status`. On a failure, `describe` gives the error's description and
     /// type; it runs only when the span is enabled.
     pub fn finish(mut self, status: Status, describe: &dyn Fn() -> Failure) {
-        if status.is_failure() && !self.span.is_disabled() {
+        if self.meta.is_failure(status) && !self.span.is_disabled() {
             let (description, error_type) = describe();
             mark_failed(&self.span, status, description.as_deref(), error_type);
         }
@@ -315,7 +320,9 @@ impl Drop for Traced {
     fn drop(&mut self) {
         if !self.finished && !self.span.is_disabled() {
             let status = unfinished();
-            mark_failed(&self.span, status, None, None);
+            if self.meta.is_failure(status) {
+                mark_failed(&self.span, status, None, None);
+            }
         }
     }
 }
