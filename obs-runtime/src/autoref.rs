@@ -6,8 +6,10 @@
 //! time. In a generic function where the type is a parameter, the bounds are not known and the
 //! fallback applies.
 //!
-//! Order: a [`ReturnStatus`] impl on the whole return type; then `Result<_, E>` where
-//! `E: ErrorStatus`; then any `Result` (`Err` is `error`); then anything (`ok`).
+//! Order: a [`ReturnStatus`] impl on the whole return type; then a `Result` whose `Ok` type
+//! has one (an `Ok(response)` with a 5xx is `error`) and whose error type has an
+//! [`ErrorStatus`]; then one of the two; then any `Result` (`Err` is `error`); then anything
+//! (`ok`).
 
 use core::fmt::{Debug, Display};
 
@@ -33,10 +35,44 @@ pub trait ViaReturnStatus {
     fn __obs_status(self) -> Status;
 }
 
-impl<T: ReturnStatus + ?Sized> ViaReturnStatus for &&&Autoref<'_, T> {
+impl<T: ReturnStatus + ?Sized> ViaReturnStatus for &&&&&Autoref<'_, T> {
     #[inline]
     fn __obs_status(self) -> Status {
         self.0.status()
+    }
+}
+
+/// Status of a `Result` whose `Ok` type implements [`ReturnStatus`] and error type
+/// [`ErrorStatus`].
+pub trait ViaBothStatus {
+    /// The call's status.
+    fn __obs_status(self) -> Status;
+}
+
+impl<T: ReturnStatus, E: ErrorStatus> ViaBothStatus for &&&&Autoref<'_, Result<T, E>> {
+    #[inline]
+    fn __obs_status(self) -> Status {
+        match self.0 {
+            Ok(v) => v.status(),
+            Err(e) => e.status(),
+        }
+    }
+}
+
+/// Status of a `Result` whose `Ok` type implements [`ReturnStatus`]: `Result<Response, E>`,
+/// an axum handler's `Result<impl IntoResponse, E>` whose body gives a `(StatusCode, _)`.
+pub trait ViaOkStatus {
+    /// The call's status.
+    fn __obs_status(self) -> Status;
+}
+
+impl<T: ReturnStatus, E> ViaOkStatus for &&&Autoref<'_, Result<T, E>> {
+    #[inline]
+    fn __obs_status(self) -> Status {
+        match self.0 {
+            Ok(v) => v.status(),
+            Err(_) => Status::ERROR,
+        }
     }
 }
 

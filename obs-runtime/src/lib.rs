@@ -457,7 +457,8 @@ macro_rules! record {
 pub mod __private {
     pub use crate::autoref::{
         ArgDebug, ArgOther, ArgTyped, Autoref, DescribeAny, DescribeDisplay, DescribeResult,
-        RetAny, RetOk, Typed, ViaAny, ViaErrorStatus, ViaResult, ViaReturnStatus,
+        RetAny, RetOk, Typed, ViaAny, ViaBothStatus, ViaErrorStatus, ViaOkStatus, ViaResult,
+        ViaReturnStatus,
     };
     pub use crate::metrics::FnMeta;
     pub use crate::metrics::catalog::Objective;

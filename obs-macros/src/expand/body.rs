@@ -131,8 +131,11 @@ fn probe(p: &TokenStream) -> TokenStream {
     quote_spanned! {m=>
         let obs_status = {
             #[allow(unused_imports)]
-            use #p::{ViaAny as _, ViaErrorStatus as _, ViaResult as _, ViaReturnStatus as _};
-            (&&&#p::Autoref(&obs_out)).__obs_status()
+            use #p::{
+                ViaAny as _, ViaBothStatus as _, ViaErrorStatus as _, ViaOkStatus as _,
+                ViaResult as _, ViaReturnStatus as _,
+            };
+            (&&&&&#p::Autoref(&obs_out)).__obs_status()
         };
     }
 }

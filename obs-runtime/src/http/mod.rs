@@ -112,9 +112,14 @@
 //!
 //! # Return types
 //!
-//! With the feature, `http::Response<B>` is a [`ReturnStatus`]: a 5xx
-//! response counts as `error` for `#[counted]`, `#[timed]` and `#[traced]`, with no code of
-//! yours. axum's `Response` is `http::Response<axum::body::Body>`, so it is covered.
+//! With the feature, `http::Response<B>`, `http::StatusCode` and `(StatusCode, body)`,
+//! `(StatusCode, headers, body)` are [`ReturnStatus`]es: a 5xx counts as `error` for
+//! `#[counted]`, `#[timed]` and `#[traced]`, with no code of yours. axum's `Response` is
+//! `http::Response<axum::body::Body>`, so it is covered. In a `Result`, the `Ok` value's
+//! status decides, so an axum handler's `Result<impl IntoResponse, AppError>` whose body
+//! returns one of these shapes is covered too (the probe sees the concrete type the body
+//! returns); an `Err` is `error`, or what the error type's
+//! [`ErrorStatus`](crate::ErrorStatus) says.
 
 mod body;
 mod client;
@@ -199,5 +204,56 @@ impl<B> ReturnStatus for http::Response<B> {
         } else {
             Status::OK
         }
+    }
+}
+
+/// A handler's bare status code: 5xx is `error`.
+impl ReturnStatus for http::StatusCode {
+    fn status(&self) -> Status {
+        if self.is_server_error() {
+            Status::ERROR
+        } else {
+            Status::OK
+        }
+    }
+}
+
+/// `(StatusCode, body)`, as axum handlers return: the code decides, as for a bare one.
+///
+/// With a `Result`, the `Ok` value's code decides too, so a handler returning
+/// `Result<impl IntoResponse, AppError>` counts an `Ok((StatusCode::SERVICE_UNAVAILABLE, ..))`
+/// as `error`; an `Err` is `error` unless the error type has an
+/// [`ErrorStatus`](crate::ErrorStatus) (an `AppError::NotFound` can be
+/// `Status::custom_ok("not_found")`).
+///
+/// ```rust,standalone_crate
+/// use http::StatusCode;
+///
+/// #[obs_runtime::counted]
+/// async fn reserve(seats: u32) -> Result<(StatusCode, String), String> {
+///     match seats {
+///         0 => Err("no seats asked".to_owned()),
+///         1..=9 => Ok((StatusCode::CREATED, "booked".to_owned())),
+///         _ => Ok((StatusCode::SERVICE_UNAVAILABLE, "sold out".to_owned())),
+///     }
+/// }
+///
+/// for seats in [2, 20, 0] {
+///     let _ = futures_executor::block_on(reserve(seats));
+/// }
+/// let page = obs_runtime::render();
+/// assert!(page.contains(r#"function_calls_total{function="reserve",module="rust_out",status="ok"} 1"#));
+/// assert!(page.contains(r#"function_calls_total{function="reserve",module="rust_out",status="error"} 2"#));
+/// ```
+impl<T> ReturnStatus for (http::StatusCode, T) {
+    fn status(&self) -> Status {
+        self.0.status()
+    }
+}
+
+/// `(StatusCode, headers, body)`: the code decides.
+impl<T, U> ReturnStatus for (http::StatusCode, T, U) {
+    fn status(&self) -> Status {
+        self.0.status()
     }
 }
