@@ -48,7 +48,9 @@
 //!   rpc_grpc_status_code}`, the status read from the response headers or its trailers.
 //!   Calls answered UNIMPLEMENTED (unknown methods) share `rpc_service="_OTHER"`,
 //!   `rpc_method="_OTHER"`. In the active-requests gauge gRPC calls are under
-//!   `http_route="grpc"` unless a `route_fn` names them.
+//!   `http_route="grpc"` unless a `route_fn` names them. The family joins the page, the rules
+//!   and the dashboard at the first gRPC call through the layer: a service that only speaks
+//!   HTTP has no `rpc_` family.
 //!
 //! # Bounded series
 //!

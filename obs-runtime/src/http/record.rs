@@ -6,7 +6,7 @@
 //! or the caller dropped the future).
 
 use core::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::catalog::Objective;
@@ -136,30 +136,26 @@ pub(crate) fn on_a_bound(objective: Objective) -> Objective {
     }
 }
 
-/// The families of a layer, made (or found) when it is built.
+/// The HTTP families of a layer, made (or found) when it is built.
 #[derive(Clone, Copy)]
 pub(crate) struct Families {
     pub(crate) http: &'static Family<Hist>,
     pub(crate) active: Option<&'static Family<AtomicI64>>,
-    pub(crate) rpc: Option<&'static Family<Hist>>,
 }
 
 impl Families {
     pub(crate) fn server(objectives: &[Objective], cancelled_is_failure: bool) -> Self {
         let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
         let http = family::histogram(SERVER, &BUCKETS);
-        let rpc = family::histogram(RPC_SERVER, &BUCKETS);
         let cancelled: &[&'static str] = if cancelled_is_failure {
             &[]
         } else {
             &[CANCELLED]
         };
         http.declare(&objectives, cancelled);
-        rpc.declare(&[], &RPC_NOT_FAILURES);
         Families {
             http,
             active: Some(family::gauge(ACTIVE)),
-            rpc: Some(rpc),
         }
     }
 
@@ -172,10 +168,43 @@ impl Families {
             &[CANCELLED]
         };
         http.declare(&objectives, cancelled);
-        Families {
-            http,
-            active: None,
-            rpc: None,
+        Families { http, active: None }
+    }
+}
+
+/// A layer's gRPC family, registered (with the codes its rules do not count as failures) at
+/// the first gRPC call through the layer: a service that only speaks HTTP gets no `rpc_`
+/// family on its page, in its rules or on its dashboard. Once made, finding it is one atomic
+/// load.
+pub(crate) struct LazyRpc {
+    def: Def,
+    not_failures: &'static [&'static str],
+    family: OnceLock<&'static Family<Hist>>,
+}
+
+impl LazyRpc {
+    pub(crate) fn server() -> Self {
+        LazyRpc {
+            def: RPC_SERVER,
+            not_failures: &RPC_NOT_FAILURES,
+            family: OnceLock::new(),
+        }
+    }
+
+    /// The call to `path`, `/{service}/{method}`.
+    pub(crate) fn call(&self, path: &str) -> Rpc {
+        let family = *self.family.get_or_init(|| {
+            let family = family::histogram(self.def, &BUCKETS);
+            family.declare(&[], self.not_failures);
+            family
+        });
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let mut next = || parts.next().filter(|s| !s.is_empty()).unwrap_or(OTHER);
+        Rpc {
+            service: next().into(),
+            method: next().into(),
+            family,
+            not_failures: self.not_failures,
         }
     }
 }
@@ -191,10 +220,15 @@ pub(crate) enum End {
     Panic,
 }
 
-/// A gRPC request: the service and method from the path `/{service}/{method}`.
+/// A gRPC request: the service and method from the path `/{service}/{method}`, and where
+/// its call is recorded.
 pub(crate) struct Rpc {
     pub(crate) service: Box<str>,
     pub(crate) method: Box<str>,
+    family: &'static Family<Hist>,
+    /// The codes besides OK that are not failures: the ones the family told the catalog, so
+    /// the span and the rules agree.
+    not_failures: &'static [&'static str],
 }
 
 /// One request being measured.
@@ -244,7 +278,7 @@ impl Record {
             active.fetch_sub(1, Relaxed);
         }
         let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if let (Some(rpc), Some(family)) = (&self.rpc, self.families.rpc) {
+        if let Some(rpc) = &self.rpc {
             let code = match end {
                 End::Done { grpc, .. } => grpc.or(self.grpc).unwrap_or(0),
                 End::Error | End::Panic => 13,
@@ -259,10 +293,10 @@ impl Record {
             } else {
                 (&*rpc.service, &*rpc.method)
             };
-            family.observe(&["grpc", service, method, code_text], nanos);
+            rpc.family
+                .observe(&["grpc", service, method, code_text], nanos);
             self.span.record("rpc.grpc.status_code", code);
-            let failure = matches!(end, End::Panic)
-                || (code != 0 && !RPC_NOT_FAILURES.contains(&grpc_code(code)));
+            let failure = code != 0 && !rpc.not_failures.contains(&code_text);
             if failure {
                 self.span.record("otel.status_code", "ERROR");
                 self.span.record("error.type", code_text);
@@ -309,8 +343,9 @@ impl Record {
             active.fetch_sub(1, Relaxed);
         }
         let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if let (Some(rpc), Some(family)) = (&self.rpc, self.families.rpc) {
-            family.observe(&["grpc", &rpc.service, &rpc.method, "1"], nanos);
+        if let Some(rpc) = &self.rpc {
+            rpc.family
+                .observe(&["grpc", &rpc.service, &rpc.method, "1"], nanos);
             self.span.record("rpc.grpc.status_code", 1);
             return;
         }
