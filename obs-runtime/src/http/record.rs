@@ -72,17 +72,33 @@ pub(crate) const CLIENT: Def = Def {
     status: ERROR_TYPE,
 };
 
+const RPC_LABELS: &[&str] = &[
+    "rpc_system",
+    "rpc_service",
+    "rpc_method",
+    "rpc_grpc_status_code",
+];
+
+/// The gRPC code of each built-in status: `ok` is OK, `error` UNKNOWN, `cancelled` CANCELLED,
+/// `timeout` `DEADLINE_EXCEEDED`, `blocked` `PERMISSION_DENIED`; `panic` stays.
+const RPC_STATUS: StatusLabel =
+    StatusLabel::new("rpc_grpc_status_code", ["0", "2", PANIC, "1", "4", "7"]);
+
 pub(crate) const RPC_SERVER: Def = Def {
     name: "rpc_server_call_duration_seconds",
     help: "Duration of gRPC calls served, to the end of the response, in seconds.",
-    labels: &[
-        "rpc_system",
-        "rpc_service",
-        "rpc_method",
-        "rpc_grpc_status_code",
-    ],
+    labels: RPC_LABELS,
     by: &["rpc_service", "rpc_method"],
-    status: StatusLabel::new("rpc_grpc_status_code", ["0", "2", PANIC, "1", "4", "7"]),
+    status: RPC_STATUS,
+};
+
+/// OTel's `rpc.client.call.duration`.
+pub(crate) const RPC_CLIENT: Def = Def {
+    name: "rpc_client_call_duration_seconds",
+    help: "Duration of gRPC calls made, to the end of the response, in seconds.",
+    labels: RPC_LABELS,
+    by: &["rpc_service", "rpc_method"],
+    status: RPC_STATUS,
 };
 
 /// gRPC codes that are not a failure of the server (the caller's mistake, or the caller gave
@@ -91,6 +107,11 @@ pub(crate) const RPC_SERVER: Def = Def {
 /// `DATA_LOSS` (15).
 pub(crate) const RPC_NOT_FAILURES: [&str; 10] =
     ["1", "3", "5", "6", "7", "8", "9", "10", "11", "16"];
+
+/// On a client every code but OK is a failure (the semantic conventions' rule for client
+/// spans), except CANCELLED: the caller gave up, not a failure unless the layer says so. A
+/// CANCELLED the server sends cannot be told from it in the series, so it counts the same.
+const RPC_CLIENT_NOT_FAILURES: [&str; 1] = ["1"];
 
 /// What the layer was built with, shared by every request through it.
 #[derive(Debug)]
@@ -191,6 +212,18 @@ impl LazyRpc {
         }
     }
 
+    pub(crate) fn client(cancelled_is_failure: bool) -> Self {
+        LazyRpc {
+            def: RPC_CLIENT,
+            not_failures: if cancelled_is_failure {
+                &[]
+            } else {
+                &RPC_CLIENT_NOT_FAILURES
+            },
+            family: OnceLock::new(),
+        }
+    }
+
     /// The call to `path`, `/{service}/{method}`.
     pub(crate) fn call(&self, path: &str) -> Rpc {
         let family = *self.family.get_or_init(|| {
@@ -259,6 +292,19 @@ fn grpc_code(code: u32) -> &'static str {
     CODES.get(code as usize).copied().unwrap_or("2")
 }
 
+/// The code a gRPC client reads from a response that carries no `grpc-status` (gRPC's
+/// mapping of HTTP statuses): a 200 without one is a stream cut short, UNKNOWN.
+fn code_of_http(status: u16) -> u32 {
+    match status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502 | 503 | 504 => 14,
+        _ => 2,
+    }
+}
+
 /// The text of an HTTP status code, `100` to `999`; empty for anything else.
 fn code_text(code: u16) -> &'static str {
     static CODES: std::sync::OnceLock<Box<[String]>> = std::sync::OnceLock::new();
@@ -279,16 +325,26 @@ impl Record {
         }
         let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         if let Some(rpc) = &self.rpc {
+            let client = self.policy.client;
             let code = match end {
-                End::Done { grpc, .. } => grpc.or(self.grpc).unwrap_or(0),
+                End::Done { status, grpc } => grpc.or(self.grpc).unwrap_or_else(|| {
+                    // A server wrote the answer (tonic always says its status); a client reads
+                    // what came back as tonic does.
+                    if client { code_of_http(status) } else { 0 }
+                }),
+                // The client service failed (connection refused or reset, the response body
+                // broke off): tonic reports a transport failure to the application as
+                // UNAVAILABLE, so the client's series say what its caller saw.
+                End::Error if client => 14,
                 End::Error | End::Panic => 13,
             };
             let code_text = match end {
                 End::Panic => PANIC,
                 _ => grpc_code(code),
             };
-            // Unknown methods are answered UNIMPLEMENTED: one series for all of them.
-            let (service, method) = if code == 12 {
+            // Unknown methods are answered UNIMPLEMENTED: one series for all of them. A
+            // client's methods are the ones compiled into it: they stay.
+            let (service, method) = if code == 12 && !client {
                 (OTHER, OTHER)
             } else {
                 (&*rpc.service, &*rpc.method)
@@ -347,6 +403,10 @@ impl Record {
             rpc.family
                 .observe(&["grpc", &rpc.service, &rpc.method, "1"], nanos);
             self.span.record("rpc.grpc.status_code", 1);
+            if !rpc.not_failures.contains(&"1") {
+                self.span.record("otel.status_code", "ERROR");
+                self.span.record("error.type", "1");
+            }
             return;
         }
         let code = self.status.map_or("", code_text);
