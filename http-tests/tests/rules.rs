@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use obs_runtime::catalog::Objective;
-use obs_runtime::http::ServerLayer;
+use obs_runtime::http::{ClientLayer, ServerLayer};
+use tower::ServiceExt as _;
 
 fn build_layer() {
     let layer = ServerLayer::new()
@@ -123,4 +124,35 @@ fn the_dashboard_has_per_route_panels_whose_queries_parse() {
     let path = std::env::temp_dir().join(format!("obs-http-dash-{}.yml", std::process::id()));
     std::fs::write(&path, file).unwrap();
     promtool(&["check", "rules", path.to_str().unwrap()]);
+}
+
+/// A regression: the gRPC family and its rules were registered with every server layer, so a
+/// plain HTTP service's rules and dashboard carried `rpc_` groups for calls it never serves.
+#[tokio::test]
+async fn a_layer_that_served_only_http_puts_no_rpc_family_on_the_page_or_in_the_rules() {
+    let answer = tower::service_fn(|_: http::Request<String>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    });
+    let server = tower::Layer::layer(&ServerLayer::new(), answer);
+    let client = tower::Layer::layer(&ClientLayer::new(), answer);
+    for service in [server.boxed_clone(), client.boxed_clone()] {
+        let request = http::Request::get("http://127.0.0.1/a").body(String::new());
+        let response = service.oneshot(request.unwrap()).await.unwrap();
+        drop(response); // a `String` body is at its end: the request completes here
+    }
+    let page = obs_runtime::render();
+    assert!(
+        page.contains("http_client_request_duration_seconds_count{"),
+        "{page}"
+    );
+    for (what, text) in [
+        ("page", page),
+        ("rules", obs_runtime::rules::rules_yaml()),
+        ("dashboard", obs_runtime::dashboard::dashboard_json()),
+    ] {
+        assert!(
+            !text.contains("rpc_"),
+            "the {what} has a gRPC family:\n{text}"
+        );
+    }
 }

@@ -32,10 +32,28 @@ impl TraceService for Collector {
     }
 }
 
+const SERVICE: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
 const R: &str = "rpc_server_call_duration_seconds_count";
+const C: &str = "rpc_client_call_duration_seconds_count";
 
+/// The series of `family` for `Export` answered with `code`.
+fn export(family: &str, code: &str) -> String {
+    format!(
+        r#"{family}{{rpc_system="grpc",rpc_service="{SERVICE}",rpc_method="Export",rpc_grpc_status_code="{code}"}}"#
+    )
+}
+
+fn errors(spans: &[common::Captured]) -> Vec<&common::Captured> {
+    spans
+        .iter()
+        .filter(|s| s.get("otel.status_code") == Some("ERROR"))
+        .collect()
+}
+
+/// One test, not three: the server's answers, the client's view of them and the call to a
+/// closed port add to the same series, so they run in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tonic_service_is_measured_by_service_method_and_grpc_status() {
+async fn a_tonic_service_and_its_client_are_measured_by_service_method_and_grpc_status() {
     common::setup();
     let incoming =
         tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -57,42 +75,78 @@ async fn a_tonic_service_is_measured_by_service_method_and_grpc_status() {
         resource_spans: vec![ResourceSpans::default()],
     };
     client.export(ok.clone()).await.expect("OK");
-    client.export(ok).await.expect("OK");
+    client.export(ok.clone()).await.expect("OK");
     let refused = client
         .export(ExportTraceServiceRequest::default())
         .await
         .expect_err("UNAVAILABLE");
     assert_eq!(refused.code(), tonic::Code::Unavailable);
 
-    let service = "opentelemetry.proto.collector.trace.v1.TraceService";
-    common::wait_value(
-        &format!(r#"{R}{{rpc_system="grpc",rpc_service="{service}",rpc_method="Export",rpc_grpc_status_code="0"}}"#),
-        2.0,
-    )
-    .await;
-    let page = common::wait_value(
-        &format!(r#"{R}{{rpc_system="grpc",rpc_service="{service}",rpc_method="Export",rpc_grpc_status_code="14"}}"#),
-        1.0,
-    )
-    .await;
+    common::wait_value(&export(R, "0"), 2.0).await;
+    common::wait_value(&export(R, "14"), 1.0).await;
+    common::wait_value(&export(C, "0"), 2.0).await;
+    let page = common::wait_value(&export(C, "14"), 1.0).await;
     common::promtool_check(&page);
-    let spans = common::wait_spans(&format!("{service}/Export"), 3).await;
+    let rules = obs_runtime::rules::rules_yaml();
     assert!(
-        spans
-            .iter()
-            .all(|s| s.get("otel.kind") == Some("server") && s.get("rpc.system") == Some("grpc"))
-    );
-    assert_eq!(
-        spans
-            .iter()
-            .filter(|s| s.get("otel.status_code") == Some("ERROR"))
-            .count(),
-        1,
-        "{spans:?}"
+        rules.contains(r#"rpc_client_call_duration_seconds_count{rpc_grpc_status_code!~"0|1"}"#),
+        "on a client every code but OK (and CANCELLED, the caller giving up) is a failure:\n{rules}"
     );
     assert!(
-        spans
-            .iter()
-            .any(|s| s.get("rpc.grpc.status_code") == Some("14"))
+        !page.contains("http_client_request_duration_seconds_count{"),
+        "a gRPC call is not an HTTP request:\n{page}"
     );
+    let name = format!("{SERVICE}/Export");
+    let spans = common::wait_spans(&name, 6).await;
+    let (server, client_spans): (Vec<_>, Vec<_>) = spans
+        .into_iter()
+        .partition(|s| s.get("otel.kind") == Some("server"));
+    assert_eq!(server.len(), 3, "{server:?}");
+    assert_eq!(client_spans.len(), 3, "{client_spans:?}");
+    for spans in [&server, &client_spans] {
+        assert!(spans.iter().all(|s| s.get("rpc.system") == Some("grpc")
+            && s.get("rpc.service") == Some(SERVICE)
+            && s.get("rpc.method") == Some("Export")));
+        let errors = errors(spans);
+        assert_eq!(errors.len(), 1, "{spans:?}");
+        assert_eq!(errors[0].get("rpc.grpc.status_code"), Some("14"));
+        assert_eq!(errors[0].get("error.type"), Some("14"));
+    }
+    assert!(
+        client_spans
+            .iter()
+            .all(|s| s.get("otel.kind") == Some("client")
+                && !s
+                    .fields
+                    .keys()
+                    .any(|k| k.starts_with("http.") || k == "url.full")),
+        "{client_spans:?}"
+    );
+
+    // Nothing listens on this port: the transport fails, the application reads UNAVAILABLE.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin: http::Uri = format!("http://127.0.0.1:{port}").parse().unwrap();
+    let channel = tonic::transport::Endpoint::from(origin.clone()).connect_lazy();
+    let channel = tower::Layer::layer(&ClientLayer::new(), channel);
+    let closed = TraceServiceClient::with_origin(channel, origin)
+        .export(ok)
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(closed.code(), tonic::Code::Unavailable, "{closed:?}");
+    common::wait_value(&export(C, "14"), 2.0).await;
+    let spans = common::wait_spans(&name, 7).await;
+    let port = port.to_string();
+    let closed: Vec<_> = spans
+        .iter()
+        .filter(|s| s.get("server.port") == Some(&*port))
+        .collect();
+    assert_eq!(closed.len(), 1, "{spans:?}");
+    assert_eq!(closed[0].get("otel.kind"), Some("client"));
+    assert_eq!(closed[0].get("server.address"), Some("127.0.0.1"));
+    assert_eq!(closed[0].get("otel.status_code"), Some("ERROR"));
+    assert_eq!(closed[0].get("rpc.grpc.status_code"), Some("14"));
 }

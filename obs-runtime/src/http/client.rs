@@ -12,14 +12,21 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::ObsBody;
-use super::record::{End, Families, Policy, Record};
+use super::record::{End, Families, LazyRpc, Policy, Record, Rpc};
 use crate::catalog::Objective;
 
-/// A [`tower_layer::Layer`] for HTTP clients: a client span per request (a child of the
-/// current span), its `traceparent` written into the request (feature `otlp`), and the
+/// A [`tower_layer::Layer`] for HTTP and gRPC clients: a client span per request (a child of
+/// the current span), its `traceparent` written into the request (feature `otlp`), and the
 /// histogram `http_client_request_duration_seconds{http_request_method, server_address,
 /// http_response_status_code, error_type}`. On a client, 4xx and 5xx are failures (the
 /// semantic conventions' rule for client spans); a cancelled request is not, by default.
+///
+/// A gRPC call (`content-type: application/grpc…`, a tonic client's) is measured as one:
+/// `rpc_client_call_duration_seconds{rpc_system, rpc_service, rpc_method,
+/// rpc_grpc_status_code}` instead, where every code but OK (`0`) and CANCELLED (`1`, unless
+/// [`cancelled_is_failure`](Self::cancelled_is_failure)) is a failure; the statuses set with
+/// [`failure`](Self::failure) and [`not_failure`](Self::not_failure), being HTTP statuses,
+/// do not apply. See [the module](super#clients).
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct ClientLayer {
@@ -67,6 +74,7 @@ impl<S> Layer<S> for ClientLayer {
         Client {
             inner,
             families: Families::client(&self.objectives, self.cancelled_is_failure),
+            rpc: Arc::new(LazyRpc::client(self.cancelled_is_failure)),
             policy: Arc::new(Policy {
                 client: true,
                 not_failures: self.not_failures.clone(),
@@ -82,6 +90,7 @@ impl<S> Layer<S> for ClientLayer {
 pub struct Client<S> {
     inner: S,
     families: Families,
+    rpc: Arc<LazyRpc>,
     policy: Arc<Policy>,
 }
 
@@ -111,20 +120,11 @@ where
         let start = Instant::now();
         let method = super::method_label(req.method());
         let host = req.uri().host().unwrap_or("").to_owned();
-        let span = tracing::info_span!(
-            target: "obs_runtime::http",
-            "HTTP client request",
-            otel.name = super::span_method(method),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            http.request.method = method,
-            server.address = host.as_str(),
-            server.port = req.uri().port_u16(),
-            url.full = tracing::field::display(req.uri()),
-            http.response.status_code = tracing::field::Empty,
-            network.protocol.version = super::version_label(req.version()),
-        );
+        let rpc = super::is_grpc(req.headers()).then(|| self.rpc.call(req.uri().path()));
+        let span = match &rpc {
+            Some(rpc) => grpc_span(rpc, req.uri()),
+            None => http_span(&req, method, &host),
+        };
         #[cfg(feature = "otlp")]
         span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
         let record = Record {
@@ -134,7 +134,7 @@ where
             policy: self.policy.clone(),
             method,
             route: Arc::from(host),
-            rpc: None,
+            rpc,
             active: None,
             status: None,
             grpc: None,
@@ -147,6 +147,52 @@ where
             record: Some(record),
         }
     }
+}
+
+/// The span of an HTTP request: `{method}`, kind client.
+fn http_span<B>(req: &Request<B>, method: &'static str, host: &str) -> tracing::Span {
+    tracing::info_span!(
+        target: "obs_runtime::http",
+        "HTTP client request",
+        otel.name = super::span_method(method),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        http.request.method = method,
+        server.address = host,
+        server.port = req.uri().port_u16(),
+        url.full = tracing::field::display(req.uri()),
+        http.response.status_code = tracing::field::Empty,
+        network.protocol.version = super::version_label(req.version()),
+    )
+}
+
+/// The span of a gRPC call: `{service}/{method}`, kind client, with the semantic conventions'
+/// RPC attributes and none of HTTP's. `server.address` and `server.port` are there when the
+/// request's URI names them: a tonic client made `with_origin` does, while a `Channel` adds
+/// its origin below this layer.
+fn grpc_span(rpc: &Rpc, uri: &http::Uri) -> tracing::Span {
+    let span = tracing::info_span!(
+        target: "obs_runtime::http",
+        "gRPC client call",
+        otel.name = tracing::field::Empty,
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = &*rpc.service,
+        rpc.method = &*rpc.method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        server.address = uri.host(),
+        server.port = uri.port_u16(),
+    );
+    if !span.is_disabled() {
+        span.record(
+            "otel.name",
+            format!("{}/{}", rpc.service, rpc.method).as_str(),
+        );
+    }
+    span
 }
 
 pin_project_lite::pin_project! {
@@ -181,15 +227,99 @@ where
             }
             Poll::Ready(Ok(response)) => {
                 let record = this.record.take().map(|mut record| {
-                    record.status = Some(response.status().as_u16());
-                    record
-                        .span
-                        .record("http.response.status_code", response.status().as_u16());
+                    let status = response.status().as_u16();
+                    record.status = Some(status);
+                    if record.rpc.is_some() {
+                        // A trailers-only answer (an error with no message) has its status here.
+                        record.grpc = super::grpc_status(response.headers());
+                    } else {
+                        record.span.record("http.response.status_code", status);
+                    }
                     record.empty = response.body().is_end_stream();
                     record
                 });
                 Poll::Ready(Ok(response.map(|body| ObsBody::new(body, record))))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt as _;
+    use tower_layer::Layer as _;
+    use tower_service::Service as _;
+
+    use super::ClientLayer;
+
+    fn call(path: &str) -> http::Request<String> {
+        http::Request::post(path)
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .body(String::new())
+            .unwrap()
+    }
+
+    fn count(service: &str, code: &str) -> Option<f64> {
+        let series = format!(
+            r#"rpc_client_call_duration_seconds_count{{rpc_system="grpc",rpc_service="{service}",rpc_method="Call",rpc_grpc_status_code="{code}"}} "#
+        );
+        crate::render()
+            .lines()
+            .find_map(|l| l.strip_prefix(&series)?.parse().ok())
+    }
+
+    /// Calls a service that answers `status`, `grpc` in `grpc-status` if given, and `body`;
+    /// returns the service's name.
+    fn answer(status: u16, grpc: Option<&'static str>, body: &'static str) -> String {
+        let service = tower::service_fn(move |_: http::Request<String>| async move {
+            let mut response = http::Response::builder().status(status);
+            if let Some(code) = grpc {
+                response = response.header("grpc-status", code);
+            }
+            Ok::<_, core::convert::Infallible>(response.body(body.to_owned()).unwrap())
+        });
+        let client = ClientLayer::new().layer(service);
+        let service = format!(
+            "obs.test.Answer{status}{}{}",
+            grpc.unwrap_or("_"),
+            body.len()
+        );
+        let response =
+            futures_executor::block_on(client.oneshot(call(&format!("/{service}/Call"))));
+        drop(response); // complete if the body is empty, cancelled if not
+        service
+    }
+
+    #[test]
+    fn a_grpc_answer_reads_as_tonic_reads_it() {
+        // Trailers-only: the status is in the headers.
+        assert_eq!(count(&answer(200, Some("5"), ""), "5"), Some(1.0));
+        // No grpc-status: gRPC's mapping of the HTTP status, UNKNOWN for a bare 200.
+        assert_eq!(count(&answer(503, None, ""), "14"), Some(1.0));
+        assert_eq!(count(&answer(404, None, ""), "12"), Some(1.0));
+        assert_eq!(count(&answer(200, None, ""), "2"), Some(1.0));
+        // The body dropped before its end: the caller gave up.
+        assert_eq!(count(&answer(200, None, "message"), "1"), Some(1.0));
+    }
+
+    #[test]
+    fn a_grpc_call_dropped_before_its_answer_is_cancelled() {
+        let service = tower::service_fn(|_: http::Request<String>| {
+            core::future::pending::<Result<http::Response<String>, core::convert::Infallible>>()
+        });
+        let mut client = ClientLayer::new().layer(service);
+        drop(client.call(call("/obs.test.Dropped/Call")));
+        assert_eq!(count("obs.test.Dropped", "1"), Some(1.0));
+    }
+
+    #[test]
+    fn a_failed_client_service_is_unavailable() {
+        let service = tower::service_fn(|_: http::Request<String>| async {
+            Err::<http::Response<String>, _>("connection refused")
+        });
+        let client = ClientLayer::new().layer(service);
+        let called = futures_executor::block_on(client.oneshot(call("/obs.test.Refused/Call")));
+        assert!(called.is_err());
+        assert_eq!(count("obs.test.Refused", "14"), Some(1.0));
     }
 }

@@ -48,7 +48,9 @@
 //!   rpc_grpc_status_code}`, the status read from the response headers or its trailers.
 //!   Calls answered UNIMPLEMENTED (unknown methods) share `rpc_service="_OTHER"`,
 //!   `rpc_method="_OTHER"`. In the active-requests gauge gRPC calls are under
-//!   `http_route="grpc"` unless a `route_fn` names them.
+//!   `http_route="grpc"` unless a `route_fn` names them. The family joins the page, the rules
+//!   and the dashboard at the first gRPC call through the layer: a service that only speaks
+//!   HTTP has no `rpc_` family.
 //!
 //! # Bounded series
 //!
@@ -69,7 +71,7 @@
 //! on a non-failure, and the generated rules and dashboard count failures as the layer does:
 //! `error_type` neither empty nor `cancelled`. For gRPC servers, only `UNKNOWN`,
 //! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and `DATA_LOSS` are
-//! failures.
+//! failures; for gRPC clients, every code but OK and CANCELLED (see [Clients](#clients)).
 //!
 //! # Rules and dashboard
 //!
@@ -98,8 +100,54 @@
 //! [`ClientLayer`] wraps a tower client (hyper-util's legacy client, a tonic channel): a
 //! client span per request, its `traceparent` injected, and
 //! `http_client_request_duration_seconds{http_request_method, server_address,
-//! http_response_status_code, error_type}`. With reqwest, which is not a tower service,
-//! write the context into the request yourself inside a traced call:
+//! http_response_status_code, error_type}`.
+//!
+//! A gRPC call through it (tonic's, `content-type: application/grpc…`) is measured as a
+//! gRPC call, not as an HTTP request that got a 200:
+//!
+//! - **The span** is named `{service}/{method}`, kind client, with `rpc.system`,
+//!   `rpc.service`, `rpc.method`, `rpc.grpc.status_code`, and `server.address` and
+//!   `server.port` when the request's URI names them (a tonic client made `with_origin` does;
+//!   a `Channel` adds its origin below the layer). No `http.*` attribute.
+//! - **`rpc_client_call_duration_seconds{rpc_system, rpc_service, rpc_method,
+//!   rpc_grpc_status_code}`** (OTel's `rpc.client.call.duration`, the server's buckets)
+//!   instead of the HTTP histogram, registered at the first gRPC call, as the server's is.
+//! - **The code is the one the application sees**: the `grpc-status` of the response headers
+//!   (a trailers-only answer) or trailers; without one, gRPC's mapping of the HTTP status (a
+//!   proxy's `503` is `14`, a `200` that ends with no status `2`); `14` (UNAVAILABLE) when
+//!   the client service fails, a connection refused say, as tonic reports it; `1`
+//!   (CANCELLED) when the call or its response body is dropped before the end.
+//! - **Every code but OK is a failure** (the semantic conventions' rule for client spans):
+//!   `otel.status_code = "ERROR"` and `error.type` the code. CANCELLED is the exception, the
+//!   caller giving up, unless [`ClientLayer::cancelled_is_failure`]; the generated rules count
+//!   failures the same way.
+//!
+//! ```
+//! use obs_runtime::http::ClientLayer;
+//! use tower::ServiceExt as _;
+//!
+//! // Stands for a tonic channel: an answer with no message, the status in the headers.
+//! let channel = tower::service_fn(|_req: http::Request<String>| async {
+//!     let response = http::Response::builder().header("grpc-status", "14").body(String::new());
+//!     Ok::<_, std::convert::Infallible>(response.unwrap())
+//! });
+//! let channel = tower::Layer::layer(&ClientLayer::new(), channel);
+//! let call = http::Request::post("/shop.Inventory/Reserve")
+//!     .header("content-type", "application/grpc")
+//!     .body(String::new())
+//!     .unwrap();
+//! let response = futures_executor::block_on(channel.oneshot(call)).unwrap();
+//! drop(response); // an empty body: the call ends here
+//!
+//! let page = obs_runtime::render();
+//! assert!(page.contains(
+//!     r#"rpc_client_call_duration_seconds_count{rpc_system="grpc",rpc_service="shop.Inventory",rpc_method="Reserve",rpc_grpc_status_code="14"} 1"#
+//! ));
+//! assert!(!page.contains("http_client_request_duration_seconds_count{"));
+//! ```
+//!
+//! With reqwest, which is not a tower service, write the context into the request yourself
+//! inside a traced call:
 //!
 //! ```ignore
 //! #[obs_runtime::traced]

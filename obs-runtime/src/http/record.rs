@@ -6,7 +6,7 @@
 //! or the caller dropped the future).
 
 use core::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::catalog::Objective;
@@ -72,17 +72,33 @@ pub(crate) const CLIENT: Def = Def {
     status: ERROR_TYPE,
 };
 
+const RPC_LABELS: &[&str] = &[
+    "rpc_system",
+    "rpc_service",
+    "rpc_method",
+    "rpc_grpc_status_code",
+];
+
+/// The gRPC code of each built-in status: `ok` is OK, `error` UNKNOWN, `cancelled` CANCELLED,
+/// `timeout` `DEADLINE_EXCEEDED`, `blocked` `PERMISSION_DENIED`; `panic` stays.
+const RPC_STATUS: StatusLabel =
+    StatusLabel::new("rpc_grpc_status_code", ["0", "2", PANIC, "1", "4", "7"]);
+
 pub(crate) const RPC_SERVER: Def = Def {
     name: "rpc_server_call_duration_seconds",
     help: "Duration of gRPC calls served, to the end of the response, in seconds.",
-    labels: &[
-        "rpc_system",
-        "rpc_service",
-        "rpc_method",
-        "rpc_grpc_status_code",
-    ],
+    labels: RPC_LABELS,
     by: &["rpc_service", "rpc_method"],
-    status: StatusLabel::new("rpc_grpc_status_code", ["0", "2", PANIC, "1", "4", "7"]),
+    status: RPC_STATUS,
+};
+
+/// OTel's `rpc.client.call.duration`.
+pub(crate) const RPC_CLIENT: Def = Def {
+    name: "rpc_client_call_duration_seconds",
+    help: "Duration of gRPC calls made, to the end of the response, in seconds.",
+    labels: RPC_LABELS,
+    by: &["rpc_service", "rpc_method"],
+    status: RPC_STATUS,
 };
 
 /// gRPC codes that are not a failure of the server (the caller's mistake, or the caller gave
@@ -91,6 +107,11 @@ pub(crate) const RPC_SERVER: Def = Def {
 /// `DATA_LOSS` (15).
 pub(crate) const RPC_NOT_FAILURES: [&str; 10] =
     ["1", "3", "5", "6", "7", "8", "9", "10", "11", "16"];
+
+/// On a client every code but OK is a failure (the semantic conventions' rule for client
+/// spans), except CANCELLED: the caller gave up, not a failure unless the layer says so. A
+/// CANCELLED the server sends cannot be told from it in the series, so it counts the same.
+const RPC_CLIENT_NOT_FAILURES: [&str; 1] = ["1"];
 
 /// What the layer was built with, shared by every request through it.
 #[derive(Debug)]
@@ -136,30 +157,26 @@ pub(crate) fn on_a_bound(objective: Objective) -> Objective {
     }
 }
 
-/// The families of a layer, made (or found) when it is built.
+/// The HTTP families of a layer, made (or found) when it is built.
 #[derive(Clone, Copy)]
 pub(crate) struct Families {
     pub(crate) http: &'static Family<Hist>,
     pub(crate) active: Option<&'static Family<AtomicI64>>,
-    pub(crate) rpc: Option<&'static Family<Hist>>,
 }
 
 impl Families {
     pub(crate) fn server(objectives: &[Objective], cancelled_is_failure: bool) -> Self {
         let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
         let http = family::histogram(SERVER, &BUCKETS);
-        let rpc = family::histogram(RPC_SERVER, &BUCKETS);
         let cancelled: &[&'static str] = if cancelled_is_failure {
             &[]
         } else {
             &[CANCELLED]
         };
         http.declare(&objectives, cancelled);
-        rpc.declare(&[], &RPC_NOT_FAILURES);
         Families {
             http,
             active: Some(family::gauge(ACTIVE)),
-            rpc: Some(rpc),
         }
     }
 
@@ -172,10 +189,55 @@ impl Families {
             &[CANCELLED]
         };
         http.declare(&objectives, cancelled);
-        Families {
-            http,
-            active: None,
-            rpc: None,
+        Families { http, active: None }
+    }
+}
+
+/// A layer's gRPC family, registered (with the codes its rules do not count as failures) at
+/// the first gRPC call through the layer: a service that only speaks HTTP gets no `rpc_`
+/// family on its page, in its rules or on its dashboard. Once made, finding it is one atomic
+/// load.
+pub(crate) struct LazyRpc {
+    def: Def,
+    not_failures: &'static [&'static str],
+    family: OnceLock<&'static Family<Hist>>,
+}
+
+impl LazyRpc {
+    pub(crate) fn server() -> Self {
+        LazyRpc {
+            def: RPC_SERVER,
+            not_failures: &RPC_NOT_FAILURES,
+            family: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn client(cancelled_is_failure: bool) -> Self {
+        LazyRpc {
+            def: RPC_CLIENT,
+            not_failures: if cancelled_is_failure {
+                &[]
+            } else {
+                &RPC_CLIENT_NOT_FAILURES
+            },
+            family: OnceLock::new(),
+        }
+    }
+
+    /// The call to `path`, `/{service}/{method}`.
+    pub(crate) fn call(&self, path: &str) -> Rpc {
+        let family = *self.family.get_or_init(|| {
+            let family = family::histogram(self.def, &BUCKETS);
+            family.declare(&[], self.not_failures);
+            family
+        });
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let mut next = || parts.next().filter(|s| !s.is_empty()).unwrap_or(OTHER);
+        Rpc {
+            service: next().into(),
+            method: next().into(),
+            family,
+            not_failures: self.not_failures,
         }
     }
 }
@@ -191,10 +253,15 @@ pub(crate) enum End {
     Panic,
 }
 
-/// A gRPC request: the service and method from the path `/{service}/{method}`.
+/// A gRPC request: the service and method from the path `/{service}/{method}`, and where
+/// its call is recorded.
 pub(crate) struct Rpc {
     pub(crate) service: Box<str>,
     pub(crate) method: Box<str>,
+    family: &'static Family<Hist>,
+    /// The codes besides OK that are not failures: the ones the family told the catalog, so
+    /// the span and the rules agree.
+    not_failures: &'static [&'static str],
 }
 
 /// One request being measured.
@@ -225,6 +292,19 @@ fn grpc_code(code: u32) -> &'static str {
     CODES.get(code as usize).copied().unwrap_or("2")
 }
 
+/// The code a gRPC client reads from a response that carries no `grpc-status` (gRPC's
+/// mapping of HTTP statuses): a 200 without one is a stream cut short, UNKNOWN.
+fn code_of_http(status: u16) -> u32 {
+    match status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502 | 503 | 504 => 14,
+        _ => 2,
+    }
+}
+
 /// The text of an HTTP status code, `100` to `999`; empty for anything else.
 fn code_text(code: u16) -> &'static str {
     static CODES: std::sync::OnceLock<Box<[String]>> = std::sync::OnceLock::new();
@@ -244,25 +324,35 @@ impl Record {
             active.fetch_sub(1, Relaxed);
         }
         let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if let (Some(rpc), Some(family)) = (&self.rpc, self.families.rpc) {
+        if let Some(rpc) = &self.rpc {
+            let client = self.policy.client;
             let code = match end {
-                End::Done { grpc, .. } => grpc.or(self.grpc).unwrap_or(0),
+                End::Done { status, grpc } => grpc.or(self.grpc).unwrap_or_else(|| {
+                    // A server wrote the answer (tonic always says its status); a client reads
+                    // what came back as tonic does.
+                    if client { code_of_http(status) } else { 0 }
+                }),
+                // The client service failed (connection refused or reset, the response body
+                // broke off): tonic reports a transport failure to the application as
+                // UNAVAILABLE, so the client's series say what its caller saw.
+                End::Error if client => 14,
                 End::Error | End::Panic => 13,
             };
             let code_text = match end {
                 End::Panic => PANIC,
                 _ => grpc_code(code),
             };
-            // Unknown methods are answered UNIMPLEMENTED: one series for all of them.
-            let (service, method) = if code == 12 {
+            // Unknown methods are answered UNIMPLEMENTED: one series for all of them. A
+            // client's methods are the ones compiled into it: they stay.
+            let (service, method) = if code == 12 && !client {
                 (OTHER, OTHER)
             } else {
                 (&*rpc.service, &*rpc.method)
             };
-            family.observe(&["grpc", service, method, code_text], nanos);
+            rpc.family
+                .observe(&["grpc", service, method, code_text], nanos);
             self.span.record("rpc.grpc.status_code", code);
-            let failure = matches!(end, End::Panic)
-                || (code != 0 && !RPC_NOT_FAILURES.contains(&grpc_code(code)));
+            let failure = code != 0 && !rpc.not_failures.contains(&code_text);
             if failure {
                 self.span.record("otel.status_code", "ERROR");
                 self.span.record("error.type", code_text);
@@ -309,9 +399,14 @@ impl Record {
             active.fetch_sub(1, Relaxed);
         }
         let nanos = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if let (Some(rpc), Some(family)) = (&self.rpc, self.families.rpc) {
-            family.observe(&["grpc", &rpc.service, &rpc.method, "1"], nanos);
+        if let Some(rpc) = &self.rpc {
+            rpc.family
+                .observe(&["grpc", &rpc.service, &rpc.method, "1"], nanos);
             self.span.record("rpc.grpc.status_code", 1);
+            if !rpc.not_failures.contains(&"1") {
+                self.span.record("otel.status_code", "ERROR");
+                self.span.record("error.type", "1");
+            }
             return;
         }
         let code = self.status.map_or("", code_text);

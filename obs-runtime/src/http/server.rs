@@ -13,7 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::ObsBody;
-use super::record::{End, Families, Policy, Record, Rpc, UNMATCHED};
+use super::record::{End, Families, LazyRpc, Policy, Record, Rpc, UNMATCHED};
 use crate::catalog::Objective;
 
 /// Names a request's route, for servers that do not say it (anything but axum's
@@ -130,6 +130,7 @@ impl ServerLayer {
 struct Shared {
     policy: Arc<Policy>,
     families: Families,
+    rpc: LazyRpc,
     route: Option<RouteFn>,
     traceparent: bool,
 }
@@ -146,6 +147,7 @@ impl<S> Layer<S> for ServerLayer {
                 cancelled_is_failure: self.cancelled_is_failure,
             }),
             families: Families::server(&self.objectives, self.cancelled_is_failure),
+            rpc: LazyRpc::server(),
             route: self.route.clone(),
             traceparent: self.traceparent,
         };
@@ -180,23 +182,6 @@ fn route_of(parts: &http::request::Parts, route: Option<&RouteFn>) -> Option<Arc
     route.and_then(|f| f(parts)).map(Arc::from)
 }
 
-/// `/{service}/{method}` of a gRPC path.
-fn rpc_of(path: &str) -> Rpc {
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let service = parts
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or(super::record::OTHER);
-    let method = parts
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or(super::record::OTHER);
-    Rpc {
-        service: service.into(),
-        method: method.into(),
-    }
-}
-
 impl<S, B, ResB> Service<Request<B>> for Server<S>
 where
     S: Service<Request<B>, Response = Response<ResB>>,
@@ -217,7 +202,7 @@ where
         let method = super::method_label(&parts.method);
         let grpc = super::is_grpc(&parts.headers);
         let matched = route_of(&parts, shared.route.as_ref());
-        let rpc = grpc.then(|| rpc_of(parts.uri.path()));
+        let rpc = grpc.then(|| shared.rpc.call(parts.uri.path()));
         let route: Arc<str> = match (&matched, grpc) {
             (Some(route), _) => route.clone(),
             (None, true) => Arc::from("grpc"),
