@@ -73,6 +73,28 @@ pub fn instrumented(x: u64) -> u64 {
     work(x)
 }
 
+/// `err` and `ret` with the level off: the issue asks that they add nothing then.
+#[traced(err, ret)]
+#[inline(never)]
+pub fn traced_err_ret(x: u64) -> Result<u64, std::fmt::Error> {
+    Ok(work(x))
+}
+
+#[tracing::instrument(err, ret)]
+#[inline(never)]
+pub fn instrumented_err_ret(x: u64) -> Result<u64, std::fmt::Error> {
+    Ok(work(x))
+}
+
+/// `record!` into a declared field, with the level off: nothing is evaluated.
+#[traced(fields(doubled))]
+#[inline(never)]
+pub fn traced_record(x: u64) -> u64 {
+    let out = work(x);
+    obs_runtime::record!(doubled = out * 2);
+    out
+}
+
 #[fastrace::trace]
 #[inline(never)]
 pub fn fastraced(x: u64) -> u64 {

@@ -152,6 +152,13 @@ fn overhead(c: &mut Criterion) {
     sync_fn(&mut group, "obs_traced_disabled", b::traced);
     sync_fn(&mut group, "obs_all_four_disabled", b::all_four);
     sync_fn(&mut group, "tracing_instrument_disabled", b::instrumented);
+    sync_fn(&mut group, "obs_traced_err_ret_disabled", |x| {
+        b::traced_err_ret(x).unwrap_or(0)
+    });
+    sync_fn(&mut group, "tracing_instrument_err_ret_disabled", |x| {
+        b::instrumented_err_ret(x).unwrap_or(0)
+    });
+    sync_fn(&mut group, "obs_traced_record_disabled", b::traced_record);
     sync_fn(&mut group, "fastrace_no_reporter", b::fastraced);
     sync_fn(&mut group, "metrics_counter_per_call", metrics_counter);
     sync_fn(&mut group, "metrics_counter_cached", |x| {

@@ -47,9 +47,12 @@ async fn wait_forever() {
     std::future::pending::<()>().await;
 }
 
+/// A span's id, name and `otel.status_code`, if recorded.
+type Seen = (u64, String, Option<String>);
+
 /// The spans' names and, for the failed ones, their `otel.status_code`.
 #[derive(Clone, Default)]
-struct Statuses(Arc<Mutex<Vec<(u64, String, Option<String>)>>>);
+struct Statuses(Arc<Mutex<Vec<Seen>>>);
 
 struct StatusCode<'a>(&'a mut Option<String>);
 

@@ -55,7 +55,7 @@ pub(super) fn recorder(p: &TokenStream, fn_name: &str, declared: &[Declared]) ->
                     #[allow(unused_imports)]
                     use #p::{ArgDebug as _, ArgOther as _, ArgTyped as _};
                     let obs_value = &($v);
-                    obs_span.record(#name, #value);
+                    obs_span.record(#name, &#value);
                 }
             }
         };

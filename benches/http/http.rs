@@ -3,7 +3,7 @@
 //! (no sockets) and their bodies read to the end, all in one run:
 //!
 //! ```text
-//! cargo bench -p obs-benches --bench http
+//! cargo bench -p obs-benches-http --bench http
 //! ```
 //!
 //! No `tracing` subscriber is installed, so the spans are level-disabled for every case, as
