@@ -29,6 +29,13 @@ fn router() -> Router {
         .route("/health", get(|| async { "ok" }))
 }
 
+/// The router as `axum::serve` runs it: `with_state(())` turns its handlers into routes once.
+/// Called without it, axum does that on every request, layers included, which is not what a
+/// served app pays.
+fn served(router: Router) -> Router {
+    router.with_state(())
+}
+
 /// Serves one request through `app` and reads its body, on a current-thread runtime (axum-
 /// prometheus spawns its upkeep task on it).
 fn serve(rt: &tokio::runtime::Runtime, app: &mut Router) -> usize {
@@ -52,15 +59,15 @@ fn http(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut group = c.benchmark_group("http");
-    let mut bare = router();
+    let mut bare = served(router());
     group.bench_function("bare", |b| b.iter(|| black_box(serve(&rt, &mut bare))));
-    let mut obs = router().layer(obs_runtime::http::ServerLayer::new());
+    let mut obs = served(router().layer(obs_runtime::http::ServerLayer::new()));
     group.bench_function("obs_layer", |b| b.iter(|| black_box(serve(&rt, &mut obs))));
     let (prometheus, _handle) = {
         let _in_runtime = rt.enter();
         axum_prometheus::PrometheusMetricLayer::pair()
     };
-    let mut peer = router().layer(prometheus);
+    let mut peer = served(router().layer(prometheus));
     group.bench_function("axum_prometheus", |b| {
         b.iter(|| black_box(serve(&rt, &mut peer)));
     });

@@ -17,12 +17,12 @@ pin_project_lite::pin_project! {
     pub struct ObsBody<B> {
         #[pin]
         inner: B,
-        record: Option<Record>,
+        record: Option<Box<Record>>,
     }
 }
 
 impl<B> ObsBody<B> {
-    pub(crate) fn new(inner: B, record: Option<Record>) -> Self {
+    pub(crate) fn new(inner: B, record: Option<Box<Record>>) -> Self {
         ObsBody { inner, record }
     }
 

@@ -127,7 +127,8 @@ where
         };
         #[cfg(feature = "otlp")]
         span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
-        let record = Record {
+        // Boxed, as the server's: it moves with the future, then into the body.
+        let record = Box::new(Record {
             start,
             span,
             families: self.families,
@@ -140,7 +141,7 @@ where
             grpc: None,
             empty: false,
             done: false,
-        };
+        });
         let future = record.span.in_scope(|| self.inner.call(req));
         ClientFuture {
             inner: future,
@@ -200,7 +201,7 @@ pin_project_lite::pin_project! {
     pub struct ClientFuture<F> {
         #[pin]
         inner: F,
-        record: Option<Record>,
+        record: Option<Box<Record>>,
     }
 }
 

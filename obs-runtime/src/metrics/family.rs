@@ -76,7 +76,7 @@ pub(crate) struct Family<C: Cells> {
     def: Def,
     bounds: &'static [f64],
     bounds_ns: Box<[u64]>,
-    series: RwLock<HashMap<Box<str>, &'static Series<C>>>,
+    series: RwLock<HashMap<Box<str>, &'static Series<C>, rapidhash::fast::RandomState>>,
     overflow: std::sync::OnceLock<&'static Series<C>>,
     warned: AtomicBool,
     /// Objectives declared on the layers that record here, with the values of `status`
@@ -97,7 +97,7 @@ impl<C: Cells> Family<C> {
             def,
             bounds,
             bounds_ns,
-            series: RwLock::new(HashMap::new()),
+            series: RwLock::new(HashMap::default()),
             overflow: std::sync::OnceLock::new(),
             warned: AtomicBool::new(false),
             objectives: Mutex::new(Vec::new()),
