@@ -30,51 +30,25 @@ use crate::catalog::Objective;
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct ClientLayer {
-    objectives: Vec<Objective>,
-    failures: Vec<u16>,
-    not_failures: Vec<u16>,
-    cancelled_is_failure: bool,
+    options: Options,
 }
 
-impl ClientLayer {
-    /// A layer with the defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Declares an objective on the calls through this layer, per server and method.
-    pub fn objective(mut self, objective: Objective) -> Self {
-        self.objectives.push(objective);
-        self
-    }
-
-    /// Counts a status code as a failure that is not one by default.
-    pub fn failure(mut self, status: http::StatusCode) -> Self {
-        self.failures.push(status.as_u16());
-        self
-    }
-
-    /// Counts a status code as **not a failure** (a `404` the caller expects, say).
-    pub fn not_failure(mut self, status: http::StatusCode) -> Self {
-        self.not_failures.push(status.as_u16());
-        self
-    }
-
-    /// Counts a request dropped before its response's end as a failure.
-    pub fn cancelled_is_failure(mut self) -> Self {
-        self.cancelled_is_failure = true;
-        self
-    }
+/// What a client's builder was told: [`ClientLayer`]'s and the reqwest middleware's, so both
+/// clients record one family with the same policy.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Options {
+    pub(super) objectives: Vec<Objective>,
+    pub(super) failures: Vec<u16>,
+    pub(super) not_failures: Vec<u16>,
+    pub(super) cancelled_is_failure: bool,
 }
 
-impl<S> Layer<S> for ClientLayer {
-    type Service = Client<S>;
-
-    fn layer(&self, inner: S) -> Client<S> {
-        Client {
-            inner,
+impl Options {
+    /// The HTTP family, found or made with these objectives declared, and which statuses are
+    /// failures: 4xx and 5xx, as the builder changed them.
+    pub(super) fn measure(&self) -> Measure {
+        Measure {
             families: Families::client(&self.objectives, self.cancelled_is_failure),
-            rpc: Arc::new(LazyRpc::client(self.cancelled_is_failure)),
             policy: Arc::new(Policy {
                 client: true,
                 not_failures: self.not_failures.clone(),
@@ -85,13 +59,89 @@ impl<S> Layer<S> for ClientLayer {
     }
 }
 
+/// Where a client's requests are recorded, and how.
+#[derive(Clone)]
+pub(super) struct Measure {
+    families: Families,
+    policy: Arc<Policy>,
+}
+
+impl Measure {
+    /// A request to `host` that started at `start`, in `span`.
+    pub(super) fn record(
+        &self,
+        start: Instant,
+        span: tracing::Span,
+        method: &'static str,
+        host: String,
+        rpc: Option<Rpc>,
+    ) -> Record {
+        Record {
+            start,
+            span,
+            families: self.families,
+            policy: self.policy.clone(),
+            method,
+            route: Arc::from(host),
+            rpc,
+            active: None,
+            status: None,
+            grpc: None,
+            empty: false,
+            done: false,
+        }
+    }
+}
+
+impl ClientLayer {
+    /// A layer with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Declares an objective on the calls through this layer, per server and method.
+    pub fn objective(mut self, objective: Objective) -> Self {
+        self.options.objectives.push(objective);
+        self
+    }
+
+    /// Counts a status code as a failure that is not one by default.
+    pub fn failure(mut self, status: http::StatusCode) -> Self {
+        self.options.failures.push(status.as_u16());
+        self
+    }
+
+    /// Counts a status code as **not a failure** (a `404` the caller expects, say).
+    pub fn not_failure(mut self, status: http::StatusCode) -> Self {
+        self.options.not_failures.push(status.as_u16());
+        self
+    }
+
+    /// Counts a request dropped before its response's end as a failure.
+    pub fn cancelled_is_failure(mut self) -> Self {
+        self.options.cancelled_is_failure = true;
+        self
+    }
+}
+
+impl<S> Layer<S> for ClientLayer {
+    type Service = Client<S>;
+
+    fn layer(&self, inner: S) -> Client<S> {
+        Client {
+            inner,
+            measure: self.options.measure(),
+            rpc: Arc::new(LazyRpc::client(self.options.cancelled_is_failure)),
+        }
+    }
+}
+
 /// The service [`ClientLayer`] wraps around a client.
 #[derive(Clone)]
 pub struct Client<S> {
     inner: S,
-    families: Families,
+    measure: Measure,
     rpc: Arc<LazyRpc>,
-    policy: Arc<Policy>,
 }
 
 impl<S: core::fmt::Debug> core::fmt::Debug for Client<S> {
@@ -123,25 +173,12 @@ where
         let rpc = super::is_grpc(req.headers()).then(|| self.rpc.call(req.uri().path()));
         let span = match &rpc {
             Some(rpc) => grpc_span(rpc, req.uri()),
-            None => http_span(&req, method, &host),
+            None => http_span(method, &host, req.uri().port_u16(), req.uri(), req.version()),
         };
         #[cfg(feature = "otlp")]
         span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
         // Boxed, as the server's: it moves with the future, then into the body.
-        let record = Box::new(Record {
-            start,
-            span,
-            families: self.families,
-            policy: self.policy.clone(),
-            method,
-            route: Arc::from(host),
-            rpc,
-            active: None,
-            status: None,
-            grpc: None,
-            empty: false,
-            done: false,
-        });
+        let record = Box::new(self.measure.record(start, span, method, host, rpc));
         let future = record.span.in_scope(|| self.inner.call(req));
         ClientFuture {
             inner: future,
@@ -150,8 +187,15 @@ where
     }
 }
 
-/// The span of an HTTP request: `{method}`, kind client.
-fn http_span<B>(req: &Request<B>, method: &'static str, host: &str) -> tracing::Span {
+/// The span of an HTTP request: `{method}`, kind client, a child of the current span. Both
+/// clients make theirs here, from what a tower request and a reqwest one both have.
+pub(super) fn http_span(
+    method: &'static str,
+    host: &str,
+    port: Option<u16>,
+    url: &dyn core::fmt::Display,
+    version: http::Version,
+) -> tracing::Span {
     tracing::info_span!(
         target: "obs_runtime::http",
         "HTTP client request",
@@ -161,10 +205,10 @@ fn http_span<B>(req: &Request<B>, method: &'static str, host: &str) -> tracing::
         error.type = tracing::field::Empty,
         http.request.method = method,
         server.address = host,
-        server.port = req.uri().port_u16(),
-        url.full = tracing::field::display(req.uri()),
+        server.port = port,
+        url.full = tracing::field::display(url),
         http.response.status_code = tracing::field::Empty,
-        network.protocol.version = super::version_label(req.version()),
+        network.protocol.version = super::version_label(version),
     )
 }
 
