@@ -146,17 +146,29 @@
 //! assert!(!page.contains("http_client_request_duration_seconds_count{"));
 //! ```
 //!
-//! With reqwest, which is not a tower service, write the context into the request yourself
-//! inside a traced call:
+//! reqwest is not a tower service: with the `reqwest` feature, `ReqwestMiddleware` goes in a
+//! `reqwest-middleware` chain and records the same span, `traceparent` and histogram, timed
+//! to the response's headers rather than its body's end (see its docs).
 //!
-//! ```ignore
-//! #[obs_runtime::traced]
-//! async fn call_inventory(client: &reqwest::Client) -> reqwest::Result<reqwest::Response> {
-//!     let mut headers = http::HeaderMap::new();
-//!     obs_runtime::propagation::inject_headers(&mut headers); // this call's span
-//!     client.get("http://inventory/items").headers(headers).send().await
-//! }
 //! ```
+//! # #[cfg(feature = "reqwest")] {
+//! use obs_runtime::http::ReqwestMiddleware;
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(ReqwestMiddleware::new())
+//!     .build();
+//!
+//! async fn items(client: &reqwest_middleware::ClientWithMiddleware) -> reqwest_middleware::Result<String> {
+//!     Ok(client.get("http://inventory/items").send().await?.text().await?)
+//! }
+//! # drop(items(&client)); // built, not sent: there is no inventory service here
+//! # }
+//! ```
+//!
+//! Without reqwest-middleware (or with another client), write the context into the request
+//! yourself inside a traced call:
+//! `obs_runtime::propagation::inject_headers(&mut headers)` writes the current span's
+//! `traceparent` into an `http::HeaderMap` to send with it.
 //!
 //! # Return types
 //!
@@ -172,11 +184,16 @@
 mod body;
 mod client;
 mod record;
+#[cfg(feature = "reqwest")]
+mod reqwest;
 mod server;
 
 pub use body::ObsBody;
 pub use client::{Client, ClientFuture, ClientLayer};
 pub use record::{CANCELLED, OTHER, PANIC, UNMATCHED};
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use self::reqwest::ReqwestMiddleware;
 pub use server::{ResponseFuture, RouteFn, Server, ServerLayer};
 
 use crate::status::{ReturnStatus, Status};
