@@ -100,8 +100,14 @@ async fn a_reqwest_client_is_measured_by_method_server_and_status() {
     let ok = with_status("200");
     assert_eq!(ok.get("http.request.method"), Some("GET"));
     assert_eq!(ok.get("server.address"), Some("127.0.0.1"));
-    assert_eq!(ok.get("server.port"), Some(addr.port().to_string().as_str()));
-    assert_eq!(ok.get("url.full"), Some(format!("http://{addr}/ok").as_str()));
+    assert_eq!(
+        ok.get("server.port"),
+        Some(addr.port().to_string().as_str())
+    );
+    assert_eq!(
+        ok.get("url.full"),
+        Some(format!("http://{addr}/ok").as_str())
+    );
     assert_eq!(ok.get("otel.status_code"), None);
     for code in ["503", "404"] {
         let failed = with_status(code);
@@ -170,15 +176,30 @@ async fn a_reqwest_client_and_a_server_share_one_trace() {
 
     let client_span = probed.lock().unwrap().clone().expect("the client span");
     let (trace_id, callers_span) = ids(&callers);
-    assert_eq!(ids(&client_span).0, trace_id, "the client span is in the caller's trace");
-    assert_ne!(ids(&client_span).1, callers_span, "the client span is a span of its own");
+    assert_eq!(
+        ids(&client_span).0,
+        trace_id,
+        "the client span is in the caller's trace"
+    );
+    assert_ne!(
+        ids(&client_span).1,
+        callers_span,
+        "the client span is a span of its own"
+    );
     assert_eq!(
         received, client_span,
         "the request carries the client span, the server span's parent"
     );
-    assert_eq!(servers_trace, trace_id, "the server's span continues the trace");
+    assert_eq!(
+        servers_trace, trace_id,
+        "the server's span continues the trace"
+    );
     assert_eq!(ids(&servers).0, trace_id);
-    assert_ne!(ids(&servers).1, ids(&client_span).1, "the server span is its own");
+    assert_ne!(
+        ids(&servers).1,
+        ids(&client_span).1,
+        "the server span is its own"
+    );
 
     let spans = wait_spans("POST", 1).await;
     let span = spans

@@ -173,7 +173,13 @@ where
         let rpc = super::is_grpc(req.headers()).then(|| self.rpc.call(req.uri().path()));
         let span = match &rpc {
             Some(rpc) => grpc_span(rpc, req.uri()),
-            None => http_span(method, &host, req.uri().port_u16(), req.uri(), req.version()),
+            None => http_span(
+                method,
+                &host,
+                req.uri().port_u16(),
+                req.uri(),
+                req.version(),
+            ),
         };
         #[cfg(feature = "otlp")]
         span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));

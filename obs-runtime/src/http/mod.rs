@@ -158,17 +158,18 @@
 //!     .with(ReqwestMiddleware::new())
 //!     .build();
 //!
-//! async fn items(client: &reqwest_middleware::ClientWithMiddleware) -> reqwest_middleware::Result<String> {
+//! async fn items(
+//!     client: &reqwest_middleware::ClientWithMiddleware,
+//! ) -> reqwest_middleware::Result<String> {
 //!     Ok(client.get("http://inventory/items").send().await?.text().await?)
 //! }
 //! # drop(items(&client)); // built, not sent: there is no inventory service here
 //! # }
 //! ```
 //!
-//! Without reqwest-middleware (or with another client), write the context into the request
-//! yourself inside a traced call:
-//! `obs_runtime::propagation::inject_headers(&mut headers)` writes the current span's
-//! `traceparent` into an `http::HeaderMap` to send with it.
+//! Without reqwest-middleware, or with another client, call
+//! `obs_runtime::propagation::inject_headers(&mut headers)` inside a traced call: it writes
+//! that call's `traceparent` into an `http::HeaderMap` to send with the request.
 //!
 //! # Return types
 //!
@@ -188,12 +189,12 @@ mod record;
 mod reqwest;
 mod server;
 
-pub use body::ObsBody;
-pub use client::{Client, ClientFuture, ClientLayer};
-pub use record::{CANCELLED, OTHER, PANIC, UNMATCHED};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use self::reqwest::ReqwestMiddleware;
+pub use body::ObsBody;
+pub use client::{Client, ClientFuture, ClientLayer};
+pub use record::{CANCELLED, OTHER, PANIC, UNMATCHED};
 pub use server::{ResponseFuture, RouteFn, Server, ServerLayer};
 
 use crate::status::{ReturnStatus, Status};
