@@ -61,7 +61,7 @@ pub(crate) const ACTIVE: Def = Def {
 
 pub(crate) const CLIENT: Def = Def {
     name: "http_client_request_duration_seconds",
-    help: "Duration of HTTP client requests, to the end of the response body, in seconds.",
+    help: "Duration of HTTP client requests, to the end of the response body (to its headers through ReqwestMiddleware), in seconds.",
     labels: &[
         "http_request_method",
         "server_address",
