@@ -61,7 +61,12 @@ async fn a_reqwest_client_is_measured_by_method_server_and_status() {
     common::setup();
     let addr = common::serve(app()).await;
     let client = client();
-    for (path, status) in [("/ok", 200), ("/down", 503), ("/no/such/page", 404)] {
+    for (path, status) in [
+        ("/ok", 200),
+        // A signed URL: its signature is redacted from the span.
+        ("/down?sig=secret&page=2", 503),
+        ("/no/such/page", 404),
+    ] {
         let response = client
             .get(format!("http://{addr}{path}"))
             .send()
@@ -109,6 +114,10 @@ async fn a_reqwest_client_is_measured_by_method_server_and_status() {
         Some(format!("http://{addr}/ok").as_str())
     );
     assert_eq!(ok.get("otel.status_code"), None);
+    assert_eq!(
+        with_status("503").get("url.full"),
+        Some(format!("http://{addr}/down?sig=REDACTED&page=2").as_str())
+    );
     for code in ["503", "404"] {
         let failed = with_status(code);
         assert_eq!(failed.get("otel.status_code"), Some("ERROR"));

@@ -212,7 +212,8 @@ pub(super) fn http_span(
         http.request.method = method,
         server.address = host,
         server.port = port,
-        url.full = tracing::field::display(url),
+        // Credentials and signatures redacted, as the conventions ask of `url.full`.
+        url.full = tracing::field::display(super::url::Redacted(url)),
         http.response.status_code = tracing::field::Empty,
         network.protocol.version = super::version_label(version),
     )

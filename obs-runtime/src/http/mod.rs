@@ -188,6 +188,7 @@ mod record;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod server;
+mod url;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
