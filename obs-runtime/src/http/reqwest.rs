@@ -106,24 +106,31 @@ impl ReqwestMiddleware {
     /// Declares an objective on the requests through this middleware, per server and method.
     pub fn objective(mut self, objective: Objective) -> Self {
         self.options.objectives.push(objective);
-        self
+        self.changed()
     }
 
     /// Counts a status code as a failure that is not one by default.
     pub fn failure(mut self, status: http::StatusCode) -> Self {
         self.options.failures.push(status.as_u16());
-        self
+        self.changed()
     }
 
     /// Counts a status code as **not a failure** (a `404` the caller expects, say).
     pub fn not_failure(mut self, status: http::StatusCode) -> Self {
         self.options.not_failures.push(status.as_u16());
-        self
+        self.changed()
     }
 
     /// Counts a request dropped before its response as a failure.
     pub fn cancelled_is_failure(mut self) -> Self {
         self.options.cancelled_is_failure = true;
+        self.changed()
+    }
+
+    /// The middleware, changed: a clone made after a request must not keep the family and
+    /// policy its original made with the old options.
+    fn changed(mut self) -> Self {
+        self.measure = OnceLock::new();
         self
     }
 
@@ -185,6 +192,15 @@ mod tests {
         ) -> reqwest_middleware::Result<reqwest::Response> {
             core::future::pending().await
         }
+    }
+
+    #[test]
+    fn a_clone_changed_after_a_request_measures_with_its_own_options() {
+        let used = ReqwestMiddleware::new();
+        used.measure.get_or_init(|| used.options.measure());
+        let changed = used.clone().failure(http::StatusCode::NOT_FOUND);
+        assert!(changed.measure.get().is_none());
+        assert!(used.measure.get().is_some());
     }
 
     #[test]
