@@ -166,31 +166,36 @@ pub(crate) struct Families {
 
 impl Families {
     pub(crate) fn server(objectives: &[Objective], cancelled_is_failure: bool) -> Self {
-        let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
-        let http = family::histogram(SERVER, &BUCKETS);
-        let cancelled: &[&'static str] = if cancelled_is_failure {
-            &[]
-        } else {
-            &[CANCELLED]
-        };
-        http.declare(&objectives, cancelled);
         Families {
-            http,
+            http: http_family(SERVER, objectives, cancelled_is_failure),
             active: Some(family::gauge(ACTIVE)),
         }
     }
 
     pub(crate) fn client(objectives: &[Objective], cancelled_is_failure: bool) -> Self {
-        let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
-        let http = family::histogram(CLIENT, &BUCKETS);
-        let cancelled: &[&'static str] = if cancelled_is_failure {
-            &[]
-        } else {
-            &[CANCELLED]
-        };
-        http.declare(&objectives, cancelled);
-        Families { http, active: None }
+        Families {
+            http: http_family(CLIENT, objectives, cancelled_is_failure),
+            active: None,
+        }
     }
+}
+
+/// The HTTP histogram `def`, with the layer's objectives (on bucket bounds) and, unless the
+/// layer counts it as a failure, `cancelled` declared to the catalog.
+fn http_family(
+    def: Def,
+    objectives: &[Objective],
+    cancelled_is_failure: bool,
+) -> &'static Family<Hist> {
+    let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
+    let http = family::histogram(def, &BUCKETS);
+    let cancelled: &[&'static str] = if cancelled_is_failure {
+        &[]
+    } else {
+        &[CANCELLED]
+    };
+    http.declare(&objectives, cancelled);
+    http
 }
 
 /// A layer's gRPC family, registered (with the codes its rules do not count as failures) at

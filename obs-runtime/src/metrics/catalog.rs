@@ -120,10 +120,8 @@ pub struct Function {
 /// as its status label writes them (a built-in status may be renamed by `status(..)`).
 fn declared_not_failures(meta: &FnMeta, metric: &mut Metric) {
     for name in meta.not_failures() {
-        let value = match crate::status::BUILTIN.iter().position(|b| b == name) {
-            Some(slot) => metric.status.slot_value(slot),
-            None => name,
-        };
+        // `Status::custom` of a built-in name is that built-in status.
+        let value = metric.status.value(crate::status::Status::custom(name));
         if !metric.not_failures.contains(&value) {
             metric.not_failures.push(value);
         }
