@@ -111,7 +111,9 @@ fn error_types_choose_builtin_and_custom_statuses() {
 }
 
 #[counted]
-fn never_called() {}
+fn never_called() -> Result<u64, String> {
+    Ok(1)
+}
 
 #[test]
 fn functions_never_called_are_listed_at_zero() {
@@ -119,6 +121,54 @@ fn functions_never_called_are_listed_at_zero() {
     let page = scrape();
     assert_eq!(calls(&page, "never_called", "ok"), Some(0.0));
     assert_eq!(calls(&page, "never_called", "error"), Some(0.0));
+}
+
+/// `price_order` cannot return an error: a `u64` has no `ReturnStatus`, and no crate can give
+/// it one. Its page has no `error` series, counter or histogram, until one is counted.
+#[counted]
+#[timed]
+fn price_order(cents: u64) -> u64 {
+    cents * 2
+}
+
+#[counted]
+#[timed]
+async fn price_order_async(cents: u64) -> u64 {
+    cents * 2
+}
+
+#[test]
+fn infallible_return_types_have_no_error_series_at_zero() {
+    assert_eq!(price_order(2), 4);
+    assert_eq!(futures_executor::block_on(price_order_async(2)), 4);
+    let page = scrape();
+    for function in ["price_order", "price_order_async"] {
+        assert_eq!(calls(&page, function, "ok"), Some(1.0), "{function}");
+        assert_eq!(calls(&page, function, "error"), None, "{function}");
+        let ok = [("function", function), ("module", "metrics"), ("status", "ok")];
+        assert_eq!(
+            page.value("function_duration_seconds_count", &ok),
+            Some(1.0)
+        );
+        let error = [("function", function), ("module", "metrics"), ("status", "error")];
+        assert_eq!(page.value("function_duration_seconds_count", &error), None);
+        assert!(
+            !page
+                .text()
+                .lines()
+                .any(|l| l.contains(function) && l.contains("status=\"error\"")),
+            "no error line for {function}"
+        );
+    }
+    let listed = obs_runtime::catalog::functions();
+    let can = |name: &str| {
+        listed
+            .iter()
+            .find(|f| f.function == name)
+            .map(|f| f.can_return_error)
+    };
+    assert_eq!(can("price_order"), Some(false));
+    assert_eq!(can("never_called"), Some(true));
 }
 
 #[timed(buckets = [0.25, 0.5])]

@@ -204,8 +204,106 @@ fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     })
 }
 
+/// Whether a call can end with the `error` status, as far as the signature tells: the page
+/// shows a function's `error` series at zero before any call only when it can.
+///
+/// Input: `-> u64`, `-> ()`, `async fn f() -> String`, `-> impl Future<Output = Option<T>>`
+/// give false; `-> Result<T, E>`, `-> Response`, `-> T`, `-> impl IntoResponse` give true.
+pub(crate) fn can_return_error(sig: &Signature) -> bool {
+    match shape(sig) {
+        Shape::Never => false,
+        Shape::Sync | Shape::Async => match &sig.output {
+            ReturnType::Default => false,
+            ReturnType::Type(_, ty) => may_fail(ty),
+        },
+        Shape::ImplFuture => future_output(&sig.output).is_none_or(may_fail),
+        Shape::BoxedFuture => true,
+    }
+}
+
+/// Whether a value of type `ty` may have a status other than `ok`: false only for types that
+/// have no `ReturnStatus` and cannot be given one. obs implements it for none of these, and
+/// the orphan rule keeps an application from doing so: none is a type of its own, nor one of
+/// the `#[fundamental]` wrappers (`&T`, `Box<T>`, `Pin<T>`) around one. Everything else may
+/// (a `Result`, an application's type, `Box<T>`, a tuple, which the `http` feature's
+/// `(StatusCode, T)` is, a generic, `impl Trait`). A type of the application's that shadows
+/// one of these names only loses its zero-filled `error` series: a counted error still shows.
+fn may_fail(ty: &Type) -> bool {
+    const NEVER_FAIL: &[&str] = &[
+        "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32",
+        "i64", "i128", "isize", "f32", "f64", "String", "Vec", "VecDeque", "Option", "HashMap",
+        "HashSet", "BTreeMap", "BTreeSet", "Arc", "Rc", "Cow", "Duration", "Instant",
+        "SystemTime", "PathBuf",
+    ];
+    match ty {
+        Type::Never(_) | Type::Array(_) | Type::Slice(_) => false,
+        Type::Tuple(t) => !t.elems.is_empty(),
+        Type::Paren(t) => may_fail(&t.elem),
+        Type::Group(t) => may_fail(&t.elem),
+        Type::Reference(r) => may_fail(&r.elem),
+        Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .is_none_or(|last| !NEVER_FAIL.iter().any(|name| last.ident == name)),
+        _ => true,
+    }
+}
+
 /// Whether the fn is `#[track_caller]`: its body then stays inline where it can, as the
 /// expansion's `inline_returns` says.
 pub(crate) fn is_track_caller(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|a| a.path().is_ident("track_caller"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::can_return_error;
+
+    fn can(sig: &str) -> bool {
+        can_return_error(&syn::parse_str(sig).expect("a signature"))
+    }
+
+    #[test]
+    fn types_no_one_can_give_a_status_cannot_return_error() {
+        for sig in [
+            "fn f()",
+            "fn f() -> ()",
+            "fn f() -> !",
+            "fn f() -> u64",
+            "fn f() -> &'static str",
+            "fn f() -> std::string::String",
+            "fn f() -> Option<Result<u8, E>>",
+            "fn f() -> Vec<Response>",
+            "fn f() -> [u8; 4]",
+            "fn f() -> &[Response]",
+            "async fn f() -> (String)",
+            "fn f() -> impl Future<Output = bool>",
+            "fn f() -> impl core::future::Future<Output = ()> + Send",
+        ] {
+            assert!(!can(sig), "{sig}");
+        }
+    }
+
+    #[test]
+    fn results_own_types_generics_tuples_and_opaque_types_can_return_error() {
+        for sig in [
+            "fn f() -> Result<u64, E>",
+            "fn f() -> io::Result<()>",
+            "fn f() -> Response",
+            "fn f() -> &Response",
+            "fn f() -> Box<u64>",
+            "fn f() -> (StatusCode, String)",
+            "fn f<T>() -> T",
+            "fn f() -> Self",
+            "fn f() -> impl IntoResponse",
+            "fn f() -> <T as Trait>::Out",
+            "async fn f() -> Result<(), E>",
+            "fn f() -> impl Future<Output = Result<(), E>>",
+            "fn f() -> impl Future",
+            "fn f() -> Pin<Box<dyn Future<Output = u64>>>",
+        ] {
+            assert!(can(sig), "{sig}");
+        }
+    }
 }

@@ -42,15 +42,19 @@ enum Repr {
 pub const BUILTIN: [&str; 6] = ["ok", "error", "panic", "cancelled", "timeout", "blocked"];
 /// How many built-in statuses there are: each site keeps one cell per built-in status.
 pub(crate) const BUILTIN_COUNT: usize = BUILTIN.len();
-/// The built-in statuses a site always renders, even at zero, so `rate()` queries and
-/// error-ratio rules have both series from the first scrape.
+/// The built-in statuses a site renders at zero, before any call ended with them (`ok`, and
+/// `error` where the return type can give it), so `rate()` queries and error-ratio rules have
+/// both series from the first scrape.
 pub(crate) const ALWAYS_RENDERED: usize = 2;
+/// The slot of [`Status::ERROR`].
+pub(crate) const ERROR_SLOT: usize = 1;
 
 impl Status {
     /// The call returned normally and its value does not signal a failure.
     pub const OK: Status = Status(Repr::Builtin(0));
     /// The call returned `Err`, or a value whose [`ReturnStatus`] says it failed.
-    pub const ERROR: Status = Status(Repr::Builtin(1));
+    #[allow(clippy::cast_possible_truncation)] // 1
+    pub const ERROR: Status = Status(Repr::Builtin(ERROR_SLOT as u8));
     /// The call unwound. The panic continues to the caller unchanged.
     pub const PANIC: Status = Status(Repr::Builtin(2));
     /// The future of an async call was dropped before it completed.

@@ -9,7 +9,9 @@ use crate::harness::{assert_calls, render, samples, setup};
 #[timed(buckets = [0.001, 0.25, 2.0])]
 #[counted]
 #[in_flight]
-fn custom_buckets() {}
+fn custom_buckets() -> Result<(), String> {
+    Ok(())
+}
 
 #[timed]
 #[counted]
@@ -32,8 +34,8 @@ fn buckets(page: &Page, function: &str, status: &str) -> Vec<(String, u64)> {
 #[test]
 fn timed_buckets_per_function() {
     setup();
-    custom_buckets();
-    custom_buckets();
+    custom_buckets().unwrap();
+    custom_buckets().unwrap();
     default_buckets();
     let page = render();
     let custom = buckets(&page, "custom_buckets", "ok");

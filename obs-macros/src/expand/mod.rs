@@ -9,7 +9,7 @@ use quote::{quote, quote_spanned};
 use syn::Stmt;
 use syn::ext::IdentExt;
 
-use crate::item::{Body, RawFn, Shape, shape};
+use crate::item::{Body, RawFn, Shape, can_return_error, shape};
 use crate::plan::Plan;
 
 mod body;
@@ -148,13 +148,15 @@ impl Parts {
             let statuses = &plan.not_failures;
             quote_spanned!(m=> .with_not_failures(&[#(#statuses),*]))
         });
+        let infallible = (!can_return_error(&f.sig))
+            .then(|| quote_spanned!(m=> .with_infallible_return()));
         let mut items = quote_spanned! {m=>
             fn __obs_here() -> &'static str {
                 ::core::any::type_name_of_val(&__obs_here)
             }
             static __OBS_META: #p::FnMeta = #p::FnMeta::new(
                 ::core::module_path!(), #file, #line, #ident_str, __obs_here,
-            ) #not_failures;
+            ) #not_failures #infallible;
         };
         let metrics = metrics::Metrics::new(plan, p);
         items.extend(metrics.items);

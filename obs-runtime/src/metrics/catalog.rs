@@ -114,6 +114,10 @@ pub struct Function {
     /// is an entry of its own (its `function` is the family name, its `module`
     /// `obs_runtime::http`).
     pub selector: Vec<(&'static str, String)>,
+    /// Whether a call can end `error`, from the return type (`FnMeta::can_return_error`):
+    /// false for `()`, `u64`, `String`, `Option<T>` and the like, whose `error` series the
+    /// page leaves out until one is counted.
+    pub can_return_error: bool,
 }
 
 /// Adds the statuses `meta` declares not to be failures (`not_failure = [..]`) to `metric`'s,
@@ -147,6 +151,7 @@ pub fn functions() -> Vec<Function> {
                 ("function", meta.function().to_owned()),
                 ("module", meta.module().to_owned()),
             ],
+            can_return_error: meta.can_return_error(),
         });
         if !entry.metrics.contains(&metric) {
             entry.metrics.push(metric);
@@ -168,6 +173,7 @@ pub fn functions() -> Vec<Function> {
                 line: 0,
                 metrics: Vec::new(),
                 selector: Vec::new(),
+                can_return_error: true,
             })
             .metrics
             .push(metric);

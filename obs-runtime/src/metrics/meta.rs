@@ -15,6 +15,8 @@ pub struct FnMeta {
     here: fn() -> &'static str,
     /// `not_failure = [..]`: the statuses that are not failures of this function.
     not_failures: &'static [&'static str],
+    /// Whether the return type can give the `error` status (as far as the macro can tell).
+    can_return_error: bool,
     names: OnceLock<Names>,
 }
 
@@ -39,6 +41,7 @@ impl FnMeta {
             ident,
             here,
             not_failures: &[],
+            can_return_error: true,
             names: OnceLock::new(),
         }
     }
@@ -49,6 +52,24 @@ impl FnMeta {
     pub const fn with_not_failures(mut self, statuses: &'static [&'static str]) -> Self {
         self.not_failures = statuses;
         self
+    }
+
+    /// Called by the expansion only, for a return type that cannot give the `error` status
+    /// (`()`, `u64`, `String`, `Option<T>`: types that neither obs nor the application can give
+    /// a `ReturnStatus`). The page then shows no `error` series for this function until one
+    /// is counted, which can then only come from a type the macro could not see through.
+    #[must_use]
+    pub const fn with_infallible_return(mut self) -> Self {
+        self.can_return_error = false;
+        self
+    }
+
+    /// Whether a call can end with the `error` status, judged from the return type: false for
+    /// `()`, primitives, `String`, `Option<T>` and the like. Its `error` series are then not
+    /// shown at zero before any call; `panic` and `cancelled` are shown once they happen, as
+    /// for every function.
+    pub const fn can_return_error(&self) -> bool {
+        self.can_return_error
     }
 
     /// The statuses declared not to be failures of this function (`not_failure = [..]`).

@@ -19,7 +19,7 @@ use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
 use super::shard::{Sharded, bump, bump_i64};
 use crate::exposition::{Collector, Exemplar, Labels, MetricKind};
-use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, Status, StatusLabel};
+use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, ERROR_SLOT, Status, StatusLabel};
 
 /// OTel's advised buckets for durations in seconds: the default of `#[timed]` and of facade
 /// histograms. obs-macros keeps a copy (it checks `objective(latency = ..)` against the
@@ -140,6 +140,13 @@ impl Spec {
             not_failures,
         }
     }
+}
+
+/// Whether the series of built-in status `slot` is on the page before any call ended with it:
+/// `ok` always, `error` when the function's return type can give it, so that `rate()` and the
+/// error ratio start from 0; the other statuses only once they happen.
+fn shown_at_zero(meta: &FnMeta, slot: usize) -> bool {
+    slot < ALWAYS_RENDERED && (slot != ERROR_SLOT || meta.can_return_error())
 }
 
 /// A chain of cells for the custom statuses a site has seen, appended once per label.
@@ -322,7 +329,7 @@ impl Site for CounterSite {
             )
         });
         for (i, (status, value, exemplar)) in builtin.chain(custom).enumerate() {
-            if value == 0 && i >= ALWAYS_RENDERED {
+            if value == 0 && !shown_at_zero(self.meta, i) {
                 continue;
             }
             let labels = series_labels(self.meta, self.spec.labels, Some(status));
@@ -480,7 +487,7 @@ impl<const N: usize> Site for HistogramSite<N> {
             )
         });
         for (i, (status, (counts, inf, sum_ns), exemplars)) in builtin.chain(custom).enumerate() {
-            if i >= ALWAYS_RENDERED && inf == 0 && counts.iter().all(|&c| c == 0) {
+            if !shown_at_zero(self.meta, i) && inf == 0 && counts.iter().all(|&c| c == 0) {
                 continue;
             }
             #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
