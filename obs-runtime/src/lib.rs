@@ -218,9 +218,9 @@ pub use obs_macros::counted;
 
 /// Times calls: histogram `function_duration_seconds{function, module, status}`, in seconds.
 ///
-/// Default buckets are OTel's for durations ([`DEFAULT_BUCKETS`]); `buckets = [..]` sets them
-/// for this function only. Bounds must be finite, positive and strictly increasing: the
-/// compiler says which one is not.
+/// Default buckets run from 10 µs to 10 s ([`DEFAULT_BUCKETS`]: OTel's duration buckets with
+/// eight more below 5 ms); `buckets = [..]` sets them for this function only. Bounds must be
+/// finite, positive and strictly increasing: the compiler says which one is not.
 ///
 /// ```rust,standalone_crate
 /// use obs_runtime::timed;

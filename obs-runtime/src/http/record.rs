@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::catalog::Objective;
-use crate::metrics::DEFAULT_BUCKETS;
 use crate::metrics::family::{self, Def, Family, Hist};
 use crate::status::StatusLabel;
 
@@ -136,8 +135,12 @@ impl Policy {
     }
 }
 
-/// The bounds of the layer's histograms: OTel's advised buckets for HTTP durations.
-pub(crate) static BUCKETS: [f64; 14] = DEFAULT_BUCKETS;
+/// The bounds of the layer's histograms: the HTTP semantic conventions' advised buckets for
+/// `http.server.request.duration` and `http.client.request.duration`, which dashboards built
+/// for those conventions expect (not `#[timed]`'s default, which starts at 10 µs).
+pub(crate) static BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// The latency objective moved up to the next bucket bound, so the rules can read it.
 pub(crate) fn on_a_bound(objective: Objective) -> Objective {
