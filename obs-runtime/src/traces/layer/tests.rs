@@ -170,3 +170,18 @@ fn a_sampled_span_passes_its_callers_tracestate_on() {
     );
     assert_eq!(sent["tracestate"], "foo=1,bar=2");
 }
+
+#[test]
+fn chosen_baggage_entries_become_attributes_of_a_recorded_span() {
+    let baggage = crate::propagation::Baggage::new()
+        .with("tenant.id", "acme")
+        .with("secret", "s");
+    crate::propagation::set_baggage_attributes(&["tenant.id".to_owned()]);
+    let spans = run(Sampler::AlwaysOn, || {
+        let span = tracing::info_span!("HTTP request");
+        crate::propagation::record_baggage(&span, &baggage);
+    });
+    crate::propagation::set_baggage_attributes(&[]);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].4, ["tenant.id"], "only the chosen key: {spans:?}");
+}
