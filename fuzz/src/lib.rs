@@ -75,7 +75,8 @@ pub fn accept(data: &[u8]) {
 
 /// Arbitrary `traceparent` and `tracestate` values (the first line, then the rest) through
 /// `propagation::extract_map`: a context or none, never a panic. A context it accepts carries
-/// the trace id written in the header, 32 hex digits, not all zero.
+/// the trace id written in the header, 32 hex digits, not all zero; the `tracestate` it then
+/// passes on (`inject_map`) is a valid one made of the header's own members.
 pub fn traceparent(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (traceparent, tracestate) = text.split_once('\n').unwrap_or((&text, ""));
@@ -100,5 +101,39 @@ pub fn traceparent(data: &[u8]) {
             traceparent.contains(&id),
             "trace id {id:?} is not the one in {traceparent:?}"
         );
+    }
+    // What is passed on: a `tracestate` only with a valid context, and only a valid one.
+    let mut sent = std::collections::HashMap::new();
+    caller.in_scope(|| obs_runtime::propagation::inject_map(&mut sent));
+    if let Some(state) = sent.get("tracestate") {
+        assert!(caller.is_valid(), "tracestate {state:?} sent without a context");
+        tracestate_is_valid(state, tracestate);
+    }
+}
+
+/// A propagated `tracestate`: at most 512 bytes and 32 members, each `key=value` by the
+/// grammar, each key once, each member one of the header's own.
+fn tracestate_is_valid(state: &str, header: &str) {
+    assert!(state.len() <= 512, "{} bytes", state.len());
+    let members: Vec<&str> = state.split(',').collect();
+    assert!(members.len() <= 32, "{} members", members.len());
+    let mut keys = std::collections::HashSet::new();
+    for member in members {
+        let (key, value) = member.split_once('=').expect("key=value");
+        assert!(keys.insert(key), "key {key:?} twice in {state:?}");
+        let key_ok = !key.is_empty()
+            && key.len() <= 256
+            && key
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@'));
+        assert!(key_ok, "key {key:?}");
+        let value_ok = !value.is_empty()
+            && value.len() <= 256
+            && !value.ends_with(' ')
+            && value
+                .bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=');
+        assert!(value_ok, "value {value:?}");
+        assert!(header.contains(member), "{member:?} not in {header:?}");
     }
 }

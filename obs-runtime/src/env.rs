@@ -67,7 +67,7 @@ pub(crate) fn count(var: Var<'_>, name: &'static str, default: usize) -> Result<
 
 /// `%XX` escapes decoded, as `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS`
 /// values are written.
-fn percent_decode(value: &str) -> Option<String> {
+pub(crate) fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -170,8 +170,6 @@ pub use page::{render, render_openmetrics};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};
-#[cfg(feature = "otlp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use traces::propagation;
 pub use traces::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter, trace_layer};
 

@@ -16,7 +16,7 @@ use super::record::{End, Families, LazyRpc, Policy, Record, Rpc};
 use crate::catalog::Objective;
 
 /// A [`tower_layer::Layer`] for HTTP and gRPC clients: a client span per request (a child of
-/// the current span), its `traceparent` written into the request (feature `otlp`), and the
+/// the current span), its trace context written into the request (whatever the exporter), and the
 /// histogram `http_client_request_duration_seconds{http_request_method, server_address,
 /// http_response_status_code, error_type}`. On a client, 4xx and 5xx are failures (the
 /// semantic conventions' rule for client spans); a cancelled request is not, by default.
@@ -165,7 +165,6 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let start = Instant::now();
         let method = super::method_label(req.method());
@@ -181,7 +180,6 @@ where
                 req.version(),
             ),
         };
-        #[cfg(feature = "otlp")]
         span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
         // Boxed, as the server's: it moves with the future, then into the body.
         let record = Box::new(self.measure.record(start, span, method, host, rpc));

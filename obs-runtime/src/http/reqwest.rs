@@ -14,7 +14,7 @@ use crate::catalog::Objective;
 
 /// A [`reqwest_middleware::Middleware`] for reqwest clients, recording what
 /// [`ClientLayer`](super::ClientLayer) records for tower ones: a client span per request (a
-/// child of the current span), its `traceparent` written into the request (feature `otlp`),
+/// child of the current span), its trace context written into the request (whatever the exporter),
 /// and the histogram `http_client_request_duration_seconds{http_request_method,
 /// server_address, http_response_status_code, error_type}`, the same family with the same
 /// labels.
@@ -134,7 +134,7 @@ impl ReqwestMiddleware {
         self
     }
 
-    /// The request's span and record, its `traceparent` written (feature `otlp`).
+    /// The request's span and record, its trace context written.
     fn start(&self, req: &mut Request) -> Record {
         let start = Instant::now();
         let measure = self.measure.get_or_init(|| self.options.measure());
@@ -142,7 +142,6 @@ impl ReqwestMiddleware {
         let url = req.url();
         let host = url.host_str().unwrap_or("").to_owned();
         let span = http_span(method, &host, url.port(), url, req.version());
-        #[cfg(feature = "otlp")]
         span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
         measure.record(start, span, method, host, None)
     }

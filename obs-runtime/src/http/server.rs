@@ -15,6 +15,7 @@ use tower_service::Service;
 use super::body::ObsBody;
 use super::record::{End, Families, LazyRpc, Policy, Record, Rpc, UNMATCHED};
 use crate::catalog::Objective;
+use crate::propagation::RemoteContext;
 
 /// Names a request's route, for servers that do not say it (anything but axum's
 /// `MatchedPath`): `None` means the request matched no route.
@@ -99,8 +100,8 @@ impl ServerLayer {
         self.changed()
     }
 
-    /// Writes the server span's `traceparent` into each response (feature `otlp`), so a
-    /// caller, a browser or a support ticket can find the trace.
+    /// Writes the server span's `traceparent` into each response, so a caller, a browser or
+    /// a support ticket can find the trace.
     pub fn respond_with_traceparent(mut self) -> Self {
         self.traceparent = true;
         self.changed()
@@ -224,13 +225,15 @@ where
             (None, false) => Arc::from(UNMATCHED),
         };
         let span = server_span(&parts, method, matched.as_deref(), rpc.as_ref());
-        #[cfg(feature = "otlp")]
-        {
-            let caller = crate::propagation::extract_headers(&parts.headers);
-            if caller.is_valid() {
-                caller.set_parent_of(&span);
-            }
+        // The caller's context: the server span's parent when obs's layer sees the span, and in
+        // scope while the handler runs whatever the exporter, so that what the handler sends
+        // on continues the trace even when nothing is recorded here.
+        let caller = crate::propagation::extract_headers(&parts.headers);
+        if caller.is_valid() {
+            caller.set_parent_of(&span);
         }
+        crate::propagation::record_baggage(&span, caller.baggage());
+        let caller = (caller.is_valid() || !caller.baggage().is_empty()).then_some(caller);
         let active = shared.families.active.map(|family| {
             let cell = family.cell(&[method, &route]);
             cell.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
@@ -255,14 +258,17 @@ where
         });
         let req = Request::from_parts(parts, body);
         let inner = &mut self.inner;
-        let called = record
+        let scope = caller.as_ref().map(RemoteContext::enter);
+        let outcome = record
             .span
             .in_scope(|| catch_unwind(AssertUnwindSafe(|| inner.call(req))));
-        match called {
+        drop(scope);
+        match outcome {
             Ok(future) => ResponseFuture {
                 inner: future,
                 record: Some(record),
                 traceparent: shared.traceparent,
+                caller,
             },
             Err(panic) => {
                 record.finish(End::Panic);
@@ -333,6 +339,8 @@ pin_project_lite::pin_project! {
         inner: F,
         record: Option<Box<Record>>,
         traceparent: bool,
+        // The caller's context, in scope on every poll; `None` when the request had none.
+        caller: Option<RemoteContext>,
     }
 }
 
@@ -346,6 +354,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let span = this.record.as_ref().map(|r| r.span.clone());
+        let _scope = this.caller.as_ref().map(RemoteContext::enter);
         let entered = span.as_ref().map(tracing::Span::enter);
         let inner = this.inner;
         let polled = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
@@ -380,14 +389,11 @@ where
                     record.grpc = super::grpc_status(&parts.headers);
                 }
                 record.empty = body.is_end_stream();
-                #[cfg(feature = "otlp")]
                 if *this.traceparent {
                     record
                         .span
                         .in_scope(|| crate::propagation::inject_headers(&mut parts.headers));
                 }
-                #[cfg(not(feature = "otlp"))]
-                let _ = (this.traceparent, &mut parts);
                 Poll::Ready(Ok(Response::from_parts(
                     parts,
                     ObsBody::new(body, Some(record)),

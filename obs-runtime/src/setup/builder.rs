@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::logs::LogFormat;
 use crate::metrics::BucketMatch;
+use crate::propagation::Propagator;
 use crate::serve::Auth;
 use crate::setup::ObsGuard;
 use crate::traces::{OtlpProtocol, Sampler, TraceSettings, TracesExporter};
@@ -52,6 +53,8 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`service_name`](Builder::service_name), for traces | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
 /// | [`resource_attribute`](Builder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k=v`) | none |
 /// | [`sampler`](Builder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
+/// | [`propagators`](Builder::propagators) | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`) | `tracecontext,baggage` |
+/// | [`baggage_attributes`](Builder::baggage_attributes): baggage keys copied into server spans | `OBS_BAGGAGE_ATTRIBUTES` (`key,key`) | none |
 /// | [`traces_filter`](Builder::traces_filter): which spans are exported | `OBS_TRACES_FILTER` (`target=level,…`) | `info` |
 /// | export queue, batch size, delay, batch timeout | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 2048, 512, 5000, 30 000 |
 /// | [`flush_timeout`](Builder::flush_timeout) | none | 3 s |
@@ -109,6 +112,8 @@ pub struct Builder {
     pub(super) log_format: Option<LogFormat>,
     pub(super) log_filter: Option<String>,
     pub(super) subscriber: bool,
+    pub(super) propagators: Option<Vec<Propagator>>,
+    pub(super) baggage_attributes: Option<Vec<String>>,
 }
 
 /// Where unset settings are read from.
@@ -155,6 +160,8 @@ impl Builder {
             log_format: None,
             log_filter: None,
             subscriber: true,
+            propagators: None,
+            baggage_attributes: None,
         }
     }
 
@@ -365,6 +372,35 @@ impl Builder {
     /// ```
     pub fn sampler(mut self, sampler: Sampler) -> Self {
         self.traces.sampler = Some(sampler);
+        self
+    }
+
+    /// How trace context and baggage cross process boundaries, tried in this order on
+    /// extraction and all written on injection: see [`Propagator`]. Also `OTEL_PROPAGATORS`
+    /// (default `tracecontext,baggage`); an empty list propagates nothing (`none`).
+    /// Propagation works whatever the exporter: a service that exports nothing still passes
+    /// its caller's context on.
+    pub fn propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
+        self.propagators = Some(propagators.into_iter().collect());
+        self
+    }
+
+    /// Baggage entries copied into the attributes of the server spans of
+    /// [`ServerLayer`](crate::http::ServerLayer), by key (`tenant.id`, say): the attribute has
+    /// the key's name and the entry's value. Also `OBS_BAGGAGE_ATTRIBUTES` (`key,key`).
+    ///
+    /// ```
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .baggage_attributes(["tenant.id"])
+    ///     .install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn baggage_attributes<K: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Self {
+        self.baggage_attributes = Some(keys.into_iter().map(Into::into).collect());
         self
     }
 

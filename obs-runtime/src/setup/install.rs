@@ -3,16 +3,36 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use crate::env::parse_filter;
+use crate::env::{invalid, parse_filter};
 use crate::error::Error;
 use crate::logs::LogFormat;
 use crate::metrics::BucketMatch;
+use crate::propagation::Propagator;
 use crate::serve::{Auth, Server};
 use crate::setup::subscriber::LogConfig;
 use crate::setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard};
 use crate::traces::TraceConfig;
 
 impl Builder {
+    /// The propagators (`OTEL_PROPAGATORS`) and the baggage keys copied into server spans
+    /// (`OBS_BAGGAGE_ATTRIBUTES`).
+    fn propagation(&self) -> Result<(Vec<Propagator>, Vec<String>), Error> {
+        let propagators = match (&self.propagators, self.var("OTEL_PROPAGATORS")) {
+            (Some(list), _) => list.clone(),
+            (None, None) => vec![Propagator::TraceContext, Propagator::Baggage],
+            (None, Some(value)) => crate::propagation::parse_propagators(&value)
+                .map_err(|reason| invalid("OTEL_PROPAGATORS", &value, reason))?,
+        };
+        let keys = match (&self.baggage_attributes, self.var("OBS_BAGGAGE_ATTRIBUTES")) {
+            (Some(keys), _) => crate::propagation::parse_attribute_keys(&keys.join(","))
+                .map_err(|reason| crate::env::setting("baggage_attributes", keys, reason))?,
+            (None, None) => Vec::new(),
+            (None, Some(value)) => crate::propagation::parse_attribute_keys(&value)
+                .map_err(|reason| invalid("OBS_BAGGAGE_ATTRIBUTES", &value, reason))?,
+        };
+        Ok((propagators, keys))
+    }
+
     /// Validates the settings, starts the trace exporter, installs the `tracing` subscriber
     /// and the `metrics` recorder, and starts the server.
     ///
@@ -63,6 +83,7 @@ impl Builder {
             None => self.auth_from_env()?,
         };
         let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
+        let (propagators, baggage_attributes) = self.propagation()?;
         let logs = if self.subscriber {
             Some(self.log_config()?)
         } else {
@@ -109,6 +130,8 @@ impl Builder {
         if self.process {
             crate::metrics::enable_process_metrics();
         }
+        crate::propagation::set_propagators(&propagators);
+        crate::propagation::set_baggage_attributes(&baggage_attributes);
         if let Some(guard) = &trace_guard {
             guard.activate();
         }

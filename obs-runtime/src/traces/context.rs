@@ -1,11 +1,12 @@
-//! What a new span learns from its thread besides its parent: the remote caller's context in
-//! scope (`RemoteContext::in_scope`), and the instrumented function `Traced::open` is opening
-//! a span for.
+//! What a new span learns from its thread besides its parent: the remote caller's context and
+//! the baggage in scope (`RemoteContext::in_scope`, `Baggage::in_scope`), and the
+//! instrumented function `Traced::open` is opening a span for.
 
 use core::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use super::ids::SpanIds;
+use super::propagation::Baggage;
 use crate::current::SpanRef;
 use crate::metrics::FnMeta;
 
@@ -18,9 +19,18 @@ pub(crate) struct Remote {
     pub(crate) trace_state: Option<Arc<str>>,
 }
 
+/// What is in scope on a thread: the caller's context (what a span with no parent continues,
+/// and what is propagated when no span of obs's is current) and the baggage.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scope {
+    pub(crate) remote: Option<Remote>,
+    pub(crate) baggage: Baggage,
+}
+
 thread_local! {
-    /// The remote contexts in scope on this thread, innermost last.
-    static REMOTE: RefCell<Vec<Remote>> = const { RefCell::new(Vec::new()) };
+    /// The scopes entered on this thread, innermost last; each is whole (an inner one that
+    /// changes the baggage copies the remote context of the one around it).
+    static SCOPES: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
     /// The function whose span `Traced::open` is creating right now.
     static OPENING: Cell<Option<Opening>> = const { Cell::new(None) };
 }
@@ -53,33 +63,39 @@ pub(crate) fn exited_sampled(span_id: [u8; 8]) {
 
 /// The innermost remote context in scope, if any.
 pub(crate) fn remote() -> Option<Remote> {
-    REMOTE
-        .try_with(|stack| stack.borrow().last().cloned())
+    SCOPES
+        .try_with(|stack| stack.borrow().last().and_then(|s| s.remote.clone()))
         .ok()
         .flatten()
 }
 
-#[cfg(feature = "otlp")]
-/// Puts `remote` in scope until the guard is dropped.
-pub(crate) fn enter(remote: Remote) -> Entered {
-    let pushed = REMOTE
-        .try_with(|stack| stack.borrow_mut().push(remote))
+/// The baggage in scope (empty when none is).
+pub(crate) fn baggage() -> Baggage {
+    SCOPES
+        .try_with(|stack| stack.borrow().last().map(|s| s.baggage.clone()))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Puts `scope` in scope until the guard is dropped.
+pub(crate) fn enter(scope: Scope) -> Entered {
+    let pushed = SCOPES
+        .try_with(|stack| stack.borrow_mut().push(scope))
         .is_ok();
     Entered { pushed }
 }
 
-#[cfg(feature = "otlp")]
-/// Takes a remote context out of scope when dropped.
+/// Takes a scope out when dropped.
 #[must_use]
 pub(crate) struct Entered {
     pushed: bool,
 }
 
-#[cfg(feature = "otlp")]
 impl Drop for Entered {
     fn drop(&mut self) {
         if self.pushed {
-            let _ = REMOTE.try_with(|stack| stack.borrow_mut().pop());
+            let _ = SCOPES.try_with(|stack| stack.borrow_mut().pop());
         }
     }
 }

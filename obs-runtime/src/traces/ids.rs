@@ -2,6 +2,7 @@
 
 use core::cell::Cell;
 use core::fmt::Write as _;
+use std::sync::Arc;
 
 /// The ids of a span, kept in its extensions by the trace layer, sampled or not: what JSON
 /// log lines carry, what a child inherits, what `traceparent` is written from.
@@ -12,6 +13,14 @@ pub(crate) struct SpanIds {
     pub(crate) sampled: bool,
 }
 
+/// What an unsampled span keeps in its extensions: its ids and the caller's `tracestate`, to
+/// pass on unchanged. A few words (the state is shared, not copied), never a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SpanContext {
+    pub(crate) ids: SpanIds,
+    pub(crate) trace_state: Option<Arc<str>>,
+}
+
 /// Lowercase hex, as W3C trace context writes ids.
 pub(crate) fn hex(out: &mut String, bytes: &[u8]) {
     for b in bytes {
@@ -19,7 +28,6 @@ pub(crate) fn hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-#[cfg(feature = "otlp")]
 /// `bytes` as lowercase hex.
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);

@@ -24,7 +24,7 @@ use tracing_subscriber::registry::{Extensions, ExtensionsMut, LookupSpan, SpanRe
 
 use super::buffer::{Finished, GENERATION};
 use super::context;
-use super::ids::{self, SpanIds};
+use super::ids::{self, SpanContext, SpanIds};
 use super::record::{self, EventVisitor, Fields, Link, SpanRecord, SpanStatus};
 use crate::clock;
 use crate::traces::pipeline;
@@ -116,16 +116,23 @@ pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<SpanIds> {
     extensions
         .get::<SpanRecord>()
         .map(|r| r.ids)
-        .or_else(|| extensions.get::<SpanIds>().copied())
+        .or_else(|| extensions.get::<SpanContext>().map(|c| c.ids))
 }
 
-#[cfg(feature = "otlp")]
+/// [`ids_of`] and the `tracestate` the span carries, from extensions open for writing.
+pub(crate) fn context_of_mut(extensions: &mut ExtensionsMut<'_>) -> Option<SpanContext> {
+    if let Some(record) = extensions.get_mut::<SpanRecord>() {
+        return Some(SpanContext {
+            ids: record.ids,
+            trace_state: record.trace_state.clone(),
+        });
+    }
+    extensions.get_mut::<SpanContext>().cloned()
+}
+
 /// [`ids_of`], from extensions open for writing.
 pub(crate) fn ids_of_mut(extensions: &mut ExtensionsMut<'_>) -> Option<SpanIds> {
-    if let Some(record) = extensions.get_mut::<SpanRecord>() {
-        return Some(record.ids);
-    }
-    extensions.get_mut::<SpanIds>().copied()
+    context_of_mut(extensions).map(|c| c.ids)
 }
 
 /// Whether the trace layer keeps a record of this span (it is sampled).
@@ -153,8 +160,9 @@ pub(crate) fn exported_name(
 
 /// Keeps what the layer knows of a new span; a second trace layer in one subscriber leaves
 /// the first one's record alone.
-fn keep(extensions: &mut ExtensionsMut<'_>, ids: SpanIds, record: Option<SpanRecord>) {
-    if extensions.get_mut::<SpanIds>().is_some() || extensions.get_mut::<SpanRecord>().is_some() {
+fn keep(extensions: &mut ExtensionsMut<'_>, context: SpanContext, record: Option<SpanRecord>) {
+    if extensions.get_mut::<SpanContext>().is_some() || extensions.get_mut::<SpanRecord>().is_some()
+    {
         return;
     }
     match record {
@@ -162,7 +170,7 @@ fn keep(extensions: &mut ExtensionsMut<'_>, ids: SpanIds, record: Option<SpanRec
             extensions.insert(record);
             record_kept();
         }
-        None => extensions.insert(ids),
+        None => extensions.insert(context),
     }
 }
 
@@ -181,9 +189,12 @@ where
 {
     if let Some(parent) = parent {
         let extensions = parent.extensions();
-        let state = extensions
-            .get::<SpanRecord>()
-            .and_then(|r| r.trace_state.clone());
+        let state = match extensions.get::<SpanRecord>() {
+            Some(record) => record.trace_state.clone(),
+            None => extensions
+                .get::<SpanContext>()
+                .and_then(|c| c.trace_state.clone()),
+        };
         if let Some(p) = ids_of(&extensions) {
             return Origin {
                 trace_id: p.trace_id,
@@ -261,12 +272,18 @@ where
                 clock::raw(),
                 attrs.metadata().fields().len(),
             );
-            record.trace_state = from.trace_state;
+            record.trace_state.clone_from(&from.trace_state);
             record.function = function;
             attrs.record(&mut record.visitor());
             record
         });
-        keep(&mut span.extensions_mut(), ids, record);
+        // An unsampled span keeps the caller's `tracestate` too: a service that records
+        // nothing still passes it on unchanged.
+        let context = SpanContext {
+            ids,
+            trace_state: from.trace_state,
+        };
+        keep(&mut span.extensions_mut(), context, record);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -362,7 +379,6 @@ where
     }
 }
 
-#[cfg(feature = "otlp")]
 /// Runs `f` on the extensions of `span` in the subscriber it belongs to, when that subscriber
 /// is built on `tracing_subscriber`'s `Registry` (`init()`'s is, and so are most).
 pub(crate) fn with_extensions<R>(
@@ -378,5 +394,5 @@ pub(crate) fn with_extensions<R>(
     .flatten()
 }
 
-#[cfg(all(test, feature = "otlp"))]
+#[cfg(test)]
 mod tests;

@@ -13,8 +13,6 @@ mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pipeline;
-#[cfg(feature = "otlp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub mod propagation;
 mod record;
 mod settings;

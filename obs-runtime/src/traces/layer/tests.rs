@@ -109,3 +109,79 @@ fn an_unsampled_trace_records_and_exports_nothing_but_keeps_its_ids() {
     });
     assert!(spans.is_empty(), "{spans:?}");
 }
+
+#[test]
+fn an_unsampled_span_passes_its_callers_tracestate_and_flag_on() {
+    use std::collections::HashMap;
+    let caller = crate::propagation::extract_map(&HashMap::from([
+        (
+            "traceparent".to_owned(),
+            "00-12345678901234567890123456789012-1234567890123456-00".to_owned(),
+        ),
+        ("tracestate".to_owned(), "foo=1,bar=2".to_owned()),
+    ]));
+    let mut sent = HashMap::new();
+    let spans = run(Sampler::ParentBasedAlwaysOn, || {
+        caller.in_scope(|| {
+            let span = tracing::info_span!("handler");
+            let own = with_extensions(&span, ids_of_mut).flatten().expect("ids");
+            let child = tracing::info_span!(parent: &span, "client");
+            child.in_scope(|| crate::propagation::inject_map(&mut sent));
+            let child_id = with_extensions(&child, ids_of_mut)
+                .flatten()
+                .unwrap()
+                .span_id;
+            assert!(!own.sampled);
+            assert_eq!(
+                sent["traceparent"],
+                format!(
+                    "00-12345678901234567890123456789012-{}-00",
+                    crate::traces::ids::to_hex(&child_id)
+                ),
+                "the client span's own id, the caller's trace and flag"
+            );
+        });
+    });
+    assert!(spans.is_empty(), "unsampled: {spans:?}");
+    assert_eq!(sent["tracestate"], "foo=1,bar=2", "passed on unchanged");
+}
+
+#[test]
+fn a_sampled_span_passes_its_callers_tracestate_on() {
+    use std::collections::HashMap;
+    let caller = crate::propagation::extract_map(&HashMap::from([
+        (
+            "traceparent".to_owned(),
+            "00-12345678901234567890123456789012-1234567890123456-01".to_owned(),
+        ),
+        ("tracestate".to_owned(), "foo=1,bar=2".to_owned()),
+    ]));
+    let mut sent = HashMap::new();
+    let spans = run(Sampler::ParentBasedAlwaysOn, || {
+        caller.in_scope(|| {
+            tracing::info_span!("handler").in_scope(|| crate::propagation::inject_map(&mut sent));
+        });
+    });
+    assert_eq!(spans.len(), 1);
+    let parent = crate::traces::ids::to_hex(&spans[0].2);
+    assert_eq!(
+        sent["traceparent"],
+        format!("00-12345678901234567890123456789012-{parent}-01")
+    );
+    assert_eq!(sent["tracestate"], "foo=1,bar=2");
+}
+
+#[test]
+fn chosen_baggage_entries_become_attributes_of_a_recorded_span() {
+    let baggage = crate::propagation::Baggage::new()
+        .with("tenant.id", "acme")
+        .with("secret", "s");
+    crate::propagation::set_baggage_attributes(&["tenant.id".to_owned()]);
+    let spans = run(Sampler::AlwaysOn, || {
+        let span = tracing::info_span!("HTTP request");
+        crate::propagation::record_baggage(&span, &baggage);
+    });
+    crate::propagation::set_baggage_attributes(&[]);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].4, ["tenant.id"], "only the chosen key: {spans:?}");
+}
