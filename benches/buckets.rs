@@ -12,7 +12,7 @@
 //!   index of the bucket a call lands in: a 5 µs call is in the first bucket of both, a 300 ms
 //!   one in the 7th of OTel's and the 15th of the default.
 //! - Printed before the groups: what one function's histogram adds to the page with each set
-//!   of bounds (lines and bytes of its `ok` series, as `render()` writes them).
+//!   of bounds (lines and bytes of its `ok` and `error` series, as `render()` writes them).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,7 +63,10 @@ fn buckets(c: &mut Criterion) {
     let page = obs_runtime::render();
     for name in ["bench_otel14_seconds", "bench_default22_seconds"] {
         let (lines, bytes) = page_share(&page, name);
-        println!("page: {name}: {lines} lines, {bytes} bytes for one function's ok series");
+        println!(
+            "page: {name}: {lines} lines, {bytes} bytes for one function (its ok and error \
+             series, # HELP and # TYPE)"
+        );
     }
 
     let mut group = c.benchmark_group("buckets/observe");
