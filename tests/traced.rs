@@ -23,6 +23,8 @@ use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
+#[path = "traced/consts.rs"]
+mod consts;
 #[path = "traced/fixes.rs"]
 mod fixes;
 #[path = "traced/options.rs"]
