@@ -346,6 +346,8 @@ impl OpenSpan<'_> {
     }
 
     /// The span opened by `tracing::span!`, for `fields(..)` and many arguments.
+    /// The location fields stay empty, as `open` leaves them: the trace layer writes them
+    /// from the fn's `FnMeta` at export.
     fn through_span_macro(&self) -> TokenStream {
         let m = Span::mixed_site();
         let OpenSpan {
@@ -356,8 +358,7 @@ impl OpenSpan<'_> {
             keys,
             values,
             parent,
-            file,
-            line,
+            ..
         } = *self;
         let named = trace.name.is_some();
         let arg_traits = arg_traits(p);
@@ -399,8 +400,8 @@ impl OpenSpan<'_> {
                     #level,
                     #name,
                     #function = #p::Empty,
-                    #file_path = #file,
-                    #line_number = #line,
+                    #file_path = #p::Empty,
+                    #line_number = #p::Empty,
                     #otel_name = #p::Empty,
                     #status_code = #p::Empty,
                     #description = #p::Empty,
