@@ -27,6 +27,8 @@ use tracing_subscriber::{Layer, Registry};
 mod consts;
 #[path = "traced/fixes.rs"]
 mod fixes;
+#[path = "traced/futures.rs"]
+mod futures;
 #[path = "traced/options.rs"]
 mod options;
 #[path = "traced/record.rs"]
@@ -68,6 +70,8 @@ struct Capture {
     events: Arc<Mutex<Vec<Event>>>,
     /// What happened, in order: `enter place`, `event error`, `exit place`, `close place`.
     log: Arc<Mutex<Vec<String>>>,
+    /// Each record into a span after it was opened: `place otel.status_code`.
+    records: Arc<Mutex<Vec<String>>>,
 }
 
 struct Fields<'a> {
@@ -148,10 +152,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
         let mut spans = self.spans.lock().unwrap();
         if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            let mut fields = BTreeMap::new();
             values.record(&mut Fields {
-                values: &mut span.fields,
+                values: &mut fields,
                 types: &mut span.types,
             });
+            let mut records = self.records.lock().unwrap();
+            records.extend(fields.keys().map(|k| format!("{} {k}", span.name)));
+            span.fields.extend(fields);
         }
     }
 
@@ -203,6 +211,7 @@ struct Captured {
     spans: Vec<Recorded>,
     events: Vec<Event>,
     log: Vec<String>,
+    records: Vec<String>,
 }
 
 impl Captured {
@@ -227,6 +236,7 @@ where
         spans: spans.iter().map(|(_, s)| s.clone()).collect(),
         events: capture.events.lock().unwrap().clone(),
         log: capture.log.lock().unwrap().clone(),
+        records: capture.records.lock().unwrap().clone(),
     }
 }
 
