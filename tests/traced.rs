@@ -485,18 +485,21 @@ async fn never_finishes() {
     std::future::pending::<()>().await;
 }
 
+/// Polls `fut` once, which must leave it pending, then drops it: a cancelled call.
+fn poll_once_and_drop(fut: impl Future) {
+    let mut fut = Box::pin(fut);
+    let waker = std::task::Waker::noop();
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+    );
+    drop(fut);
+}
+
 #[test]
 fn a_dropped_future_marks_the_span_cancelled() {
-    let spans = capture(|| {
-        let mut fut = Box::pin(never_finishes());
-        let waker = std::task::Waker::noop();
-        assert!(
-            fut.as_mut()
-                .poll(&mut Context::from_waker(waker))
-                .is_pending()
-        );
-        drop(fut);
-    });
+    let spans = capture(|| poll_once_and_drop(never_finishes()));
     let span = &spans[0];
     assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
     assert_eq!(field(span, "otel.status_description"), Some("cancelled"));

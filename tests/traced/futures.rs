@@ -5,11 +5,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Context;
 
 use obs_runtime::traced;
 
-use super::{Refused, Yield, capture_all, field};
+use super::{Refused, Yield, capture_all, field, poll_once_and_drop};
 
 /// Logs an event when dropped: a destructor that runs when its future is dropped.
 struct LogsOnDrop;
@@ -97,16 +96,7 @@ async fn hold(_guard_id: u32) {
 
 #[test]
 fn a_future_dropped_unfinished_drops_in_its_span_and_is_cancelled_once() {
-    let c = capture_all(|| {
-        let mut fut = Box::pin(hold(1));
-        let waker = std::task::Waker::noop();
-        assert!(
-            fut.as_mut()
-                .poll(&mut Context::from_waker(waker))
-                .is_pending()
-        );
-        drop(fut);
-    });
+    let c = capture_all(|| poll_once_and_drop(hold(1)));
     assert_eq!(
         c.log,
         [
