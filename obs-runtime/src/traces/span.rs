@@ -283,21 +283,13 @@ pin_project_lite::pin_project! {
 
     impl<F, R> PinnedDrop for InSpan<F, R> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            drop_in_span(this.future, this.traced.as_ref());
+            let mut this = this.project();
+            if let InnerProj::Running { .. } = this.future.as_mut().project() {
+                let entered = this.traced.as_ref().map(|t| t.span.enter());
+                this.future.set(Inner::Done);
+                drop(entered);
+            }
         }
-    }
-}
-
-/// Drops a future that has not completed inside its call's span. Out of line: the drop glue
-/// of every async fn holding an `InSpan` stays as small as it was (callgrind: inlined, a
-/// disabled async call cost 3 instructions more).
-#[inline(never)]
-fn drop_in_span<F>(mut future: Pin<&mut Inner<F>>, traced: Option<&Traced>) {
-    if let InnerProj::Running { .. } = future.as_mut().project() {
-        let entered = traced.map(|t| t.span.enter());
-        future.set(Inner::Done);
-        drop(entered);
     }
 }
 
