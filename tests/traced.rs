@@ -23,8 +23,12 @@ use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
+#[path = "traced/consts.rs"]
+mod consts;
 #[path = "traced/fixes.rs"]
 mod fixes;
+#[path = "traced/futures.rs"]
+mod futures;
 #[path = "traced/options.rs"]
 mod options;
 #[path = "traced/record.rs"]
@@ -66,6 +70,8 @@ struct Capture {
     events: Arc<Mutex<Vec<Event>>>,
     /// What happened, in order: `enter place`, `event error`, `exit place`, `close place`.
     log: Arc<Mutex<Vec<String>>>,
+    /// Each record into a span after it was opened: `place otel.status_code`.
+    records: Arc<Mutex<Vec<String>>>,
 }
 
 struct Fields<'a> {
@@ -146,10 +152,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
         let mut spans = self.spans.lock().unwrap();
         if let Some((_, span)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            let mut fields = BTreeMap::new();
             values.record(&mut Fields {
-                values: &mut span.fields,
+                values: &mut fields,
                 types: &mut span.types,
             });
+            let mut records = self.records.lock().unwrap();
+            records.extend(fields.keys().map(|k| format!("{} {k}", span.name)));
+            span.fields.extend(fields);
         }
     }
 
@@ -201,6 +211,7 @@ struct Captured {
     spans: Vec<Recorded>,
     events: Vec<Event>,
     log: Vec<String>,
+    records: Vec<String>,
 }
 
 impl Captured {
@@ -225,6 +236,7 @@ where
         spans: spans.iter().map(|(_, s)| s.clone()).collect(),
         events: capture.events.lock().unwrap().clone(),
         log: capture.log.lock().unwrap().clone(),
+        records: capture.records.lock().unwrap().clone(),
     }
 }
 
@@ -473,18 +485,21 @@ async fn never_finishes() {
     std::future::pending::<()>().await;
 }
 
+/// Polls `fut` once, which must leave it pending, then drops it: a cancelled call.
+fn poll_once_and_drop(fut: impl Future) {
+    let mut fut = Box::pin(fut);
+    let waker = std::task::Waker::noop();
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+    );
+    drop(fut);
+}
+
 #[test]
 fn a_dropped_future_marks_the_span_cancelled() {
-    let spans = capture(|| {
-        let mut fut = Box::pin(never_finishes());
-        let waker = std::task::Waker::noop();
-        assert!(
-            fut.as_mut()
-                .poll(&mut Context::from_waker(waker))
-                .is_pending()
-        );
-        drop(fut);
-    });
+    let spans = capture(|| poll_once_and_drop(never_finishes()));
     let span = &spans[0];
     assert_eq!(field(span, "otel.status_code"), Some("ERROR"));
     assert_eq!(field(span, "otel.status_description"), Some("cancelled"));

@@ -192,7 +192,8 @@ fn async_err_and_ret_are_logged_inside_the_span_in_the_last_poll() {
         events_with(&c, "error")[0].span.as_deref(),
         Some("lookup_slowly")
     );
-    // Two polls each; the event in the second, inside the span.
+    // Two polls each; the event in the second, inside the span; then the spent future is
+    // dropped in the span, as tracing's `Instrumented` does.
     let s = "lookup_slowly";
     let expected = [
         format!("enter {s}"),
@@ -200,9 +201,11 @@ fn async_err_and_ret_are_logged_inside_the_span_in_the_last_poll() {
         format!("enter {s}"),
         "event return".to_owned(),
         format!("exit {s}"),
+        format!("enter {s}"),
+        format!("exit {s}"),
         format!("close {s}"),
     ];
-    assert_eq!(c.log[..6], expected);
+    assert_eq!(c.log[..8], expected);
 }
 
 struct Ledger;

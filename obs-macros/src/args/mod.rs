@@ -124,12 +124,12 @@ pub(crate) enum Level {
     Error,
 }
 
-/// The name of a span: `name = "…"` (or `"…"` first), or `name = CONST`, a path to a
-/// `&'static str` const.
+/// The name of a span: `name = "…"` (or `"…"` first), or `name = CONST`, any const
+/// expression of type `&'static str`.
 #[derive(Clone)]
 pub(crate) enum SpanName {
     Lit(LitStr),
-    Const(Path),
+    Const(syn::Expr),
 }
 
 /// How an `err` or `ret` event writes the value: `%value` or `?value`.
@@ -155,10 +155,13 @@ pub(crate) struct EventArg {
 /// One entry of `fields(..)`: `key = value`, or `key` alone, an empty field to record later.
 #[derive(Clone)]
 pub(crate) struct FieldArg {
-    /// The key as written: `a.b`, `"a b"`, or `r#type`.
+    /// The key as written: `a.b`, `"a b"`, `r#type`, or `{NAME}`.
     pub(crate) key: TokenStream,
-    /// The key as recorded: `a.b`, `a b`, `type`.
+    /// The key as recorded: `a.b`, `a b`, `type`; for `{NAME}`, the text `{NAME}`, which the
+    /// messages show.
     pub(crate) name: String,
+    /// `{NAME} = value`: the const expression that gives the name, known only to rustc.
+    pub(crate) name_expr: Option<syn::Expr>,
     /// The value's tokens (`%x`, `?x`, `expr`), `None` for an empty field.
     pub(crate) value: Option<TokenStream>,
 }
@@ -168,7 +171,8 @@ pub(crate) struct FieldArg {
 pub(crate) struct TraceArgs {
     pub(crate) level: Option<Level>,
     pub(crate) name: Option<SpanName>,
-    pub(crate) target: Option<LitStr>,
+    /// `target = "…"` or any const `&str` expression.
+    pub(crate) target: Option<syn::Expr>,
     pub(crate) skip: Vec<Ident>,
     pub(crate) skip_all: bool,
     pub(crate) fields: Option<Vec<FieldArg>>,

@@ -232,20 +232,19 @@ fn metric_name(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::R
     set_once(&mut state.args.metric.name, lit, key)
 }
 
-/// `name = "…"` or `name = CONST`.
+/// `name = "…"`, or `name = CONST`: any const expression of type `&str` (a const, an
+/// associated const, a `const fn` call), as `tracing::instrument` takes.
 fn span_name(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
     parse_eq(input, key, "name = \"…\"")?;
     if input.peek(LitStr) {
         return set_span_name(state, input, key);
     }
-    let path = input.call(Path::parse_mod_style).map_err(|_| {
-        error_here(
-            input,
-            key,
-            "`name` takes a string or the path of a `&str` const: write `name = \"…\"` or `name = SPAN_NAME`",
-        )
-    })?;
-    set_once(&mut state.args.trace.name, SpanName::Const(path), key)
+    let expr = parse_str_expr(
+        input,
+        key,
+        "`name` takes a string or a const `&str` expression: write `name = \"…\"` or `name = SPAN_NAME`",
+    )?;
+    set_once(&mut state.args.trace.name, SpanName::Const(expr), key)
 }
 
 /// `#[traced("name")]`: the span's name, first, as `tracing::instrument` takes it.
@@ -265,15 +264,26 @@ fn set_span_name(state: &mut State, input: ParseStream<'_>, key: &Ident) -> syn:
     set_once(&mut state.args.trace.name, SpanName::Lit(lit), key)
 }
 
+/// `target = "…"`, or `target = CONST`: any const expression of type `&str`.
 fn target(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
-    let lit = parse_lit_str(input, key)?;
-    if lit.value().is_empty() {
+    parse_eq(input, key, "target = \"billing\"")?;
+    let expr = parse_str_expr(
+        input,
+        key,
+        "`target` takes a string or a const `&str` expression: write `target = \"billing\"` or `target = TARGET`",
+    )?;
+    if let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(lit),
+        ..
+    }) = &expr
+        && lit.value().is_empty()
+    {
         return Err(syn::Error::new(
             lit.span(),
             "the target is empty: write one (e.g. `target = \"billing\"`), or leave `target` out for the module path",
         ));
     }
-    set_once(&mut state.args.trace.target, lit, key)
+    set_once(&mut state.args.trace.target, expr, key)
 }
 
 fn err(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
@@ -304,6 +314,18 @@ fn follows_from(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::
         "`follows_from` takes an expression: an iterator of the spans or span ids this one follows (`follows_from = [&cause]`)",
     )?;
     set_once(&mut state.args.trace.follows_from, expr, key)
+}
+
+/// A string or a const `&str` expression up to the next `,`: a literal of another kind
+/// (`name = 1`) is reported with `message`, at the literal.
+fn parse_str_expr(input: ParseStream<'_>, key: &Ident, message: &str) -> syn::Result<syn::Expr> {
+    let expr = parse_expr(input, key, message)?;
+    match &expr {
+        syn::Expr::Lit(syn::ExprLit { lit, .. }) if !matches!(lit, syn::Lit::Str(_)) => {
+            Err(syn::Error::new(lit.span(), message))
+        }
+        _ => Ok(expr),
+    }
 }
 
 /// An expression up to the next `,`; what does not parse as one is reported with `message`.

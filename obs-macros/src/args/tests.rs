@@ -61,7 +61,7 @@ fn parses_every_documented_option() {
     )
     .unwrap();
     assert!(matches!(args.trace.name, Some(SpanName::Lit(ref l)) if l.value() == "span"));
-    assert_eq!(args.trace.target.unwrap().value(), "billing");
+    assert!(matches!(args.trace.target, Some(syn::Expr::Lit(_))));
     let err = args.trace.err.unwrap();
     assert_eq!(
         (err.mode, err.level),
@@ -81,6 +81,24 @@ fn parses_every_documented_option() {
     let args = parse(Kind::Traced, "name = SPAN_NAME, ret(field, Display)").unwrap();
     assert!(matches!(args.trace.name, Some(SpanName::Const(_))));
     assert!(args.trace.ret.unwrap().field);
+
+    // As `tracing::instrument` takes them: any const expression for the name and the target,
+    // and braced const expressions as field names.
+    let args = parse(
+        Kind::Traced,
+        r#"name = names::span(), target = Targets::BILLING, fields({NAME} = 1, {Names::A} = %x, {f()}, {"lit"} = ?v)"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        args.trace.name,
+        Some(SpanName::Const(syn::Expr::Call(_)))
+    ));
+    assert!(matches!(args.trace.target, Some(syn::Expr::Path(_))));
+    let fields = args.trace.fields.unwrap();
+    let names: Vec<_> = fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["{NAME}", "{Names :: A}", "{f ()}", "{\"lit\"}"]);
+    assert!(fields.iter().all(|f| f.name_expr.is_some()));
+    assert!(fields[2].value.is_none() && fields[1].value.is_some());
 
     assert!(parse(Kind::InFlight, "").is_ok());
 
@@ -184,7 +202,23 @@ fn says_what_to_write_about_the_options_of_tracing_instrument() {
             "a span field has no level",
         ),
         (Kind::Traced, "target", "`target` takes a value"),
-        (Kind::Traced, "target = billing", "`target` takes a string"),
+        (
+            Kind::Traced,
+            "target = ,",
+            "`target` takes a string or a const",
+        ),
+        (Kind::Traced, "fields({NAME} NAME)", "expected `,`"),
+        (
+            Kind::Traced,
+            "fields(%{NAME} = 1)",
+            "a braced name is not a variable",
+        ),
+        (
+            Kind::Traced,
+            "fields({let} = 1)",
+            "a braced field name takes a const",
+        ),
+        (Kind::Traced, "fields({A} = 1, {A})", "is given twice"),
         (Kind::Traced, "target = \"\"", "the target is empty"),
         (Kind::Traced, "parent", "`parent` takes a value"),
         (Kind::Traced, "parent = ", "`parent` takes an expression"),
@@ -201,7 +235,11 @@ fn says_what_to_write_about_the_options_of_tracing_instrument() {
         ),
         (Kind::Traced, "fields(1)", "expected a field name"),
         (Kind::Traced, "fields(a, a = 1)", "field `a` is given twice"),
-        (Kind::Traced, "name = 1", "the path of a `&str` const"),
+        (
+            Kind::Traced,
+            "name = 1",
+            "a string or a const `&str` expression",
+        ),
         (Kind::Traced, "\"a\", name = \"b\"", "`name` is given twice"),
         (Kind::Counted, "err", "option of #[traced]"),
         (Kind::Timed, "target = \"x\"", "option of #[traced]"),

@@ -179,8 +179,9 @@ pub(super) fn parse_event(input: ParseStream<'_>, key: &Ident) -> syn::Result<Ev
     Ok(event)
 }
 
-/// `fields(key = value, key, %key, ?key, a.b = value, "a b" = value)`. A key alone declares an
-/// empty field, to `record` from the body; `%key` and `?key` record the variable `key`.
+/// `fields(key = value, key, %key, ?key, a.b = value, "a b" = value, {NAME} = value)`. A key
+/// alone declares an empty field, to `record` from the body; `%key` and `?key` record the
+/// variable `key`; `{NAME}` is any const expression of type `&str`, as `tracing::span!` takes.
 pub(super) fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<FieldArg>> {
     let content;
     parenthesized!(content in input);
@@ -204,13 +205,16 @@ pub(super) fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<FieldArg>>
 }
 
 fn parse_field(input: ParseStream<'_>) -> syn::Result<FieldArg> {
-    const USAGE: &str = "write `key = value`, `key = %display`, `key = ?debug`, or `key` alone for an empty field to `record` later";
+    const USAGE: &str = "write `key = value`, `key = %display`, `key = ?debug`, `{NAME} = value` for a name from a const, or `key` alone for an empty field to `record` later";
     // `%key` / `?key`: the variable of that name, by `Display` or `Debug`.
     let sigil: Option<TokenTree> = if input.peek(Token![%]) || input.peek(Token![?]) {
         Some(input.parse()?)
     } else {
         None
     };
+    if input.peek(syn::token::Brace) {
+        return parse_const_field(input, sigil.as_ref(), USAGE);
+    }
     let (key, name) = if sigil.is_none() && input.peek(LitStr) {
         let lit: LitStr = input.parse()?;
         let name = lit.value();
@@ -240,6 +244,7 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<FieldArg> {
         return Ok(FieldArg {
             key,
             name,
+            name_expr: None,
             value: Some(value),
         });
     }
@@ -247,9 +252,59 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<FieldArg> {
         return Ok(FieldArg {
             key,
             name,
+            name_expr: None,
             value: None,
         });
     }
+    let value = parse_value(input, &name, USAGE)?;
+    Ok(FieldArg {
+        key,
+        name,
+        name_expr: None,
+        value: Some(value),
+    })
+}
+
+/// `{NAME} = value`: a field named by a const expression (a const, an associated const, a
+/// `const fn` call, a literal), which rustc evaluates into the callsite's static metadata.
+/// `{NAME}` alone declares it empty, as a plain key alone does.
+fn parse_const_field(
+    input: ParseStream<'_>,
+    sigil: Option<&TokenTree>,
+    usage: &str,
+) -> syn::Result<FieldArg> {
+    let group: proc_macro2::Group = input.parse()?;
+    if let Some(sigil) = sigil {
+        return Err(syn::Error::new(
+            sigil.span(),
+            format!(
+                "`{sigil}{{..}}`: a braced name is not a variable; write `{{NAME}} = {sigil}value`"
+            ),
+        ));
+    }
+    let expr: syn::Expr = syn::parse2(group.stream()).map_err(|_| {
+        syn::Error::new(
+            group.span(),
+            "a braced field name takes a const expression of type `&str`: write `{NAME} = value`, with `const NAME: &str = \"…\";`",
+        )
+    })?;
+    let key: TokenStream = TokenTree::Group(group).into();
+    let name = format!("{{{}}}", quote::ToTokens::to_token_stream(&expr));
+    let value = if input.peek(Token![=]) {
+        Some(parse_value(input, &name, usage)?)
+    } else {
+        None
+    };
+    Ok(FieldArg {
+        key,
+        name,
+        name_expr: Some(expr),
+        value,
+    })
+}
+
+/// `= value`, `= %value` or `= ?value`, after a field's key.
+fn parse_value(input: ParseStream<'_>, name: &str, usage: &str) -> syn::Result<TokenStream> {
     input.parse::<Token![=]>()?;
     let sigil: Option<TokenTree> = if input.peek(Token![%]) || input.peek(Token![?]) {
         Some(input.parse()?)
@@ -259,13 +314,8 @@ fn parse_field(input: ParseStream<'_>) -> syn::Result<FieldArg> {
     let expr: syn::Expr = input.parse().map_err(|e| {
         syn::Error::new(
             e.span(),
-            format!("field `{name}` takes an expression after `=`: {USAGE}"),
+            format!("field `{name}` takes an expression after `=`: {usage}"),
         )
     })?;
-    let value = quote::quote!(#sigil #expr);
-    Ok(FieldArg {
-        key,
-        name,
-        value: Some(value),
-    })
+    Ok(quote::quote!(#sigil #expr))
 }

@@ -84,6 +84,7 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
             }
         }
         Shape::ImplFuture | Shape::BoxedFuture => {
+            let (enter, exit) = eager_span(&stmts, enter, exit);
             let run = run_sync(&p, f, &mut stmts);
             let inner = Ident::new("obs_future", m);
             // The output type, when the signature names it, pins what the body's future
@@ -122,6 +123,41 @@ pub(super) fn wrap(parts: Parts, shape: &Shape, f: &RawFn, mut stmts: Vec<Stmt>)
             #starts
             #body
         },
+    }
+}
+
+/// The span's enter and exit around the statements of a future-returning fn: none when the
+/// body ends in an async block (see [`ends_in_async_block`]).
+fn eager_span(
+    stmts: &[Stmt],
+    enter: Option<TokenStream>,
+    exit: Option<TokenStream>,
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    if ends_in_async_block(stmts) {
+        (None, None)
+    } else {
+        (enter, exit)
+    }
+}
+
+/// Whether the body's value is an async block, bare or in `Box::pin(..)` (by any path ending
+/// in `Box::pin`), the patterns `tracing::instrument` looks for. Such a body (async-trait's
+/// methods are `Box::pin(async move { .. })`) is its future's: as with `tracing::instrument`,
+/// the span covers that future's polls, not the statements that build it, which run outside
+/// the span.
+fn ends_in_async_block(stmts: &[Stmt]) -> bool {
+    let Some(Stmt::Expr(last, None)) = stmts.last() else {
+        return false;
+    };
+    match last {
+        Expr::Async(_) => true,
+        Expr::Call(call) => {
+            let is_box_pin = matches!(&*call.func, Expr::Path(path)
+                if path.path.segments.len() >= 2
+                    && path.path.segments.iter().rev().take(2).map(|s| s.ident.to_string()).eq(["pin", "Box"]));
+            is_box_pin && call.args.len() == 1 && matches!(call.args.first(), Some(Expr::Async(_)))
+        }
+        _ => false,
     }
 }
 

@@ -29,10 +29,12 @@ pub(super) fn uses_record(stmts: &[Stmt]) -> bool {
 }
 
 /// One field `record!` may write: the key as the user wrote it (`ticket`, `seat.row`,
-/// `"a b"`, `r#type`) and as the span names it.
+/// `"a b"`, `r#type`, `{NAME}`) and as the span names it; a `{NAME}` field's name is the
+/// const expression, evaluated where `record!` is, so `record!({NAME} = v)` writes it too.
 pub(super) struct Declared {
     pub(super) key: TokenStream,
     pub(super) name: String,
+    pub(super) name_expr: Option<TokenStream>,
 }
 
 /// `let obs_recorder = Traced::recorder(&obs_traced);` and the local `__obs_record!` that
@@ -46,8 +48,11 @@ pub(super) fn recorder(p: &TokenStream, fn_name: &str, declared: &[Declared]) ->
     let m = Span::mixed_site();
     let arms = declared.iter().map(|field| {
         let key = &field.key;
-        let mut name = proc_macro2::Literal::string(&field.name);
-        name.set_span(m);
+        let name = field.name_expr.clone().unwrap_or_else(|| {
+            let mut name = proc_macro2::Literal::string(&field.name);
+            name.set_span(m);
+            quote!(#name)
+        });
         let record = |value: TokenStream| {
             // Bound first: a temporary value (`record!(n = x + 1)`) lives to the record.
             quote_spanned! {m=>

@@ -216,20 +216,7 @@ pub(super) fn trace_parts(
         },
     };
     // `record!` in the body: the fields it may write are those the span declares.
-    let record_macro = uses_record.then(|| {
-        let declared: Vec<Declared> = recorded
-            .iter()
-            .map(|r| Declared {
-                key: r.var.clone(),
-                name: r.key.clone(),
-            })
-            .chain(trace.fields.iter().flatten().map(|field| Declared {
-                key: field.key.clone(),
-                name: field.name.clone(),
-            }))
-            .collect();
-        super::record::recorder(p, &f.sig.ident.unraw().to_string(), &declared)
-    });
+    let record_macro = uses_record.then(|| record_macro(p, f, trace, &recorded));
     // Nothing is built when the level is off: the cost of a disabled `tracing::instrument`.
     let start = quote_spanned! {m=>
         let obs_enabled = #p::tracing::level_enabled!(#level);
@@ -258,6 +245,35 @@ pub(super) fn trace_parts(
         events: events(p, trace),
         finish,
     })
+}
+
+/// The local `record!` of a body that uses it: one arm per field the span declares, the
+/// recorded arguments and `fields(..)`.
+fn record_macro(
+    p: &TokenStream,
+    f: &RawFn,
+    trace: &TraceArgs,
+    recorded: &[Recorded],
+) -> TokenStream {
+    let declared: Vec<Declared> = recorded
+        .iter()
+        .map(|r| Declared {
+            key: r.var.clone(),
+            name: r.key.clone(),
+            name_expr: None,
+        })
+        .chain(trace.fields.iter().flatten().map(|field| {
+            Declared {
+                key: field.key.clone(),
+                name: field.name.clone(),
+                name_expr: field
+                    .name_expr
+                    .as_ref()
+                    .map(quote::ToTokens::to_token_stream),
+            }
+        }))
+        .collect();
+    super::record::recorder(p, &f.sig.ident.unraw().to_string(), &declared)
 }
 
 /// What the span is opened with.
@@ -330,6 +346,8 @@ impl OpenSpan<'_> {
     }
 
     /// The span opened by `tracing::span!`, for `fields(..)` and many arguments.
+    /// The location fields stay empty, as `open` leaves them: the trace layer writes them
+    /// from the fn's `FnMeta` at export.
     fn through_span_macro(&self) -> TokenStream {
         let m = Span::mixed_site();
         let OpenSpan {
@@ -340,8 +358,7 @@ impl OpenSpan<'_> {
             keys,
             values,
             parent,
-            file,
-            line,
+            ..
         } = *self;
         let named = trace.name.is_some();
         let arg_traits = arg_traits(p);
@@ -383,8 +400,8 @@ impl OpenSpan<'_> {
                     #level,
                     #name,
                     #function = #p::Empty,
-                    #file_path = #file,
-                    #line_number = #line,
+                    #file_path = #p::Empty,
+                    #line_number = #p::Empty,
                     #otel_name = #p::Empty,
                     #status_code = #p::Empty,
                     #description = #p::Empty,

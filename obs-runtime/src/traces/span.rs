@@ -265,15 +265,40 @@ impl Recorder {
 pin_project_lite::pin_project! {
     /// The future of a traced call: polled inside the call's span, it owns the call's guard
     /// and hands it back with the output, so the expansion records how the call ended without
-    /// keeping a clone of the span. Dropped before it completes, it drops the guard, which
-    /// records `cancelled` (or `panic` while unwinding). `R` sees the output inside the span,
-    /// in the poll that produced it: `#[traced(err, ret)]`'s events.
+    /// keeping a clone of the span. `R` sees the output inside the span, in the poll that
+    /// produced it: `#[traced(err, ret)]`'s events.
+    ///
+    /// As `tracing::Instrumented` (0.1.38 and later), the inner future is dropped inside the
+    /// span too: right after its last poll (a second enter and exit, so a completed call reads
+    /// `new_span, enter, exit, enter, exit, drop_span`), or, dropped before it completes, in
+    /// `drop`, before the guard, which then records `cancelled` (or `panic` while unwinding).
+    /// Destructors and the events they log land in the call's span.
     #[must_use = "futures do nothing unless polled"]
     pub struct InSpan<F, R = NoReport> {
         #[pin]
-        future: F,
+        future: Inner<F>,
         traced: Option<Traced>,
         report: R,
+    }
+
+    impl<F, R> PinnedDrop for InSpan<F, R> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let InnerProj::Running { .. } = this.future.as_mut().project() {
+                let entered = this.traced.as_ref().map(|t| t.span.enter());
+                this.future.set(Inner::Done);
+                drop(entered);
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner future, until it is dropped in the span.
+    #[project = InnerProj]
+    enum Inner<F> {
+        Running { #[pin] future: F },
+        Done,
     }
 }
 
@@ -308,7 +333,7 @@ impl<F: Future> InSpan<F> {
     #[inline]
     pub fn new(future: F, traced: Traced) -> Self {
         InSpan {
-            future,
+            future: Inner::Running { future },
             traced: Some(traced),
             report: NoReport,
         }
@@ -320,7 +345,7 @@ impl<F: Future, G: FnMut(&F::Output)> InSpan<F, Report<G>> {
     #[inline]
     pub fn reporting(future: F, traced: Traced, report: G) -> Self {
         InSpan {
-            future,
+            future: Inner::Running { future },
             traced: Some(traced),
             report: Report(report),
         }
@@ -332,15 +357,24 @@ impl<F: Future, R: OnReady<F::Output>> Future for InSpan<F, R> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
+        let InnerProj::Running { future } = this.future.as_mut().project() else {
+            panic!("`InSpan` polled after it completed");
+        };
         let entered = this.traced.as_ref().map(|t| t.span.enter());
-        let out = this.future.poll(cx);
+        let out = future.poll(cx);
         if let Poll::Ready(out) = &out {
             this.report.on_ready(out);
         }
         drop(entered);
         match out {
-            Poll::Ready(out) => Poll::Ready((out, this.traced.take())),
+            Poll::Ready(out) => {
+                // The spent future is dropped in the span, entered once more, as tracing does.
+                let entered = this.traced.as_ref().map(|t| t.span.enter());
+                this.future.set(Inner::Done);
+                drop(entered);
+                Poll::Ready((out, this.traced.take()))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
