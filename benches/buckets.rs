@@ -32,11 +32,8 @@ fn here() -> &'static str {
 
 static META_OTEL: FnMeta = FnMeta::new("buckets", file!(), line!(), "otel14", here);
 static META_DEFAULT: FnMeta = FnMeta::new("buckets", file!(), line!(), "default22", here);
-static SITE_OTEL: HistogramSite<14> = HistogramSite::new(
-    &META_OTEL,
-    Spec::new("bench_otel14_seconds", "", &[]),
-    OTEL,
-);
+static SITE_OTEL: HistogramSite<14> =
+    HistogramSite::new(&META_OTEL, Spec::new("bench_otel14_seconds", "", &[]), OTEL);
 static SITE_DEFAULT: HistogramSite<22> = HistogramSite::new(
     &META_DEFAULT,
     Spec::new("bench_default22_seconds", "", &[]),

@@ -145,12 +145,20 @@ fn infallible_return_types_have_no_error_series_at_zero() {
     for function in ["price_order", "price_order_async"] {
         assert_eq!(calls(&page, function, "ok"), Some(1.0), "{function}");
         assert_eq!(calls(&page, function, "error"), None, "{function}");
-        let ok = [("function", function), ("module", "metrics"), ("status", "ok")];
+        let ok = [
+            ("function", function),
+            ("module", "metrics"),
+            ("status", "ok"),
+        ];
         assert_eq!(
             page.value("function_duration_seconds_count", &ok),
             Some(1.0)
         );
-        let error = [("function", function), ("module", "metrics"), ("status", "error")];
+        let error = [
+            ("function", function),
+            ("module", "metrics"),
+            ("status", "error"),
+        ];
         assert_eq!(page.value("function_duration_seconds_count", &error), None);
         assert!(
             !page

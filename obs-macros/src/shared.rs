@@ -28,8 +28,8 @@ impl MetricKind {
 
 /// The default buckets of `#[timed]`, 10 µs to 10 s (`obs_runtime::DEFAULT_BUCKETS` says why).
 pub(crate) const DEFAULT_BUCKETS: [f64; 22] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// The built-in statuses, in the runtime's slot order (`obs_runtime::Status`).

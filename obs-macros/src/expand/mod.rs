@@ -148,8 +148,8 @@ impl Parts {
             let statuses = &plan.not_failures;
             quote_spanned!(m=> .with_not_failures(&[#(#statuses),*]))
         });
-        let infallible = (!can_return_error(&f.sig))
-            .then(|| quote_spanned!(m=> .with_infallible_return()));
+        let infallible =
+            (!can_return_error(&f.sig)).then(|| quote_spanned!(m=> .with_infallible_return()));
         let mut items = quote_spanned! {m=>
             fn __obs_here() -> &'static str {
                 ::core::any::type_name_of_val(&__obs_here)

@@ -30,8 +30,8 @@ use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, ERROR_SLOT, Status, StatusLa
 /// `docs/design.md` ("Default buckets"). obs-macros keeps a copy (it checks
 /// `objective(latency = ..)` against the bounds at compile time); its tests compare the two.
 pub const DEFAULT_BUCKETS: [f64; 22] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// The family of `#[counted]` unless `name = "…"` says otherwise.
