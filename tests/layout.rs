@@ -3,7 +3,9 @@
 //!
 //! The order is the one docs/design.md opens with. A `crate::x` path in code (comments and
 //! `#[cfg(test)]` modules aside) from a folder to one later in the order is a loop in the
-//! making, and fails here with the file that has it.
+//! making, and fails here with the file that has it. So does a path through one of `lib.rs`'s
+//! re-exports (`crate::catalog`, `crate::Error`): it hides which part the name belongs to, so
+//! an upward import through it would pass unseen.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,9 @@ fn part_of(src: &Path, file: &Path) -> String {
         return first;
     }
     let stem = first.trim_end_matches(".rs");
+    if stem == "__private" {
+        return "lib".to_owned();
+    }
     if LEAVES.contains(&stem) {
         "leaf".to_owned()
     } else {
@@ -59,10 +64,14 @@ fn part_of(src: &Path, file: &Path) -> String {
     }
 }
 
-/// The part a top-level name of the crate (`crate::NAME`) belongs to.
+/// The part a top-level name of the crate (`crate::NAME`) belongs to: `None` for a name that
+/// is not a module of the crate root (a re-export, such as `crate::Builder`).
 fn part_of_name(name: &str) -> Option<&'static str> {
     if LEAVES.contains(&name) {
         return Some("leaf");
+    }
+    if name == "__private" {
+        return Some("lib");
     }
     ORDER.iter().copied().find(|p| *p == name)
 }
@@ -87,6 +96,7 @@ fn runtime_folders_depend_one_way() {
         files.len()
     );
     let mut upward = Vec::new();
+    let mut through_root = Vec::new();
     for file in &files {
         let from = part_of(&src, file);
         let rank = ORDER.iter().position(|p| *p == from).unwrap_or_else(|| {
@@ -101,7 +111,10 @@ fn runtime_folders_depend_one_way() {
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
             let Some(to) = part_of_name(&name) else {
-                continue; // a name the crate root re-exports, such as `crate::Builder`
+                if from != "lib" {
+                    through_root.push(format!("{} uses crate::{name}", file.display()));
+                }
+                continue;
             };
             let to_rank = ORDER.iter().position(|p| *p == to).expect("listed");
             if to != from && to_rank > rank {
@@ -113,6 +126,12 @@ fn runtime_folders_depend_one_way() {
         upward.is_empty(),
         "imports against the order {ORDER:?}:\n{}",
         upward.join("\n")
+    );
+    assert!(
+        through_root.is_empty(),
+        "imports through lib.rs's re-exports: name the owning module instead (crate::catalog \
+         is crate::metrics::catalog, crate::Error is crate::error::Error):\n{}",
+        through_root.join("\n")
     );
 }
 

@@ -50,7 +50,7 @@ pub const TARGETS: [(&str, fn(&[u8])); 6] = [
 /// Arbitrary bytes as an HTTP request head: parsed or refused, never a panic. What is parsed
 /// is a method and a path taken from the head itself.
 pub fn http_head(data: &[u8]) {
-    if let Some((method, path)) = obs_runtime::__private::parse_request_head(data) {
+    if let Some((method, path)) = obs_runtime::__private::fuzz::parse_request_head(data) {
         let head = String::from_utf8_lossy(data);
         assert!(
             head.contains(method) && head.contains(path),
@@ -64,7 +64,7 @@ pub fn http_head(data: &[u8]) {
 pub fn accept(data: &[u8]) {
     let mut head = b"GET /metrics HTTP/1.1\r\nAccept: ".to_vec();
     head.extend_from_slice(data);
-    if let Some(true) = obs_runtime::__private::request_wants_openmetrics(&head) {
+    if let Some(true) = obs_runtime::__private::fuzz::request_wants_openmetrics(&head) {
         let value = String::from_utf8_lossy(data).to_ascii_lowercase();
         assert!(
             value.contains("application/openmetrics-text"),

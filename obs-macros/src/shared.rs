@@ -85,19 +85,22 @@ mod tests {
 
     #[test]
     fn default_names_are_the_runtimes() {
-        use obs_runtime::__private::{CALLS_FAMILY, DURATION_FAMILY, IN_FLIGHT_FAMILY};
+        use obs_runtime::__private::shared::{CALLS_FAMILY, DURATION_FAMILY, IN_FLIGHT_FAMILY};
         assert_eq!(MetricKind::Counter.default_name(), CALLS_FAMILY);
         assert_eq!(MetricKind::Histogram.default_name(), DURATION_FAMILY);
         assert_eq!(MetricKind::Gauge.default_name(), IN_FLIGHT_FAMILY);
-        assert_eq!(STATUSES, obs_runtime::__private::BUILTIN_STATUSES);
+        assert_eq!(STATUSES, obs_runtime::__private::shared::BUILTIN_STATUSES);
     }
 
     #[test]
     fn span_fields_are_the_runtimes_in_order() {
-        assert_eq!(SPAN_FIELDS, obs_runtime::__private::SPAN_FIELD_NAMES);
+        assert_eq!(
+            SPAN_FIELDS,
+            obs_runtime::__private::shared::SPAN_FIELD_NAMES
+        );
         assert_eq!(
             crate::expand::trace::MAX_OPEN_ARGS,
-            obs_runtime::__private::MAX_OPEN_ARGS
+            obs_runtime::__private::shared::MAX_OPEN_ARGS
         );
     }
 }

@@ -450,55 +450,7 @@ macro_rules! record {
     };
 }
 
-/// What the expansion of the attributes calls. Not a public API: it changes without notice.
+/// What obs's own crates use: the expansion of the attributes, obs-macros' tests and the
+/// fuzz targets. Not a public API: it changes without notice.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::autoref::{
-        ArgDebug, ArgOther, ArgTyped, Autoref, DescribeAny, DescribeDisplay, DescribeResult,
-        RetAny, RetOk, Typed, ViaAny, ViaBothStatus, ViaErrorStatus, ViaOkStatus, ViaResult,
-        ViaReturnStatus,
-    };
-    pub use crate::metrics::FnMeta;
-    pub use crate::metrics::catalog::Objective;
-    pub use crate::metrics::guard::{Counted, InFlight, Timed};
-    pub use crate::metrics::labelled::{LabelValue, Labelled};
-    pub use crate::metrics::site::{
-        CALLS_FAMILY, CounterSite, DURATION_FAMILY, GaugeSite, HistogramSite, IN_FLIGHT_FAMILY,
-        SITES, Site, Spec,
-    };
-    pub use crate::status::{BUILTIN as BUILTIN_STATUSES, Status};
-    pub use crate::traces::span::{MAX_OPEN_ARGS, SPAN_FIELD_NAMES};
-    pub use crate::traces::{InSpan, Traced};
-    pub use {linkme, tracing};
-
-    /// Parses an HTTP request head as the `/metrics` server does: `Some((method, path))`, or
-    /// `None` for a head it refuses. For the fuzzer (`fuzz/`).
-    pub fn parse_request_head(head: &[u8]) -> Option<(&str, &str)> {
-        crate::serve::parse_head(head)
-            .ok()
-            .map(|r| (r.method, r.path))
-    }
-
-    /// Whether the server answers the request head with OpenMetrics: `None` for a head it
-    /// refuses. For the fuzzer (`fuzz/`).
-    pub fn request_wants_openmetrics(head: &[u8]) -> Option<bool> {
-        let request = crate::serve::parse_head(head).ok()?;
-        Some(request.accept.is_some_and(crate::serve::wants_openmetrics))
-    }
-
-    /// Calls `f`. The expansion passes the body's closure here, where `FnOnce` is expected,
-    /// so that the closure is an `FnOnce` one and may return a reborrow of what it captured.
-    #[inline]
-    pub fn call_once<R, F: FnOnce() -> R>(f: F) -> R {
-        f()
-    }
-
-    /// Returns `f`, typed as an `FnOnce` closure for the same reason as [`call_once`].
-    #[inline]
-    pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
-        f
-    }
-
-    /// Everything the expansion of `#[traced]` needs at once.
-    pub use tracing::{Level, Span, field::Empty};
-}
+pub mod __private;

@@ -26,8 +26,8 @@ use std::fmt::{self, Write as _};
 use super::promql::{
     Success, bad_ratio_expr, entry_matchers, error_ratio_expr, family_by, num, status_groups,
 };
-use crate::catalog::{self, Function, MetricKind, Objective};
 use crate::json::write_string;
+use crate::metrics::catalog::{self, Function, MetricKind, Objective};
 use crate::metrics::site::{CALLS_FAMILY, DURATION_FAMILY, IN_FLIGHT_FAMILY};
 
 /// A JSON value, enough for Grafana's model.

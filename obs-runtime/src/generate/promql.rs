@@ -1,6 +1,6 @@
 //! PromQL both generated files write: status groups, error and miss ratios, `le` regexes.
 
-use crate::catalog::{Function, Metric, MetricKind, Objective, StatusLabel};
+use crate::metrics::catalog::{Function, Metric, MetricKind, Objective, StatusLabel};
 
 /// What counts as success for one metric: its status label's `ok` value, and the other values
 /// that are not failures ([`Status::custom_ok`](crate::Status::custom_ok), the HTTP layer's

@@ -31,7 +31,7 @@ use super::promql::{
     StatusGroups, Success, bad_ratio_expr, entry_matchers, error_ratio_expr, family_by, num,
     status_groups,
 };
-use crate::catalog::{self, Function, Metric, MetricKind, Objective};
+use crate::metrics::catalog::{self, Function, Metric, MetricKind, Objective};
 
 /// The windows error ratios are recorded over.
 const WINDOWS: [&str; 4] = ["5m", "30m", "1h", "6h"];

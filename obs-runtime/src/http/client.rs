@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use super::body::ObsBody;
 use super::record::{End, Families, LazyRpc, Policy, Record, Rpc};
-use crate::catalog::Objective;
+use crate::metrics::catalog::Objective;
 
 /// A [`tower_layer::Layer`] for HTTP and gRPC clients: a client span per request (a child of
 /// the current span), its trace context written into the request (whatever the exporter), and the
@@ -180,7 +180,7 @@ where
                 req.version(),
             ),
         };
-        span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
+        span.in_scope(|| crate::traces::propagation::inject_headers(req.headers_mut()));
         // Boxed, as the server's: it moves with the future, then into the body.
         let record = Box::new(self.measure.record(start, span, method, host, rpc));
         let future = record.span.in_scope(|| self.inner.call(req));

@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::catalog::Objective;
+use crate::metrics::catalog::Objective;
 use crate::metrics::family::{self, Def, Family, Hist};
 use crate::status::StatusLabel;
 

@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::client::{Measure, Options, http_span};
 use super::record::{End, Record};
-use crate::catalog::Objective;
+use crate::metrics::catalog::Objective;
 
 /// A [`reqwest_middleware::Middleware`] for reqwest clients, recording what
 /// [`ClientLayer`](super::ClientLayer) records for tower ones: a client span per request (a
@@ -142,7 +142,7 @@ impl ReqwestMiddleware {
         let url = req.url();
         let host = url.host_str().unwrap_or("").to_owned();
         let span = http_span(method, &host, url.port(), url, req.version());
-        span.in_scope(|| crate::propagation::inject_headers(req.headers_mut()));
+        span.in_scope(|| crate::traces::propagation::inject_headers(req.headers_mut()));
         measure.record(start, span, method, host, None)
     }
 }

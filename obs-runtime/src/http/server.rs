@@ -14,8 +14,8 @@ use tower_service::Service;
 
 use super::body::ObsBody;
 use super::record::{End, Families, LazyRpc, Policy, Record, Rpc, UNMATCHED};
-use crate::catalog::Objective;
-use crate::propagation::RemoteContext;
+use crate::metrics::catalog::Objective;
+use crate::traces::propagation::RemoteContext;
 
 /// Names a request's route, for servers that do not say it (anything but axum's
 /// `MatchedPath`): `None` means the request matched no route.
@@ -228,11 +228,11 @@ where
         // The caller's context: the server span's parent when obs's layer sees the span, and in
         // scope while the handler runs whatever the exporter, so that what the handler sends
         // on continues the trace even when nothing is recorded here.
-        let caller = crate::propagation::extract_headers(&parts.headers);
+        let caller = crate::traces::propagation::extract_headers(&parts.headers);
         if caller.is_valid() {
             caller.set_parent_of(&span);
         }
-        crate::propagation::record_baggage(&span, caller.baggage());
+        crate::traces::propagation::record_baggage(&span, caller.baggage());
         let caller = (caller.is_valid() || !caller.baggage().is_empty()).then_some(caller);
         let active = shared.families.active.map(|family| {
             let cell = family.cell(&[method, &route]);
@@ -390,9 +390,9 @@ where
                 }
                 record.empty = body.is_end_stream();
                 if *this.traceparent {
-                    record
-                        .span
-                        .in_scope(|| crate::propagation::inject_headers(&mut parts.headers));
+                    record.span.in_scope(|| {
+                        crate::traces::propagation::inject_headers(&mut parts.headers);
+                    });
                 }
                 Poll::Ready(Ok(Response::from_parts(
                     parts,

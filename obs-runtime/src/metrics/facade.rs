@@ -42,7 +42,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
 static INSTALLED: OnceLock<bool> = OnceLock::new();
 
 /// Installs the recorder as the `metrics` global recorder. `Ok` if it already is.
-pub(crate) fn install(rules: Vec<(BucketMatch, Vec<f64>)>) -> Result<(), crate::Error> {
+pub(crate) fn install(rules: Vec<(BucketMatch, Vec<f64>)>) -> Result<(), crate::error::Error> {
     {
         let mut buckets = write(&REGISTRY.buckets);
         for (matcher, bounds) in rules {
@@ -60,7 +60,7 @@ pub(crate) fn install(rules: Vec<(BucketMatch, Vec<f64>)>) -> Result<(), crate::
     if *INSTALLED.get_or_init(|| metrics::set_global_recorder(ObsRecorder).is_ok()) {
         Ok(())
     } else {
-        Err(crate::Error::RecorderTaken)
+        Err(crate::error::Error::RecorderTaken)
     }
 }
 

@@ -8,5 +8,7 @@ mod routes;
 mod server;
 
 pub(crate) use auth::Auth;
+// For the fuzz targets' hooks (`__private::fuzz`).
+#[cfg(fuzzing)]
 pub(crate) use head::{parse_head, wants_openmetrics};
 pub(crate) use server::Server;

@@ -87,19 +87,19 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(addr: SocketAddr, auth: Auth) -> Result<Server, crate::Error> {
+    pub(crate) fn start(addr: SocketAddr, auth: Auth) -> Result<Server, crate::error::Error> {
         let listener =
-            TcpListener::bind(addr).map_err(|source| crate::Error::Bind { addr, source })?;
+            TcpListener::bind(addr).map_err(|source| crate::error::Error::Bind { addr, source })?;
         let addr = listener
             .local_addr()
-            .map_err(|source| crate::Error::Bind { addr, source })?;
+            .map_err(|source| crate::error::Error::Bind { addr, source })?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let auth = Arc::new(auth);
         let thread = std::thread::Builder::new()
             .name("obs-metrics".into())
             .spawn(move || accept_loop(&listener, &flag, &auth))
-            .map_err(crate::Error::Thread)?;
+            .map_err(crate::error::Error::Thread)?;
         Ok(Server {
             addr,
             stop,

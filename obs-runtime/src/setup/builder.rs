@@ -5,9 +5,9 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::logs::LogFormat;
 use crate::metrics::BucketMatch;
-use crate::propagation::Propagator;
 use crate::serve::Auth;
 use crate::setup::ObsGuard;
+use crate::traces::propagation::Propagator;
 use crate::traces::{OtlpProtocol, Sampler, TraceSettings, TracesExporter};
 
 /// The port of OTel's Prometheus exporter.

@@ -7,11 +7,11 @@ use crate::env::{invalid, parse_filter};
 use crate::error::Error;
 use crate::logs::LogFormat;
 use crate::metrics::BucketMatch;
-use crate::propagation::Propagator;
 use crate::serve::{Auth, Server};
 use crate::setup::subscriber::LogConfig;
 use crate::setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard};
 use crate::traces::TraceConfig;
+use crate::traces::propagation::Propagator;
 
 impl Builder {
     /// The propagators (`OTEL_PROPAGATORS`) and the baggage keys copied into server spans
@@ -20,14 +20,14 @@ impl Builder {
         let propagators = match (&self.propagators, self.var("OTEL_PROPAGATORS")) {
             (Some(list), _) => list.clone(),
             (None, None) => vec![Propagator::TraceContext, Propagator::Baggage],
-            (None, Some(value)) => crate::propagation::parse_propagators(&value)
+            (None, Some(value)) => crate::traces::propagation::parse_propagators(&value)
                 .map_err(|reason| invalid("OTEL_PROPAGATORS", &value, reason))?,
         };
         let keys = match (&self.baggage_attributes, self.var("OBS_BAGGAGE_ATTRIBUTES")) {
-            (Some(keys), _) => crate::propagation::parse_attribute_keys(&keys.join(","))
+            (Some(keys), _) => crate::traces::propagation::parse_attribute_keys(&keys.join(","))
                 .map_err(|reason| crate::env::setting("baggage_attributes", keys, reason))?,
             (None, None) => Vec::new(),
-            (None, Some(value)) => crate::propagation::parse_attribute_keys(&value)
+            (None, Some(value)) => crate::traces::propagation::parse_attribute_keys(&value)
                 .map_err(|reason| invalid("OBS_BAGGAGE_ATTRIBUTES", &value, reason))?,
         };
         Ok((propagators, keys))
@@ -130,8 +130,8 @@ impl Builder {
         if self.process {
             crate::metrics::enable_process_metrics();
         }
-        crate::propagation::set_propagators(&propagators);
-        crate::propagation::set_baggage_attributes(&baggage_attributes);
+        crate::traces::propagation::set_propagators(&propagators);
+        crate::traces::propagation::set_baggage_attributes(&baggage_attributes);
         if let Some(guard) = &trace_guard {
             guard.activate();
         }
@@ -154,8 +154,11 @@ type Generator = fn() -> String;
 
 /// Files written at install when their variable names a path.
 const EXPORTS: [(&str, Generator); 2] = [
-    ("OBS_EXPORT_RULES", crate::rules::rules_yaml),
-    ("OBS_EXPORT_DASHBOARD", crate::dashboard::dashboard_json),
+    ("OBS_EXPORT_RULES", crate::generate::rules::rules_yaml),
+    (
+        "OBS_EXPORT_DASHBOARD",
+        crate::generate::dashboard::dashboard_json,
+    ),
 ];
 impl Builder {
     fn log_config(&self) -> Result<LogConfig, Error> {

@@ -113,7 +113,7 @@ fn an_unsampled_trace_records_and_exports_nothing_but_keeps_its_ids() {
 #[test]
 fn an_unsampled_span_passes_its_callers_tracestate_and_flag_on() {
     use std::collections::HashMap;
-    let caller = crate::propagation::extract_map(&HashMap::from([
+    let caller = crate::traces::propagation::extract_map(&HashMap::from([
         (
             "traceparent".to_owned(),
             "00-12345678901234567890123456789012-1234567890123456-00".to_owned(),
@@ -126,7 +126,7 @@ fn an_unsampled_span_passes_its_callers_tracestate_and_flag_on() {
             let span = tracing::info_span!("handler");
             let own = with_extensions(&span, ids_of_mut).flatten().expect("ids");
             let child = tracing::info_span!(parent: &span, "client");
-            child.in_scope(|| crate::propagation::inject_map(&mut sent));
+            child.in_scope(|| crate::traces::propagation::inject_map(&mut sent));
             let child_id = with_extensions(&child, ids_of_mut)
                 .flatten()
                 .unwrap()
@@ -149,7 +149,7 @@ fn an_unsampled_span_passes_its_callers_tracestate_and_flag_on() {
 #[test]
 fn a_sampled_span_passes_its_callers_tracestate_on() {
     use std::collections::HashMap;
-    let caller = crate::propagation::extract_map(&HashMap::from([
+    let caller = crate::traces::propagation::extract_map(&HashMap::from([
         (
             "traceparent".to_owned(),
             "00-12345678901234567890123456789012-1234567890123456-01".to_owned(),
@@ -159,7 +159,8 @@ fn a_sampled_span_passes_its_callers_tracestate_on() {
     let mut sent = HashMap::new();
     let spans = run(Sampler::ParentBasedAlwaysOn, || {
         caller.in_scope(|| {
-            tracing::info_span!("handler").in_scope(|| crate::propagation::inject_map(&mut sent));
+            tracing::info_span!("handler")
+                .in_scope(|| crate::traces::propagation::inject_map(&mut sent));
         });
     });
     assert_eq!(spans.len(), 1);
@@ -173,15 +174,15 @@ fn a_sampled_span_passes_its_callers_tracestate_on() {
 
 #[test]
 fn chosen_baggage_entries_become_attributes_of_a_recorded_span() {
-    let baggage = crate::propagation::Baggage::new()
+    let baggage = crate::traces::propagation::Baggage::new()
         .with("tenant.id", "acme")
         .with("secret", "s");
-    crate::propagation::set_baggage_attributes(&["tenant.id".to_owned()]);
+    crate::traces::propagation::set_baggage_attributes(&["tenant.id".to_owned()]);
     let spans = run(Sampler::AlwaysOn, || {
         let span = tracing::info_span!("HTTP request");
-        crate::propagation::record_baggage(&span, &baggage);
+        crate::traces::propagation::record_baggage(&span, &baggage);
     });
-    crate::propagation::set_baggage_attributes(&[]);
+    crate::traces::propagation::set_baggage_attributes(&[]);
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].4, ["tenant.id"], "only the chosen key: {spans:?}");
 }
