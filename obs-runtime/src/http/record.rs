@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::metrics::catalog::Objective;
-use crate::metrics::family::{self, Def, Family, Hist};
-use crate::status::StatusLabel;
+use crate::metrics::family::{self, Def, Hist, LabelFamily};
+use crate::status::{Status, StatusLabel};
 
 /// The value of `http_route` for requests that matched no route (a fallback, a 404 of the
 /// router, a scanner's guesses): one series for all of them, never the raw path. The span
@@ -22,10 +22,10 @@ pub const UNMATCHED: &str = "unmatched";
 /// The value of `error_type` (and the span's `error.type`) of a request whose response body
 /// was dropped before its end: the client hung up, or the caller gave up. Not a failure
 /// unless the layer says so ([`ServerLayer::cancelled_is_failure`](super::ServerLayer::cancelled_is_failure)).
-pub const CANCELLED: &str = "cancelled";
+pub const CANCELLED: &str = Status::CANCELLED.as_str();
 
 /// `error_type` of a request whose inner service panicked.
-pub const PANIC: &str = "panic";
+pub const PANIC: &str = Status::PANIC.as_str();
 
 /// `error_type` of a request whose inner service returned an error instead of a response.
 pub const OTHER: &str = "_OTHER";
@@ -34,7 +34,14 @@ pub const OTHER: &str = "_OTHER";
 /// out when nothing failed.
 const ERROR_TYPE: StatusLabel = StatusLabel::new(
     "error_type",
-    ["", OTHER, PANIC, CANCELLED, "timeout", "blocked"],
+    [
+        "",
+        OTHER,
+        PANIC,
+        CANCELLED,
+        Status::TIMEOUT.as_str(),
+        Status::BLOCKED.as_str(),
+    ],
 );
 
 pub(crate) const SERVER: Def = Def {
@@ -163,8 +170,8 @@ pub(crate) fn on_a_bound(objective: Objective) -> Objective {
 /// The HTTP families of a layer, made (or found) when it is built.
 #[derive(Clone, Copy)]
 pub(crate) struct Families {
-    pub(crate) http: &'static Family<Hist>,
-    pub(crate) active: Option<&'static Family<AtomicI64>>,
+    pub(crate) http: &'static LabelFamily<Hist>,
+    pub(crate) active: Option<&'static LabelFamily<AtomicI64>>,
 }
 
 impl Families {
@@ -189,7 +196,7 @@ fn http_family(
     def: Def,
     objectives: &[Objective],
     cancelled_is_failure: bool,
-) -> &'static Family<Hist> {
+) -> &'static LabelFamily<Hist> {
     let objectives: Vec<Objective> = objectives.iter().copied().map(on_a_bound).collect();
     let http = family::histogram(def, &BUCKETS);
     let cancelled: &[&'static str] = if cancelled_is_failure {
@@ -208,7 +215,7 @@ fn http_family(
 pub(crate) struct LazyRpc {
     def: Def,
     not_failures: &'static [&'static str],
-    family: OnceLock<&'static Family<Hist>>,
+    family: OnceLock<&'static LabelFamily<Hist>>,
 }
 
 impl LazyRpc {
@@ -266,7 +273,7 @@ pub(crate) enum End {
 pub(crate) struct Rpc {
     pub(crate) service: Box<str>,
     pub(crate) method: Box<str>,
-    family: &'static Family<Hist>,
+    family: &'static LabelFamily<Hist>,
     /// The codes besides OK that are not failures: the ones the family told the catalog, so
     /// the span and the rules agree.
     not_failures: &'static [&'static str],

@@ -156,7 +156,7 @@ fn split(trace_id: [u8; 16]) -> (u64, u64) {
 }
 
 /// A fixed set of exemplar cells, indexed.
-pub(crate) trait Cells: Sized + 'static {
+pub(crate) trait ExemplarSet: Sized + 'static {
     /// The set, empty.
     const EMPTY: Self;
     /// Cell `i`.
@@ -164,7 +164,7 @@ pub(crate) trait Cells: Sized + 'static {
 }
 
 /// One cell per status of a counter.
-impl<const N: usize> Cells for [ExemplarCell; N] {
+impl<const N: usize> ExemplarSet for [ExemplarCell; N] {
     const EMPTY: Self = [const { ExemplarCell::new() }; N];
     fn cell(&self, i: usize) -> Option<&ExemplarCell> {
         self.get(i)
@@ -177,7 +177,7 @@ pub(crate) struct BucketCells<const N: usize> {
     inf: ExemplarCell,
 }
 
-impl<const N: usize> Cells for BucketCells<N> {
+impl<const N: usize> ExemplarSet for BucketCells<N> {
     const EMPTY: Self = BucketCells {
         buckets: [const { ExemplarCell::new() }; N],
         inf: ExemplarCell::new(),
@@ -193,11 +193,11 @@ impl<const N: usize> Cells for BucketCells<N> {
 
 /// Exemplar cells, allocated on the first write: a function never called in a sampled span
 /// keeps only the empty slot.
-pub(crate) struct Exemplars<C: Cells> {
+pub(crate) struct Exemplars<C: ExemplarSet> {
     cells: OnceLock<Box<C>>,
 }
 
-impl<C: Cells> Exemplars<C> {
+impl<C: ExemplarSet> Exemplars<C> {
     pub(crate) const fn new() -> Self {
         Exemplars {
             cells: OnceLock::new(),

@@ -38,7 +38,7 @@ pub(crate) struct Def {
 }
 
 /// A series' cells.
-pub(crate) trait Cells: Send + Sync + 'static {
+pub(crate) trait SeriesCells: Send + Sync + 'static {
     /// The cells of a new series.
     fn make(bounds: &'static [f64]) -> Self;
 }
@@ -50,7 +50,7 @@ pub(crate) struct Hist {
     sum_ns: AtomicU64,
 }
 
-impl Cells for Hist {
+impl SeriesCells for Hist {
     fn make(bounds: &'static [f64]) -> Self {
         Hist {
             buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -60,7 +60,7 @@ impl Cells for Hist {
     }
 }
 
-impl Cells for AtomicI64 {
+impl SeriesCells for AtomicI64 {
     fn make(_: &'static [f64]) -> Self {
         AtomicI64::new(0)
     }
@@ -72,7 +72,7 @@ struct Series<C> {
 }
 
 /// A family of series of cells `C`.
-pub(crate) struct Family<C: Cells> {
+pub(crate) struct LabelFamily<C: SeriesCells> {
     def: Def,
     bounds: &'static [f64],
     bounds_ns: Box<[u64]>,
@@ -89,11 +89,11 @@ thread_local! {
     static KEY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-impl<C: Cells> Family<C> {
+impl<C: SeriesCells> LabelFamily<C> {
     fn new(def: Def, bounds: &'static [f64]) -> Self {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // positive bounds
         let bounds_ns = bounds.iter().map(|b| (b * 1e9).round() as u64).collect();
-        Family {
+        LabelFamily {
             def,
             bounds,
             bounds_ns,
@@ -202,7 +202,7 @@ impl<C: Cells> Family<C> {
     }
 }
 
-impl Family<Hist> {
+impl LabelFamily<Hist> {
     /// Records one call of `nanos` nanoseconds with these label values.
     pub(crate) fn observe(&'static self, values: &[&str], nanos: u64) {
         let cells = &self.get(values).cells;
@@ -224,7 +224,7 @@ impl Family<Hist> {
     }
 }
 
-impl Family<AtomicI64> {
+impl LabelFamily<AtomicI64> {
     /// The gauge of these label values: the caller adds and takes back.
     pub(crate) fn cell(&'static self, values: &[&str]) -> &'static AtomicI64 {
         &self.get(values).cells
@@ -239,14 +239,14 @@ impl Family<AtomicI64> {
     }
 }
 
-static HISTOGRAMS: RwLock<Vec<&'static Family<Hist>>> = RwLock::new(Vec::new());
-static GAUGES: RwLock<Vec<&'static Family<AtomicI64>>> = RwLock::new(Vec::new());
+static HISTOGRAMS: RwLock<Vec<&'static LabelFamily<Hist>>> = RwLock::new(Vec::new());
+static GAUGES: RwLock<Vec<&'static LabelFamily<AtomicI64>>> = RwLock::new(Vec::new());
 
-fn find_or_make<C: Cells>(
-    list: &RwLock<Vec<&'static Family<C>>>,
+fn find_or_make<C: SeriesCells>(
+    list: &RwLock<Vec<&'static LabelFamily<C>>>,
     def: Def,
     bounds: &'static [f64],
-) -> &'static Family<C> {
+) -> &'static LabelFamily<C> {
     if let Some(f) = read(list).iter().find(|f| f.def.name == def.name) {
         return f;
     }
@@ -254,19 +254,19 @@ fn find_or_make<C: Cells>(
     if let Some(f) = all.iter().find(|f| f.def.name == def.name) {
         return f;
     }
-    let family: &'static Family<C> = Box::leak(Box::new(Family::new(def, bounds)));
+    let family: &'static LabelFamily<C> = Box::leak(Box::new(LabelFamily::new(def, bounds)));
     all.push(family);
     family
 }
 
 /// The histogram family `def.name`, made on first use with `bounds` in seconds; later calls
 /// with the same name get the same family, whatever they pass.
-pub(crate) fn histogram(def: Def, bounds: &'static [f64]) -> &'static Family<Hist> {
+pub(crate) fn histogram(def: Def, bounds: &'static [f64]) -> &'static LabelFamily<Hist> {
     find_or_make(&HISTOGRAMS, def, bounds)
 }
 
 /// The gauge family `def.name`, made on first use.
-pub(crate) fn gauge(def: Def) -> &'static Family<AtomicI64> {
+pub(crate) fn gauge(def: Def) -> &'static LabelFamily<AtomicI64> {
     find_or_make(&GAUGES, def, &[])
 }
 

@@ -4,6 +4,7 @@
 //! writer.
 
 pub mod catalog;
+mod custom;
 mod exemplar;
 mod facade;
 pub(crate) mod family;

@@ -12,9 +12,9 @@
 //! by the first thread that records into it.
 
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
 
 use super::catalog::{Metric, Objective};
+use super::custom::Custom;
 use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
 use super::shard::{Sharded, bump, bump_i64};
@@ -153,69 +153,6 @@ impl Spec {
 /// error ratio start from 0; the other statuses only once they happen.
 fn shown_at_zero(meta: &FnMeta, slot: usize) -> bool {
     slot < ALWAYS_RENDERED && (slot != ERROR_SLOT || meta.can_return_error())
-}
-
-/// A chain of cells for the custom statuses a site has seen, appended once per label.
-struct Custom<C: 'static> {
-    head: OnceLock<Box<Node<C>>>,
-}
-
-struct Node<C: 'static> {
-    label: &'static str,
-    /// Made with [`Status::custom_ok`]: not a failure.
-    ok: bool,
-    cells: C,
-    next: OnceLock<Box<Node<C>>>,
-}
-
-impl<C: 'static> Custom<C> {
-    const fn new() -> Self {
-        Custom {
-            head: OnceLock::new(),
-        }
-    }
-
-    /// The cells of `label`, allocated on the first use of that label at this site.
-    #[cold]
-    fn get(&self, status: Status, label: &'static str, make: fn() -> C) -> &C {
-        let mut slot = &self.head;
-        loop {
-            let node = slot.get_or_init(|| {
-                Box::new(Node {
-                    label,
-                    ok: !status.is_failure(),
-                    cells: make(),
-                    next: OnceLock::new(),
-                })
-            });
-            if node.label == label {
-                return &node.cells;
-            }
-            slot = &node.next;
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&'static str, &C)> {
-        let mut slot = self.head.get();
-        core::iter::from_fn(move || {
-            let node = slot?;
-            slot = node.next.get();
-            Some((node.label, &node.cells))
-        })
-    }
-
-    /// The labels seen so far that are not failures.
-    fn not_failures(&self) -> Vec<&'static str> {
-        let mut slot = self.head.get();
-        let mut labels = Vec::new();
-        while let Some(node) = slot {
-            if node.ok {
-                labels.push(node.label);
-            }
-            slot = node.next.get();
-        }
-        labels
-    }
 }
 
 /// The cells of one shard of a counter: a count per built-in status, and its exemplar.

@@ -11,4 +11,4 @@ pub(crate) use auth::Auth;
 // For the fuzz targets' hooks (`__private::fuzz`).
 #[cfg(fuzzing)]
 pub(crate) use head::{parse_head, wants_openmetrics};
-pub(crate) use server::Server;
+pub(crate) use server::MetricsServer;

@@ -80,14 +80,17 @@ impl Conns {
 }
 
 /// The running server; stopping it joins the accept thread.
-pub(crate) struct Server {
+pub(crate) struct MetricsServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Server {
-    pub(crate) fn start(addr: SocketAddr, auth: Auth) -> Result<Server, crate::error::Error> {
+impl MetricsServer {
+    pub(crate) fn start(
+        addr: SocketAddr,
+        auth: Auth,
+    ) -> Result<MetricsServer, crate::error::Error> {
         let listener =
             TcpListener::bind(addr).map_err(|source| crate::error::Error::Bind { addr, source })?;
         let addr = listener
@@ -100,7 +103,7 @@ impl Server {
             .name("obs-metrics".into())
             .spawn(move || accept_loop(&listener, &flag, &auth))
             .map_err(crate::error::Error::Thread)?;
-        Ok(Server {
+        Ok(MetricsServer {
             addr,
             stop,
             thread: Some(thread),
@@ -112,7 +115,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for MetricsServer {
     fn drop(&mut self) {
         self.stop.store(true, SeqCst);
         // Wake the blocking `accept` with a connection of our own.
@@ -235,9 +238,9 @@ fn linger(stream: &mut TcpStream) {
     }
 }
 
-impl std::fmt::Debug for Server {
+impl std::fmt::Debug for MetricsServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
+        f.debug_struct("MetricsServer")
             .field("addr", &self.local_addr())
             .finish_non_exhaustive()
     }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::serve::Server;
+use crate::serve::MetricsServer;
 use crate::traces::TraceGuard;
 
 /// A guard dropped this soon after `install`, before any span went through its exporter, was
@@ -25,7 +25,7 @@ const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
 #[must_use = "dropping the guard stops the /metrics server and the trace exporter at once: keep it, `let _obs = obs_runtime::init()?;`"]
 #[derive(Debug)]
 pub struct ObsGuard {
-    pub(super) server: Option<Server>,
+    pub(super) server: Option<MetricsServer>,
     pub(super) traces: Option<TraceGuard>,
     pub(super) installed: Instant,
     /// Spans exported and dropped, in all, when it was installed.
@@ -35,7 +35,7 @@ pub struct ObsGuard {
 impl ObsGuard {
     /// The address `/metrics` is served on, if a server runs.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.as_ref().map(Server::local_addr)
+        self.server.as_ref().map(MetricsServer::local_addr)
     }
 
     /// `http://ADDR/metrics`, if a server runs.

@@ -7,7 +7,7 @@ use crate::env::{invalid, parse_filter};
 use crate::error::Error;
 use crate::logs::LogFormat;
 use crate::metrics::BucketMatch;
-use crate::serve::{Auth, Server};
+use crate::serve::{Auth, MetricsServer};
 use crate::setup::subscriber::LogConfig;
 use crate::setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard};
 use crate::traces::TraceConfig;
@@ -136,7 +136,9 @@ impl Builder {
             guard.activate();
         }
         crate::page::set_service_name(service_name);
-        let server = addr.map(|addr| Server::start(addr, auth)).transpose()?;
+        let server = addr
+            .map(|addr| MetricsServer::start(addr, auth))
+            .transpose()?;
         Ok(ObsGuard {
             server,
             traces: trace_guard,

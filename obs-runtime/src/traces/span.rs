@@ -319,9 +319,9 @@ impl<T> OnReady<T> for NoReport {
 
 /// A closure that reports the output (the events of `err` and `ret`).
 #[derive(Clone, Copy, Debug)]
-pub struct Report<G>(G);
+pub struct OutputReport<G>(G);
 
-impl<T, G: FnMut(&T)> OnReady<T> for Report<G> {
+impl<T, G: FnMut(&T)> OnReady<T> for OutputReport<G> {
     #[inline]
     fn on_ready(&mut self, out: &T) {
         (self.0)(out);
@@ -340,14 +340,14 @@ impl<F: Future> InSpan<F> {
     }
 }
 
-impl<F: Future, G: FnMut(&F::Output)> InSpan<F, Report<G>> {
+impl<F: Future, G: FnMut(&F::Output)> InSpan<F, OutputReport<G>> {
     /// As [`InSpan::new`], and `report` sees the output inside the span.
     #[inline]
     pub fn reporting(future: F, traced: Traced, report: G) -> Self {
         InSpan {
             future: Inner::Running { future },
             traced: Some(traced),
-            report: Report(report),
+            report: OutputReport(report),
         }
     }
 }
