@@ -6,18 +6,17 @@
 //! series whose labels all read [`OVERFLOW`], as labelled sites do.
 //!
 //! Cost per call: the label values joined into a reused thread-local buffer, a lookup in a
-//! read-locked hash map, then relaxed `fetch_add`s (the cells are not sharded: a request is
+//! read-locked hash map ([`SeriesMap`], as labelled sites), then relaxed `fetch_add`s (the cells are not sharded: a request is
 //! microseconds, the shared line is not what it waits on).
 // Only the `http` feature makes families; without it the page and catalog see none.
 #![cfg_attr(not(feature = "http"), allow(dead_code))]
 
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, RwLock};
 
 use super::catalog::{Metric, Objective};
 use super::labelled::{OVERFLOW, series_limit};
+use super::series_map::SeriesMap;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::status::StatusLabel;
 use crate::sync::{lock, read, write};
@@ -76,17 +75,11 @@ pub(crate) struct LabelFamily<C: SeriesCells> {
     def: Def,
     bounds: &'static [f64],
     bounds_ns: Box<[u64]>,
-    series: RwLock<HashMap<Box<str>, &'static Series<C>, rapidhash::fast::RandomState>>,
-    overflow: std::sync::OnceLock<&'static Series<C>>,
-    warned: AtomicBool,
+    series: SeriesMap<Series<C>>,
     /// Objectives declared on the layers that record here, with the values of `status`
     /// besides `ok` that they do not count as failures.
     objectives: Mutex<Vec<Objective>>,
     not_failures: Mutex<Vec<&'static str>>,
-}
-
-thread_local! {
-    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 impl<C: SeriesCells> LabelFamily<C> {
@@ -97,9 +90,7 @@ impl<C: SeriesCells> LabelFamily<C> {
             def,
             bounds,
             bounds_ns,
-            series: RwLock::new(HashMap::default()),
-            overflow: std::sync::OnceLock::new(),
-            warned: AtomicBool::new(false),
+            series: SeriesMap::new(),
             objectives: Mutex::new(Vec::new()),
             not_failures: Mutex::new(Vec::new()),
         }
@@ -107,56 +98,35 @@ impl<C: SeriesCells> LabelFamily<C> {
 
     /// The series of `values` (one per label name), made on first use.
     fn get(&'static self, values: &[&str]) -> &'static Series<C> {
-        KEY.with(|key| {
-            let mut key = key.borrow_mut();
-            key.clear();
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    key.push('\0');
+        self.series.get(
+            |key| {
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        key.push('\0');
+                    }
+                    key.push_str(value);
                 }
-                key.push_str(value);
-            }
-            if let Some(series) = read(&self.series).get(key.as_str()) {
-                return *series;
-            }
-            self.insert(&key, values)
-        })
-    }
-
-    #[cold]
-    fn insert(&'static self, key: &str, values: &[&str]) -> &'static Series<C> {
-        let mut map = write(&self.series);
-        if let Some(series) = map.get(key) {
-            return series;
-        }
-        if map.len() >= series_limit() {
-            drop(map);
-            if !self.warned.swap(true, Relaxed) {
+            },
+            |_| Series {
+                values: values.iter().map(|v| (*v).into()).collect(),
+                cells: C::make(self.bounds),
+            },
+            || Series {
+                values: self.def.labels.iter().map(|_| OVERFLOW.into()).collect(),
+                cells: C::make(self.bounds),
+            },
+            || {
                 tracing::warn!(
                     metric = self.def.name,
                     limit = series_limit(),
                     "too many label-value sets: further ones are counted under {OVERFLOW}"
                 );
-            }
-            return self.overflow.get_or_init(|| {
-                let values = self.def.labels.iter().map(|_| OVERFLOW.into()).collect();
-                Box::leak(Box::new(Series {
-                    values,
-                    cells: C::make(self.bounds),
-                }))
-            });
-        }
-        let series: &'static Series<C> = Box::leak(Box::new(Series {
-            values: values.iter().map(|v| (*v).into()).collect(),
-            cells: C::make(self.bounds),
-        }));
-        map.insert(key.into(), series);
-        series
+            },
+        )
     }
 
     fn each(&'static self, mut f: impl FnMut(Labels, &C)) {
-        let all: Vec<&'static Series<C>> = read(&self.series).values().copied().collect();
-        for series in all.into_iter().chain(self.overflow.get().copied()) {
+        for series in self.series.all() {
             let mut labels = Labels::with_capacity(96);
             for (name, value) in self.def.labels.iter().zip(&series.values) {
                 labels.push(name, value);

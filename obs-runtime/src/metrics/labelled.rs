@@ -7,20 +7,17 @@
 //! warning is logged per metric.
 //!
 //! Cost: each call formats its label values into a reused thread-local buffer and looks the
-//! set up in a read-locked hash map, then records as usual.
+//! set up in a read-locked hash map ([`SeriesMap`]), then records as usual.
 
 use core::fmt::{Display, Write as _};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::RwLock;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::catalog::Metric;
 use super::meta::FnMeta;
+use super::series_map::{SeriesMap, overflow_values};
 use super::site::{CounterSite, GaugeSite, HistogramSite, Site, Spec};
 use crate::exposition::Collector;
 use crate::exposition::MetricKind;
-use crate::sync::{read, write};
 
 /// The value of every dynamic label of the overflow series.
 pub const OVERFLOW: &str = "__overflow__";
@@ -102,15 +99,6 @@ impl<const N: usize> Child for HistogramSite<N> {
     }
 }
 
-/// `SipHash` with fixed keys, as a `static` needs a const map; the series cap bounds what a
-/// crafted set of label values could do to it.
-type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
-
-thread_local! {
-    /// The key being looked up: label values joined by `\0`. Reused, so a hit allocates nothing.
-    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
 /// Appends `value`'s `Display`; a `Display` that panics gives `<formatting panicked>` instead
 /// of failing the instrumented call. A `\0` in the value (the key separator) becomes `\u{fffd}`.
 fn write_value(key: &mut String, value: &dyn Display) {
@@ -154,9 +142,7 @@ pub struct Labelled<S: Child, const L: usize> {
     spec: Spec,
     names: [&'static str; L],
     extra: S::Extra,
-    children: RwLock<HashMap<Box<str>, &'static S, Hasher>>,
-    overflow: std::sync::OnceLock<&'static S>,
-    warned: AtomicBool,
+    children: SeriesMap<S>,
 }
 
 impl<S: Child, const L: usize> Labelled<S, L> {
@@ -172,70 +158,39 @@ impl<S: Child, const L: usize> Labelled<S, L> {
             spec,
             names,
             extra,
-            children: RwLock::new(HashMap::with_hasher(Hasher::new())),
-            overflow: std::sync::OnceLock::new(),
-            warned: AtomicBool::new(false),
+            children: SeriesMap::new(),
         }
     }
 
     /// The site of this call's label values, created on their first use.
     #[inline]
     pub fn site(&'static self, values: [&dyn Display; L]) -> &'static S {
-        KEY.with(|key| {
-            let mut key = key.borrow_mut();
-            key.clear();
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    key.push('\0');
+        self.children.get(
+            |key| {
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        key.push('\0');
+                    }
+                    write_value(key, *value);
                 }
-                write_value(&mut key, *value);
-            }
-            if let Some(site) = read(&self.children).get(key.as_str()) {
-                return *site;
-            }
-            self.insert(&key)
-        })
+            },
+            |key| self.child(&key.split('\0').collect::<Vec<_>>()),
+            || self.child(&overflow_values(L)),
+            || {
+                tracing::warn!(
+                    metric = self.spec.name,
+                    function = self.meta.function(),
+                    module = self.meta.module(),
+                    limit = series_limit(),
+                    "too many label-value sets: further ones are counted under {OVERFLOW}"
+                );
+            },
+        )
     }
 
-    #[cold]
-    fn insert(&'static self, key: &str) -> &'static S {
-        let mut children = write(&self.children);
-        if let Some(site) = children.get(key) {
-            return site;
-        }
-        if children.len() >= series_limit() {
-            drop(children);
-            return self.overflow();
-        }
-        let values: Vec<&str> = key.split('\0').collect();
-        let site: &'static S = Box::leak(Box::new(S::make(
-            self.meta,
-            self.child_spec(&values),
-            self.extra,
-        )));
-        children.insert(key.into(), site);
-        site
-    }
-
-    #[cold]
-    fn overflow(&'static self) -> &'static S {
-        if !self.warned.swap(true, Relaxed) {
-            tracing::warn!(
-                metric = self.spec.name,
-                function = self.meta.function(),
-                module = self.meta.module(),
-                limit = series_limit(),
-                "too many label-value sets: further ones are counted under {OVERFLOW}"
-            );
-        }
-        self.overflow.get_or_init(|| {
-            let values = [OVERFLOW; L];
-            Box::leak(Box::new(S::make(
-                self.meta,
-                self.child_spec(&values),
-                self.extra,
-            )))
-        })
+    /// The site of one set of label values.
+    fn child(&self, values: &[&str]) -> S {
+        S::make(self.meta, self.child_spec(values), self.extra)
     }
 
     /// The spec of a child: the static labels, then the dynamic ones with their values.
@@ -257,16 +212,14 @@ impl<S: Child, const L: usize> Labelled<S, L> {
 
 impl<S: Child, const L: usize> Site for Labelled<S, L> {
     fn collect(&'static self, out: &mut Collector) {
-        let children: Vec<&'static S> = read(&self.children).values().copied().collect();
-        for child in children.into_iter().chain(self.overflow.get().copied()) {
+        for child in self.children.all() {
             child.collect(out);
         }
     }
 
     fn describe(&'static self) -> (&'static FnMeta, Metric) {
         let mut not_failures: Vec<&'static str> = Vec::new();
-        let children: Vec<&'static S> = read(&self.children).values().copied().collect();
-        for child in children.into_iter().chain(self.overflow.get().copied()) {
+        for child in self.children.all() {
             for label in child.describe().1.not_failures {
                 if !not_failures.contains(&label) {
                     not_failures.push(label);

@@ -12,6 +12,7 @@ pub(crate) mod guard;
 pub(crate) mod labelled;
 mod meta;
 mod process;
+mod series_map;
 mod shard;
 pub(crate) mod site;
 
