@@ -1,7 +1,7 @@
 //! Public only for obs's own crates, in three groups:
 //!
 //! - at the top, what the attributes' expansion names (`::obs_runtime::__private::Spec`, ...);
-//! - [`shared`], the values obs-macros keeps copies of, which its tests compare with these;
+//! - `shared`, the values obs-macros keeps copies of, which its tests compare with these;
 //! - `fuzz`, with `--cfg fuzzing` only (`cargo fuzz` sets it; the stable replay of the
 //!   corpus in CI sets it by hand), the parsers the fuzz targets drive.
 

@@ -386,7 +386,7 @@ impl Builder {
     }
 
     /// Baggage entries copied into the attributes of the server spans of
-    /// [`ServerLayer`](crate::http::ServerLayer), by key (`tenant.id`, say): the attribute has
+    /// `http::ServerLayer` (feature `http`), by key (`tenant.id`, say): the attribute has
     /// the key's name and the entry's value. Also `OBS_BAGGAGE_ATTRIBUTES` (`key,key`).
     ///
     /// ```

@@ -28,9 +28,9 @@ struct Entry {
 /// context (a tenant id, a user tier, a test flag…). Cheap to clone: the entries are shared.
 ///
 /// [`baggage`](super::baggage) returns the entries in scope: those of the request a
-/// [`ServerLayer`](crate::http::ServerLayer) serves, or of a [`RemoteContext`](super::RemoteContext)
+/// `http::ServerLayer` (feature `http`) serves, or of a [`RemoteContext`](super::RemoteContext)
 /// in scope, plus what [`in_scope`](Baggage::in_scope) added. Outgoing requests
-/// ([`inject_headers`](super::inject_headers), obs's HTTP clients) carry them on.
+/// (`inject_headers`, obs's HTTP clients) carry them on.
 ///
 /// ```
 /// use obs_runtime::propagation::{self, Baggage};

@@ -13,7 +13,7 @@
 //!
 //! What is propagated is the current span's context when obs's trace layer keeps one
 //! (sampled or not: an unsampled span keeps its ids and the caller's `tracestate`, a few
-//! words), else the caller's context in scope (what [`ServerLayer`](crate::http::ServerLayer)
+//! words), else the caller's context in scope (what `http::ServerLayer` (feature `http`)
 //! or [`RemoteContext::in_scope`] puts there), with a new parent id for each request: so
 //! with `OTEL_TRACES_EXPORTER=none`, or a span the sampler drops, the trace id and the
 //! sampled flag go on unchanged. With no caller and no span, nothing is written.
@@ -214,7 +214,7 @@ pub fn baggage() -> Baggage {
 
 /// The configured baggage entries of `baggage` as attributes of `span`, when obs's trace
 /// layer records it (`OBS_BAGGAGE_ATTRIBUTES`, `Builder::baggage_attributes`). The
-/// [`ServerLayer`](crate::http::ServerLayer) calls it on its server spans.
+/// `http::ServerLayer` (feature `http`) calls it on its server spans.
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn record_baggage(span: &tracing::Span, baggage: &Baggage) {
     let attributes = baggage::attributes(baggage);
@@ -252,7 +252,7 @@ pub fn current_trace_id() -> Option<String> {
         .map(|remote| to_hex(&remote.trace_id))
 }
 
-/// A caller's context, read by [`extract_headers`] or [`extract_map`]: its trace context, if
+/// A caller's context, read by `extract_headers` (features `http`, `otlp`) or [`extract_map`]: its trace context, if
 /// valid, and its baggage. Spans created while it is in scope continue the caller's trace;
 /// with no valid context, they start their own, as they would have anyway.
 #[derive(Clone, Debug, Default)]
