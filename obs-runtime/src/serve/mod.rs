@@ -8,5 +8,5 @@ mod routes;
 mod server;
 
 pub(crate) use auth::Auth;
-pub(crate) use head::{parse_head, wants_openmetrics};
+pub(crate) use head::{PageFormat, page_format, parse_head, wants_openmetrics};
 pub(crate) use server::Server;

@@ -124,6 +124,10 @@ impl Builder {
         if let Some(limit) = series_limit {
             crate::metrics::set_series_limit(limit);
         }
+        let native = native_histograms(self.native, |v| self.var(v))?;
+        crate::metrics::native::set_program_schema(
+            native.then_some(crate::metrics::DEFAULT_SCHEMA),
+        );
         if self.recorder {
             crate::metrics::install_recorder(self.buckets)?;
         }
@@ -250,4 +254,26 @@ fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// `Builder::native_histograms`, else `OBS_NATIVE_HISTOGRAMS`, else off.
+fn native_histograms(
+    set: Option<bool>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<bool, Error> {
+    if let Some(on) = set {
+        return Ok(on);
+    }
+    let Some(value) = var("OBS_NATIVE_HISTOGRAMS") else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::InvalidEnv {
+            var: "OBS_NATIVE_HISTOGRAMS",
+            value,
+            reason: "expected `true` or `false`".into(),
+        }),
+    }
 }
