@@ -171,7 +171,7 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
             .map(|(label, q)| {
                 (
                     format!("{legend} {label}"),
-                    super::promql::quantile_expr(q, name, &sel, &by, "$__rate_interval"),
+                    super::promql::quantile_expr(q, name, sel, &by, "$__rate_interval"),
                 )
             })
             .collect();
