@@ -333,7 +333,10 @@ pub(crate) fn collect(out: &mut Collector) {
             histogram.sum.get(),
             exemplars,
         );
-        family.with_native(NativeSlot::read(core::iter::once(&histogram.native)));
+        family.with_native(NativeSlot::read(
+            core::iter::once(&histogram.native),
+            schema_of(i8::MIN),
+        ));
     }
 }
 

@@ -229,7 +229,10 @@ impl Family<Hist> {
             #[allow(clippy::cast_precision_loss)]
             let sum = cells.sum_ns.load(Relaxed) as f64 / 1e9;
             family.histogram(&labels, self.bounds, &counts, cells.inf.load(Relaxed), sum);
-            family.with_native(NativeSlot::read(core::iter::once(&cells.native)));
+            family.with_native(NativeSlot::read(
+                core::iter::once(&cells.native),
+                schema_of(i8::MIN),
+            ));
         });
     }
 }

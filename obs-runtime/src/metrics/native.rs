@@ -218,15 +218,28 @@ impl NativeSlot {
             .record(value, own);
     }
 
-    /// The buckets of these slots (a series' shards) together; `None` if none recorded.
-    pub(crate) fn read<'a>(slots: impl Iterator<Item = &'a NativeSlot>) -> Option<NativeBuckets> {
+    /// The buckets of these slots (a series' shards) together; empty buckets of `schema` if
+    /// none recorded yet (a series shown at zero is native from its first scrape, so `rate()`
+    /// has a native sample before the first call), `None` if neither.
+    pub(crate) fn read<'a>(
+        slots: impl Iterator<Item = &'a NativeSlot>,
+        schema: Option<i8>,
+    ) -> Option<NativeBuckets> {
+        let empty = schema.map(|schema| NativeBuckets {
+            schema,
+            zero_threshold: ZERO_THRESHOLD,
+            zero_count: 0,
+            positive: Vec::new(),
+        });
         let mut sum = None;
         let mut low = 0;
         for cells in slots.filter_map(|s| s.0.get()) {
             low = cells.low;
             cells.add_to(&mut sum);
         }
-        let (schema, zero_count, counts) = sum?;
+        let Some((schema, zero_count, counts)) = sum else {
+            return empty;
+        };
         let positive = counts
             .into_iter()
             .zip(low..)
@@ -321,7 +334,13 @@ mod tests {
         for value in [0.0, ZERO_THRESHOLD, -1.0, 1e-6, 100.0, 1e9] {
             slot.record(DEFAULT_SCHEMA, DURATION_TOP, value, true);
         }
-        let native = NativeSlot::read(core::iter::once(&slot)).unwrap();
+        let native = NativeSlot::read(core::iter::once(&slot), None).unwrap();
+        let empty = NativeSlot::read(core::iter::once(&NativeSlot::new()), Some(5)).unwrap();
+        assert_eq!(
+            (empty.schema, empty.zero_count, empty.positive.len()),
+            (5, 0, 0)
+        );
+        assert!(NativeSlot::read(core::iter::once(&NativeSlot::new()), None).is_none());
         assert_eq!((native.schema, native.zero_count), (3, 3));
         let top = bucket_index(4096.0, 3);
         assert_eq!(

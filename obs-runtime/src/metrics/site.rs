@@ -503,13 +503,14 @@ impl<const N: usize> Site for HistogramSite<N> {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
+        let native = self.spec.native_schema();
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
             let shards = || self.cells.iter().map(move |cells| &cells[slot]);
             (
                 self.spec.builtin_status(slot),
                 totals(shards()),
                 bucket_exemplars(shards()),
-                NativeSlot::read(shards().map(|cells| &cells.native)),
+                NativeSlot::read(shards().map(|cells| &cells.native), native),
             )
         });
         let custom = self.custom.iter().map(|(status, cells)| {
@@ -517,7 +518,7 @@ impl<const N: usize> Site for HistogramSite<N> {
                 (self.spec.status.name(), status),
                 totals(core::iter::once(cells)),
                 bucket_exemplars(core::iter::once(cells)),
-                NativeSlot::read(core::iter::once(&cells.native)),
+                NativeSlot::read(core::iter::once(&cells.native), native),
             )
         });
         for (i, (status, (counts, inf, sum_ns), exemplars, native)) in
