@@ -60,7 +60,7 @@ pub fn http_head(data: &[u8]) {
 }
 
 /// Arbitrary bytes as the `Accept` header of a `GET /metrics`: the page's format is chosen,
-/// never a panic, and only a header naming OpenMetrics gets it.
+/// never a panic, and only a header naming OpenMetrics (or protobuf) gets it.
 pub fn accept(data: &[u8]) {
     let mut head = b"GET /metrics HTTP/1.1\r\nAccept: ".to_vec();
     head.extend_from_slice(data);
@@ -69,6 +69,13 @@ pub fn accept(data: &[u8]) {
         assert!(
             value.contains("application/openmetrics-text"),
             "OpenMetrics for {value:?}"
+        );
+    }
+    if let Some(true) = obs_runtime::__private::fuzz::request_wants_protobuf(&head) {
+        let value = String::from_utf8_lossy(data).to_ascii_lowercase();
+        assert!(
+            value.contains("application/vnd.google.protobuf") && value.contains("delimited"),
+            "protobuf for {value:?}"
         );
     }
 }

@@ -32,6 +32,9 @@ pub(crate) const DEFAULT_BUCKETS: [f64; 22] = [
     0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// The schema of `#[timed(native)]` (`obs_runtime::DEFAULT_SCHEMA`): 2^(1/8) between bounds.
+pub(crate) const DEFAULT_SCHEMA: i8 = 3;
+
 /// The built-in statuses, in the runtime's slot order (`obs_runtime::Status`).
 pub(crate) const STATUSES: [&str; 6] = ["ok", "error", "panic", "cancelled", "timeout", "blocked"];
 
@@ -63,6 +66,11 @@ mod tests {
             DEFAULT_BUCKETS.map(f64::to_bits),
             obs_runtime::DEFAULT_BUCKETS.map(f64::to_bits)
         );
+    }
+
+    #[test]
+    fn default_schema_is_the_runtimes() {
+        assert_eq!(DEFAULT_SCHEMA, obs_runtime::DEFAULT_SCHEMA);
     }
 
     #[test]

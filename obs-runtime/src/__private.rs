@@ -59,4 +59,14 @@ pub mod fuzz {
         let request = crate::serve::parse_head(head).ok()?;
         Some(request.accept.is_some_and(crate::serve::wants_openmetrics))
     }
+
+    /// Whether the server answers the request head with the protobuf page: `None` for a head
+    /// it refuses.
+    pub fn request_wants_protobuf(head: &[u8]) -> Option<bool> {
+        let request = crate::serve::parse_head(head).ok()?;
+        Some(
+            request.accept.map(crate::serve::page_format)
+                == Some(crate::serve::PageFormat::Protobuf),
+        )
+    }
 }

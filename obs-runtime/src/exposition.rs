@@ -12,6 +12,9 @@ use core::fmt::Write as _;
 use std::collections::BTreeMap;
 
 mod openmetrics;
+mod protobuf;
+
+pub use protobuf::PROTOBUF_CONTENT_TYPE;
 
 /// The `Content-Type` of the page: Prometheus text format 0.0.4, what [`render`](crate::render)
 /// writes and `/metrics` answers unless the scraper asks for OpenMetrics.
@@ -33,6 +36,43 @@ pub(crate) struct Exemplar {
     pub(crate) value: f64,
     /// When, in nanoseconds since the Unix epoch.
     pub(crate) unix_nanos: u64,
+}
+
+/// The native (exponential) buckets of a histogram series: what only the protobuf page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct NativeBuckets {
+    /// Bucket `i` holds the values in `(2^((i-1)/2^schema), 2^(i/2^schema)]`.
+    pub(crate) schema: i8,
+    pub(crate) zero_threshold: f64,
+    pub(crate) zero_count: u64,
+    /// `(index, count)` of every bucket with a count, by index.
+    pub(crate) positive: Vec<(i32, u64)>,
+}
+
+impl NativeBuckets {
+    /// Adds `other` into `self`; `false` if their layouts differ.
+    fn merge(&mut self, other: &NativeBuckets) -> bool {
+        if (self.schema, self.zero_threshold) != (other.schema, other.zero_threshold) {
+            return false;
+        }
+        self.zero_count = self.zero_count.saturating_add(other.zero_count);
+        let mut merged: Vec<(i32, u64)> = self
+            .positive
+            .iter()
+            .chain(&other.positive)
+            .copied()
+            .collect();
+        merged.sort_unstable_by_key(|&(i, _)| i);
+        merged.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = kept.1.saturating_add(later.1);
+            }
+            same
+        });
+        self.positive = merged;
+        true
+    }
 }
 
 /// The later of two exemplars of one series.
@@ -157,6 +197,8 @@ enum Value {
         sum: f64,
         /// One per bucket, then `+Inf`; empty when none was recorded.
         exemplars: Vec<Option<Exemplar>>,
+        /// Kept beside the classic buckets when native histograms are on.
+        native: Option<NativeBuckets>,
     },
 }
 
@@ -179,6 +221,7 @@ impl Value {
                     inf,
                     sum,
                     exemplars,
+                    native,
                 },
                 Value::Histogram {
                     bounds: b2,
@@ -186,8 +229,15 @@ impl Value {
                     inf: i2,
                     sum: s2,
                     exemplars: e2,
+                    native: n2,
                 },
             ) if *bounds == b2 => {
+                // Both native, of one layout, or neither: else the native side is dropped,
+                // since its count would no longer be the classic one's.
+                let both = native.as_mut().zip(n2.as_ref());
+                if !both.is_some_and(|(a, b)| a.merge(b)) {
+                    *native = None;
+                }
                 for (a, b) in counts.iter_mut().zip(c2) {
                     *a = a.saturating_add(b);
                 }
@@ -304,8 +354,16 @@ impl Family {
             inf,
             sum,
             exemplars,
+            native: None,
         };
         self.add(labels, value);
+    }
+
+    /// Gives the series added last its native buckets (a histogram's; ignored otherwise).
+    pub(crate) fn with_native(&mut self, native: Option<NativeBuckets>) {
+        if let Some((_, Value::Histogram { native: slot, .. })) = self.series.last_mut() {
+            *slot = native;
+        }
     }
 }
 

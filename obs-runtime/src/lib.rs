@@ -161,12 +161,15 @@ mod setup;
 mod traces;
 
 pub use error::Error;
-pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
+pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE};
 pub use generate::{dashboard, rules};
 pub use logs::{LogFormat, log_layer};
 pub use metrics::catalog;
-pub use metrics::{DEFAULT_BUCKETS, OVERFLOW, ObsRecorder, series_limit, set_series_limit};
-pub use page::{render, render_openmetrics};
+pub use metrics::{
+    DEFAULT_BUCKETS, DEFAULT_SCHEMA, MAX_SCHEMA, MIN_SCHEMA, OVERFLOW, ObsRecorder, series_limit,
+    set_series_limit,
+};
+pub use page::{render, render_openmetrics, render_protobuf};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};

@@ -59,6 +59,24 @@ pub fn render_openmetrics() -> String {
     collect().finish_openmetrics()
 }
 
+/// Renders the same page as [`render`] in Prometheus's protobuf exposition (content type
+/// [`PROTOBUF_CONTENT_TYPE`](crate::PROTOBUF_CONTENT_TYPE): delimited
+/// `io.prometheus.client.MetricFamily` messages): what `/metrics` answers a scraper that asks
+/// for it, as Prometheus does with native histograms enabled. Histograms carry their native
+/// buckets when they keep them (`#[timed(native)]`, [`Builder::native_histograms`](crate::Builder::native_histograms)),
+/// beside their classic ones; counters and histograms carry their exemplars and the process's
+/// start as their created timestamp.
+pub fn render_protobuf() -> Vec<u8> {
+    collect().finish_protobuf(started_unix_nanos())
+}
+
+/// When every series started from zero: the process's start (Linux), else the first reading
+/// of obs's clock.
+fn started_unix_nanos() -> u64 {
+    crate::metrics::process_start_unix_nanos()
+        .unwrap_or_else(|| crate::clock::unix_nanos(crate::clock::raw()))
+}
+
 /// Everything the page shows, gathered.
 fn collect() -> Collector {
     let mut out = Collector::new();

@@ -41,12 +41,27 @@ impl Prometheus {
     /// Starts `binary` scraping `target` every second, with `flags` added, and waits (at most a
     /// minute) until it is ready. `name` names its temporary directory.
     pub fn start(binary: &Path, name: &str, target: &str, flags: &[&str]) -> Prometheus {
+        Self::start_with_rules(binary, name, target, flags, None)
+    }
+
+    /// As [`start`](Self::start), evaluating the rules file `rules` (YAML) every second.
+    pub fn start_with_rules(
+        binary: &Path,
+        name: &str,
+        target: &str,
+        flags: &[&str],
+        rules: Option<&str>,
+    ) -> Prometheus {
         let dir = std::env::temp_dir().join(format!("obs-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let config = format!(
+        let mut config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: {name}\n    static_configs:\n      - targets: ['{target}']\n"
         );
+        if let Some(rules) = rules {
+            std::fs::write(dir.join("rules.yml"), rules).unwrap();
+            config.push_str("rule_files:\n  - rules.yml\n");
+        }
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();

@@ -96,3 +96,62 @@ fn bucket_value(expr: &syn::Expr) -> Option<f64> {
         _ => None,
     }
 }
+
+/// The schemas Prometheus knows: a factor of 2^(2^-schema) between bucket bounds.
+const SCHEMAS: core::ops::RangeInclusive<i8> = -4..=8;
+
+/// `native` or `native(schema = N)` on #[timed]: a native histogram beside the buckets; the
+/// schema, default 3 (the runtime's `DEFAULT_SCHEMA`, which its tests compare).
+pub(super) fn parse_native(input: ParseStream<'_>, key: &Ident) -> syn::Result<i8> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(crate::shared::DEFAULT_SCHEMA);
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let usage = "write `native(schema = 3)`, or `native` alone for schema 3";
+    let name: Ident = content.parse().map_err(|_| {
+        error_here(
+            &content,
+            key,
+            format!("`native(..)` takes `schema = N`: {usage}"),
+        )
+    })?;
+    if name != "schema" {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("unknown option `{name}` of `native(..)`: {usage}"),
+        ));
+    }
+    if !content.peek(syn::Token![=]) {
+        return Err(error_here(
+            &content,
+            &name,
+            format!("`schema` takes a value: {usage}"),
+        ));
+    }
+    content.parse::<syn::Token![=]>()?;
+    let expr: syn::Expr = content.parse().map_err(|e| {
+        syn::Error::new(e.span(), format!("`schema` takes a whole number: {usage}"))
+    })?;
+    let schema = match bucket_value(&expr) {
+        Some(v)
+            if v.fract() == 0.0
+                && v >= f64::from(*SCHEMAS.start())
+                && v <= f64::from(*SCHEMAS.end()) =>
+        {
+            #[allow(clippy::cast_possible_truncation)] // within -4..=8
+            let schema = v as i8;
+            schema
+        }
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &expr,
+                "`schema` is a whole number from -4 (a factor of 65,536 between bucket bounds) to 8 (a factor of 2^(1/256)): 3, the default, puts 2^(1/8) ≈ 1.09 between bounds",
+            ));
+        }
+    };
+    if !content.is_empty() {
+        return Err(content.error(format!("`native(..)` takes only `schema = N`: {usage}")));
+    }
+    Ok(schema)
+}

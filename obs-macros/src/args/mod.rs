@@ -67,6 +67,8 @@ pub(crate) struct MetricArgs {
     pub(crate) dynamic_labels: Vec<(Ident, syn::Expr)>,
     /// Bounds in seconds, with the span of the whole list.
     pub(crate) buckets: Option<(Vec<f64>, Span)>,
+    /// `native` or `native(schema = N)` of #[timed]: the native histogram's schema.
+    pub(crate) native: Option<i8>,
     /// `objective(..)`.
     pub(crate) objective: Option<ObjectiveArg>,
     /// `status(..)`.

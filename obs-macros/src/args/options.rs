@@ -70,6 +70,11 @@ const TIMED: &[Opt] = &[
         usage: "`buckets = [..]`",
         parse: buckets,
     },
+    Opt {
+        name: "native",
+        usage: "`native` or `native(schema = N)`",
+        parse: native,
+    },
     NAME,
     HELP,
     LABELS,
@@ -371,6 +376,11 @@ fn buckets(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Resul
     set_once(&mut state.args.metric.buckets, buckets, key)
 }
 
+fn native(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let schema = buckets::parse_native(input, key)?;
+    set_once(&mut state.args.metric.native, schema, key)
+}
+
 fn level(state: &mut State, key: &Ident, input: ParseStream<'_>) -> syn::Result<()> {
     parse_eq(input, key, "level = \"debug\"")?;
     let level = trace::parse_level(input, key)?;
@@ -412,6 +422,9 @@ fn not_an_option(kind: Kind, key: &Ident) -> syn::Error {
     let message = match key.to_string().as_str() {
         "buckets" => format!(
             "`buckets` is an option of #[timed], not of #[{name}]: move it to a #[timed(buckets = [..])] on the same fn"
+        ),
+        "native" => format!(
+            "`native` is an option of #[timed], not of #[{name}]: move it to a #[timed(native)] on the same fn"
         ),
         "help" | "labels" => format!(
             "`{key}` is an option of the metrics attributes (#[counted], #[timed], #[in_flight]), not of #[{name}]; #[{name}] takes {options}"

@@ -45,7 +45,10 @@ fn spec(p: &TokenStream, args: &MetricArgs, default_name: &str) -> TokenStream {
         let values = status.values();
         quote_spanned!(m=> .with_status(#label, [#(#values),*]))
     });
-    quote_spanned!(m=> #p::Spec::new(#name, #help, &[#(#labels),*]) #objective #status)
+    let native = args
+        .native
+        .map(|schema| quote_spanned!(m=> .with_native(#schema)));
+    quote_spanned!(m=> #p::Spec::new(#name, #help, &[#(#labels),*]) #objective #status #native)
 }
 
 /// What the metrics add to a function. Every generated name is at `Span::mixed_site()`.

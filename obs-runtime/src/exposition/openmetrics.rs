@@ -124,7 +124,7 @@ fn end_sample(out: &mut String, exemplar: Option<&Exemplar>) {
 }
 
 /// Lowercase hex, as W3C trace context writes ids.
-fn hex(out: &mut String, bytes: &[u8]) {
+pub(super) fn hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
@@ -155,6 +155,7 @@ fn write_series(out: &mut String, base: &str, labels: &str, value: &Value, les: 
             inf,
             sum,
             exemplars,
+            ..
         } => {
             let exemplar = |i: usize| exemplars.get(i).and_then(Option::as_ref);
             let mut cumulative = 0u64;

@@ -171,7 +171,7 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
             .map(|(label, q)| {
                 (
                     format!("{legend} {label}"),
-                    format!("histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket{sel}[$__rate_interval])))"),
+                    super::promql::quantile_expr(q, name, sel, &by, "$__rate_interval"),
                 )
             })
             .collect();
@@ -257,7 +257,7 @@ fn function_panels(functions: &[Function]) -> Vec<Panel> {
             .map(|(label, q)| {
                 (
                     format!("{legend} {label}"),
-                    format!("histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket{sel}[$__rate_interval])))"),
+                    super::promql::quantile_expr(q, name, &sel, &by, "$__rate_interval"),
                 )
             })
             .collect();

@@ -206,6 +206,17 @@ pub(crate) fn num(x: f64) -> String {
     text.strip_suffix('.').unwrap_or(text).to_owned()
 }
 
+/// Quantile `q` of histogram family `name` (`sel`: its `{..}` matchers or nothing) over
+/// `window`, summed `by` the given labels, whatever Prometheus stores: the native histogram
+/// (a scrape of the protobuf page with native histograms enabled, which may keep only it),
+/// `or` the classic `_bucket` series. Where both are stored the native one answers (`or`
+/// keeps the left side's series); where one is, it does.
+pub(crate) fn quantile_expr(q: f64, name: &str, sel: &str, by: &str, window: &str) -> String {
+    format!(
+        "histogram_quantile({q}, sum by ({by}) (rate({name}{sel}[{window}]))) or histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket{sel}[{window}])))"
+    )
+}
+
 /// The share of calls selected by `selector` that missed `objective` over `window`, summed
 /// `by` the given labels, as PromQL on the raw series of family `name`, whose status label
 /// is written as `status` says.
@@ -223,10 +234,13 @@ pub(crate) fn bad_ratio_expr(
             braces(&[selector, &success.bad_matcher()]),
             braces(&[selector]),
         ),
+        // Native first (`histogram_fraction` of the calls up to the threshold), or the classic
+        // bucket at the threshold over the count: right with either or both stored.
         Objective::Latency { threshold, .. } => format!(
-            "(1 - sum by ({by}) (rate({name}_bucket{}[{window}])) / sum by ({by}) (rate({name}_count{}[{window}])))",
-            braces(&[selector, &format!("le=~\"{}\"", le_regex(threshold))]),
-            braces(&[selector]),
+            "((1 - histogram_fraction(0, {t}, sum by ({by}) (rate({name}{all}[{window}])))) or (1 - sum by ({by}) (rate({name}_bucket{le}[{window}])) / sum by ({by}) (rate({name}_count{all}[{window}]))))",
+            t = num(threshold),
+            all = braces(&[selector]),
+            le = braces(&[selector, &format!("le=~\"{}\"", le_regex(threshold))]),
         ),
     }
 }

@@ -141,10 +141,8 @@ fn record_calls(out: &mut String, series: &str, b: &str, groups: &StatusGroups<'
 fn record_latency(out: &mut String, name: &str, by: &str) {
     for (q, label) in [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")] {
         let _ = writeln!(out, "      - record: obs:{name}:{label}_rate5m");
-        let _ = writeln!(
-            out,
-            "        expr: histogram_quantile({q}, sum by ({by}, le) (rate({name}_bucket[5m])))"
-        );
+        let expr = super::promql::quantile_expr(q, name, "", by, "5m");
+        let _ = writeln!(out, "        expr: {expr}");
     }
 }
 

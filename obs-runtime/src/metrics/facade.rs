@@ -16,6 +16,7 @@ use metrics::{
 };
 
 use super::exemplar::{DynExemplars, ExemplarCell, Exemplars};
+use super::native::{NativeSlot, WIDE_TOP, schema_of};
 use super::site::DEFAULT_BUCKETS;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::sync::{read, write};
@@ -200,6 +201,8 @@ struct FacadeHistogram {
     sum: AtomicF64,
     /// One per bound, then `+Inf`: the value's `f64` bits.
     exemplars: DynExemplars,
+    /// When the program's native histograms are on.
+    native: NativeSlot,
 }
 
 impl FacadeHistogram {
@@ -211,6 +214,7 @@ impl FacadeHistogram {
             counts,
             sum: AtomicF64::default(),
             exemplars,
+            native: NativeSlot::new(),
         }
     }
 }
@@ -225,6 +229,9 @@ impl HistogramFn for FacadeHistogram {
         self.counts[i].fetch_add(1, Relaxed);
         self.sum.update(|s| s + value);
         self.exemplars.record(i, value.to_bits());
+        if let Some(schema) = schema_of(i8::MIN) {
+            self.native.record(schema, WIDE_TOP, value, false);
+        }
     }
 }
 
@@ -317,15 +324,19 @@ pub(crate) fn collect(out: &mut Collector) {
                 Some(r.exemplar(f64::from_bits(r.value)))
             })
             .collect();
-        out.family(&name, MetricKind::Histogram, help_of(&name))
-            .histogram_with(
-                &labels_of(key, true),
-                &histogram.bounds,
-                &counts[..n],
-                counts[n],
-                histogram.sum.get(),
-                exemplars,
-            );
+        let family = out.family(&name, MetricKind::Histogram, help_of(&name));
+        family.histogram_with(
+            &labels_of(key, true),
+            &histogram.bounds,
+            &counts[..n],
+            counts[n],
+            histogram.sum.get(),
+            exemplars,
+        );
+        family.with_native(NativeSlot::read(
+            core::iter::once(&histogram.native),
+            schema_of(i8::MIN),
+        ));
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Mutex, RwLock};
 
 use super::catalog::{Metric, Objective};
 use super::labelled::{OVERFLOW, series_limit};
+use super::native::{DURATION_TOP, NativeSlot, schema_of};
 use super::series_map::SeriesMap;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::status::StatusLabel;
@@ -47,6 +48,8 @@ pub(crate) struct Hist {
     buckets: Box<[AtomicU64]>,
     inf: AtomicU64,
     sum_ns: AtomicU64,
+    /// When the program's native histograms are on.
+    native: NativeSlot,
 }
 
 impl SeriesCells for Hist {
@@ -55,6 +58,7 @@ impl SeriesCells for Hist {
             buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
             inf: AtomicU64::new(0),
             sum_ns: AtomicU64::new(0),
+            native: NativeSlot::new(),
         }
     }
 }
@@ -181,6 +185,11 @@ impl LabelFamily<Hist> {
             .map_or(&cells.inf, |i| &cells.buckets[i])
             .fetch_add(1, Relaxed);
         cells.sum_ns.fetch_add(nanos, Relaxed);
+        if let Some(schema) = schema_of(i8::MIN) {
+            #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
+            let seconds = nanos as f64 * 1e-9;
+            cells.native.record(schema, DURATION_TOP, seconds, false);
+        }
     }
 
     fn collect(&'static self, out: &mut Collector) {
@@ -190,6 +199,10 @@ impl LabelFamily<Hist> {
             #[allow(clippy::cast_precision_loss)]
             let sum = cells.sum_ns.load(Relaxed) as f64 / 1e9;
             family.histogram(&labels, self.bounds, &counts, cells.inf.load(Relaxed), sum);
+            family.with_native(NativeSlot::read(
+                core::iter::once(&cells.native),
+                schema_of(i8::MIN),
+            ));
         });
     }
 }

@@ -206,6 +206,7 @@ impl<S: Child, const L: usize> Labelled<S, L> {
         );
         spec.objective = self.spec.objective;
         spec.status = self.spec.status;
+        spec.native = self.spec.native;
         spec
     }
 }

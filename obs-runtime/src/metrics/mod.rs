@@ -11,6 +11,7 @@ pub(crate) mod family;
 pub(crate) mod guard;
 pub(crate) mod labelled;
 mod meta;
+pub(crate) mod native;
 mod process;
 mod series_map;
 mod shard;
@@ -20,7 +21,10 @@ pub use facade::ObsRecorder;
 pub(crate) use facade::{BucketMatch, install as install_recorder};
 pub use labelled::{OVERFLOW, series_limit, set_series_limit};
 pub use meta::FnMeta;
-pub(crate) use process::enable as enable_process_metrics;
+pub use native::{DEFAULT_SCHEMA, MAX_SCHEMA, MIN_SCHEMA};
+pub(crate) use process::{
+    enable as enable_process_metrics, start_unix_nanos as process_start_unix_nanos,
+};
 pub use site::DEFAULT_BUCKETS;
 
 use crate::exposition::Collector;

@@ -30,6 +30,16 @@ pub(crate) fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
+/// When the process started, in Unix nanoseconds, read once: the created timestamp of the
+/// protobuf page's counters and histograms. `None` where `/proc` does not say.
+pub(crate) fn start_unix_nanos() -> Option<u64> {
+    static START: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a positive time
+        read().start_time_seconds.map(|s| (s * 1e9) as u64)
+    })
+}
+
 /// What `/proc` says of this process.
 #[derive(Debug, Default, PartialEq)]
 struct Sample {

@@ -17,6 +17,7 @@ use super::catalog::{Metric, Objective};
 use super::custom::Custom;
 use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
+use super::native::{self, DURATION_TOP, NativeSlot};
 use super::shard::{Sharded, bump, bump_i64};
 use crate::exposition::{Collector, Exemplar, Labels, MetricKind};
 use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, ERROR_SLOT, Status, StatusLabel};
@@ -74,6 +75,8 @@ pub struct Spec {
     pub objective: Option<Objective>,
     /// `status(..)` of the attribute: the status label's name and values.
     pub status: StatusLabel,
+    /// `native(schema = N)` of `#[timed]`, or none (`i8::MIN`): the program's switch decides.
+    pub native: i8,
 }
 
 impl Spec {
@@ -89,7 +92,22 @@ impl Spec {
             labels,
             objective: None,
             status: StatusLabel::DEFAULT,
+            native: i8::MIN,
         }
+    }
+
+    /// Adds `#[timed(native(schema = N))]`: native buckets of `schema` (-4 to 8, which the
+    /// macro checks), whatever the program's switch says.
+    #[must_use]
+    pub const fn with_native(mut self, schema: i8) -> Self {
+        self.native = native::own_schema(Some(schema));
+        self
+    }
+
+    /// The schema of this metric's native buckets, if it keeps them.
+    #[inline]
+    pub(crate) fn native_schema(&self) -> Option<i8> {
+        native::schema_of(self.native)
     }
 
     /// Adds the attribute's objective.
@@ -291,6 +309,8 @@ pub(crate) struct HistCells<const N: usize> {
     inf: AtomicU64,
     sum_ns: AtomicU64,
     exemplars: Exemplars<BucketCells<N>>,
+    /// Allocated by the first call when native histograms are on: 16 bytes until then.
+    native: NativeSlot,
 }
 
 impl<const N: usize> HistCells<N> {
@@ -300,6 +320,7 @@ impl<const N: usize> HistCells<N> {
             inf: AtomicU64::new(0),
             sum_ns: AtomicU64::new(0),
             exemplars: Exemplars::new(),
+            native: NativeSlot::new(),
         }
     }
 }
@@ -397,6 +418,11 @@ impl<const N: usize> HistogramSite<N> {
         bump(count, 1, own);
         bump(&cells.sum_ns, nanos, own);
         cells.exemplars.record(bucket.unwrap_or(N), nanos, own);
+        if let Some(schema) = self.spec.native_schema() {
+            #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
+            let seconds = nanos as f64 * 1e-9;
+            cells.native.record(schema, DURATION_TOP, seconds, own);
+        }
     }
 }
 
@@ -414,12 +440,14 @@ impl<const N: usize> Site for HistogramSite<N> {
 
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
+        let native = self.spec.native_schema();
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
             let shards = || self.cells.iter().map(move |cells| &cells[slot]);
             (
                 self.spec.builtin_status(slot),
                 totals(shards()),
                 bucket_exemplars(shards()),
+                NativeSlot::read(shards().map(|cells| &cells.native), native),
             )
         });
         let custom = self.custom.iter().map(|(status, cells)| {
@@ -427,9 +455,12 @@ impl<const N: usize> Site for HistogramSite<N> {
                 (self.spec.status.name(), status),
                 totals(core::iter::once(cells)),
                 bucket_exemplars(core::iter::once(cells)),
+                NativeSlot::read(core::iter::once(&cells.native), native),
             )
         });
-        for (i, (status, (counts, inf, sum_ns), exemplars)) in builtin.chain(custom).enumerate() {
+        for (i, (status, (counts, inf, sum_ns), exemplars, native)) in
+            builtin.chain(custom).enumerate()
+        {
             if !shown_at_zero(self.meta, i) && inf == 0 && counts.iter().all(|&c| c == 0) {
                 continue;
             }
@@ -437,6 +468,7 @@ impl<const N: usize> Site for HistogramSite<N> {
             let sum = sum_ns as f64 / 1e9;
             let labels = series_labels(self.meta, self.spec.labels, Some(status));
             family.histogram_with(&labels, &self.bounds, &counts, inf, sum, exemplars);
+            family.with_native(native);
         }
     }
 }

@@ -69,20 +69,40 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request<'_>, BadRequest> {
 /// The most media ranges of an `Accept` header that are looked at; the rest are ignored.
 const MAX_MEDIA_RANGES: usize = 32;
 
-/// Whether an `Accept` header prefers OpenMetrics 1.0 text to text format 0.0.4.
+/// The formats of the page a scraper can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PageFormat {
+    /// Text format 0.0.4: the default.
+    Text,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+    /// Delimited `io.prometheus.client.MetricFamily` protobuf messages.
+    Protobuf,
+}
+
+/// Whether an `Accept` header prefers OpenMetrics 1.0 text to text format 0.0.4 (and to
+/// protobuf): see [`page_format`]. For the tests and the fuzz targets' hooks.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn wants_openmetrics(accept: &str) -> bool {
+    page_format(accept) == PageFormat::OpenMetrics
+}
+
+/// The format an `Accept` header prefers.
 ///
 /// Prometheus sends `application/openmetrics-text;version=1.0.0,…;q=0.75,text/plain;
-/// version=0.0.4;q=0.5,*/*;q=0.1`. OpenMetrics is chosen when it is named explicitly
-/// (`application/openmetrics-text`, with `version=1.0.0` or no version) with a weight above 0
-/// and at least that of the best range 0.0.4 text matches (`text/plain` without another
-/// version, `text/*`, `*/*`). A wildcard alone, `text/plain` or a header that does not parse
-/// keep the 0.0.4 page.
-pub(crate) fn wants_openmetrics(accept: &str) -> bool {
-    let (mut openmetrics, mut text) = (0u16, 0u16);
+/// version=0.0.4;q=0.5,*/*;q=0.1`, and with native histograms enabled puts
+/// `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
+/// first. A format is chosen when it is named explicitly with a weight above 0 and at least
+/// that of every format after it in this order: protobuf (only with that `proto` and
+/// `encoding=delimited`), OpenMetrics (`application/openmetrics-text`, with `version=1.0.0`
+/// or no version), then 0.0.4 text (`text/plain` without another version, `text/*`, `*/*`).
+/// A wildcard alone, `text/plain` or a header that does not parse keep the 0.0.4 page.
+pub(crate) fn page_format(accept: &str) -> PageFormat {
+    let (mut protobuf, mut openmetrics, mut text) = (0u16, 0u16, 0u16);
     for range in accept.split(',').take(MAX_MEDIA_RANGES) {
         let mut params = range.split(';');
         let media = params.next().unwrap_or_default().trim();
-        let (mut q, mut version) = (Some(1000), None);
+        let (mut q, mut version, mut proto, mut encoding) = (Some(1000), None, None, None);
         for param in params {
             let Some((key, value)) = param.split_once('=') else {
                 continue;
@@ -92,10 +112,18 @@ pub(crate) fn wants_openmetrics(accept: &str) -> bool {
                 q = weight(value);
             } else if key.eq_ignore_ascii_case("version") {
                 version = Some(value);
+            } else if key.eq_ignore_ascii_case("proto") {
+                proto = Some(value);
+            } else if key.eq_ignore_ascii_case("encoding") {
+                encoding = Some(value);
             }
         }
         let Some(q) = q else { continue };
-        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+        if media.eq_ignore_ascii_case("application/vnd.google.protobuf") {
+            if proto == Some("io.prometheus.client.MetricFamily") && encoding == Some("delimited") {
+                protobuf = protobuf.max(q);
+            }
+        } else if media.eq_ignore_ascii_case("application/openmetrics-text") {
             if version.is_none_or(|v| v == "1.0.0") {
                 openmetrics = openmetrics.max(q);
             }
@@ -106,7 +134,13 @@ pub(crate) fn wants_openmetrics(accept: &str) -> bool {
             text = text.max(q);
         }
     }
-    openmetrics > 0 && openmetrics >= text
+    if protobuf > 0 && protobuf >= openmetrics && protobuf >= text {
+        PageFormat::Protobuf
+    } else if openmetrics > 0 && openmetrics >= text {
+        PageFormat::OpenMetrics
+    } else {
+        PageFormat::Text
+    }
 }
 
 /// An HTTP weight (`0`, `0.5`, `1.000`) in thousandths, or `None` if it is not one.
@@ -212,6 +246,25 @@ mod tests {
         ] {
             assert!(!wants_openmetrics(no), "{no}");
         }
+    }
+
+    #[test]
+    fn protobuf_only_when_asked_for_first_with_its_parameters() {
+        let native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(page_format(native), PageFormat::Protobuf);
+        assert!(!wants_openmetrics(native));
+        for other in [
+            "application/vnd.google.protobuf",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf;proto=other.Message;encoding=delimited",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,*/*",
+        ] {
+            assert_eq!(page_format(other), PageFormat::Text, "{other}");
+        }
+        let second = "application/openmetrics-text,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.9";
+        assert_eq!(page_format(second), PageFormat::OpenMetrics);
     }
 
     #[test]

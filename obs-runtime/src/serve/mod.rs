@@ -10,5 +10,5 @@ mod server;
 pub(crate) use auth::Auth;
 // For the fuzz targets' hooks (`__private::fuzz`).
 #[cfg(fuzzing)]
-pub(crate) use head::{parse_head, wants_openmetrics};
+pub(crate) use head::{PageFormat, page_format, parse_head, wants_openmetrics};
 pub(crate) use server::MetricsServer;

@@ -4,10 +4,10 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 
 use super::auth::Auth;
-use super::head::{Request, wants_openmetrics};
+use super::head::{PageFormat, Request, page_format};
 use super::health::Probe;
-use crate::exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE};
-use crate::page::{render, render_openmetrics};
+use crate::exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE};
+use crate::page::{render, render_openmetrics, render_protobuf};
 
 pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> io::Result<()> {
     let head_only = req.method == "HEAD";
@@ -74,20 +74,13 @@ pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> i
             !head_only,
         );
     }
-    // Only a scraper that asks for OpenMetrics gets it: every other one, today's page.
-    let (page, content_type) = if req.accept.is_some_and(wants_openmetrics) {
-        (render_openmetrics(), OPENMETRICS_CONTENT_TYPE)
-    } else {
-        (render(), CONTENT_TYPE)
+    // Only a scraper that asks for OpenMetrics or protobuf gets it: every other one, today's page.
+    let (page, content_type) = match req.accept.map_or(PageFormat::Text, page_format) {
+        PageFormat::Protobuf => (render_protobuf(), PROTOBUF_CONTENT_TYPE),
+        PageFormat::OpenMetrics => (render_openmetrics().into_bytes(), OPENMETRICS_CONTENT_TYPE),
+        PageFormat::Text => (render().into_bytes(), CONTENT_TYPE),
     };
-    respond(
-        stream,
-        "200 OK",
-        content_type,
-        &[],
-        page.as_bytes(),
-        !head_only,
-    )
+    respond(stream, "200 OK", content_type, &[], &page, !head_only)
 }
 
 pub(super) fn respond(

@@ -43,6 +43,7 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`port`](Builder::port) | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` |
 /// | [`scrape_bearer_token`](Builder::scrape_bearer_token) | `OBS_SCRAPE_BEARER_TOKEN` | none |
 /// | [`scrape_basic_auth`](Builder::scrape_basic_auth) | `OBS_SCRAPE_BASIC_AUTH` (`user:password`) | none |
+/// | [`native_histograms`](Builder::native_histograms) | `OBS_NATIVE_HISTOGRAMS` (`true`, `false`) | `false` |
 /// | write [`rules_yaml`](crate::rules::rules_yaml) to a path | `OBS_EXPORT_RULES` | none |
 /// | write [`dashboard_json`](crate::dashboard::dashboard_json) to a path | `OBS_EXPORT_DASHBOARD` | none |
 /// | [`traces_exporter`](Builder::traces_exporter) | `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`; `OTEL_SDK_DISABLED=true` means `none`) | `otlp` with the `otlp` feature, else `none` |
@@ -106,6 +107,7 @@ pub struct Builder {
     pub(super) process: bool,
     pub(super) auth: Option<Auth>,
     pub(super) series_limit: Option<usize>,
+    pub(super) native: Option<bool>,
     pub(super) buckets: Vec<(BucketMatch, Vec<f64>)>,
     pub(super) env: EnvSource,
     pub(super) traces: TraceSettings,
@@ -154,6 +156,7 @@ impl Builder {
             process: true,
             auth: None,
             series_limit: None,
+            native: None,
             buckets: Vec::new(),
             env: Box::new(|var| std::env::var(var).ok()),
             traces: TraceSettings::default(),
@@ -239,6 +242,25 @@ impl Builder {
     /// ```
     pub fn without_process_metrics(mut self) -> Self {
         self.process = false;
+        self
+    }
+
+    /// Keep a native (exponential) histogram, schema [`DEFAULT_SCHEMA`](crate::DEFAULT_SCHEMA),
+    /// beside the classic buckets of every histogram of the program: `#[timed]`, the HTTP
+    /// layers' and `metrics::histogram!`'s. The protobuf page (what Prometheus asks for with
+    /// native histograms enabled) shows them; the text pages are unchanged. Calls recorded
+    /// before `install` are in the classic buckets only. A `#[timed(native(schema = N))]`
+    /// keeps its own schema either way. Also `OBS_NATIVE_HISTOGRAMS=true`.
+    ///
+    /// ```
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .native_histograms(true)
+    ///     .install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn native_histograms(mut self, on: bool) -> Self {
+        self.native = Some(on);
         self
     }
 

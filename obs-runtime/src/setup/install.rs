@@ -103,27 +103,13 @@ impl Builder {
         if let Some(logs) = &logs {
             super::subscriber::install_global(logs, traces.filter.clone())?;
         }
-        let series_limit = match self.series_limit {
-            Some(limit) => Some(limit),
-            None => self
-                .var("OBS_SERIES_LIMIT")
-                .map(|value| {
-                    value
-                        .trim()
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| Error::InvalidEnv {
-                            var: "OBS_SERIES_LIMIT",
-                            value: value.clone(),
-                            reason: "expected a positive whole number, e.g. 1000".into(),
-                        })
-                })
-                .transpose()?,
-        };
-        if let Some(limit) = series_limit {
+        if let Some(limit) = self.series_limit_setting()? {
             crate::metrics::set_series_limit(limit);
         }
+        let native = native_histograms(self.native, |v| self.var(v))?;
+        crate::metrics::native::set_program_schema(
+            native.then_some(crate::metrics::DEFAULT_SCHEMA),
+        );
         if self.recorder {
             crate::metrics::install_recorder(self.buckets)?;
         }
@@ -148,6 +134,29 @@ impl Builder {
                 exported + dropped
             },
         })
+    }
+}
+
+impl Builder {
+    /// `Builder::series_limit`, else `OBS_SERIES_LIMIT`, else nothing to set.
+    fn series_limit_setting(&self) -> Result<Option<usize>, Error> {
+        if let Some(limit) = self.series_limit {
+            return Ok(Some(limit));
+        }
+        self.var("OBS_SERIES_LIMIT")
+            .map(|value| {
+                value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::InvalidEnv {
+                        var: "OBS_SERIES_LIMIT",
+                        value: value.clone(),
+                        reason: "expected a positive whole number, e.g. 1000".into(),
+                    })
+            })
+            .transpose()
     }
 }
 
@@ -255,4 +264,26 @@ fn check_buckets(matcher: &BucketMatch, bounds: &[f64]) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// `Builder::native_histograms`, else `OBS_NATIVE_HISTOGRAMS`, else off.
+fn native_histograms(
+    set: Option<bool>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<bool, Error> {
+    if let Some(on) = set {
+        return Ok(on);
+    }
+    let Some(value) = var("OBS_NATIVE_HISTOGRAMS") else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::InvalidEnv {
+            var: "OBS_NATIVE_HISTOGRAMS",
+            value,
+            reason: "expected `true` or `false`".into(),
+        }),
+    }
 }

@@ -1,0 +1,360 @@
+//! Native (exponential) histograms: buckets at a fixed relative resolution, no bounds to
+//! choose. Bucket `i` of schema `s` holds the values in `(2^((i-1)/2^s), 2^(i/2^s)]`, as
+//! Prometheus defines them; schema 3 (the default) puts a factor of 2^(1/8) ≈ 1.09 between
+//! bounds, so a quantile read from them is within about 4.4 % of the true value.
+//!
+//! The bucket of a value comes from its bits: the `f64` exponent gives the octave, and for a
+//! positive schema the top `s + 1` bits of the mantissa index a small table ([`Table`]) that
+//! gives the bucket up to one comparison with the next bound. No `log`, no lock; the cells of a
+//! series ([`NativeCells`]) are one allocation, made by its first call.
+//!
+//! Memory is a fixed window of buckets, not a resolution that halves as buckets fill up (as
+//! Prometheus's Go client does): a halving needs every writer to agree on the new layout, which
+//! takes a lock or a compare-and-swap loop per call, and obs's hot path has neither. The window
+//! covers (2^-30, 2^12] seconds (1 ns to 68 minutes, 42 octaves) for durations and
+//! (2^-30, 2^34] for the facade's values of unknown unit: at schema 3 a duration series holds
+//! 336 counters (2,688 bytes) per shard that recorded into it. Values at or below the zero
+//! threshold (2^-30: under the clock's nanosecond, so "too short to resolve") count in the zero
+//! bucket, and so do negative values and NaN (a histogram of durations has none); values above
+//! the window count in its top bucket (the count and sum stay exact).
+
+use core::sync::atomic::{AtomicI8, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use super::shard::bump;
+use crate::exposition::NativeBuckets;
+
+/// The schema of `#[timed(native)]` and of `Builder::native_histograms(true)`.
+pub const DEFAULT_SCHEMA: i8 = 3;
+/// The coarsest schema: a factor of 2^16 between bounds.
+pub const MIN_SCHEMA: i8 = -4;
+/// The finest schema: a factor of 2^(1/256) between bounds.
+pub const MAX_SCHEMA: i8 = 8;
+
+/// Values at or below it count in the zero bucket: 2^-30, just under a nanosecond in seconds.
+/// A power of two, so at every schema it is a bucket bound and the zero bucket overlaps none.
+pub(crate) const ZERO_THRESHOLD: f64 = 1.0 / (1u32 << 30) as f64;
+/// The top of the window of duration histograms (sites, HTTP): 2^12 s, 68 minutes.
+pub(crate) const DURATION_TOP: i32 = 12;
+/// The top of the window of facade histograms, whose unit obs does not know: 2^34.
+pub(crate) const WIDE_TOP: i32 = 34;
+
+const MANTISSA: u64 = (1 << 52) - 1;
+
+/// No schema: native histograms are off.
+const OFF: i8 = i8::MIN;
+
+/// The schema of every histogram that does not choose its own, or [`OFF`]: set by
+/// `Builder::native_histograms` and `OBS_NATIVE_HISTOGRAMS`.
+static PROGRAM: AtomicI8 = AtomicI8::new(OFF);
+
+/// Turns native histograms on (with `schema`) or off for every histogram of the program that
+/// has no schema of its own. Series that already keep native buckets keep them.
+pub(crate) fn set_program_schema(schema: Option<i8>) {
+    PROGRAM.store(schema.unwrap_or(OFF), Relaxed);
+}
+
+/// The schema of a histogram: its own (`own`, [`OFF`] for none), else the program's.
+#[inline]
+pub(crate) fn schema_of(own: i8) -> Option<i8> {
+    let schema = if own == OFF {
+        PROGRAM.load(Relaxed)
+    } else {
+        own
+    };
+    (schema != OFF).then_some(schema)
+}
+
+/// `schema` if it is one Prometheus knows (-4 to 8), for `#[timed(native(schema = N))]`'s
+/// spec: the macro has checked it.
+pub(crate) const fn own_schema(schema: Option<i8>) -> i8 {
+    match schema {
+        Some(s) if s >= MIN_SCHEMA && s <= MAX_SCHEMA => s,
+        _ => OFF,
+    }
+}
+
+/// The bounds of one positive schema `s` within an octave, as mantissa bits.
+pub(crate) struct Table {
+    /// `bounds[j]`: the mantissa of 2^(j/2^s), for `j` in `0..=2^s` (the last is 2^52: 2.0).
+    bounds: Box<[u64]>,
+    /// For each of the 2^(s+1) equal slices of the mantissa, the first `j` whose bound is at
+    /// or above the slice's start. A slice is narrower than the narrowest bucket
+    /// (2^(1/2^s) - 1 > ln 2 / 2^s > 1 / 2^(s+1)), so it holds at most one bound.
+    slices: Box<[u16]>,
+}
+
+impl Table {
+    fn new(schema: i8) -> Self {
+        let n = 1u32 << schema;
+        let bounds: Box<[u64]> = (0..=n)
+            .map(|j| {
+                if j == n {
+                    1 << 52
+                } else {
+                    // exp2 of a multiple of 2^-s; correctly rounded but for glibc's 0.502 ULP
+                    // worst case, which can only move a value equal to a bound.
+                    (f64::from(j) / f64::from(n)).exp2().to_bits() & MANTISSA
+                }
+            })
+            .collect();
+        let shift = 52 - (u32::from(schema.unsigned_abs()) + 1);
+        let slices = (0..2 * n)
+            .map(|slice| {
+                let start = u64::from(slice) << shift;
+                let j = bounds.iter().position(|&b| b >= start).unwrap_or(0);
+                u16::try_from(j).unwrap_or(u16::MAX)
+            })
+            .collect();
+        Table { bounds, slices }
+    }
+
+    /// The table of positive `schema` (1 to 8), built on first use.
+    fn of(schema: i8) -> &'static Table {
+        static TABLES: [OnceLock<Table>; MAX_SCHEMA as usize] =
+            [const { OnceLock::new() }; MAX_SCHEMA as usize];
+        let i = usize::try_from(schema.clamp(1, MAX_SCHEMA) - 1).unwrap_or(0);
+        TABLES[i].get_or_init(|| Table::new(schema.clamp(1, MAX_SCHEMA)))
+    }
+}
+
+/// The bucket of `value` (positive, normal) at `schema`; `table` is [`Table::of`] for a
+/// positive schema.
+#[inline]
+fn index(value: f64, schema: i8, table: Option<&Table>) -> i32 {
+    let bits = value.to_bits();
+    // value = frac × 2^exp with frac in [0.5, 1), as C's frexp: the octave.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // 11 bits
+    let exp = ((bits >> 52) & 0x7ff) as i32 - 1022;
+    let mantissa = bits & MANTISSA;
+    match table {
+        Some(table) if schema > 0 => {
+            let s = u32::from(schema.unsigned_abs());
+            let slice = (mantissa >> (52 - s - 1)) as usize;
+            let mut j = usize::from(table.slices[slice]);
+            if mantissa > table.bounds[j] {
+                j += 1;
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // ≤ 256
+            let j = j as i32;
+            j + ((exp - 1) << s)
+        }
+        _ => {
+            // An exact power of two is the top of the bucket below.
+            let key = if mantissa == 0 { exp - 1 } else { exp };
+            let shift = i32::from(schema).unsigned_abs().min(31);
+            // Rounded up (arithmetic shift: towards -inf, then the +2^shift-1 makes it ceil).
+            (key + (1 << shift) - 1) >> shift
+        }
+    }
+}
+
+/// The native buckets of one series in one shard: the zero bucket and a fixed window.
+pub(crate) struct NativeCells {
+    schema: i8,
+    table: Option<&'static Table>,
+    /// The index of `counts[0]`: the bucket just above the zero threshold.
+    low: i32,
+    zero: AtomicU64,
+    counts: Box<[AtomicU64]>,
+}
+
+impl NativeCells {
+    /// The cells of `schema`, up to 2^`top` (in the series' unit).
+    fn new(schema: i8, top: i32) -> Self {
+        let table = (schema > 0).then(|| Table::of(schema));
+        let low = index(ZERO_THRESHOLD.next_up(), schema, table);
+        let high = index(f64::from(top).exp2(), schema, table);
+        let len = usize::try_from(high - low + 1).unwrap_or(1);
+        NativeCells {
+            schema,
+            table,
+            low,
+            zero: AtomicU64::new(0),
+            counts: (0..len).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Counts `value`. `own`: the calling thread is these cells' only writer.
+    #[inline]
+    fn record(&self, value: f64, own: bool) {
+        if value > ZERO_THRESHOLD {
+            let i = index(value, self.schema, self.table) - self.low;
+            let slot = usize::try_from(i).unwrap_or(0).min(self.counts.len() - 1);
+            bump(&self.counts[slot], 1, own);
+        } else {
+            bump(&self.zero, 1, own);
+        }
+    }
+
+    /// Adds these cells' counts to `into` (of the same schema), allocated on the first.
+    fn add_to(&self, into: &mut Option<(i8, u64, Vec<u64>)>) {
+        let (schema, zero, counts) =
+            into.get_or_insert_with(|| (self.schema, 0, vec![0; self.counts.len()]));
+        if *schema != self.schema || counts.len() != self.counts.len() {
+            return; // recorded before the program's schema changed: left out
+        }
+        *zero = zero.wrapping_add(self.zero.load(Relaxed));
+        for (sum, cell) in counts.iter_mut().zip(self.counts.iter()) {
+            *sum = sum.wrapping_add(cell.load(Relaxed));
+        }
+    }
+}
+
+/// A series' native buckets in one shard, allocated by the first call that records them.
+pub(crate) struct NativeSlot(OnceLock<Box<NativeCells>>);
+
+impl NativeSlot {
+    pub(crate) const fn new() -> Self {
+        NativeSlot(OnceLock::new())
+    }
+
+    /// Counts `value` at `schema` (used if this is the slot's first value), in a window up to
+    /// 2^`top`.
+    #[inline]
+    pub(crate) fn record(&self, schema: i8, top: i32, value: f64, own: bool) {
+        self.0
+            .get_or_init(|| Box::new(NativeCells::new(schema, top)))
+            .record(value, own);
+    }
+
+    /// The buckets of these slots (a series' shards) together; empty buckets of `schema` if
+    /// none recorded yet (a series shown at zero is native from its first scrape, so `rate()`
+    /// has a native sample before the first call), `None` if neither.
+    pub(crate) fn read<'a>(
+        slots: impl Iterator<Item = &'a NativeSlot>,
+        schema: Option<i8>,
+    ) -> Option<NativeBuckets> {
+        let empty = schema.map(|schema| NativeBuckets {
+            schema,
+            zero_threshold: ZERO_THRESHOLD,
+            zero_count: 0,
+            positive: Vec::new(),
+        });
+        let mut sum = None;
+        let mut low = 0;
+        for cells in slots.filter_map(|s| s.0.get()) {
+            low = cells.low;
+            cells.add_to(&mut sum);
+        }
+        let Some((schema, zero_count, counts)) = sum else {
+            return empty;
+        };
+        let positive = counts
+            .into_iter()
+            .zip(low..)
+            .filter(|&(count, _)| count > 0)
+            .map(|(count, i)| (i, count))
+            .collect();
+        Some(NativeBuckets {
+            schema,
+            zero_threshold: ZERO_THRESHOLD,
+            zero_count,
+            positive,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bucket of `value` at `schema`.
+    fn bucket_index(value: f64, schema: i8) -> i32 {
+        index(value, schema, (schema > 0).then(|| Table::of(schema)))
+    }
+
+    /// Prometheus's definition, for a value well inside a bucket: ceil(log2(v) × 2^s).
+    #[allow(clippy::cast_possible_truncation)]
+    fn by_log(value: f64, schema: i8) -> i32 {
+        (value.log2() * f64::from(schema).exp2()).ceil() as i32
+    }
+
+    /// Every bound of every schema -4..8 between 2^-29 and 2^12 is the top of its own bucket
+    /// `i`, the next float above it is in `i + 1`, and the float below it still in `i`; a
+    /// value in the middle of a bucket agrees with the logarithm.
+    #[test]
+    fn boundary_values_land_as_prometheus_defines() {
+        for schema in MIN_SCHEMA..=MAX_SCHEMA {
+            let per_octave = f64::from(schema).exp2();
+            #[allow(clippy::cast_possible_truncation)]
+            let (first, last) = ((-29.0 * per_octave) as i32, (12.0 * per_octave) as i32);
+            for i in first..=last {
+                let bound = (f64::from(i) / per_octave).exp2();
+                assert_eq!(bucket_index(bound, schema), i, "2^({i}/2^{schema})");
+                assert_eq!(
+                    bucket_index(bound.next_up(), schema),
+                    i + 1,
+                    "above {bound}"
+                );
+                assert_eq!(bucket_index(bound.next_down(), schema), i, "below {bound}");
+                let middle = (f64::from(i) / per_octave - 0.5 / per_octave).exp2();
+                assert_eq!(bucket_index(middle, schema), by_log(middle, schema));
+                assert_eq!(by_log(middle, schema), i);
+            }
+        }
+    }
+
+    /// A few pinned by hand, from the definition.
+    #[test]
+    fn pinned_indexes() {
+        let cases: &[(f64, i8, i32)] = &[
+            (1.0, 0, 0),
+            (1.5, 0, 1),
+            (2.0, 0, 1),
+            (2.000_000_1, 0, 2),
+            (0.5, 0, -1),
+            (1.0, -1, 0),
+            (2.0, -1, 1),
+            (4.0, -1, 1),
+            (4.01, -1, 2),
+            (0.25, -1, -1),
+            (0.24, -1, -1),
+            (0.0625, -1, -2),
+            (65_536.0, -4, 1),
+            (65_537.0, -4, 2),
+            (1.0, 3, 0),
+            (1.5, 3, 5), // log2(1.5) × 8 = 4.68
+            (2.0, 3, 8),
+            (0.001, 3, -79), // log2(0.001) × 8 = -79.7
+            (1.0, 8, 0),
+            (2f64.powf(1.0 / 256.0), 8, 1),
+            (100.0, 8, 1701), // log2(100) × 256 = 1700.8
+        ];
+        for &(value, schema, index) in cases {
+            assert_eq!(bucket_index(value, schema), index, "{value} at {schema}");
+        }
+    }
+
+    /// The zero bucket, the window's edges and the memory the issue bounds: a series called
+    /// from 1 µs to 100 s at the default schema holds under 4 KiB.
+    #[test]
+    fn zero_bucket_window_and_memory() {
+        let slot = NativeSlot::new();
+        for value in [0.0, ZERO_THRESHOLD, -1.0, 1e-6, 100.0, 1e9] {
+            slot.record(DEFAULT_SCHEMA, DURATION_TOP, value, true);
+        }
+        let native = NativeSlot::read(core::iter::once(&slot), None).unwrap();
+        let empty = NativeSlot::read(core::iter::once(&NativeSlot::new()), Some(5)).unwrap();
+        assert_eq!(
+            (empty.schema, empty.zero_count, empty.positive.len()),
+            (5, 0, 0)
+        );
+        assert!(NativeSlot::read(core::iter::once(&NativeSlot::new()), None).is_none());
+        assert_eq!((native.schema, native.zero_count), (3, 3));
+        let top = bucket_index(4096.0, 3);
+        assert_eq!(
+            native.positive,
+            [
+                (bucket_index(1e-6, 3), 1),
+                (bucket_index(100.0, 3), 1),
+                (top, 1)
+            ]
+        );
+        let cells = slot.0.get().unwrap();
+        assert_eq!(cells.low, -239);
+        let bytes = core::mem::size_of::<NativeCells>() + cells.counts.len() * 8;
+        assert!(bytes <= 4096, "{bytes} bytes");
+        assert_eq!(cells.counts.len(), 336);
+    }
+}
