@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The runtime's parts in dependency order: each may use only those before it.
-const ORDER: [&str; 11] = [
+const ORDER: [&str; 12] = [
     "leaf",
     "exposition",
     "metrics",
@@ -18,6 +18,7 @@ const ORDER: [&str; 11] = [
     "http",
     "generate",
     "page",
+    "live",
     "serve",
     "setup",
     "lib",

@@ -17,6 +17,7 @@ use std::sync::RwLock;
 
 use super::catalog::Metric;
 use super::meta::FnMeta;
+use super::reading::Reading;
 use super::site::{CounterSite, GaugeSite, HistogramSite, Site, Spec};
 use crate::exposition::Collector;
 use crate::exposition::MetricKind;
@@ -260,6 +261,13 @@ impl<S: Child, const L: usize> Site for Labelled<S, L> {
         let children: Vec<&'static S> = read(&self.children).values().copied().collect();
         for child in children.into_iter().chain(self.overflow.get().copied()) {
             child.collect(out);
+        }
+    }
+
+    fn read(&'static self, out: &mut Reading) {
+        let children: Vec<&'static S> = read(&self.children).values().copied().collect();
+        for child in children.into_iter().chain(self.overflow.get().copied()) {
+            child.read(out);
         }
     }
 

@@ -11,6 +11,7 @@ pub(crate) mod guard;
 pub(crate) mod labelled;
 mod meta;
 mod process;
+pub(crate) mod reading;
 mod shard;
 pub(crate) mod site;
 

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use super::catalog::{Metric, Objective};
 use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
+use super::reading::Reading;
 use super::shard::{Sharded, bump, bump_i64};
 use crate::exposition::{Collector, Exemplar, Labels, MetricKind};
 use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, ERROR_SLOT, Status, StatusLabel};
@@ -30,8 +31,8 @@ use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, ERROR_SLOT, Status, StatusLa
 /// `docs/design.md` ("Default buckets"). obs-macros keeps a copy (it checks
 /// `objective(latency = ..)` against the bounds at compile time); its tests compare the two.
 pub const DEFAULT_BUCKETS: [f64; 22] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// The family of `#[counted]` unless `name = "…"` says otherwise.
@@ -60,6 +61,12 @@ pub trait Site: Sync {
 
     /// The function this site belongs to, and what it records.
     fn describe(&'static self) -> (&'static FnMeta, Metric);
+
+    /// Adds this site's totals to `out`, for the live page (`/obs/`): read by obs's threads,
+    /// never by a call.
+    fn read(&'static self, out: &mut Reading) {
+        let _ = out;
+    }
 }
 
 /// Name, help and static labels of one metric of one function, fixed at compile time.
@@ -320,6 +327,16 @@ impl Site for CounterSite {
         (self.meta, metric)
     }
 
+    fn read(&'static self, out: &mut Reading) {
+        for slot in 0..BUILTIN_COUNT {
+            let value = self.spec.status.slot_value(slot);
+            Reading::add_calls(&mut out.counted, value, self.count(slot));
+        }
+        for (label, cells) in self.custom.iter() {
+            Reading::add_calls(&mut out.counted, label, cells.count.load(Relaxed));
+        }
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Counter, self.spec.help());
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
@@ -475,6 +492,22 @@ impl<const N: usize> Site for HistogramSite<N> {
         )
     }
 
+    fn read(&'static self, out: &mut Reading) {
+        let builtin = (0..BUILTIN_COUNT).map(|slot| {
+            let shards = self.cells.iter().map(move |cells| &cells[slot]);
+            (self.spec.status.slot_value(slot), totals(shards))
+        });
+        let custom = self
+            .custom
+            .iter()
+            .map(|(label, cells)| (label, totals(core::iter::once(cells))));
+        for (value, (counts, inf, _)) in builtin.chain(custom) {
+            let calls = counts.iter().fold(inf, |sum, n| sum.wrapping_add(*n));
+            Reading::add_calls(&mut out.timed, value, calls);
+            out.add_buckets(&self.bounds, &counts, inf);
+        }
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
@@ -543,6 +576,10 @@ impl Site for GaugeSite {
             self.meta,
             self.spec.metric(MetricKind::Gauge, None, Vec::new()),
         )
+    }
+
+    fn read(&'static self, out: &mut Reading) {
+        out.add_in_flight(self.get());
     }
 
     fn collect(&'static self, out: &mut Collector) {
