@@ -379,3 +379,37 @@ fn intern(value: &str) -> &'static str {
     seen.push(v);
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The live page's rows of the HTTP layer: one per route, methods and statuses summed,
+    /// failures by the family's status label.
+    #[test]
+    fn routes_sum_methods_and_statuses() {
+        const DEF: Def = Def {
+            name: "test_live_route_seconds",
+            help: "",
+            labels: &["http_request_method", "http_route", "error_type"],
+            by: &["http_request_method", "http_route"],
+            status: StatusLabel::new("error_type", ["", "_OTHER", "panic", "cancelled", "t", "b"]),
+        };
+        let family = histogram(DEF, &[0.1, 1.0]);
+        family.observe(&["GET", "/orders/{id}", ""], 50_000_000);
+        family.observe(&["POST", "/orders/{id}", "500"], 500_000_000);
+        family.observe(&["GET", "/<script>", ""], 2_000_000_000);
+        let routes: Vec<RouteReading> = read_routes()
+            .into_iter()
+            .filter(|r| r.family == DEF.name)
+            .collect();
+        assert_eq!(routes.len(), 2);
+        let orders = routes.iter().find(|r| r.route == "/orders/{id}").unwrap();
+        let mut calls = orders.reading.timed.clone();
+        calls.sort_unstable();
+        assert_eq!(calls, vec![("", 1), ("500", 1)]);
+        assert_eq!(orders.reading.buckets, vec![1, 1, 0]);
+        let other = routes.iter().find(|r| r.route == "/<script>").unwrap();
+        assert_eq!(other.reading.buckets, vec![0, 0, 1]);
+    }
+}

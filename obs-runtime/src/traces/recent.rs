@@ -6,8 +6,9 @@
 //! among the [`KEPT`] latest failed ones (a span with status error), the [`KEPT`] slowest
 //! (first start to last end), or was touched within [`PENDING_FOR`] (its root may still come,
 //! at most [`MAX_PENDING`] such). Each trace keeps at most [`MAX_SPANS`] spans, each span at
-//! most [`TEXT_BUDGET`] bytes of names, attributes and events: with the overheads, at most
-//! about 7 MB in all, a few KB for typical traces of a few spans.
+//! most [`TEXT_BUDGET`] bytes of names, attributes and events (each field and event counting
+//! its own size too): at most about 1.2 KB a span, 60 KB a trace, 104 traces, about 7 MB in
+//! all; typical traces of a few spans take a few KB.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -143,11 +144,13 @@ fn view(span: &Finished) -> SpanView {
     let mut fields = |list: &[(&'static str, Value)], budget: &mut usize| {
         let mut out = Vec::new();
         for (key, value) in list {
-            if *budget < key.len() {
+            // A field's own size counts too, so that many short fields stay bounded.
+            let cost = key.len() + size_of::<(&str, String)>();
+            if *budget < cost {
                 truncated = true;
                 break;
             }
-            *budget -= key.len();
+            *budget -= cost;
             out.push((*key, within(&text(value), budget, &mut truncated)));
         }
         out
@@ -155,9 +158,10 @@ fn view(span: &Finished) -> SpanView {
     let attributes = fields(&r.fields, &mut budget);
     let mut events = Vec::new();
     for event in &r.events {
-        if budget == 0 {
+        if budget < size_of::<EventView>() {
             break;
         }
+        budget -= size_of::<EventView>();
         let name = within(&event.name, &mut budget, &mut false);
         let fields = fields(&event.fields, &mut budget);
         events.push(EventView {

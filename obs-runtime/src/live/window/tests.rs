@@ -87,3 +87,8 @@ fn a_young_row_counts_its_minute_from_start() {
     assert_eq!((s.calls_1m, s.failures_1m), (4, 1));
     assert_eq!(ratio(s.failures_1m, s.calls_1m), Some(0.25));
 }
+
+#[test]
+fn a_point_is_the_size_the_docs_say() {
+    assert_eq!(size_of::<Point>(), 64);
+}
