@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The runtime's parts in dependency order: each may use only those before it.
-const ORDER: [&str; 11] = [
+const ORDER: [&str; 12] = [
     "leaf",
     "exposition",
     "metrics",
@@ -20,6 +20,7 @@ const ORDER: [&str; 11] = [
     "http",
     "generate",
     "page",
+    "live",
     "serve",
     "setup",
     "lib",

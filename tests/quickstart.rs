@@ -19,40 +19,9 @@ impl Drop for Running {
     }
 }
 
-/// Builds the example with the cargo running this test (a no-op when `cargo test` already
-/// built it) and returns its executable.
-fn example(name: &str) -> std::path::PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args([
-        "build",
-        "--quiet",
-        "--example",
-        name,
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
-    assert!(out.status.success(), "building example {name} failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            l.contains(r#""reason":"compiler-artifact""#) && l.contains(r#""executable":""#)
-        })
-        .find_map(|l| {
-            let start = l.find(r#""executable":""#)? + r#""executable":""#.len();
-            let end = start + l[start..].find('"')?;
-            Some(std::path::PathBuf::from(&l[start..end]))
-        })
-        .unwrap_or_else(|| panic!("cargo printed no executable for example {name}"))
-}
-
 /// Starts the quickstart for `requests` orders on a free port; returns it and its address.
 fn start(requests: u64) -> (Running, SocketAddr) {
-    let mut child = Command::new(example("quickstart"))
+    let mut child = Command::new(common::example("quickstart"))
         .env("OTEL_EXPORTER_PROMETHEUS_PORT", "0")
         .env("QUICKSTART_REQUESTS", requests.to_string())
         .stdout(Stdio::piped())

@@ -1,7 +1,8 @@
-//! Public only for obs's own crates, in three groups:
+//! Public only for obs's own crates, in four groups:
 //!
 //! - at the top, what the attributes' expansion names (`::obs_runtime::__private::Spec`, ...);
 //! - `shared`, the values obs-macros keeps copies of, which its tests compare with these;
+//! - `live`, the live page's renderer for its bench;
 //! - `fuzz`, with `--cfg fuzzing` only (`cargo fuzz` sets it; the stable replay of the
 //!   corpus in CI sets it by hand), the parsers the fuzz targets drive.
 
@@ -33,6 +34,10 @@ pub fn call_once<R, F: FnOnce() -> R>(f: F) -> R {
 pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
     f
 }
+
+/// The live page's rendering, for `benches/live.rs` (a page of many functions timed without
+/// a server).
+pub use crate::live::bench as live;
 
 /// The values obs-macros writes into the expansion from copies of its own (it cannot depend
 /// on this crate): its tests compare each copy with the one here.

@@ -137,7 +137,7 @@
 #![warn(unreachable_pub)]
 
 // The folders, in dependency order (each uses only those above it; docs/design.md has the map):
-// leaves, exposition, metrics, traces, logs, http, generate, page, serve, setup.
+// leaves, exposition, metrics, traces, logs, http, generate, page, live, serve, setup.
 mod autoref;
 mod clock;
 mod current;
@@ -153,6 +153,7 @@ mod generate;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+mod live;
 mod logs;
 mod metrics;
 mod page;

@@ -17,6 +17,11 @@ pub(crate) fn set_service_name(name: Option<String>) {
     *write(&SERVICE_NAME) = name;
 }
 
+/// The service's name, as the latest install set it.
+pub(crate) fn service_name() -> Option<String> {
+    read(&SERVICE_NAME).clone()
+}
+
 /// Renders every instrumented function, and everything recorded through the `metrics` facade
 /// once [`init`](crate::init) has installed its recorder, as Prometheus text format 0.0.4.
 ///

@@ -107,3 +107,34 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         ))),
     }
 }
+
+/// Builds the example with the cargo running this test (a no-op when `cargo test` already
+/// built it) and returns its executable.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args([
+        "build",
+        "--quiet",
+        "--example",
+        name,
+        "--message-format=json",
+    ]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
+    assert!(out.status.success(), "building example {name} failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.contains(r#""reason":"compiler-artifact""#) && l.contains(r#""executable":""#)
+        })
+        .find_map(|l| {
+            let start = l.find(r#""executable":""#)? + r#""executable":""#.len();
+            let end = start + l[start..].find('"')?;
+            Some(std::path::PathBuf::from(&l[start..end]))
+        })
+        .unwrap_or_else(|| panic!("cargo printed no executable for example {name}"))
+}

@@ -122,7 +122,7 @@ pub struct Function {
 
 /// Adds the statuses `meta` declares not to be failures (`not_failure = [..]`) to `metric`'s,
 /// as its status label writes them (a built-in status may be renamed by `status(..)`).
-fn declared_not_failures(meta: &FnMeta, metric: &mut Metric) {
+pub(crate) fn declared_not_failures(meta: &FnMeta, metric: &mut Metric) {
     for name in meta.not_failures() {
         // `Status::custom` of a built-in name is that built-in status.
         let value = metric.status.value(crate::status::Status::custom(name));

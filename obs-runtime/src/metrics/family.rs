@@ -17,6 +17,7 @@ use std::sync::{Mutex, RwLock};
 use super::catalog::{Metric, Objective};
 use super::labelled::{OVERFLOW, series_limit};
 use super::native::{DURATION_TOP, NativeSlot, schema_of};
+use super::reading::Reading;
 use super::series_map::SeriesMap;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::status::StatusLabel;
@@ -275,4 +276,122 @@ pub(crate) fn describe() -> Vec<Metric> {
         all.extend(f.describe(MetricKind::Gauge));
     }
     all
+}
+
+/// One route of one histogram family of the HTTP layer, for the live page.
+#[derive(Clone, Debug)]
+pub(crate) struct RouteReading {
+    /// The family, e.g. `http_server_request_duration_seconds`.
+    pub(crate) family: &'static str,
+    /// `http_route` (or `rpc_service/rpc_method`, or `server_address` for a client).
+    pub(crate) route: String,
+    /// What the catalog says of the family: its status label, objectives, `not_failures`.
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) reading: Reading,
+}
+
+/// The label values that name a route: `http_route`, else the first of the family's `by`
+/// labels that is not the method.
+fn route_of(def: &Def, values: &[Box<str>]) -> String {
+    let value = |name: &str| {
+        def.labels
+            .iter()
+            .position(|l| *l == name)
+            .and_then(|i| values.get(i))
+    };
+    if let Some(route) = value("http_route") {
+        return route.to_string();
+    }
+    let parts: Vec<&str> = def
+        .by
+        .iter()
+        .filter(|l| **l != "http_request_method")
+        .filter_map(|l| value(l).map(|v| &**v))
+        .collect();
+    parts.join("/")
+}
+
+/// Every route of every histogram family, its calls by status and its buckets summed over
+/// methods and statuses.
+pub(crate) fn read_routes() -> Vec<RouteReading> {
+    let mut out: Vec<RouteReading> = Vec::new();
+    let families: Vec<_> = read(&HISTOGRAMS).clone();
+    for f in families {
+        let metrics = f.describe(MetricKind::Histogram);
+        let status = f.def.labels.iter().position(|l| *l == f.def.status.name());
+        for series in f.series.all() {
+            let route = route_of(&f.def, &series.values);
+            let found = out
+                .iter()
+                .position(|r| r.family == f.def.name && r.route == route);
+            let at = found.unwrap_or_else(|| {
+                out.push(RouteReading {
+                    family: f.def.name,
+                    route,
+                    metrics: metrics.clone(),
+                    reading: Reading::default(),
+                });
+                out.len() - 1
+            });
+            let cells = &series.cells;
+            let counts: Vec<u64> = cells.buckets.iter().map(|c| c.load(Relaxed)).collect();
+            let inf = cells.inf.load(Relaxed);
+            let n = counts.iter().fold(inf, |sum, n| sum.wrapping_add(*n));
+            // A status value outlives the page: leaked once per distinct value, which the
+            // series limit bounds.
+            let value = status
+                .and_then(|i| series.values.get(i))
+                .map_or(f.def.status.ok(), |v| intern(v));
+            let reading = &mut out[at].reading;
+            Reading::add_calls(&mut reading.timed, value, n);
+            reading.add_buckets(f.bounds, &counts, inf);
+        }
+    }
+    out
+}
+
+/// The one `&'static str` of each status value seen.
+fn intern(value: &str) -> &'static str {
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut seen = lock(&SEEN);
+    if let Some(v) = seen.iter().find(|v| **v == value) {
+        return v;
+    }
+    let v: &'static str = Box::leak(value.into());
+    seen.push(v);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The live page's rows of the HTTP layer: one per route, methods and statuses summed,
+    /// failures by the family's status label.
+    #[test]
+    fn routes_sum_methods_and_statuses() {
+        const DEF: Def = Def {
+            name: "test_live_route_seconds",
+            help: "",
+            labels: &["http_request_method", "http_route", "error_type"],
+            by: &["http_request_method", "http_route"],
+            status: StatusLabel::new("error_type", ["", "_OTHER", "panic", "cancelled", "t", "b"]),
+        };
+        let family = histogram(DEF, &[0.1, 1.0]);
+        family.observe(&["GET", "/orders/{id}", ""], 50_000_000);
+        family.observe(&["POST", "/orders/{id}", "500"], 500_000_000);
+        family.observe(&["GET", "/<script>", ""], 2_000_000_000);
+        let routes: Vec<RouteReading> = read_routes()
+            .into_iter()
+            .filter(|r| r.family == DEF.name)
+            .collect();
+        assert_eq!(routes.len(), 2);
+        let orders = routes.iter().find(|r| r.route == "/orders/{id}").unwrap();
+        let mut calls = orders.reading.timed.clone();
+        calls.sort_unstable();
+        assert_eq!(calls, vec![("", 1), ("500", 1)]);
+        assert_eq!(orders.reading.buckets, vec![1, 1, 0]);
+        let other = routes.iter().find(|r| r.route == "/<script>").unwrap();
+        assert_eq!(other.reading.buckets, vec![0, 0, 1]);
+    }
 }

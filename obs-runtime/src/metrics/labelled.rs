@@ -14,6 +14,7 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::catalog::Metric;
 use super::meta::FnMeta;
+use super::reading::Reading;
 use super::series_map::{SeriesMap, overflow_values};
 use super::site::{CounterSite, GaugeSite, HistogramSite, Site, Spec};
 use crate::exposition::Collector;
@@ -215,6 +216,12 @@ impl<S: Child, const L: usize> Site for Labelled<S, L> {
     fn collect(&'static self, out: &mut Collector) {
         for child in self.children.all() {
             child.collect(out);
+        }
+    }
+
+    fn read(&'static self, out: &mut Reading) {
+        for child in self.children.all() {
+            child.read(out);
         }
     }
 

@@ -13,6 +13,7 @@ pub(crate) mod labelled;
 mod meta;
 pub(crate) mod native;
 mod process;
+pub(crate) mod reading;
 mod series_map;
 mod shard;
 pub(crate) mod site;

@@ -18,6 +18,7 @@ use super::custom::Custom;
 use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
 use super::native::{self, DURATION_TOP, NativeSlot};
+use super::reading::Reading;
 use super::shard::{Sharded, bump, bump_i64};
 use crate::exposition::{Collector, Exemplar, Labels, MetricKind};
 use crate::status::{ALWAYS_RENDERED, BUILTIN_COUNT, ERROR_SLOT, Status, StatusLabel};
@@ -61,6 +62,12 @@ pub trait Site: Sync {
 
     /// The function this site belongs to, and what it records.
     fn describe(&'static self) -> (&'static FnMeta, Metric);
+
+    /// Adds this site's totals to `out`, for the live page (`/obs/`): read by obs's threads,
+    /// never by a call.
+    fn read(&'static self, out: &mut Reading) {
+        let _ = out;
+    }
 }
 
 /// Name, help and static labels of one metric of one function, fixed at compile time.
@@ -275,6 +282,16 @@ impl Site for CounterSite {
         (self.meta, metric)
     }
 
+    fn read(&'static self, out: &mut Reading) {
+        for slot in 0..BUILTIN_COUNT {
+            let value = self.spec.status.slot_value(slot);
+            Reading::add_calls(&mut out.counted, value, self.count(slot));
+        }
+        for (label, cells) in self.custom.iter() {
+            Reading::add_calls(&mut out.counted, label, cells.count.load(Relaxed));
+        }
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Counter, self.spec.help());
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
@@ -438,6 +455,22 @@ impl<const N: usize> Site for HistogramSite<N> {
         )
     }
 
+    fn read(&'static self, out: &mut Reading) {
+        let builtin = (0..BUILTIN_COUNT).map(|slot| {
+            let shards = self.cells.iter().map(move |cells| &cells[slot]);
+            (self.spec.status.slot_value(slot), totals(shards))
+        });
+        let custom = self
+            .custom
+            .iter()
+            .map(|(label, cells)| (label, totals(core::iter::once(cells))));
+        for (value, (counts, inf, _)) in builtin.chain(custom) {
+            let calls = counts.iter().fold(inf, |sum, n| sum.wrapping_add(*n));
+            Reading::add_calls(&mut out.timed, value, calls);
+            out.add_buckets(&self.bounds, &counts, inf);
+        }
+    }
+
     fn collect(&'static self, out: &mut Collector) {
         let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
         let native = self.spec.native_schema();
@@ -512,6 +545,10 @@ impl Site for GaugeSite {
             self.meta,
             self.spec.metric(MetricKind::Gauge, None, Vec::new()),
         )
+    }
+
+    fn read(&'static self, out: &mut Reading) {
+        out.add_in_flight(self.get());
     }
 
     fn collect(&'static self, out: &mut Collector) {

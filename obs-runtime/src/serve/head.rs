@@ -14,6 +14,8 @@ pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Request<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
+    /// What follows `?` in the target, without a `#` fragment.
+    pub(crate) query: Option<&'a str>,
     pub(crate) authorization: Option<&'a str>,
     /// The first `Accept` header, trimmed.
     pub(crate) accept: Option<&'a str>,
@@ -45,7 +47,11 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request<'_>, BadRequest> {
     {
         return Err(BadRequest::Malformed);
     }
-    let path = target.split(['?', '#']).next().unwrap_or(target);
+    let target = target.split('#').next().unwrap_or(target);
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
     if !path.starts_with('/') {
         return Err(BadRequest::Malformed);
     }
@@ -61,6 +67,7 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Request<'_>, BadRequest> {
     Ok(Request {
         method,
         path,
+        query,
         authorization,
         accept,
     })
@@ -208,6 +215,7 @@ mod tests {
         Request {
             method,
             path,
+            query: None,
             authorization,
             accept: None,
         }
@@ -271,7 +279,17 @@ mod tests {
     fn parses_request_lines() {
         assert_eq!(
             parse_head(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a"),
-            Ok(req("GET", "/metrics", None))
+            Ok(Request {
+                query: Some("x=1"),
+                ..req("GET", "/metrics", None)
+            })
+        );
+        assert_eq!(
+            parse_head(b"GET /obs/?sort=p99&dir=desc#top HTTP/1.1"),
+            Ok(Request {
+                query: Some("sort=p99&dir=desc"),
+                ..req("GET", "/obs/", None)
+            })
         );
         assert_eq!(parse_head(b"HEAD / HTTP/1.0"), Ok(req("HEAD", "/", None)));
         assert_eq!(

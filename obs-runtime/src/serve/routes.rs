@@ -17,8 +17,9 @@ pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> i
         "/obs/dashboard.json" => Some("application/json"),
         _ => None,
     };
-    if req.path != "/metrics" && probe.is_none() && generated.is_none() {
-        let body = b"not found: try /metrics, /health/live, /health/ready, /health/startup, /obs/rules.yml or /obs/dashboard.json\n";
+    let live = live_route(req.path);
+    if req.path != "/metrics" && probe.is_none() && generated.is_none() && live.is_none() {
+        let body = b"not found: try /obs/, /metrics, /health/live, /health/ready, /health/startup, /obs/rules.yml or /obs/dashboard.json\n";
         return respond(stream, "404 Not Found", "text/plain", &[], body, !head_only);
     }
     if req.method != "GET" && !head_only {
@@ -74,6 +75,9 @@ pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> i
             !head_only,
         );
     }
+    if let Some(live) = live {
+        return serve_live(stream, &live, req.query, head_only);
+    }
     // Only a scraper that asks for OpenMetrics or protobuf gets it: every other one, today's page.
     let (page, content_type) = match req.accept.map_or(PageFormat::Text, page_format) {
         PageFormat::Protobuf => (render_protobuf(), PROTOBUF_CONTENT_TYPE),
@@ -81,6 +85,63 @@ pub(super) fn route(stream: &mut TcpStream, req: &Request<'_>, auth: &Auth) -> i
         PageFormat::Text => (render().into_bytes(), CONTENT_TYPE),
     };
     respond(stream, "200 OK", content_type, &[], &page, !head_only)
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// A path of the live page.
+enum Live<'a> {
+    Page,
+    Json,
+    Trace(&'a str),
+}
+
+fn live_route(path: &str) -> Option<Live<'_>> {
+    match path {
+        "/obs" | "/obs/" => Some(Live::Page),
+        "/obs/functions.json" => Some(Live::Json),
+        _ => path.strip_prefix("/obs/trace/").map(Live::Trace),
+    }
+}
+
+/// Answers a path of the live page.
+fn serve_live(
+    stream: &mut TcpStream,
+    live: &Live<'_>,
+    query: Option<&str>,
+    head_only: bool,
+) -> io::Result<()> {
+    let (status, content_type, body) = match *live {
+        Live::Page => ("200 OK", HTML, crate::live::page(query)),
+        Live::Json => ("200 OK", "application/json", crate::live::functions_json()),
+        Live::Trace(id) => match crate::live::trace_page(id) {
+            Some(page) => ("200 OK", HTML, page),
+            None => (
+                "404 Not Found",
+                "text/plain",
+                "no such trace here: the page keeps the latest failed and the slowest \
+                 traces only\n"
+                    .into(),
+            ),
+        },
+    };
+    // The page holds what the program says: no other site may frame it.
+    let headers = [
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    ];
+    respond(
+        stream,
+        status,
+        content_type,
+        &headers,
+        body.as_bytes(),
+        !head_only,
+    )
 }
 
 pub(super) fn respond(

@@ -59,6 +59,7 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`traces_filter`](Builder::traces_filter): which spans are exported | `OBS_TRACES_FILTER` (`target=level,…`) | `info` |
 /// | export queue, batch size, delay, batch timeout | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 2048, 512, 5000, 30 000 |
 /// | [`flush_timeout`](Builder::flush_timeout) | none | 3 s |
+/// | [`trace_url`](Builder::trace_url): where the live page links a trace id | `OBS_TRACE_URL` (`http(s)://…{trace_id}…`) | none |
 /// | [`log_format`](Builder::log_format) | `OBS_LOG_FORMAT` (`text`, `json`, `off`) | `text`, on standard error |
 /// | [`log_filter`](Builder::log_filter) | `RUST_LOG` (`target=level,…`) | `info` |
 ///
@@ -116,6 +117,7 @@ pub struct Builder {
     pub(super) subscriber: bool,
     pub(super) propagators: Option<Vec<Propagator>>,
     pub(super) baggage_attributes: Option<Vec<String>>,
+    pub(super) trace_url: Option<String>,
 }
 
 /// Where unset settings are read from.
@@ -165,6 +167,7 @@ impl Builder {
             subscriber: true,
             propagators: None,
             baggage_attributes: None,
+            trace_url: None,
         }
     }
 
@@ -205,6 +208,23 @@ impl Builder {
     /// `basic_auth` in the scrape config). Also `OBS_SCRAPE_BASIC_AUTH=user:password`.
     pub fn scrape_basic_auth(mut self, user: &str, password: &str) -> Self {
         self.auth = Some(Auth::basic(&format!("{user}:{password}")));
+        self
+    }
+
+    /// Where the live page (`/obs/`) links each trace it shows: an `http://` or `https://`
+    /// URL of the user's trace backend in which `{trace_id}` is replaced by the trace's id,
+    /// e.g. Jaeger's `http://localhost:16686/trace/{trace_id}`. Also `OBS_TRACE_URL`.
+    ///
+    /// ```
+    /// let err = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .trace_url("localhost:16686/trace/")
+    ///     .install()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("Builder::trace_url"));
+    /// ```
+    pub fn trace_url(mut self, url: impl Into<String>) -> Self {
+        self.trace_url = Some(url.into());
         self
     }
 

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::live::SamplerGuard;
 use crate::serve::MetricsServer;
 use crate::traces::TraceGuard;
 
@@ -26,6 +27,8 @@ const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct ObsGuard {
     pub(super) server: Option<MetricsServer>,
+    /// The live page's sampler, while the page is served.
+    pub(super) sampler: Option<SamplerGuard>,
     pub(super) traces: Option<TraceGuard>,
     pub(super) installed: Instant,
     /// Spans exported and dropped, in all, when it was installed.
@@ -53,6 +56,7 @@ impl Drop for ObsGuard {
         // answering (the drop counts included) until it is done.
         drop(self.traces.take());
         drop(self.server.take());
+        drop(self.sampler.take());
         let (exported, dropped) = crate::traces::span_totals();
         let server = serving.map_or_else(
             || "no server".to_owned(),

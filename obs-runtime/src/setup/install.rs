@@ -82,6 +82,7 @@ impl Builder {
             Some(auth) => auth,
             None => self.auth_from_env()?,
         };
+        let trace_url = self.resolve_trace_url()?;
         let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
         let (propagators, baggage_attributes) = self.propagation()?;
         let logs = if self.subscriber {
@@ -125,8 +126,10 @@ impl Builder {
         let server = addr
             .map(|addr| MetricsServer::start(addr, auth))
             .transpose()?;
+        let sampler = server.as_ref().map(|_| live_page(trace_url)).transpose()?;
         Ok(ObsGuard {
             server,
+            sampler,
             traces: trace_guard,
             installed: std::time::Instant::now(),
             spans_before: {
@@ -172,6 +175,26 @@ const EXPORTS: [(&str, Generator); 2] = [
     ),
 ];
 impl Builder {
+    /// The live page's link to a trace backend (`OBS_TRACE_URL`).
+    fn resolve_trace_url(&self) -> Result<Option<String>, Error> {
+        Ok(match (&self.trace_url, self.var("OBS_TRACE_URL")) {
+            (Some(url), _) => {
+                Some(
+                    crate::live::check_trace_url(url).map_err(|reason| Error::InvalidSetting {
+                        setting: "Builder::trace_url",
+                        value: format!("{url:?}"),
+                        reason,
+                    })?,
+                )
+            }
+            (None, Some(value)) => Some(
+                crate::live::check_trace_url(&value)
+                    .map_err(|reason| invalid("OBS_TRACE_URL", &value, reason))?,
+            ),
+            (None, None) => None,
+        })
+    }
+
     fn log_config(&self) -> Result<LogConfig, Error> {
         let format = match self.log_format {
             Some(format) => format,
@@ -220,6 +243,13 @@ impl Builder {
             (None, None) => Ok(Auth::None),
         }
     }
+}
+
+/// Starts what the live page needs when it is served: its sampler, the traces kept.
+fn live_page(trace_url: Option<String>) -> Result<crate::live::SamplerGuard, Error> {
+    crate::live::set_trace_url(trace_url);
+    crate::traces::recent::enable();
+    crate::live::start_sampler()
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {

@@ -360,6 +360,9 @@ impl Worker {
             return;
         }
         let n = len_u64(batch);
+        if super::recent::is_enabled() {
+            super::recent::keep(batch);
+        }
         let timeout = match self.shutdown.deadline() {
             Some(d) => d
                 .saturating_duration_since(Instant::now())
