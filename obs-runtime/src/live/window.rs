@@ -232,7 +232,7 @@ static SAMPLER: Mutex<Option<Sampler>> = Mutex::new(None);
 pub(crate) struct SamplerGuard(());
 
 /// Starts the sampler, or counts one more user of the running one.
-pub(crate) fn start() -> Result<SamplerGuard, crate::Error> {
+pub(crate) fn start() -> Result<SamplerGuard, crate::error::Error> {
     let mut sampler = lock(&SAMPLER);
     if let Some(s) = sampler.as_mut() {
         s.users += 1;
@@ -251,7 +251,7 @@ pub(crate) fn start() -> Result<SamplerGuard, crate::Error> {
                 }
             }
         })
-        .map_err(crate::Error::Thread)?;
+        .map_err(crate::error::Error::Thread)?;
     *sampler = Some(Sampler {
         users: 1,
         stop,
