@@ -155,6 +155,7 @@ mod generate;
 pub mod http;
 mod logs;
 mod metrics;
+mod otlp;
 mod page;
 mod serve;
 mod setup;
@@ -166,6 +167,7 @@ pub use generate::{dashboard, rules};
 pub use logs::{LogFormat, log_layer};
 pub use metrics::catalog;
 pub use metrics::{DEFAULT_BUCKETS, OVERFLOW, ObsRecorder, series_limit, set_series_limit};
+pub use otlp::{OtlpCompression, OtlpProtocol};
 pub use page::{render, render_openmetrics};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
@@ -173,7 +175,7 @@ pub use status::{ErrorStatus, ReturnStatus, Status};
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use traces::propagation;
-pub use traces::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter, trace_layer};
+pub use traces::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter, trace_layer};
 
 /// Counts calls: counter `function_calls_total{function, module, status}`.
 ///
