@@ -105,8 +105,9 @@
 //! [`init`] installs the global `tracing` subscriber: logs on standard error (text or JSON
 //! lines that carry the trace and span ids, [`LogFormat`]) and a trace layer that hands
 //! finished spans to an exporter thread through a bounded queue. With the `otlp` feature the
-//! exporter is OTLP (gRPC or HTTP/protobuf) by default, and the `propagation` module carries
-//! W3C trace context between services; without it, or with `OTEL_TRACES_EXPORTER=console`,
+//! exporter is OTLP (gRPC or HTTP/protobuf, optionally gzipped, retried as the OTLP
+//! specification asks) by default, with the `tls` feature also to `https://` endpoints, and
+//! the `propagation` module carries W3C trace context between services; without it, or with `OTEL_TRACES_EXPORTER=console`,
 //! spans are printed one line each. See [`Builder`] for the variables and the rules when
 //! several installs or another subscriber meet, and [`trace_layer`] and [`log_layer`] for a
 //! subscriber of your own.

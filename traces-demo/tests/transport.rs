@@ -215,6 +215,39 @@ fn a_certificate_of_another_ca_is_refused_and_counted_never_sent_in_plaintext() 
 }
 
 #[test]
+fn grpc_over_tls_with_a_client_certificate_gets_spans_and_a_wrong_ca_is_counted() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pki = Pki::new("grpc");
+    let (cert, key) = pki.issue("grpc-server");
+    let (client_cert, client_key) = pki.issue("grpc-client");
+    let read = |path: &str| std::fs::read_to_string(path).unwrap();
+    let ca = read(&pki.path("ca.pem"));
+    let receiver = Receiver::grpcs(&read(&cert), &read(&key), Some(&ca));
+    assert!(receiver.endpoint().starts_with("https://"));
+    let mut vars = receiver.env();
+    vars.push(("OTEL_EXPORTER_OTLP_CERTIFICATE".into(), pki.path("ca.pem")));
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE".into(), client_cert));
+    vars.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY".into(), client_key));
+    vars.push(("OTEL_EXPORTER_OTLP_COMPRESSION".into(), "gzip".into()));
+    export(vars, &receiver, 200);
+    assert_eq!(receiver.spans().len(), 200);
+
+    let other = Pki::new("grpc-other");
+    let receiver = Receiver::grpcs(&read(&cert), &read(&key), None);
+    let mut vars = receiver.env();
+    vars.push((
+        "OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+        other.path("ca.pem"),
+    ));
+    let before = dropped("tls");
+    export(vars, &receiver, 100);
+    assert_eq!(dropped("tls") - before, 100.0);
+    assert!(receiver.spans().is_empty());
+}
+
+#[test]
 fn unusable_tls_files_are_errors_from_init_that_name_the_variable() {
     let pki = Pki::new("bad-files");
     let garbage = pki.path("garbage.pem");

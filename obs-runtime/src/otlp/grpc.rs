@@ -178,7 +178,12 @@ fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
     {
         let mut next = Some(error);
         while let Some(e) = next {
-            if e.downcast_ref::<rustls::Error>().is_some() {
+            // An `io::Error`'s `source()` skips the error it wraps: look inside it too.
+            let wrapped = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+            if wrapped || e.downcast_ref::<rustls::Error>().is_some() {
                 return true;
             }
             next = e.source();

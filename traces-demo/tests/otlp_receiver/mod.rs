@@ -211,6 +211,23 @@ impl TraceService for Service {
 impl Receiver {
     /// OTLP/gRPC on a free loopback port.
     pub fn grpc() -> Receiver {
+        Receiver::grpc_with(None)
+    }
+
+    /// OTLP/gRPC over TLS: `(certificate, key, client CA)` as PEM; with a client CA, the
+    /// receiver requires a client certificate it signed.
+    pub fn grpcs(cert: &str, key: &str, client_ca: Option<&str>) -> Receiver {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+        if let Some(ca) = client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        let mut receiver = Receiver::grpc_with(Some(tls));
+        receiver.scheme = "https";
+        receiver
+    }
+
+    fn grpc_with(tls: Option<tonic::transport::ServerTlsConfig>) -> Receiver {
         let store = Store::default();
         let service = Service(Arc::clone(&store));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -224,7 +241,11 @@ impl Receiver {
                     tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
                         .unwrap();
                 tx.send(incoming.local_addr().unwrap()).unwrap();
-                tonic::transport::Server::builder()
+                let mut server = tonic::transport::Server::builder();
+                if let Some(tls) = tls {
+                    server = server.tls_config(tls).unwrap();
+                }
+                server
                     .serve_with_incoming(
                         TraceServiceServer::new(service)
                             .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
