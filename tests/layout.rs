@@ -11,8 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The runtime's parts in dependency order: each may use only those before it.
-const ORDER: [&str; 12] = [
+const ORDER: [&str; 13] = [
     "leaf",
+    "otlp",
     "exposition",
     "metrics",
     "traces",

@@ -45,7 +45,7 @@ fn tree(features: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn no_opentelemetry_crate_is_built_and_otlp_adds_only_the_grpc_transport() {
+fn no_opentelemetry_crate_is_built_and_otlp_adds_only_the_transport() {
     let heavy = |name: &str| {
         name.contains("opentelemetry") || ["tonic", "tokio", "hyper", "prost"].contains(&name)
     };
@@ -62,16 +62,35 @@ fn no_opentelemetry_crate_is_built_and_otlp_adds_only_the_grpc_transport() {
     }
     let otel: Vec<_> = on.iter().filter(|n| n.contains("opentelemetry")).collect();
     assert!(otel.is_empty(), "with `otlp`: {otel:?}");
-    // Chosen on purpose: no TLS, no compression, no reqwest.
+    // Chosen on purpose: gzip in pure Rust, no TLS (that is `tls`), no reqwest.
+    assert!(on.iter().any(|n| n == "miniz_oxide"), "{on:?}");
     for name in [
         "rustls",
         "openssl",
         "native-tls",
         "reqwest",
-        "flate2",
         "zstd",
+        "libz-sys",
     ] {
         assert!(!on.iter().any(|n| n == name), "with `otlp`, {name}: {on:?}");
+    }
+    // `tls` is rustls on ring: no aws-lc (cmake and a C toolchain), no OpenSSL.
+    let tls = tree(&["--features", "tls"]);
+    assert!(
+        tls.iter().any(|n| n == "rustls") && tls.iter().any(|n| n == "ring"),
+        "{tls:?}"
+    );
+    for name in [
+        "aws-lc-rs",
+        "aws-lc-sys",
+        "openssl",
+        "openssl-sys",
+        "native-tls",
+    ] {
+        assert!(
+            !tls.iter().any(|n| n == name),
+            "with `tls`, {name}: {tls:?}"
+        );
     }
 }
 

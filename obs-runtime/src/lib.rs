@@ -105,8 +105,9 @@
 //! [`init`] installs the global `tracing` subscriber: logs on standard error (text or JSON
 //! lines that carry the trace and span ids, [`LogFormat`]) and a trace layer that hands
 //! finished spans to an exporter thread through a bounded queue. With the `otlp` feature the
-//! exporter is OTLP (gRPC or HTTP/protobuf) by default, and the `propagation` module carries
-//! W3C trace context between services; without it, or with `OTEL_TRACES_EXPORTER=console`,
+//! exporter is OTLP (gRPC or HTTP/protobuf, optionally gzipped, retried as the OTLP
+//! specification asks) by default, with the `tls` feature also to `https://` endpoints, and
+//! the `propagation` module carries W3C trace context between services; without it, or with `OTEL_TRACES_EXPORTER=console`,
 //! spans are printed one line each. See [`Builder`] for the variables and the rules when
 //! several installs or another subscriber meet, and [`trace_layer`] and [`log_layer`] for a
 //! subscriber of your own.
@@ -156,6 +157,7 @@ pub mod http;
 mod live;
 mod logs;
 mod metrics;
+mod otlp;
 mod page;
 mod serve;
 mod setup;
@@ -170,12 +172,13 @@ pub use metrics::{
     DEFAULT_BUCKETS, DEFAULT_SCHEMA, MAX_SCHEMA, MIN_SCHEMA, OVERFLOW, ObsRecorder, series_limit,
     set_series_limit,
 };
+pub use otlp::{OtlpCompression, OtlpProtocol};
 pub use page::{render, render_openmetrics, render_protobuf};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};
 pub use traces::propagation;
-pub use traces::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter, trace_layer};
+pub use traces::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter, trace_layer};
 
 /// Counts calls: counter `function_calls_total{function, module, status}`.
 ///

@@ -196,3 +196,95 @@ fn a_healthy_collector_gets_every_span() {
     );
     assert_eq!(receiver.spans().len(), 3000);
 }
+
+/// Installs obs exporting to `receiver`, makes `spans` spans, and waits (at most `wait`) for
+/// the receiver to have them before dropping the guard; returns the counts added.
+fn run_until_received(receiver: &otlp_receiver::Receiver, spans: u32, wait: Duration) -> [f64; 4] {
+    let vars = receiver.env();
+    let before = counts();
+    let obs = obs_runtime::Builder::new()
+        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+        .without_server()
+        .log_format(obs_runtime::LogFormat::Off)
+        .flush_timeout(Duration::from_secs(2))
+        .install()
+        .expect("install");
+    for i in 0..spans {
+        assert_eq!(work(i), i);
+    }
+    receiver.wait_for(spans as usize, wait);
+    drop(obs);
+    let now = counts();
+    [
+        now.0 - before.0,
+        now.1 - before.1,
+        now.2 - before.2,
+        now.3 - before.3,
+    ]
+}
+
+#[test]
+fn a_collector_answering_503_with_retry_after_gets_every_span_exactly_once() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let busy = "503 Service Unavailable\r\nRetry-After: 1";
+    let receiver = otlp_receiver::Receiver::http_answering(&[busy, busy, busy]);
+    let start = Instant::now();
+    let added = run_until_received(&receiver, 1000, Duration::from_secs(20));
+    assert_eq!(
+        added,
+        [1000.0, 0.0, 0.0, 0.0],
+        "exported, and nothing dropped"
+    );
+    // Retry-After was honoured: three waits of a second before the fourth attempt.
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let spans = receiver.spans();
+    let mut ids: Vec<_> = spans.iter().map(|s| s.span_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (spans.len(), ids.len()),
+        (1000, 1000),
+        "every span exactly once"
+    );
+    // The refused batch kept its place: the same spans were sent again until accepted.
+    let requests = receiver.requests();
+    assert!(requests[..3].iter().all(|r| r.status.starts_with("503")));
+    assert!(
+        requests[..4]
+            .iter()
+            .all(|r| r.span_ids == requests[0].span_ids)
+    );
+    assert!(
+        requests[3].status.starts_with("200"),
+        "{:?}",
+        requests[3].status
+    );
+}
+
+#[test]
+fn a_collector_answering_400_gets_each_batch_once() {
+    let _turn = IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let refusals = vec!["400 Bad Request"; 100];
+    let receiver = otlp_receiver::Receiver::http_answering(&refusals);
+    let (_, [exported, queue_full, failed, shutdown]) = run(&receiver.endpoint(), 2000, &[]);
+    assert_eq!(
+        (exported, queue_full, failed, shutdown),
+        (0.0, 0.0, 2000.0, 0.0)
+    );
+    // 2000 spans in batches of at most 512: each sent once, none retried.
+    let requests = receiver.requests();
+    let mut ids: Vec<_> = requests.iter().flat_map(|r| r.span_ids.clone()).collect();
+    assert_eq!(ids.len(), 2000, "{} requests", requests.len());
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2000, "no span sent twice");
+    assert!(requests.iter().all(|r| r.span_ids.len() <= 512));
+}

@@ -5,10 +5,11 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::logs::LogFormat;
 use crate::metrics::BucketMatch;
+use crate::otlp::{OtlpCompression, OtlpProtocol};
 use crate::serve::Auth;
 use crate::setup::ObsGuard;
 use crate::traces::propagation::Propagator;
-use crate::traces::{OtlpProtocol, Sampler, TraceSettings, TracesExporter};
+use crate::traces::{Sampler, TraceSettings, TracesExporter};
 
 /// The port of OTel's Prometheus exporter.
 pub const DEFAULT_PORT: u16 = 9464;
@@ -50,7 +51,10 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`otlp_endpoint`](Builder::otlp_endpoint) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`:4317` for gRPC) |
 /// | [`otlp_protocol`](Builder::otlp_protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`) | `http/protobuf` |
 /// | [`otlp_header`](Builder::otlp_header) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`) | none |
-/// | the OTLP client's timeout | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 000 |
+/// | the OTLP client's timeout, per attempt | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 000 |
+/// | [`otlp_compression`](Builder::otlp_compression) | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`, `none`) | `none` |
+/// | [`otlp_certificate`](Builder::otlp_certificate) (feature `tls`) | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file) | the system's roots (`SSL_CERT_FILE` honoured) |
+/// | [`otlp_client_certificate`](Builder::otlp_client_certificate), [`otlp_client_key`](Builder::otlp_client_key) (feature `tls`) | `OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_KEY` | none |
 /// | [`service_name`](Builder::service_name), for traces | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
 /// | [`resource_attribute`](Builder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k=v`) | none |
 /// | [`sampler`](Builder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
@@ -63,10 +67,13 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`log_format`](Builder::log_format) | `OBS_LOG_FORMAT` (`text`, `json`, `off`) | `text`, on standard error |
 /// | [`log_filter`](Builder::log_filter) | `RUST_LOG` (`target=level,…`) | `info` |
 ///
-/// A setting made in code wins over the variable. Empty variables count as unset. The OTLP
-/// client also reads `OTEL_EXPORTER_OTLP_COMPRESSION` (unsupported: obs builds no compression)
-/// and `OTEL_EXPORTER_OTLP_HEADERS` from the process environment by itself; values set through
-/// [`Builder::env`] or in code replace the headers it read.
+/// A setting made in code wins over the variable. Empty variables count as unset.
+///
+/// A batch the collector answers with a retryable error (HTTP 429, 502, 503, 504, gRPC
+/// `UNAVAILABLE` and the others the OTLP specification lists, or no answer) is sent again
+/// with exponential backoff and jitter, or after the server's `Retry-After` / `RetryInfo`,
+/// until `OTEL_BSP_EXPORT_TIMEOUT` has passed since its first attempt; new spans wait in the
+/// queue behind it. Other errors are not retried.
 ///
 /// # Logs and traces
 ///
@@ -348,8 +355,9 @@ impl Builder {
 
     /// Where OTLP spans are sent. A URL without a path is a base: `/v1/traces` is added for
     /// HTTP, as for `OTEL_EXPORTER_OTLP_ENDPOINT`; a URL with a path is used as it is, as
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is. Only `http://`: obs builds no TLS, so send to
-    /// a local collector or agent.
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is. `https://` needs the `tls` feature (without
+    /// it, it is an error, never plaintext); the server is verified against the system's
+    /// roots or [`otlp_certificate`](Builder::otlp_certificate).
     ///
     /// ```
     /// # #[cfg(feature = "otlp")] {
@@ -364,13 +372,13 @@ impl Builder {
     /// # Ok::<(), obs_runtime::Error>(())
     /// ```
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.traces.endpoint = Some(url.into());
+        self.traces.transport.endpoint = Some(url.into());
         self
     }
 
     /// The OTLP transport. Also `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
-        self.traces.protocol = Some(protocol);
+        self.traces.transport.protocol = Some(protocol);
         self
     }
 
@@ -390,7 +398,64 @@ impl Builder {
     /// # Ok::<(), obs_runtime::Error>(())
     /// ```
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.traces.headers.push((name.into(), value.into()));
+        self.traces
+            .transport
+            .headers
+            .push((name.into(), value.into()));
+        self
+    }
+
+    /// Compresses every export: [`OtlpCompression::Gzip`] sends HTTP bodies with
+    /// `Content-Encoding: gzip` and gRPC messages with `grpc-encoding: gzip`. Also
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`, `none`).
+    ///
+    /// ```
+    /// # #[cfg(feature = "otlp")] {
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .otlp_endpoint("http://127.0.0.1:4318")
+    ///     .otlp_compression(obs_runtime::OtlpCompression::Gzip)
+    ///     .flush_timeout(std::time::Duration::from_millis(100))
+    ///     .install()?;
+    /// # }
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn otlp_compression(mut self, compression: OtlpCompression) -> Self {
+        self.traces.transport.compression = Some(compression);
+        self
+    }
+
+    /// The CA certificate (PEM) an `https://` endpoint's certificate must be signed by,
+    /// instead of the system's roots. Also `OTEL_EXPORTER_OTLP_CERTIFICATE` (and
+    /// `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`). Needs the `tls` feature; an unreadable file
+    /// is an error from [`install`](Builder::install).
+    ///
+    /// ```no_run
+    /// let obs = obs_runtime::Builder::new()
+    ///     .otlp_endpoint("https://collector.internal:4318")
+    ///     .otlp_certificate("/etc/ssl/collector-ca.pem")
+    ///     .otlp_client_certificate("/etc/obs/client.pem") // mutual TLS
+    ///     .otlp_client_key("/etc/obs/client.key")
+    ///     .install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn otlp_certificate(mut self, path: impl Into<String>) -> Self {
+        self.traces.transport.certificate = Some(path.into());
+        self
+    }
+
+    /// The client certificate (PEM) for mutual TLS, with
+    /// [`otlp_client_key`](Builder::otlp_client_key). Also
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` (and `OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE`).
+    pub fn otlp_client_certificate(mut self, path: impl Into<String>) -> Self {
+        self.traces.transport.client_certificate = Some(path.into());
+        self
+    }
+
+    /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1). Also
+    /// `OTEL_EXPORTER_OTLP_CLIENT_KEY` (and `OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY`).
+    pub fn otlp_client_key(mut self, path: impl Into<String>) -> Self {
+        self.traces.transport.client_key = Some(path.into());
         self
     }
 

@@ -16,6 +16,8 @@ use std::time::Duration;
 use super::ids::hex;
 use super::pipeline::{Item, Sink};
 use super::record::SpanStatus;
+use crate::otlp::response::Accepted;
+use crate::otlp::retry::Failure;
 
 /// How a span ended, as OpenTelemetry says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +90,7 @@ impl Line {
 pub(crate) struct ConsoleSink;
 
 impl Sink for ConsoleSink {
-    fn export(&mut self, batch: &[Item], _timeout: Duration) -> Result<(), String> {
+    fn export(&mut self, batch: &[Item], _timeout: Duration) -> Result<Accepted, Failure> {
         let mut text = String::with_capacity(batch.len() * 160);
         for item in batch {
             to_line(item).write(&mut text);
@@ -96,7 +98,9 @@ impl Sink for ConsoleSink {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
-            .map_err(|e| e.to_string())
+            .map(|()| Accepted::default())
+            // Standard output that fails now is not going to work again.
+            .map_err(|e| Failure::permanent(e.to_string()))
     }
 
     fn target(&self) -> String {

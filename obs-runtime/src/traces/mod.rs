@@ -25,7 +25,7 @@ pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
 pub(crate) use pipeline::{TraceGuard, any_active as exporting, start_exporter};
 pub(crate) use record::{Fields, FieldsVisitor, Value};
-pub use settings::{DEFAULT_FLUSH_TIMEOUT, OtlpProtocol, Sampler, TracesExporter};
+pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};
 pub(crate) use settings::{TraceConfig, TraceSettings};
 pub use span::{InSpan, Traced};
 pub(crate) use stats::{collect, totals as span_totals};

@@ -9,15 +9,18 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::buffer::{self, BATCH, Finished, GENERATION};
 use super::settings::{Batching, Sampler, TraceConfig, TracesExporter};
 use super::stats::{
-    DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_SHUTDOWN, EVER_ACTIVE, EXPORTED,
+    DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_REJECTED, DROPPED_SHUTDOWN, DROPPED_TLS,
+    EVER_ACTIVE, EXPORTED,
 };
 use crate::error::Error;
+use crate::otlp::response::Accepted;
+use crate::otlp::retry::{Backoff, Failure, FailureKind};
 use crate::sync::{lock, read, write};
 
 /// What the queue carries: batches of closed sampled spans.
@@ -25,8 +28,9 @@ pub(crate) type Item = Finished;
 
 /// Where a worker sends its batches. Built on the worker's own thread.
 pub(crate) trait Sink {
-    /// Sends `batch`, giving up after `timeout`.
-    fn export(&mut self, batch: &[Item], timeout: Duration) -> Result<(), String>;
+    /// Sends `batch`, giving up after `timeout`: what the backend accepted, or why it
+    /// failed and whether to try again.
+    fn export(&mut self, batch: &[Item], timeout: Duration) -> Result<Accepted, Failure>;
     /// Where it sends, for messages.
     fn target(&self) -> String;
 }
@@ -191,6 +195,8 @@ impl Drop for TraceGuard {
         };
         let deadline = Instant::now() + self.flush_timeout;
         *lock(&self.shutdown.deadline) = Some(deadline);
+        // A worker waiting to retry a batch stops waiting past the deadline.
+        self.shutdown.changed.notify_all();
         // Taken out under the write lock if it is the active one: once it is out, no caller
         // can still be using it, and dropping the last reference closes the queue.
         set_active(None, Some(&ours));
@@ -205,11 +211,32 @@ impl Drop for TraceGuard {
 struct Shutdown {
     /// When the guard stops waiting: set when it is dropped.
     deadline: Mutex<Option<Instant>>,
+    /// Signalled when the deadline is set.
+    changed: Condvar,
 }
 
 impl Shutdown {
     fn deadline(&self) -> Option<Instant> {
         *lock(&self.deadline)
+    }
+
+    /// Waits until `at`: `false`, at once, if the deadline comes first (a retry that could
+    /// not happen in time is not waited for).
+    fn wait_until(&self, at: Instant) -> bool {
+        let mut deadline = lock(&self.deadline);
+        loop {
+            if deadline.is_some_and(|d| at >= d) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= at {
+                return true;
+            }
+            deadline = match self.changed.wait_timeout(deadline, at - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
     }
 }
 
@@ -267,6 +294,8 @@ pub(crate) fn start(
                 generation,
                 shutdown: worker_shutdown,
                 failing: false,
+                told_drop: false,
+                told_partial: false,
             }
             .run(&spans);
             lock(&LIVE).retain(|g| *g != generation);
@@ -304,6 +333,10 @@ struct Worker {
     shutdown: Arc<Shutdown>,
     /// The last export failed: the next success is reported.
     failing: bool,
+    /// A dropped batch was logged since the last success.
+    told_drop: bool,
+    /// A partial success was logged (once per pipeline: the collector repeats itself).
+    told_partial: bool,
 }
 
 impl Worker {
@@ -355,6 +388,11 @@ impl Worker {
             .is_some_and(|d| Instant::now() >= d)
     }
 
+    /// Exports one batch, retrying it as the transport says while the batch's export
+    /// timeout (`OTEL_BSP_EXPORT_TIMEOUT`) and the shutdown deadline allow. Meanwhile the
+    /// batch keeps its place: new batches wait in the bounded queue behind it, and what
+    /// overflows the queue is dropped there, by the application's `try_send`, which never
+    /// waits.
     fn export(&mut self, batch: &[Item]) {
         if batch.is_empty() {
             return;
@@ -363,42 +401,89 @@ impl Worker {
         if super::recent::is_enabled() {
             super::recent::keep(batch);
         }
-        let timeout = match self.shutdown.deadline() {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .min(self.batch.export_timeout),
-            None => self.batch.export_timeout,
-        };
-        // A panicking exporter loses its batch, not the thread.
-        let sink = &mut self.sink;
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.export(batch, timeout)))
-                .unwrap_or_else(|_| Err("the exporter panicked".into()));
-        match result {
-            Ok(()) => {
-                EXPORTED.fetch_add(n, Ordering::Relaxed);
-                if self.failing {
-                    self.failing = false;
-                    tracing::info!(
-                        target: "obs_runtime",
-                        "exporting spans to {} works again",
-                        self.sink.target()
-                    );
+        let mut backoff = Backoff::new(self.batch.export_timeout);
+        loop {
+            let timeout = match self.shutdown.deadline() {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(backoff.left()),
+                None => backoff.left(),
+            };
+            // A panicking exporter loses its batch, not the thread.
+            let sink = &mut self.sink;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sink.export(batch, timeout)
+            }))
+            .unwrap_or_else(|_| Err(Failure::permanent("the exporter panicked")));
+            let failure = match result {
+                Ok(accepted) => return self.accepted(n, &accepted),
+                Err(failure) => failure,
+            };
+            if let FailureKind::Retryable { after } = failure.kind
+                && let Some(at) = backoff.next_attempt(after)
+            {
+                self.tell_failure(&failure.reason, true);
+                if self.shutdown.wait_until(at) {
+                    continue;
                 }
             }
-            Err(e) => {
-                DROPPED_EXPORT_FAILED.fetch_add(n, Ordering::Relaxed);
-                if !self.failing {
-                    self.failing = true;
-                    tracing::warn!(
-                        target: "obs_runtime",
-                        "cannot export spans to {}: {e}; spans are dropped until it answers \
-                         (counted in obs_spans_dropped_total)",
-                        self.sink.target()
-                    );
-                }
-            }
+            let dropped = if failure.kind == FailureKind::Tls {
+                &DROPPED_TLS
+            } else {
+                &DROPPED_EXPORT_FAILED
+            };
+            dropped.fetch_add(n, Ordering::Relaxed);
+            self.tell_failure(&failure.reason, false);
+            return;
         }
+    }
+
+    /// Counts an accepted batch: what the collector rejected in it is dropped, and its
+    /// message logged once.
+    fn accepted(&mut self, n: u64, accepted: &Accepted) {
+        let rejected = accepted.rejected.min(n);
+        EXPORTED.fetch_add(n - rejected, Ordering::Relaxed);
+        DROPPED_REJECTED.fetch_add(rejected, Ordering::Relaxed);
+        if (rejected > 0 || accepted.message.is_some()) && !self.told_partial {
+            self.told_partial = true;
+            tracing::warn!(
+                target: "obs_runtime",
+                "{} accepted spans but rejected {rejected} of {n}: {} (rejected spans are \
+                 counted in obs_spans_dropped_total{{reason=\"rejected\"}}; this is logged once)",
+                self.sink.target(),
+                accepted.message.as_deref().unwrap_or("no reason given"),
+            );
+        }
+        if self.failing {
+            self.failing = false;
+            self.told_drop = false;
+            tracing::info!(
+                target: "obs_runtime",
+                "exporting spans to {} works again",
+                self.sink.target()
+            );
+        }
+    }
+
+    /// Logs the first failure of a run of them, and the first batch it drops.
+    fn tell_failure(&mut self, reason: &str, retrying: bool) {
+        if retrying && !self.failing {
+            tracing::warn!(
+                target: "obs_runtime",
+                "cannot export spans to {}: {reason}; retrying with backoff, new spans queue \
+                 behind up to OTEL_BSP_MAX_QUEUE_SIZE",
+                self.sink.target()
+            );
+        } else if !retrying && !self.told_drop {
+            self.told_drop = true;
+            tracing::warn!(
+                target: "obs_runtime",
+                "cannot export spans to {}: {reason}; the batch is dropped, and so are the \
+                 next ones that fail (counted in obs_spans_dropped_total)",
+                self.sink.target()
+            );
+        }
+        self.failing = true;
     }
 }
 

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use tracing_subscriber::filter::Targets;
 
-use crate::env::{Var, count, first, invalid, millis, parse_filter, parse_pairs, setting};
+use crate::env::{Var, count, invalid, millis, parse_filter, parse_pairs, setting};
 use crate::error::Error;
+use crate::otlp::Signal;
+use crate::otlp::settings::{TransportConfig, TransportSettings};
 
 /// Where finished spans go: `OTEL_TRACES_EXPORTER`, or
 /// [`Builder::traces_exporter`](crate::Builder::traces_exporter).
@@ -29,18 +31,6 @@ pub enum TracesExporter {
     Console,
     /// No export: `none`, the default without the `otlp` feature.
     None,
-}
-
-/// The OTLP transport: `OTEL_EXPORTER_OTLP_PROTOCOL`, or
-/// [`Builder::otlp_protocol`](crate::Builder::otlp_protocol).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OtlpProtocol {
-    /// gRPC (`grpc`), usually port 4317.
-    Grpc,
-    /// Protobuf over HTTP (`http/protobuf`), usually port 4318: the default, as the
-    /// specification asks.
-    HttpProtobuf,
 }
 
 /// Which traces are kept: `OTEL_TRACES_SAMPLER` (and `OTEL_TRACES_SAMPLER_ARG` for the ratio),
@@ -112,24 +102,19 @@ impl Sampler {
 #[derive(Clone, Default)]
 pub(crate) struct TraceSettings {
     pub(crate) exporter: Option<TracesExporter>,
-    pub(crate) endpoint: Option<String>,
-    pub(crate) protocol: Option<OtlpProtocol>,
-    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) transport: TransportSettings,
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) sampler: Option<Sampler>,
     pub(crate) flush_timeout: Option<Duration>,
     pub(crate) filter: Option<String>,
 }
 
-/// Header values are credentials: only their names are shown.
+/// Header values are credentials: the transport's `Debug` shows only their names.
 impl std::fmt::Debug for TraceSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("TraceSettings")
             .field("exporter", &self.exporter)
-            .field("endpoint", &self.endpoint)
-            .field("protocol", &self.protocol)
-            .field("header_names", &header_names)
+            .field("transport", &self.transport)
             .field("resource", &self.resource)
             .field("sampler", &self.sampler)
             .field("flush_timeout", &self.flush_timeout)
@@ -155,12 +140,8 @@ pub(crate) struct Batching {
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) struct TraceConfig {
     pub(crate) exporter: TracesExporter,
-    /// The full URL spans are sent to.
-    pub(crate) endpoint: String,
-    pub(crate) protocol: OtlpProtocol,
-    pub(crate) headers: Vec<(String, String)>,
-    /// The transport's own timeout, `OTEL_EXPORTER_OTLP_TIMEOUT`.
-    pub(crate) otlp_timeout: Duration,
+    /// Where and how spans are sent.
+    pub(crate) transport: TransportConfig,
     pub(crate) service_name: String,
     /// Resource attributes other than `service.name`.
     pub(crate) resource: Vec<(String, String)>,
@@ -181,19 +162,6 @@ fn parse_exporter(name: &'static str, value: &str) -> Result<TracesExporter, Err
             "obs exports to one place at a time: otlp, console or none",
         )),
         _ => Err(invalid(name, value, "expected otlp, console or none")),
-    }
-}
-
-fn parse_protocol(name: &'static str, value: &str) -> Result<OtlpProtocol, Error> {
-    match value.trim() {
-        "grpc" => Ok(OtlpProtocol::Grpc),
-        "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
-        "http/json" => Err(invalid(
-            name,
-            value,
-            "http/json is not supported: use grpc or http/protobuf",
-        )),
-        _ => Err(invalid(name, value, "expected grpc or http/protobuf")),
     }
 }
 
@@ -268,22 +236,12 @@ impl TraceConfig {
             });
         }
 
-        let protocol = match settings.protocol {
-            Some(p) => p,
-            None => match first(
-                var,
-                &[
-                    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-                    "OTEL_EXPORTER_OTLP_PROTOCOL",
-                ],
-            ) {
-                Some((name, value)) => parse_protocol(name, &value)?,
-                None => OtlpProtocol::HttpProtobuf,
-            },
-        };
-        let endpoint = Self::endpoint(settings, var, protocol, exporter)?;
-
-        let headers = Self::headers(settings, var)?;
+        let transport = TransportConfig::resolve(
+            Signal::Traces,
+            &settings.transport,
+            var,
+            exporter == TracesExporter::Otlp,
+        )?;
         let (service_name, resource) = Self::resource(settings, var, service_name)?;
         let sampler = match settings.sampler {
             Some(s) => s
@@ -297,16 +255,6 @@ impl TraceConfig {
             delay: millis(var, "OTEL_BSP_SCHEDULE_DELAY", Duration::from_secs(5))?,
             export_timeout: millis(var, "OTEL_BSP_EXPORT_TIMEOUT", Duration::from_secs(30))?,
         };
-        let otlp_timeout = match first(
-            var,
-            &[
-                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-                "OTEL_EXPORTER_OTLP_TIMEOUT",
-            ],
-        ) {
-            None => Duration::from_secs(10),
-            Some((name, _)) => millis(var, name, Duration::from_secs(10))?,
-        };
         let filter = match &settings.filter {
             Some(f) => parse_filter(f).map_err(|why| setting("Builder::traces_filter", f, why))?,
             None => match var("OBS_TRACES_FILTER") {
@@ -316,10 +264,7 @@ impl TraceConfig {
         };
         Ok(TraceConfig {
             exporter,
-            endpoint,
-            protocol,
-            headers,
-            otlp_timeout,
+            transport,
             service_name,
             resource,
             sampler,
@@ -330,42 +275,6 @@ impl TraceConfig {
             flush_timeout: settings.flush_timeout.unwrap_or(DEFAULT_FLUSH_TIMEOUT),
             filter,
         })
-    }
-
-    /// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, then the builder's, which replace the same names.
-    fn headers(settings: &TraceSettings, var: Var<'_>) -> Result<Vec<(String, String)>, Error> {
-        let mut headers = match first(
-            var,
-            &[
-                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-                "OTEL_EXPORTER_OTLP_HEADERS",
-            ],
-        ) {
-            None => Vec::new(),
-            // Headers carry credentials: the value is not repeated in the message.
-            Some((name, value)) => parse_pairs(&value).map_err(|why| {
-                invalid(
-                    name,
-                    "<hidden>",
-                    format!("{why}; expected key=value,key=value (values %-encoded)"),
-                )
-            })?,
-        };
-        for (key, value) in &settings.headers {
-            headers.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
-            headers.push((key.clone(), value.clone()));
-        }
-        for (key, value) in &headers {
-            check_header(key, value).map_err(|why| {
-                if settings.headers.iter().any(|(k, _)| k == key) {
-                    setting("Builder::otlp_header", key, why)
-                } else {
-                    invalid("OTEL_EXPORTER_OTLP_HEADERS", "<hidden>", why)
-                }
-            })?;
-        }
-
-        Ok(headers)
     }
 
     /// The service name and the other resource attributes.
@@ -400,98 +309,6 @@ impl TraceConfig {
 
         Ok((service_name, resource))
     }
-
-    /// The URL spans are posted to: code, then `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (as is),
-    /// then `OTEL_EXPORTER_OTLP_ENDPOINT` (a base: `/v1/traces` is added for HTTP), then the
-    /// protocol's default on localhost.
-    fn endpoint(
-        settings: &TraceSettings,
-        var: Var<'_>,
-        protocol: OtlpProtocol,
-        exporter: TracesExporter,
-    ) -> Result<String, Error> {
-        let http = protocol == OtlpProtocol::HttpProtobuf;
-        let base = |url: &str| {
-            if http {
-                format!("{}/v1/traces", url.trim().trim_end_matches('/'))
-            } else {
-                url.trim().to_owned()
-            }
-        };
-        let (source, url) = if let Some(url) = &settings.endpoint {
-            // In code, a bare `http://host:port` is a base, a URL with a path is used as is.
-            let has_path = url
-                .split_once("://")
-                .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
-            let url = if has_path {
-                url.trim().to_owned()
-            } else {
-                base(url)
-            };
-            (None, url)
-        } else if let Some(url) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            (
-                Some("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-                url.trim().to_owned(),
-            )
-        } else if let Some(url) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            (Some("OTEL_EXPORTER_OTLP_ENDPOINT"), base(&url))
-        } else if http {
-            (None, "http://localhost:4318/v1/traces".to_owned())
-        } else {
-            (None, "http://localhost:4317".to_owned())
-        };
-        if exporter != TracesExporter::Otlp {
-            return Ok(url);
-        }
-        check_endpoint(&url).map_err(|why| match source {
-            Some(name) => invalid(name, var(name).as_deref().unwrap_or(&url), why),
-            None => setting(
-                "Builder::otlp_endpoint",
-                settings.endpoint.as_deref().unwrap_or(&url),
-                why,
-            ),
-        })?;
-        Ok(url)
-    }
-}
-
-/// An endpoint obs can send to: `http://host[:port][/path]`.
-fn check_endpoint(url: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("expected a URL such as http://localhost:4318".into());
-    };
-    match scheme {
-        "http" => {}
-        "https" => {
-            return Err(
-                "https needs TLS, which obs-runtime does not build in: send to a \
-                 local collector over http://, and let it forward over TLS"
-                    .into(),
-            );
-        }
-        _ => return Err(format!("the scheme must be http, not {scheme:?}")),
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() || authority.contains(char::is_whitespace) {
-        return Err("the URL names no host".into());
-    }
-    #[cfg(feature = "otlp")]
-    url.parse::<http::Uri>().map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-fn check_header(key: &str, value: &str) -> Result<(), String> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if key.is_empty() || !key.chars().all(token) {
-        return Err(format!("{key:?} is not a valid header name"));
-    }
-    if value.chars().any(|c| c.is_control() || !c.is_ascii()) {
-        return Err(format!(
-            "the value of {key:?} has characters a header cannot carry"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

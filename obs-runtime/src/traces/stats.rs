@@ -12,6 +12,10 @@ pub(crate) static EXPORTED: AtomicU64 = AtomicU64::new(0);
 pub(crate) static DROPPED_QUEUE_FULL: AtomicU64 = AtomicU64::new(0);
 /// Spans dropped because the backend refused them or did not answer.
 pub(crate) static DROPPED_EXPORT_FAILED: AtomicU64 = AtomicU64::new(0);
+/// Spans the backend accepted a batch of but rejected (an OTLP partial success).
+pub(crate) static DROPPED_REJECTED: AtomicU64 = AtomicU64::new(0);
+/// Spans not sent because the TLS handshake failed (a certificate that does not verify).
+pub(crate) static DROPPED_TLS: AtomicU64 = AtomicU64::new(0);
 /// Spans still queued when the flush timeout ran out.
 pub(crate) static DROPPED_SHUTDOWN: AtomicU64 = AtomicU64::new(0);
 
@@ -20,7 +24,9 @@ pub(crate) fn totals() -> (u64, u64) {
     let dropped = [
         &DROPPED_QUEUE_FULL,
         &DROPPED_EXPORT_FAILED,
+        &DROPPED_REJECTED,
         &DROPPED_SHUTDOWN,
+        &DROPPED_TLS,
     ]
     .iter()
     .map(|c| c.load(Ordering::Relaxed))
@@ -42,14 +48,18 @@ pub(crate) fn collect(out: &mut Collector) {
     let family = out.family(
         "obs_spans_dropped_total",
         MetricKind::Counter,
-        "Finished spans the trace exporter dropped: queue_full (the exporter fell behind), \
-         export_failed (the backend refused or did not answer), shutdown (still queued when \
-         the flush timeout ran out).",
+        "Finished spans the trace exporter dropped: queue_full (the exporter fell behind, or \
+         waits to retry), export_failed (the backend refused, or did not answer within the \
+         retries), rejected (the backend accepted the batch but not these spans), tls (the \
+         backend's certificate did not verify), shutdown (still queued when the flush timeout \
+         ran out).",
     );
     for (reason, count) in [
         ("export_failed", &DROPPED_EXPORT_FAILED),
         ("queue_full", &DROPPED_QUEUE_FULL),
+        ("rejected", &DROPPED_REJECTED),
         ("shutdown", &DROPPED_SHUTDOWN),
+        ("tls", &DROPPED_TLS),
     ] {
         let mut labels = Labels::empty();
         labels.push("reason", reason);

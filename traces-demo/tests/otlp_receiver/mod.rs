@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -159,11 +159,34 @@ fn flatten(batches: &[ResourceSpans]) -> Vec<Span> {
 
 type Store = Arc<Mutex<Vec<ResourceSpans>>>;
 
+/// One OTLP/HTTP request as it arrived.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `Content-Encoding`, empty when none.
+    pub encoding: String,
+    /// The span ids it carried, decoded whatever the answer.
+    pub span_ids: Vec<String>,
+    /// The status line it was answered with.
+    pub status: String,
+}
+
+/// What an HTTP receiver answers and remembers.
+#[derive(Default)]
+struct Http {
+    store: Store,
+    /// Answers to give, in order, before answering `200 OK` to everything: a status line
+    /// and extra header lines, such as `503 Service Unavailable\r\nRetry-After: 1`.
+    script: Mutex<std::collections::VecDeque<String>>,
+    requests: Mutex<Vec<Request>>,
+}
+
 /// A running receiver; it lives until the test process ends.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub protocol: &'static str,
+    pub scheme: &'static str,
     store: Store,
+    http: Option<Arc<Http>>,
 }
 
 #[derive(Clone)]
@@ -188,6 +211,23 @@ impl TraceService for Service {
 impl Receiver {
     /// OTLP/gRPC on a free loopback port.
     pub fn grpc() -> Receiver {
+        Receiver::grpc_with(None)
+    }
+
+    /// OTLP/gRPC over TLS: `(certificate, key, client CA)` as PEM; with a client CA, the
+    /// receiver requires a client certificate it signed.
+    pub fn grpcs(cert: &str, key: &str, client_ca: Option<&str>) -> Receiver {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+        if let Some(ca) = client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        let mut receiver = Receiver::grpc_with(Some(tls));
+        receiver.scheme = "https";
+        receiver
+    }
+
+    fn grpc_with(tls: Option<tonic::transport::ServerTlsConfig>) -> Receiver {
         let store = Store::default();
         let service = Service(Arc::clone(&store));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -201,8 +241,16 @@ impl Receiver {
                     tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
                         .unwrap();
                 tx.send(incoming.local_addr().unwrap()).unwrap();
-                tonic::transport::Server::builder()
-                    .serve_with_incoming(TraceServiceServer::new(service), incoming)
+                let mut server = tonic::transport::Server::builder();
+                if let Some(tls) = tls {
+                    server = server.tls_config(tls).unwrap();
+                }
+                server
+                    .serve_with_incoming(
+                        TraceServiceServer::new(service)
+                            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
+                        incoming,
+                    )
                     .await
                     .unwrap();
             });
@@ -210,31 +258,73 @@ impl Receiver {
         Receiver {
             addr: rx.recv().unwrap(),
             protocol: "grpc",
+            scheme: "http",
             store,
+            http: None,
         }
     }
 
     /// OTLP/HTTP with protobuf bodies on a free loopback port.
     pub fn http() -> Receiver {
-        let store = Store::default();
+        Receiver::http_answering(&[])
+    }
+
+    /// OTLP/HTTP answering `script` in order (a status line, then any header lines), then
+    /// `200 OK`; only requests answered 2xx are stored as received spans.
+    pub fn http_answering(script: &[&str]) -> Receiver {
+        Receiver::serve_http(script, http_connection)
+    }
+
+    /// OTLP/HTTP over TLS with `config` (which may require a client certificate); a
+    /// handshake that fails closes the connection.
+    pub fn https(config: Arc<rustls::ServerConfig>) -> Receiver {
+        let mut receiver = Receiver::serve_http(&[], move |stream, http| {
+            let conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            http_connection(rustls::StreamOwned::new(conn, stream), http);
+        });
+        receiver.scheme = "https";
+        receiver
+    }
+
+    fn serve_http(
+        script: &[&str],
+        serve: impl Fn(TcpStream, &Http) + Send + Sync + 'static,
+    ) -> Receiver {
+        let http = Arc::new(Http {
+            script: Mutex::new(script.iter().map(|s| (*s).to_owned()).collect()),
+            ..Http::default()
+        });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let accept_store = Arc::clone(&store);
+        let shared = Arc::clone(&http);
+        let serve = Arc::new(serve);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let store = Arc::clone(&accept_store);
-                std::thread::spawn(move || http_connection(stream, &store));
+                let http = Arc::clone(&shared);
+                let serve = Arc::clone(&serve);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                std::thread::spawn(move || serve(stream, &http));
             }
         });
         Receiver {
             addr,
             protocol: "http/protobuf",
-            store,
+            scheme: "http",
+            store: Arc::clone(&http.store),
+            http: Some(http),
         }
     }
 
+    /// Every OTLP/HTTP request received, in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.http
+            .as_ref()
+            .map(|h| h.requests.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The environment that points an example at this receiver.
@@ -265,10 +355,8 @@ impl Receiver {
 }
 
 /// Serves OTLP/HTTP requests on one connection until it closes.
-fn http_connection(stream: TcpStream, store: &Store) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
+fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -282,6 +370,7 @@ fn http_connection(stream: TcpStream, store: &Store) {
         let mut length = 0usize;
         let mut chunked = false;
         let mut content_type = String::new();
+        let mut encoding = String::new();
         loop {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -296,6 +385,7 @@ fn http_connection(stream: TcpStream, store: &Store) {
                 "content-length" => length = value.trim().parse().unwrap_or(0),
                 "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
                 "content-type" => value.trim().clone_into(&mut content_type),
+                "content-encoding" => value.trim().clone_into(&mut encoding),
                 _ => {}
             }
         }
@@ -314,16 +404,40 @@ fn http_connection(stream: TcpStream, store: &Store) {
             }
         } else {
             body.resize(length, 0);
-            reader.read_exact(&mut body).unwrap();
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+        }
+        if encoding == "gzip" {
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(body.as_slice())
+                .read_to_end(&mut plain)
+                .unwrap();
+            body = plain;
         }
         let ok = path == "/v1/traces" && content_type == "application/x-protobuf";
-        let status = match ExportTraceServiceRequest::decode(body.as_slice()) {
-            Ok(request) if ok => {
-                store.lock().unwrap().extend(request.resource_spans);
-                "200 OK"
-            }
-            _ => "400 Bad Request",
+        let decoded = ExportTraceServiceRequest::decode(body.as_slice()).ok();
+        let scripted = http.script.lock().unwrap().pop_front();
+        let status = match (&decoded, scripted) {
+            (_, Some(answer)) => answer,
+            (Some(_), None) if ok => "200 OK".to_owned(),
+            _ => "400 Bad Request".to_owned(),
         };
+        let span_ids = decoded
+            .as_ref()
+            .map(|r| flatten(&r.resource_spans))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.span_id)
+            .collect();
+        http.requests.lock().unwrap().push(Request {
+            encoding,
+            span_ids,
+            status: status.clone(),
+        });
+        if let (Some(request), true) = (decoded, status.starts_with('2')) {
+            http.store.lock().unwrap().extend(request.resource_spans);
+        }
         let response = ExportTraceServiceResponse {
             partial_success: None,
         }
@@ -332,7 +446,11 @@ fn http_connection(stream: TcpStream, store: &Store) {
             "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
             response.len()
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&response).is_err() {
+        let writer = reader.get_mut();
+        if writer.write_all(head.as_bytes()).is_err()
+            || writer.write_all(&response).is_err()
+            || writer.flush().is_err()
+        {
             return;
         }
     }

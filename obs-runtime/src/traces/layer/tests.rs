@@ -24,7 +24,11 @@ type Got = Arc<Mutex<Vec<Exported>>>;
 struct Keep(Got);
 
 impl Sink for Keep {
-    fn export(&mut self, batch: &[Item], _timeout: Duration) -> Result<(), String> {
+    fn export(
+        &mut self,
+        batch: &[Item],
+        _timeout: Duration,
+    ) -> Result<crate::otlp::response::Accepted, crate::otlp::retry::Failure> {
         let mut got = self.0.lock().unwrap();
         for s in batch {
             let fields = s.record.fields.iter().map(|(k, _)| *k).collect();
@@ -36,7 +40,7 @@ impl Sink for Keep {
                 fields,
             ));
         }
-        Ok(())
+        Ok(crate::otlp::response::Accepted::default())
     }
 
     fn target(&self) -> String {

@@ -1,52 +1,33 @@
-//! OTLP export (feature `otlp`): the worker encodes each batch as OTLP protobuf itself
-//! ([`encode`]) and sends it over HTTP/1.1 ([`http`]) or gRPC ([`grpc`]).
+//! OTLP export of spans (feature `otlp`): the worker encodes each batch as OTLP protobuf
+//! itself ([`encode`]) and sends it through the transport every signal shares
+//! ([`crate::otlp`]: HTTP/1.1 or gRPC, gzip, TLS).
 //!
 //! No OpenTelemetry SDK is involved: the spans are obs's own records, so an application's own
 //! OpenTelemetry crates, whatever their features, build beside obs's.
 
 mod encode;
-mod grpc;
-mod http;
 
 use std::time::Duration;
 
 use super::console::ConsoleSink;
 use super::pipeline::{self, Item, Sink};
-use super::settings::{OtlpProtocol, TraceConfig, TracesExporter};
+use super::settings::{TraceConfig, TracesExporter};
 use crate::error::Error;
+use crate::otlp::Client;
+use crate::otlp::response::Accepted;
+use crate::otlp::retry::Failure;
 
 /// Builds the sink of a pipeline: runs on the pipeline's worker thread.
 pub(crate) fn build_sink(config: &TraceConfig) -> Result<Box<dyn Sink>, Error> {
     if config.exporter != TracesExporter::Otlp {
         return Ok(Box::new(ConsoleSink));
     }
-    let failed = |reason: String| Error::Exporter {
-        reason: format!(
-            "cannot build the OTLP exporter for {}: {reason}",
-            config.endpoint
-        ),
-    };
-    let transport = match config.protocol {
-        OtlpProtocol::Grpc => Transport::Grpc(
-            grpc::GrpcClient::new(
-                &config.endpoint,
-                &config.headers,
-                config.otlp_timeout,
-                pipeline::mark_exporter_thread,
-            )
-            .map_err(failed)?,
-        ),
-        OtlpProtocol::HttpProtobuf => Transport::Http(
-            http::HttpClient::new(&config.endpoint, &config.headers).map_err(failed)?,
-        ),
-    };
     Ok(Box::new(OtlpSink {
-        transport,
+        client: Client::new(&config.transport, pipeline::mark_exporter_thread)?,
         resource: encode::resource(&resource(config)),
         scope: encode::scope(),
         buf: Vec::new(),
-        otlp_timeout: config.otlp_timeout,
-        target: config.endpoint.clone(),
+        target: config.transport.endpoint.clone(),
     }))
 }
 
@@ -70,36 +51,20 @@ fn resource(config: &TraceConfig) -> Vec<(String, String)> {
     attributes
 }
 
-enum Transport {
-    Http(http::HttpClient),
-    Grpc(grpc::GrpcClient),
-}
-
 struct OtlpSink {
-    transport: Transport,
+    client: Client,
     /// `ResourceSpans.resource` and `ScopeSpans.scope`, encoded once.
     resource: Vec<u8>,
     scope: Vec<u8>,
     /// The request being sent, reused from batch to batch.
     buf: Vec<u8>,
-    /// `OTEL_EXPORTER_OTLP_TIMEOUT`: the most one request may take.
-    otlp_timeout: Duration,
     target: String,
 }
 
 impl Sink for OtlpSink {
-    fn export(&mut self, batch: &[Item], timeout: Duration) -> Result<(), String> {
+    fn export(&mut self, batch: &[Item], timeout: Duration) -> Result<Accepted, Failure> {
         encode::request(&mut self.buf, &self.resource, &self.scope, batch);
-        let timeout = timeout.min(self.otlp_timeout);
-        match &mut self.transport {
-            Transport::Http(client) => client.post(&self.buf, timeout),
-            // tonic takes the request by value: the buffer is handed over and grown anew.
-            Transport::Grpc(client) => {
-                let capacity = self.buf.len();
-                let body = std::mem::replace(&mut self.buf, Vec::with_capacity(capacity));
-                client.export(body, timeout)
-            }
-        }
+        self.client.send(&mut self.buf, timeout)
     }
 
     fn target(&self) -> String {

@@ -53,7 +53,10 @@ fn every_bad_value_names_its_variable() {
 #[test]
 fn header_values_are_never_shown() {
     let settings = TraceSettings {
-        headers: vec![("api-key".into(), "s3cret".into())],
+        transport: TransportSettings {
+            headers: vec![("api-key".into(), "s3cret".into())],
+            ..TransportSettings::default()
+        },
         ..TraceSettings::default()
     };
     let text = format!("{settings:?}");
@@ -88,7 +91,7 @@ fn headers_are_never_repeated_in_errors() {
 #[test]
 fn endpoints_follow_the_specification() {
     let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
-    assert_eq!(c.endpoint, "http://collector:4318/v1/traces");
+    assert_eq!(c.transport.endpoint, "http://collector:4318/v1/traces");
     let c = resolve(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
         (
@@ -97,22 +100,27 @@ fn endpoints_follow_the_specification() {
         ),
     ])
     .unwrap();
-    assert_eq!(c.endpoint, "http://other:9999/custom");
+    assert_eq!(c.transport.endpoint, "http://other:9999/custom");
     let c = resolve(&[
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
     ])
     .unwrap();
-    assert_eq!(c.endpoint, "http://collector:4317");
+    assert_eq!(c.transport.endpoint, "http://collector:4317");
     assert_eq!(
-        resolve(&[]).unwrap().endpoint,
+        resolve(&[]).unwrap().transport.endpoint,
         "http://localhost:4318/v1/traces"
     );
+}
+
+#[cfg(all(feature = "otlp", not(feature = "tls")))]
+#[test]
+fn https_without_the_tls_feature_is_an_error_naming_the_feature() {
     let err = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://x:4318")])
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && err.contains("TLS"),
+        err.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && err.contains("`tls` feature"),
         "{err}"
     );
 }

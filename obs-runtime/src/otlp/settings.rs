@@ -1,0 +1,405 @@
+//! The transport's settings, shared by every signal: endpoint, protocol, headers, timeout,
+//! compression and TLS files, read from `OTEL_EXPORTER_OTLP_{SIGNAL}_*` first, then
+//! `OTEL_EXPORTER_OTLP_*`, as the specification orders them. A setting made in code wins.
+
+use std::time::Duration;
+
+use super::Signal;
+use crate::env::{Var, first, invalid, millis, parse_pairs, setting};
+use crate::error::Error;
+
+/// The OTLP transport: `OTEL_EXPORTER_OTLP_PROTOCOL`, or
+/// [`Builder::otlp_protocol`](crate::Builder::otlp_protocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// gRPC (`grpc`), usually port 4317.
+    Grpc,
+    /// Protobuf over HTTP (`http/protobuf`), usually port 4318: the default, as the
+    /// specification asks.
+    HttpProtobuf,
+}
+
+/// How request bodies are compressed: `OTEL_EXPORTER_OTLP_COMPRESSION`, or
+/// [`Builder::otlp_compression`](crate::Builder::otlp_compression).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpCompression {
+    /// Sent as encoded (`none`): the default.
+    #[default]
+    None,
+    /// gzip (`gzip`): HTTP's `Content-Encoding: gzip`, gRPC's `grpc-encoding: gzip`. Spans
+    /// compress several-fold, which metered backends bill by.
+    Gzip,
+}
+
+/// Transport settings made in code; each unset one is read from the environment.
+#[derive(Clone, Default)]
+pub(crate) struct TransportSettings {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<OtlpProtocol>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) compression: Option<OtlpCompression>,
+    pub(crate) certificate: Option<String>,
+    pub(crate) client_certificate: Option<String>,
+    pub(crate) client_key: Option<String>,
+}
+
+/// Header values are credentials: only their names are shown.
+impl std::fmt::Debug for TransportSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("TransportSettings")
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("header_names", &header_names)
+            .field("compression", &self.compression)
+            .field("certificate", &self.certificate)
+            .field("client_certificate", &self.client_certificate)
+            .field("client_key", &self.client_key)
+            .finish()
+    }
+}
+
+/// A file the TLS set-up reads, with where its path came from (a variable or a method), so
+/// an unreadable file is an error that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PathSetting {
+    pub(crate) source: &'static str,
+    pub(crate) path: String,
+}
+
+/// The files of a TLS connection: a CA to trust instead of the system's roots, and a client
+/// certificate and key for mutual TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) struct TlsFiles {
+    pub(crate) ca: Option<PathSetting>,
+    pub(crate) client_certificate: Option<PathSetting>,
+    pub(crate) client_key: Option<PathSetting>,
+}
+
+/// Everything a client of one signal needs, validated.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) struct TransportConfig {
+    pub(crate) signal: Signal,
+    /// The full URL requests go to.
+    pub(crate) endpoint: String,
+    pub(crate) protocol: OtlpProtocol,
+    pub(crate) headers: Vec<(String, String)>,
+    /// The most one attempt may take: `OTEL_EXPORTER_OTLP_TIMEOUT`.
+    pub(crate) timeout: Duration,
+    pub(crate) compression: OtlpCompression,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) tls: TlsFiles,
+}
+
+/// The variables of each setting for one signal: the signal's own, then the general one.
+struct Names {
+    endpoint: [&'static str; 2],
+    protocol: [&'static str; 2],
+    headers: [&'static str; 2],
+    timeout: [&'static str; 2],
+    compression: [&'static str; 2],
+    certificate: [&'static str; 2],
+    client_certificate: [&'static str; 2],
+    client_key: [&'static str; 2],
+}
+
+macro_rules! names {
+    ($signal:literal) => {
+        Names {
+            endpoint: pair!($signal, "ENDPOINT"),
+            protocol: pair!($signal, "PROTOCOL"),
+            headers: pair!($signal, "HEADERS"),
+            timeout: pair!($signal, "TIMEOUT"),
+            compression: pair!($signal, "COMPRESSION"),
+            certificate: pair!($signal, "CERTIFICATE"),
+            client_certificate: pair!($signal, "CLIENT_CERTIFICATE"),
+            client_key: pair!($signal, "CLIENT_KEY"),
+        }
+    };
+}
+
+macro_rules! pair {
+    ($signal:literal, $setting:literal) => {
+        [
+            concat!("OTEL_EXPORTER_OTLP_", $signal, "_", $setting),
+            concat!("OTEL_EXPORTER_OTLP_", $setting),
+        ]
+    };
+}
+
+impl Signal {
+    /// The variables of this signal's settings.
+    fn names(self) -> &'static Names {
+        const TRACES: Names = names!("TRACES");
+        const METRICS: Names = names!("METRICS");
+        const LOGS: Names = names!("LOGS");
+        match self {
+            Signal::Traces => &TRACES,
+            Signal::Metrics => &METRICS,
+            Signal::Logs => &LOGS,
+        }
+    }
+
+    /// The signal's variable for a setting, then the general one.
+    fn vars(self, pick: fn(&Names) -> [&'static str; 2]) -> [&'static str; 2] {
+        pick(self.names())
+    }
+}
+
+fn parse_protocol(name: &'static str, value: &str) -> Result<OtlpProtocol, Error> {
+    match value.trim() {
+        "grpc" => Ok(OtlpProtocol::Grpc),
+        "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+        "http/json" => Err(invalid(
+            name,
+            value,
+            "http/json is not supported: use grpc or http/protobuf",
+        )),
+        _ => Err(invalid(name, value, "expected grpc or http/protobuf")),
+    }
+}
+
+fn parse_compression(name: &'static str, value: &str) -> Result<OtlpCompression, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "gzip" => Ok(OtlpCompression::Gzip),
+        "none" => Ok(OtlpCompression::None),
+        _ => Err(invalid(name, value, "expected gzip or none")),
+    }
+}
+
+impl TransportConfig {
+    /// Validates `settings` for `signal`, reading every unset one from `var`. `check` is
+    /// false when the signal is not exported over OTLP: the endpoint is then not checked.
+    pub(crate) fn resolve(
+        signal: Signal,
+        settings: &TransportSettings,
+        var: Var<'_>,
+        check: bool,
+    ) -> Result<Self, Error> {
+        let protocol = match settings.protocol {
+            Some(p) => p,
+            None => match first(var, &signal.vars(|n| n.protocol)) {
+                Some((name, value)) => parse_protocol(name, &value)?,
+                None => OtlpProtocol::HttpProtobuf,
+            },
+        };
+        let endpoint = endpoint(signal, settings, var, protocol, check)?;
+        let headers = headers(signal, settings, var)?;
+        let timeout = match first(var, &signal.vars(|n| n.timeout)) {
+            None => Duration::from_secs(10),
+            Some((name, _)) => millis(var, name, Duration::from_secs(10))?,
+        };
+        let compression = match settings.compression {
+            Some(c) => c,
+            None => match first(var, &signal.vars(|n| n.compression)) {
+                Some((name, value)) => parse_compression(name, &value)?,
+                None => OtlpCompression::None,
+            },
+        };
+        let file = |code: &Option<String>, method: &'static str, pick: fn(&Names) -> _| match code {
+            Some(path) => Some(PathSetting {
+                source: method,
+                path: path.clone(),
+            }),
+            None => first(var, &signal.vars(pick)).map(|(source, path)| PathSetting {
+                source,
+                path: path.trim().to_owned(),
+            }),
+        };
+        let tls = TlsFiles {
+            ca: file(&settings.certificate, "Builder::otlp_certificate", |n| {
+                n.certificate
+            }),
+            client_certificate: file(
+                &settings.client_certificate,
+                "Builder::otlp_client_certificate",
+                |n| n.client_certificate,
+            ),
+            client_key: file(&settings.client_key, "Builder::otlp_client_key", |n| {
+                n.client_key
+            }),
+        };
+        if check {
+            check_tls(&endpoint, &tls)?;
+        }
+        Ok(TransportConfig {
+            signal,
+            endpoint,
+            protocol,
+            headers,
+            timeout,
+            compression,
+            tls,
+        })
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_({SIGNAL}_)HEADERS`, then the builder's, which replace the same names.
+fn headers(
+    signal: Signal,
+    settings: &TransportSettings,
+    var: Var<'_>,
+) -> Result<Vec<(String, String)>, Error> {
+    let from_env = first(var, &signal.vars(|n| n.headers));
+    let mut headers = match &from_env {
+        None => Vec::new(),
+        // Headers carry credentials: the value is not repeated in the message.
+        Some((name, value)) => parse_pairs(value).map_err(|why| {
+            invalid(
+                name,
+                "<hidden>",
+                format!("{why}; expected key=value,key=value (values %-encoded)"),
+            )
+        })?,
+    };
+    for (key, value) in &settings.headers {
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+        headers.push((key.clone(), value.clone()));
+    }
+    for (key, value) in &headers {
+        check_header(key, value).map_err(|why| {
+            if settings.headers.iter().any(|(k, _)| k == key) {
+                setting("Builder::otlp_header", key, why)
+            } else {
+                let name = from_env
+                    .as_ref()
+                    .map_or("OTEL_EXPORTER_OTLP_HEADERS", |e| e.0);
+                invalid(name, "<hidden>", why)
+            }
+        })?;
+    }
+    Ok(headers)
+}
+
+/// The URL requests are posted to: code, then `OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT` (as
+/// is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (a base: `/v1/{signal}` is added for HTTP), then
+/// the protocol's default on localhost.
+fn endpoint(
+    signal: Signal,
+    settings: &TransportSettings,
+    var: Var<'_>,
+    protocol: OtlpProtocol,
+    check: bool,
+) -> Result<String, Error> {
+    let http = protocol == OtlpProtocol::HttpProtobuf;
+    let base = |url: &str| {
+        if http {
+            format!("{}{}", url.trim().trim_end_matches('/'), signal.http_path())
+        } else {
+            url.trim().to_owned()
+        }
+    };
+    let [own, general] = signal.vars(|n| n.endpoint);
+    let (source, url) = if let Some(url) = &settings.endpoint {
+        // In code, a bare `http://host:port` is a base, a URL with a path is used as is.
+        let has_path = url
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
+        let url = if has_path {
+            url.trim().to_owned()
+        } else {
+            base(url)
+        };
+        (None, url)
+    } else if let Some(url) = var(own) {
+        (Some(own), url.trim().to_owned())
+    } else if let Some(url) = var(general) {
+        (Some(general), base(&url))
+    } else if http {
+        (None, format!("http://localhost:4318{}", signal.http_path()))
+    } else {
+        (None, "http://localhost:4317".to_owned())
+    };
+    if !check {
+        return Ok(url);
+    }
+    check_endpoint(&url).map_err(|why| match source {
+        Some(name) => invalid(name, var(name).as_deref().unwrap_or(&url), why),
+        None => setting(
+            "Builder::otlp_endpoint",
+            settings.endpoint.as_deref().unwrap_or(&url),
+            why,
+        ),
+    })?;
+    Ok(url)
+}
+
+/// An endpoint obs can send to: `http://host[:port][/path]`, or `https://` with the `tls`
+/// feature.
+fn check_endpoint(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("expected a URL such as http://localhost:4318".into());
+    };
+    match scheme {
+        "http" => {}
+        "https" if cfg!(feature = "tls") => {}
+        "https" => {
+            return Err(
+                "https needs TLS, and obs-runtime was built without its `tls` feature: enable \
+                 it (obs-runtime = { features = [\"otlp\", \"tls\"] }), or send to a local \
+                 collector over http:// and let it forward over TLS"
+                    .into(),
+            );
+        }
+        _ => return Err(format!("the scheme must be http or https, not {scheme:?}")),
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains(char::is_whitespace) {
+        return Err("the URL names no host".into());
+    }
+    #[cfg(feature = "otlp")]
+    url.parse::<http::Uri>().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// TLS files only mean something for an `https://` endpoint, and a key goes with a
+/// certificate: anything else is a mistake better told at start than found in the traces.
+fn check_tls(endpoint: &str, tls: &TlsFiles) -> Result<(), Error> {
+    let fail = |file: &PathSetting, why: &str| {
+        Err(if file.source.starts_with("Builder::") {
+            setting(file.source, &file.path, why)
+        } else {
+            invalid(file.source, &file.path, why)
+        })
+    };
+    let files = [&tls.ca, &tls.client_certificate, &tls.client_key];
+    if let Some(file) = files.into_iter().flatten().next()
+        && !endpoint.starts_with("https://")
+    {
+        return fail(
+            file,
+            &format!(
+                "TLS files are used only for an https:// endpoint, and the endpoint is \
+                 {endpoint}: use https://, or unset it"
+            ),
+        );
+    }
+    match (&tls.client_certificate, &tls.client_key) {
+        (Some(cert), None) => fail(
+            cert,
+            "a client certificate needs its key: set OTEL_EXPORTER_OTLP_CLIENT_KEY too",
+        ),
+        (None, Some(key)) => fail(
+            key,
+            "a client key needs its certificate: set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE too",
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn check_header(key: &str, value: &str) -> Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if key.is_empty() || !key.chars().all(token) {
+        return Err(format!("{key:?} is not a valid header name"));
+    }
+    if value.chars().any(|c| c.is_control() || !c.is_ascii()) {
+        return Err(format!(
+            "the value of {key:?} has characters a header cannot carry"
+        ));
+    }
+    Ok(())
+}
