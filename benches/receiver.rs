@@ -115,6 +115,7 @@ fn serve(conn: TcpStream, counts: &Counts) {
         let mut length = 0usize;
         let mut chunked = false;
         let mut close = false;
+        let mut gzip = false;
         loop {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -132,6 +133,8 @@ fn serve(conn: TcpStream, counts: &Counts) {
                     chunked = value.eq_ignore_ascii_case("chunked");
                 } else if name.eq_ignore_ascii_case("connection") {
                     close = value.eq_ignore_ascii_case("close");
+                } else if name.eq_ignore_ascii_case("content-encoding") {
+                    gzip = value.eq_ignore_ascii_case("gzip");
                 }
             }
         }
@@ -144,6 +147,14 @@ fn serve(conn: TcpStream, counts: &Counts) {
         };
         if !read {
             return;
+        }
+        if gzip {
+            // `OTEL_EXPORTER_OTLP_COMPRESSION=gzip`: the spans are counted in the plain body.
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(body.as_slice())
+                .read_to_end(&mut plain)
+                .expect("a gzip body");
+            body = plain;
         }
         let answer: &[u8] = if post {
             let spans = count_spans(&body).expect("an ExportTraceServiceRequest");

@@ -158,6 +158,8 @@ fn obs_to(
         .without_process_metrics()
         .env(move |var| match (var, queue) {
             ("OTEL_BSP_MAX_QUEUE_SIZE", Some(n)) => Some(n.to_string()),
+            // `OTEL_EXPORTER_OTLP_COMPRESSION=gzip cargo bench …` measures gzip.
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", _) => std::env::var(var).ok(),
             _ => None,
         })
         .service_name("obs-benches")

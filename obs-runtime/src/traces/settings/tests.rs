@@ -141,3 +141,48 @@ fn resource_attributes_are_decoded_and_service_name_taken_out() {
         vec![("deployment.environment.name".into(), "prod".into())]
     );
 }
+
+#[test]
+fn compression_is_read_per_signal_first_and_a_bad_value_names_its_variable() {
+    use crate::otlp::OtlpCompression;
+    let c = resolve(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")]).unwrap();
+    assert_eq!(c.transport.compression, OtlpCompression::Gzip);
+    let c = resolve(&[
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+    ])
+    .unwrap();
+    assert_eq!(c.transport.compression, OtlpCompression::None);
+    for var in [
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    ] {
+        let err = resolve(&[(var, "brotli")]).unwrap_err().to_string();
+        assert!(err.contains(var) && err.contains("gzip"), "{err}");
+    }
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn tls_files_need_an_https_endpoint_and_a_key_its_certificate() {
+    let err = resolve(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && err.contains("https://"),
+        "{err}"
+    );
+    let err = resolve(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/client.key"),
+    ])
+    .unwrap_err()
+    .to_string();
+    // Without `tls`, the https:// endpoint is the error; with it, the lonely key.
+    let var = if cfg!(feature = "tls") {
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"
+    } else {
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    };
+    assert!(err.contains(var), "{err}");
+}
