@@ -31,6 +31,13 @@ pub fn timed(x: u64) -> u64 {
     work(x)
 }
 
+/// `#[timed]` keeping a native histogram (schema 3) beside its buckets.
+#[timed(native)]
+#[inline(never)]
+pub fn timed_native(x: u64) -> u64 {
+    work(x)
+}
+
 #[in_flight]
 #[inline(never)]
 pub fn in_flight(x: u64) -> u64 {

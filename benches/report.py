@@ -464,6 +464,10 @@ if scrape:
         f"{scrape.get('obs_page_bytes', '–')} | {scrape.get('obs_sample_lines', '–')} |"
     )
     out(
+        f"| `obs_runtime::render_protobuf()` | {scrape.get('obs_protobuf_ms', '–')} | "
+        f"{scrape.get('obs_protobuf_bytes', '–')} | – |"
+    )
+    out(
         f"| prometheus-client `encode` | {scrape.get('prometheus_client_encode_ms', '–')} | "
         f"{scrape.get('prometheus_client_page_bytes', '–')} | "
         f"{scrape.get('prometheus_client_sample_lines', '–')} |"
@@ -474,6 +478,12 @@ if scrape:
         "render of 10,000 functions no slower than prometheus-client",
         f"{o} ms vs {p} ms",
         None if None in (o, p) else float(o) <= float(p),
+    )
+    b = scrape.get("obs_protobuf_ms")
+    target(
+        "protobuf page of 10,000 functions no slower than the 0.0.4 text page",
+        f"{b} ms vs {o} ms",
+        None if None in (o, b) else float(b) <= float(o),
     )
 
 compile_path = os.path.join(OUT, "compile.txt")

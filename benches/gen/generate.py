@@ -2,8 +2,8 @@
 """Generates the crates the scale benches build; nothing generated is committed.
 
     generate.py scrape  OUT_DIR [N]   crate with N (10,000) `#[counted] #[timed]` functions whose
-                                      binary renders obs's page and encodes the same series with
-                                      prometheus-client, and prints both times
+                                      binary renders obs's page (text and protobuf) and encodes
+                                      the same series with prometheus-client, and prints the times
     generate.py compile OUT_DIR [N]   four crates of N (1,000) functions: `plain` (no attribute),
                                       `tracing` (`#[tracing::instrument]`), `traced` (obs's
                                       `#[traced]`, the same job) and `obs` (`#[traced]
@@ -102,6 +102,14 @@ fn main() {
             start.elapsed()
         })
         .collect();
+    let protobuf = obs_runtime::render_protobuf();
+    let protobuf_times = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(obs_runtime::render_protobuf());
+            start.elapsed()
+        })
+        .collect();
 
     let mut registry = Registry::default();
     let calls = Family::<Labels, Counter>::default();
@@ -138,6 +146,8 @@ fn main() {
     println!("obs_render_ms {:.3}", median(obs_times));
     println!("obs_page_bytes {}", page.len());
     println!("obs_sample_lines {obs_series}");
+    println!("obs_protobuf_ms {:.3}", median(protobuf_times));
+    println!("obs_protobuf_bytes {}", protobuf.len());
     println!("prometheus_client_encode_ms {:.3}", median(peer_times));
     println!("prometheus_client_page_bytes {}", peer_page.len());
     println!("prometheus_client_sample_lines {peer_series}");

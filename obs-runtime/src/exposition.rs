@@ -372,6 +372,9 @@ pub struct Collector {
     families: BTreeMap<String, Family>,
     /// Series whose family name is taken by another type, kept apart and reported.
     misfit: Family,
+    /// Whether the page shows native buckets (the protobuf page): the text pages skip reading
+    /// them.
+    native: bool,
 }
 
 impl Default for Collector {
@@ -386,7 +389,21 @@ impl Collector {
         Collector {
             families: BTreeMap::new(),
             misfit: Family::new(MetricKind::Gauge),
+            native: false,
         }
+    }
+
+    /// An empty page that shows native buckets: the protobuf page.
+    pub(crate) fn with_native() -> Self {
+        Collector {
+            native: true,
+            ..Self::new()
+        }
+    }
+
+    /// Whether the parts should read their native buckets for this page.
+    pub(crate) fn wants_native(&self) -> bool {
+        self.native
     }
 
     /// The family `name` of type `kind`. `help` is used if the family has none yet; an empty

@@ -72,7 +72,7 @@ pub fn render_openmetrics() -> String {
 /// beside their classic ones; counters and histograms carry their exemplars and the process's
 /// start as their created timestamp.
 pub fn render_protobuf() -> Vec<u8> {
-    collect().finish_protobuf(started_unix_nanos())
+    collect_into(Collector::with_native()).finish_protobuf(started_unix_nanos())
 }
 
 /// When every series started from zero: the process's start (Linux), else the first reading
@@ -84,7 +84,11 @@ fn started_unix_nanos() -> u64 {
 
 /// Everything the page shows, gathered.
 fn collect() -> Collector {
-    let mut out = Collector::new();
+    collect_into(Collector::new())
+}
+
+/// Everything the page shows, gathered into `out`.
+fn collect_into(mut out: Collector) -> Collector {
     crate::metrics::collect(&mut out);
     crate::traces::collect(&mut out);
     target_info(&mut out);

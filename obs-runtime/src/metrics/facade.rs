@@ -314,6 +314,7 @@ pub(crate) fn collect(out: &mut Collector) {
         out.family(&name, MetricKind::Gauge, help_of(&name))
             .gauge(&labels_of(key, false), gauge.0.get());
     }
+    let wanted = out.wants_native();
     for (key, histogram) in read(&REGISTRY.histograms).iter() {
         let name = sanitize_name(key.name());
         let n = histogram.bounds.len();
@@ -333,10 +334,10 @@ pub(crate) fn collect(out: &mut Collector) {
             histogram.sum.get(),
             exemplars,
         );
-        family.with_native(NativeSlot::read(
-            core::iter::once(&histogram.native),
-            schema_of(i8::MIN),
-        ));
+        if wanted {
+            let native = NativeSlot::read(core::iter::once(&histogram.native), schema_of(i8::MIN));
+            family.with_native(native);
+        }
     }
 }
 

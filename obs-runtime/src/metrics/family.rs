@@ -194,16 +194,17 @@ impl LabelFamily<Hist> {
     }
 
     fn collect(&'static self, out: &mut Collector) {
+        let wanted = out.wants_native();
         let family = out.family(self.def.name, MetricKind::Histogram, self.def.help);
         self.each(|labels, cells| {
             let counts: Vec<u64> = cells.buckets.iter().map(|c| c.load(Relaxed)).collect();
             #[allow(clippy::cast_precision_loss)]
             let sum = cells.sum_ns.load(Relaxed) as f64 / 1e9;
             family.histogram(&labels, self.bounds, &counts, cells.inf.load(Relaxed), sum);
-            family.with_native(NativeSlot::read(
-                core::iter::once(&cells.native),
-                schema_of(i8::MIN),
-            ));
+            if wanted {
+                let native = NativeSlot::read(core::iter::once(&cells.native), schema_of(i8::MIN));
+                family.with_native(native);
+            }
         });
     }
 }

@@ -74,38 +74,41 @@ pub(crate) const fn own_schema(schema: Option<i8>) -> i8 {
     }
 }
 
-/// The bounds of one positive schema `s` within an octave, as mantissa bits.
+/// The most bounds an octave has: 2^8, at schema 8, plus the octave's top.
+const MAX_BOUNDS: usize = (1 << MAX_SCHEMA) + 1;
+
+/// The bounds of one positive schema `s` within an octave, as mantissa bits. Arrays in the
+/// struct, not boxes: the hot path reaches a bound in one load from the table, not two
+/// (measured: see docs/design.md, "Native histograms").
 pub(crate) struct Table {
     /// `bounds[j]`: the mantissa of 2^(j/2^s), for `j` in `0..=2^s` (the last is 2^52: 2.0).
-    bounds: Box<[u64]>,
+    bounds: [u64; MAX_BOUNDS],
     /// For each of the 2^(s+1) equal slices of the mantissa, the first `j` whose bound is at
     /// or above the slice's start. A slice is narrower than the narrowest bucket
     /// (2^(1/2^s) - 1 > ln 2 / 2^s > 1 / 2^(s+1)), so it holds at most one bound.
-    slices: Box<[u16]>,
+    slices: [u16; 2 << MAX_SCHEMA],
 }
 
 impl Table {
     fn new(schema: i8) -> Self {
         let n = 1u32 << schema;
-        let bounds: Box<[u64]> = (0..=n)
-            .map(|j| {
-                if j == n {
-                    1 << 52
-                } else {
-                    // exp2 of a multiple of 2^-s; correctly rounded but for glibc's 0.502 ULP
-                    // worst case, which can only move a value equal to a bound.
-                    (f64::from(j) / f64::from(n)).exp2().to_bits() & MANTISSA
-                }
-            })
-            .collect();
+        let mut bounds = [u64::MAX; MAX_BOUNDS];
+        for (j, bound) in (0..=n).zip(bounds.iter_mut()) {
+            *bound = if j == n {
+                1 << 52
+            } else {
+                // exp2 of a multiple of 2^-s; correctly rounded but for glibc's 0.502 ULP
+                // worst case, which can only move a value equal to a bound.
+                (f64::from(j) / f64::from(n)).exp2().to_bits() & MANTISSA
+            };
+        }
         let shift = 52 - (u32::from(schema.unsigned_abs()) + 1);
-        let slices = (0..2 * n)
-            .map(|slice| {
-                let start = u64::from(slice) << shift;
-                let j = bounds.iter().position(|&b| b >= start).unwrap_or(0);
-                u16::try_from(j).unwrap_or(u16::MAX)
-            })
-            .collect();
+        let mut slices = [0u16; 2 << MAX_SCHEMA];
+        for (slice, first) in (0..2 * n).zip(slices.iter_mut()) {
+            let start = u64::from(slice) << shift;
+            let j = bounds.iter().position(|&b| b >= start).unwrap_or(0);
+            *first = u16::try_from(j).unwrap_or(u16::MAX);
+        }
         Table { bounds, slices }
     }
 
@@ -130,9 +133,10 @@ fn index(value: f64, schema: i8, table: Option<&Table>) -> i32 {
     match table {
         Some(table) if schema > 0 => {
             let s = u32::from(schema.unsigned_abs());
-            let slice = (mantissa >> (52 - s - 1)) as usize;
-            let mut j = usize::from(table.slices[slice]);
-            if mantissa > table.bounds[j] {
+            // Below 2^(s+1) ≤ 512 and 2^s + 1 ≤ 257: the masks only spare the bounds checks.
+            let slice = (mantissa >> (52 - s - 1)) as usize & ((2 << MAX_SCHEMA) - 1);
+            let mut j = usize::from(table.slices[slice]) & 0x1ff;
+            if mantissa > table.bounds[j.min(MAX_BOUNDS - 1)] {
                 j += 1;
             }
             #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // ≤ 256

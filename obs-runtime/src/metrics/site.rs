@@ -472,15 +472,20 @@ impl<const N: usize> Site for HistogramSite<N> {
     }
 
     fn collect(&'static self, out: &mut Collector) {
-        let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
+        // Read only for the protobuf page: the text pages do not show them.
+        let wanted = out.wants_native();
         let native = self.spec.native_schema();
+        let read = |slots: &mut dyn Iterator<Item = &NativeSlot>| {
+            wanted.then(|| NativeSlot::read(slots, native)).flatten()
+        };
+        let family = out.family(self.spec.name, MetricKind::Histogram, self.spec.help());
         let builtin = (0..BUILTIN_COUNT).map(|slot| {
             let shards = || self.cells.iter().map(move |cells| &cells[slot]);
             (
                 self.spec.builtin_status(slot),
                 totals(shards()),
                 bucket_exemplars(shards()),
-                NativeSlot::read(shards().map(|cells| &cells.native), native),
+                read(&mut shards().map(|cells| &cells.native)),
             )
         });
         let custom = self.custom.iter().map(|(status, cells)| {
@@ -488,7 +493,7 @@ impl<const N: usize> Site for HistogramSite<N> {
                 (self.spec.status.name(), status),
                 totals(core::iter::once(cells)),
                 bucket_exemplars(core::iter::once(cells)),
-                NativeSlot::read(core::iter::once(&cells.native), native),
+                read(&mut core::iter::once(&cells.native)),
             )
         });
         for (i, (status, (counts, inf, sum_ns), exemplars, native)) in

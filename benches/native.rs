@@ -1,0 +1,92 @@
+//! What native histograms cost, in one run:
+//!
+//! ```text
+//! cargo bench -p obs-benches --bench native
+//! ```
+//!
+//! - `native/call/{bare,obs_timed,obs_timed_native}`: a call of the same small body, bare,
+//!   with `#[timed]` (22 classic buckets) and with `#[timed(native)]` (the same plus a native
+//!   histogram of schema 3). The issue's target: native ≤ `#[timed]` + 3 ns.
+//! - `native/page/{text,openmetrics,protobuf}`: the whole page of this binary, whose 1,000
+//!   `#[counted] #[timed(native)]` functions (below) were each called once with `ok` and once
+//!   with `error`, in each format. The target: protobuf no slower than text. (The 10,000-function
+//!   page is timed by `benches/gen/generate.py scrape`, in `BENCHMARKS.md`.)
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use obs_benches as b;
+
+/// Ten functions per module, a module per digit: 10 × 10 × 10 = 1,000 functions, told apart
+/// by their `module` label.
+macro_rules! ten_fns {
+    ($($f:ident)*) => {
+        $(
+            #[obs_runtime::counted]
+            #[obs_runtime::timed(native)]
+            pub(crate) fn $f(x: u64) -> Result<u64, u64> {
+                if x % 2 == 0 { Ok(x) } else { Err(x) }
+            }
+        )*
+        pub(crate) fn call_all() {
+            $( let _ = $f(0); let _ = $f(1); )*
+        }
+    };
+}
+
+macro_rules! ten_mods {
+    ($body:ident; $($m:ident)*) => {
+        $( pub(crate) mod $m { $body!(); } )*
+        pub(crate) fn call_all() { $( $m::call_all(); )* }
+    };
+}
+
+macro_rules! leaf {
+    () => {
+        ten_fns!(f0 f1 f2 f3 f4 f5 f6 f7 f8 f9);
+    };
+}
+
+macro_rules! middle {
+    () => {
+        ten_mods!(leaf; a0 a1 a2 a3 a4 a5 a6 a7 a8 a9);
+    };
+}
+
+mod many {
+    ten_mods!(middle; b0 b1 b2 b3 b4 b5 b6 b7 b8 b9);
+}
+
+fn native(c: &mut Criterion) {
+    let mut group = c.benchmark_group("native/call");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("bare", |bench| bench.iter(|| b::bare(black_box(7))));
+    group.bench_function("obs_timed", |bench| bench.iter(|| b::timed(black_box(7))));
+    group.bench_function("obs_timed_native", |bench| {
+        bench.iter(|| b::timed_native(black_box(7)));
+    });
+    group.finish();
+
+    many::call_all();
+    let text = obs_runtime::render();
+    let protobuf = obs_runtime::render_protobuf();
+    println!(
+        "page of {} functions: text {} bytes, protobuf {} bytes",
+        text.matches("function_calls_total{").count() / 2,
+        text.len(),
+        protobuf.len()
+    );
+    let mut group = c.benchmark_group("native/page");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("text", |bench| bench.iter(obs_runtime::render));
+    group.bench_function("openmetrics", |bench| {
+        bench.iter(obs_runtime::render_openmetrics);
+    });
+    group.bench_function("protobuf", |bench| bench.iter(obs_runtime::render_protobuf));
+    group.finish();
+}
+
+criterion_group!(benches, native);
+criterion_main!(benches);
