@@ -78,14 +78,38 @@ pub(crate) fn foot(out: &mut String) {
     out.push_str("</body></html>\n");
 }
 
+/// Appends `x,y`: by hand, as `write!` of two small integers cost more than the rest of a
+/// chart.
+fn point(out: &mut String, x: usize, y: u32) {
+    fn digits(out: &mut String, mut n: usize) {
+        let mut buf = [0u8; 20];
+        let mut at = buf.len();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend(buf[at..].iter().map(|&b| char::from(b)));
+    }
+    digits(out, x);
+    out.push(',');
+    digits(out, usize::try_from(y).unwrap_or(usize::MAX));
+}
+
 /// Points a chart draws: at most this many, each the mean rate and the highest p99 of the
 /// ticks it covers (15 minutes of 5 s ticks in 60 points of 15 s).
 const CHART_POINTS: usize = 60;
 
 /// An inline SVG of the rate (blue, filled) and the p99 (orange line), each on its own scale.
+///
+/// Coordinates are integers on a 600 by 140 grid drawn at 120 by 28 pixels: formatting floats
+/// with a precision took most of a page of 1,000 charts (`benches/live.rs`).
 pub(crate) fn chart(out: &mut String, series: &[(f64, Option<f64>)]) {
-    const W: f64 = 120.0;
-    const H: f64 = 28.0;
+    const W: usize = 600;
+    const H: u32 = 140;
     let group = series.len().div_ceil(CHART_POINTS).max(1);
     #[allow(clippy::cast_precision_loss)]
     let points: Vec<(f64, Option<f64>)> = series
@@ -100,7 +124,7 @@ pub(crate) fn chart(out: &mut String, series: &[(f64, Option<f64>)]) {
     let max_p99 = points.iter().filter_map(|p| p.1).fold(0.0, f64::max);
     let _ = write!(
         out,
-        "<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\"><title>rate up to \
+        "<svg width=\"120\" height=\"28\" viewBox=\"0 0 {W} {H}\" role=\"img\"><title>rate up to \
          {max_rate:.2}/s, p99 up to {}</title><rect width=\"{W}\" height=\"{H}\" fill=\"#fafafa\"/>",
         seconds(max_p99)
     );
@@ -108,29 +132,34 @@ pub(crate) fn chart(out: &mut String, series: &[(f64, Option<f64>)]) {
         out.push_str("</svg>");
         return;
     }
-    #[allow(clippy::cast_precision_loss)]
-    let x = |i: usize| i as f64 * W / (points.len() - 1) as f64;
+    let x = |i: usize| i * W / (points.len() - 1);
+    // From the bottom (y = H) up to 5 below the top; a series of zeros lies on the bottom.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let y = |v: f64, max: f64| {
         if max > 0.0 {
-            H - 1.0 - v / max * (H - 3.0)
+            H - (v / max * f64::from(H - 5))
+                .round()
+                .clamp(0.0, f64::from(H)) as u32
         } else {
-            H - 1.0
+            H
         }
     };
     let _ = write!(
         out,
-        "<polygon fill=\"#c9d9f5\" stroke=\"#4a7bd0\" points=\"0,{H}"
+        "<polygon fill=\"#c9d9f5\" stroke=\"#4a7bd0\" stroke-width=\"4\" points=\"0,{H}"
     );
     for (i, p) in points.iter().enumerate() {
-        let _ = write!(out, " {:.1},{:.1}", x(i), y(p.0, max_rate));
+        out.push(' ');
+        point(out, x(i), y(p.0, max_rate));
     }
     let _ = write!(
         out,
-        " {W},{H}\"/><polyline fill=\"none\" stroke=\"#e8871e\" points=\""
+        " {W},{H}\"/><polyline fill=\"none\" stroke=\"#e8871e\" stroke-width=\"5\" points=\""
     );
     for (i, p) in points.iter().enumerate() {
         if let Some(v) = p.1 {
-            let _ = write!(out, "{:.1},{:.1} ", x(i), y(v, max_p99));
+            point(out, x(i), y(v, max_p99));
+            out.push(' ');
         }
     }
     out.push_str("\"/></svg>");
@@ -173,5 +202,9 @@ mod tests {
         assert!(out.starts_with("<svg") && out.ends_with("</svg>"));
         let polygon = out.split("points=\"").nth(1).unwrap();
         assert_eq!(polygon.split('"').next().unwrap().split(' ').count(), 62);
+        assert!(
+            polygon.starts_with("0,140 0,139 10,137 20,135 "),
+            "{polygon}"
+        );
     }
 }

@@ -33,6 +33,18 @@ pub mod bench {
         super::window::tick(&super::rows::current(), Instant::now());
     }
 
+    /// Reads every row, as the page and the sampler do first; returns how many.
+    #[must_use]
+    pub fn read() -> usize {
+        super::rows::current().len()
+    }
+
+    /// Reads every row and its windows, as the page does before it writes HTML.
+    #[must_use]
+    pub fn stats() -> usize {
+        super::table::read_all(Instant::now()).len()
+    }
+
     /// The page, as `GET /obs/` renders it.
     #[must_use]
     pub fn page() -> String {

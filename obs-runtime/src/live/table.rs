@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::html::{chart, data, escape, foot, head, percent, seconds};
 use super::rows::Row;
-use super::window::{Stats, TICK, ratio, started, stats};
+use super::window::{Stats, TICK, ratio, started, stats_all};
 use crate::metrics::catalog::Objective;
 
 /// The columns: the `sort` key of each and its header.
@@ -72,16 +72,23 @@ fn value(column: &str, s: &Stats) -> Option<f64> {
     }
 }
 
-/// Sorts rows by `column`; rows without a value go last either way.
-pub(crate) fn sort(rows: &mut [(Row, Stats)], column: &str, desc: bool) {
-    rows.sort_by(|(ra, a), (rb, b)| {
+/// The order of `rows` by `column`, as indices (moving the rows themselves took a tenth of a
+/// page of 1,000); rows without a value go last either way.
+pub(crate) fn order(rows: &[(Row, Stats)], column: &str, desc: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&left, &right| {
+        let ((row_l, stats_l), (row_r, stats_r)) = (&rows[left], &rows[right]);
         if column == "function" {
-            let by_name = (&ra.route, &ra.name, &ra.module).cmp(&(&rb.route, &rb.name, &rb.module));
+            let by_name = (&row_l.route, &row_l.name, &row_l.module).cmp(&(
+                &row_r.route,
+                &row_r.name,
+                &row_r.module,
+            ));
             return if desc { by_name.reverse() } else { by_name };
         }
-        match (value(column, a), value(column, b)) {
-            (Some(x), Some(y)) => {
-                let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+        match (value(column, stats_l), value(column, stats_r)) {
+            (Some(l), Some(r)) => {
+                let o = l.partial_cmp(&r).unwrap_or(Ordering::Equal);
                 if desc { o.reverse() } else { o }
             }
             (Some(_), None) => Ordering::Less,
@@ -89,17 +96,12 @@ pub(crate) fn sort(rows: &mut [(Row, Stats)], column: &str, desc: bool) {
             (None, None) => Ordering::Equal,
         }
     });
+    order
 }
 
 /// Every row with its stats, read now.
 pub(crate) fn read_all(now: Instant) -> Vec<(Row, Stats)> {
-    super::rows::current()
-        .into_iter()
-        .map(|row| {
-            let s = stats(&row, now);
-            (row, s)
-        })
-        .collect()
+    stats_all(super::rows::current(), now)
 }
 
 fn cell(out: &mut String, column: &str, value: Option<f64>, text: &str) {
@@ -196,15 +198,21 @@ fn row_html(out: &mut String, row: &Row, s: &Stats) {
 /// The whole page for `query` (`sort=…&dir=…`).
 pub(crate) fn page(query: Option<&str>) -> String {
     let now = Instant::now();
-    let mut rows = read_all(now);
+    let rows = read_all(now);
     let (column, desc) = sort_of(query);
-    sort(&mut rows, column, desc);
-    render(&rows, column, desc, now)
+    let order = order(&rows, column, desc);
+    render(&rows, &order, column, desc, now)
 }
 
-/// Renders `rows` as sorted by `column`.
-pub(crate) fn render(rows: &[(Row, Stats)], column: &str, desc: bool, now: Instant) -> String {
-    let mut out = String::with_capacity(4096 + rows.len() * 2048);
+/// Renders `rows` in `order`, which is by `column`.
+pub(crate) fn render(
+    rows: &[(Row, Stats)],
+    order: &[usize],
+    column: &str,
+    desc: bool,
+    now: Instant,
+) -> String {
+    let mut out = String::with_capacity(4096 + rows.len() * 2560);
     let title = crate::page::service_name().map_or_else(|| "obs".into(), |s| format!("obs · {s}"));
     head(&mut out, &title, Some(TICK.as_secs()));
     let up = now.duration_since(started()).as_secs();
@@ -245,7 +253,8 @@ pub(crate) fn render(rows: &[(Row, Stats)], column: &str, desc: bool, now: Insta
         );
     }
     out.push_str("</tr></thead><tbody>\n");
-    for (row, s) in rows {
+    for &i in order {
+        let (row, s) = &rows[i];
         row_html(&mut out, row, s);
     }
     out.push_str("</tbody></table>\n");

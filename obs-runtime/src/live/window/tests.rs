@@ -90,5 +90,5 @@ fn a_young_row_counts_its_minute_from_start() {
 
 #[test]
 fn a_point_is_the_size_the_docs_say() {
-    assert_eq!(size_of::<Point>(), 64);
+    assert_eq!(size_of::<Point>(), 56);
 }
