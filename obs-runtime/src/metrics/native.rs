@@ -74,45 +74,48 @@ pub(crate) const fn own_schema(schema: Option<i8>) -> i8 {
     }
 }
 
-/// The most bounds an octave has: 2^8, at schema 8, plus the octave's top.
-const MAX_BOUNDS: usize = (1 << MAX_SCHEMA) + 1;
+/// One slice of an octave's mantissa: the first bucket `j` whose bound is at or above the
+/// slice's start, and that bound (as mantissa bits). A value of the slice is in `j`, or in
+/// `j + 1` when above the bound: one load and one comparison.
+#[derive(Clone, Copy)]
+struct Slice {
+    bound: u64,
+    j: u32,
+}
 
-/// The bounds of one positive schema `s` within an octave, as mantissa bits. Arrays in the
-/// struct, not boxes: the hot path reaches a bound in one load from the table, not two
+/// The bounds of one positive schema `s` within an octave, cut into 2^(s+1) equal slices of
+/// the mantissa. A slice is narrower than the narrowest bucket (2^(1/2^s) - 1 > ln 2 / 2^s >
+/// 1 / 2^(s+1)), so it holds at most one bound. An array in the struct, not a box, and the
+/// slice carries its bound: the hot path reaches it in one load from a static address
 /// (measured: see docs/design.md, "Native histograms").
 pub(crate) struct Table {
-    /// `bounds[j]`: the mantissa of 2^(j/2^s), for `j` in `0..=2^s` (the last is 2^52: 2.0).
-    bounds: [u64; MAX_BOUNDS],
-    /// For each of the 2^(s+1) equal slices of the mantissa, the first `j` whose bound is at
-    /// or above the slice's start. A slice is narrower than the narrowest bucket
-    /// (2^(1/2^s) - 1 > ln 2 / 2^s > 1 / 2^(s+1)), so it holds at most one bound.
-    slices: [u16; 2 << MAX_SCHEMA],
+    slices: [Slice; 2 << MAX_SCHEMA],
 }
 
 impl Table {
     fn new(schema: i8) -> Self {
         let n = 1u32 << schema;
-        let mut bounds = [u64::MAX; MAX_BOUNDS];
-        for (j, bound) in (0..=n).zip(bounds.iter_mut()) {
-            *bound = if j == n {
-                1 << 52
+        let bound = |j: u32| {
+            if j >= n {
+                1 << 52 // 2.0: the octave's top
             } else {
                 // exp2 of a multiple of 2^-s; correctly rounded but for glibc's 0.502 ULP
                 // worst case, which can only move a value equal to a bound.
                 (f64::from(j) / f64::from(n)).exp2().to_bits() & MANTISSA
-            };
-        }
+            }
+        };
         let shift = 52 - (u32::from(schema.unsigned_abs()) + 1);
-        let mut slices = [0u16; 2 << MAX_SCHEMA];
-        for (slice, first) in (0..2 * n).zip(slices.iter_mut()) {
+        let mut slices = [Slice { bound: 0, j: 0 }; 2 << MAX_SCHEMA];
+        for (slice, entry) in (0..2 * n).zip(slices.iter_mut()) {
             let start = u64::from(slice) << shift;
-            let j = bounds.iter().position(|&b| b >= start).unwrap_or(0);
-            *first = u16::try_from(j).unwrap_or(u16::MAX);
+            let j = (0..=n).find(|&j| bound(j) >= start).unwrap_or(n);
+            *entry = Slice { bound: bound(j), j };
         }
-        Table { bounds, slices }
+        Table { slices }
     }
 
     /// The table of positive `schema` (1 to 8), built on first use.
+    #[inline]
     fn of(schema: i8) -> &'static Table {
         static TABLES: [OnceLock<Table>; MAX_SCHEMA as usize] =
             [const { OnceLock::new() }; MAX_SCHEMA as usize];
@@ -133,14 +136,10 @@ fn index(value: f64, schema: i8, table: Option<&Table>) -> i32 {
     match table {
         Some(table) if schema > 0 => {
             let s = u32::from(schema.unsigned_abs());
-            // Below 2^(s+1) ≤ 512 and 2^s + 1 ≤ 257: the masks only spare the bounds checks.
-            let slice = (mantissa >> (52 - s - 1)) as usize & ((2 << MAX_SCHEMA) - 1);
-            let mut j = usize::from(table.slices[slice]) & 0x1ff;
-            if mantissa > table.bounds[j.min(MAX_BOUNDS - 1)] {
-                j += 1;
-            }
-            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // ≤ 256
-            let j = j as i32;
+            // Below 2^(s+1) ≤ 512: the mask only spares the bounds check.
+            let slice = table.slices[(mantissa >> (52 - s - 1)) as usize & ((2 << MAX_SCHEMA) - 1)];
+            #[allow(clippy::cast_possible_wrap)] // ≤ 256
+            let j = slice.j as i32 + i32::from(mantissa > slice.bound);
             j + ((exp - 1) << s)
         }
         _ => {
@@ -179,11 +178,18 @@ impl NativeCells {
         }
     }
 
-    /// Counts `value`. `own`: the calling thread is these cells' only writer.
+    /// Counts `value`. `own`: the calling thread is these cells' only writer. `schema` is the
+    /// caller's (read from its static): the table's address follows from it without waiting
+    /// for a load from these cells; cells made at another schema (the program's switch
+    /// changed) use their own.
     #[inline]
-    fn record(&self, value: f64, own: bool) {
+    fn record(&self, schema: i8, value: f64, own: bool) {
         if value > ZERO_THRESHOLD {
-            let i = index(value, self.schema, self.table) - self.low;
+            let i = if schema == self.schema {
+                index(value, schema, (schema > 0).then(|| Table::of(schema)))
+            } else {
+                index(value, self.schema, self.table)
+            } - self.low;
             let slot = usize::try_from(i).unwrap_or(0).min(self.counts.len() - 1);
             bump(&self.counts[slot], 1, own);
         } else {
@@ -219,7 +225,7 @@ impl NativeSlot {
     pub(crate) fn record(&self, schema: i8, top: i32, value: f64, own: bool) {
         self.0
             .get_or_init(|| Box::new(NativeCells::new(schema, top)))
-            .record(value, own);
+            .record(schema, value, own);
     }
 
     /// The buckets of these slots (a series' shards) together; empty buckets of `schema` if
