@@ -4,6 +4,8 @@
 //! Needs Debian's `prometheus` package (`.ci/run` installs it); skipped with a notice outside
 //! CI when it is missing.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,33 +20,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args([
-        "build",
-        "--quiet",
-        "--example",
-        name,
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
-    assert!(out.status.success(), "building example {name} failed");
-    let key = r#""executable":""#;
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-        .find_map(|l| {
-            let start = l.find(key)? + key.len();
-            Some(PathBuf::from(&l[start..start + l[start..].find('"')?]))
-        })
-        .unwrap_or_else(|| panic!("cargo printed no executable for example {name}"))
 }
 
 fn free_port() -> u16 {
@@ -144,7 +119,7 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
     let rules = dir.join("obs.rules.yml");
 
     // 200 orders, one every 50 ms: 140 ok, 40 out of stock, 20 payment timeouts, 20 slow.
-    let mut app = Command::new(example("quickstart"))
+    let mut app = Command::new(common::example("quickstart"))
         .env("OTEL_EXPORTER_PROMETHEUS_PORT", "0")
         .env("QUICKSTART_REQUESTS", "200")
         .env("OBS_EXPORT_RULES", &rules)
