@@ -22,6 +22,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 /// Tests that install obs in this process take turns: the span counters are the process's.
 static IN_PROCESS: Mutex<()> = Mutex::new(());
 
+/// Holds [`IN_PROCESS`] for one test; a test that failed holding it does not fail the others.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[obs_runtime::traced]
 fn work(i: u32) -> u32 {
     i
@@ -54,9 +61,7 @@ fn export(vars: Vec<(String, String)>, receiver: &Receiver, spans: u32) {
 
 #[test]
 fn gzip_bodies_decode_to_the_same_spans_over_http_and_grpc() {
-    let _turn = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = one_at_a_time();
     let http = Receiver::http();
     let mut vars = http.env();
     vars.push(("OTEL_EXPORTER_OTLP_COMPRESSION".into(), "gzip".into()));
@@ -156,9 +161,7 @@ impl Pki {
 
 #[test]
 fn https_spans_arrive_verified_against_the_ca_file() {
-    let _turn = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = one_at_a_time();
     let pki = Pki::new("ca-file");
     let receiver = Receiver::https(pki.server(None));
     let mut vars = receiver.env();
@@ -171,9 +174,7 @@ fn https_spans_arrive_verified_against_the_ca_file() {
 
 #[test]
 fn a_receiver_that_requires_a_client_certificate_gets_spans_from_one() {
-    let _turn = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = one_at_a_time();
     let server_pki = Pki::new("mtls-server");
     let client_pki = Pki::new("mtls-client");
     let receiver = Receiver::https(server_pki.server(Some(&client_pki)));
@@ -191,9 +192,7 @@ fn a_receiver_that_requires_a_client_certificate_gets_spans_from_one() {
 
 #[test]
 fn a_certificate_of_another_ca_is_refused_and_counted_never_sent_in_plaintext() {
-    let _turn = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = one_at_a_time();
     let pki = Pki::new("wrong-server");
     let other = Pki::new("wrong-other");
     let receiver = Receiver::https(pki.server(None));
@@ -216,9 +215,7 @@ fn a_certificate_of_another_ca_is_refused_and_counted_never_sent_in_plaintext() 
 
 #[test]
 fn grpc_over_tls_with_a_client_certificate_gets_spans_and_a_wrong_ca_is_counted() {
-    let _turn = IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = one_at_a_time();
     let pki = Pki::new("grpc");
     let (cert, key) = pki.issue("grpc-server");
     let (client_cert, client_key) = pki.issue("grpc-client");
