@@ -274,3 +274,58 @@ fn log_crate_records_arrive_when_the_app_forwards_them_with_tracing_log() {
     );
     assert!(record.attr("log.target").is_none(), "{record:#?}");
 }
+
+/// The child of [`stderr_lines_stay_on_beside_the_records`]: run by it alone (`--ignored`),
+/// so its subscriber writes JSON lines to a standard error the parent reads.
+#[test]
+#[ignore = "run by stderr_lines_stay_on_beside_the_records in a process of its own"]
+fn child_writes_a_json_line_and_ships_a_record() {
+    let endpoint = std::env::var("CHILD_LOGS_ENDPOINT").expect("run by the parent test");
+    let vars = otlp_receiver::env(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
+        ("OBS_LOG_FORMAT", "json"),
+    ]);
+    let obs = obs_runtime::Builder::new()
+        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+        .without_server()
+        .install()
+        .expect("install");
+    let span = tracing::info_span!("job", job_id = 42_i64);
+    span.in_scope(|| tracing::info!(rows = 3_i64, "imported"));
+    drop(span);
+    drop(obs);
+}
+
+#[test]
+fn stderr_lines_stay_on_beside_the_records() {
+    let logs = LogsReceiver::http();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_writes_a_json_line_and_ships_a_record",
+        ])
+        .env(
+            "CHILD_LOGS_ENDPOINT",
+            format!("http://{}/v1/logs", logs.addr),
+        )
+        .output()
+        .expect("run the child test");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(r#""message":"imported""#))
+        .unwrap_or_else(|| panic!("no JSON line on stderr: {stderr}"));
+    let records = logs.wait_for(Duration::from_secs(5), |r| r.body() == "imported");
+    let record = find(&records, "imported");
+    assert!(!record.trace_id.is_empty());
+    assert!(
+        line.contains(&format!(r#""trace_id":"{}""#, record.trace_id)),
+        "the line and the record carry the same trace id: {line} / {record:#?}"
+    );
+    assert_eq!(record.attr("job_id"), Some(&Attr::Int(42)));
+    assert_eq!(record.attr("rows"), Some(&Attr::Int(3)));
+}

@@ -143,51 +143,31 @@ pub(crate) fn start(
     build: impl FnOnce(fn()) -> Result<Box<dyn LogSink>, Error> + Send + 'static,
 ) -> Result<LogGuard, Error> {
     let (queue, records) = std::sync::mpsc::sync_channel(config.batch.max_queue);
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
     let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
     let deadline = Arc::new(Mutex::new(None));
     let pending = Arc::new(AtomicUsize::new(0));
     let (batch, worker_deadline, worker_pending) =
         (config.batch, Arc::clone(&deadline), Arc::clone(&pending));
-    let thread = std::thread::Builder::new()
-        .name("obs-logs".into())
-        .spawn(move || {
-            mark_exporter_thread();
-            let sink = match build(mark_exporter_thread) {
-                Ok(sink) => sink,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            let _ = ready_tx.send(Ok(()));
-            Worker {
-                sink,
-                batch,
-                deadline: worker_deadline,
-                pending: worker_pending,
-                told: false,
-            }
-            .run(&records);
-            let _ = done_tx.send(());
-        })
-        .map_err(|e| Error::Exporter {
-            reason: format!("cannot start the logs exporter thread: {e}"),
-        })?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => {
-            return Err(Error::Exporter {
-                reason: "the logs exporter thread stopped while starting".into(),
-            });
+    let build = move || {
+        mark_exporter_thread();
+        build(mark_exporter_thread)
+    };
+    let worker = crate::traces::spawn_exporter("log", build, move |sink| {
+        Worker {
+            sink,
+            batch,
+            deadline: worker_deadline,
+            pending: worker_pending,
+            told: false,
         }
-    }
+        .run(&records);
+        let _ = done_tx.send(());
+    })?;
     let pipeline = Arc::new(Pipeline {
         queue,
         pending,
         max_batch: config.batch.max_batch.max(1),
-        worker: thread.thread().clone(),
+        worker,
         filter: config.filter.clone(),
     });
     EVER_ACTIVE.store(true, Ordering::Relaxed);
