@@ -60,7 +60,7 @@ fn exported_total() -> f64 {
 /// the filter turns off. `run` tells the records apart.
 fn workload(run: &str) {
     let outer = tracing::info_span!("checkout", session_id = "s-1", attempt = 1_i64, run);
-    let _outer = outer.enter();
+    let entered = outer.enter();
     {
         let inner = tracing::info_span!("charge", attempt = 2_i64, card = "visa");
         let _inner = inner.enter();
@@ -78,7 +78,7 @@ fn workload(run: &str) {
         tracing::debug!("hidden {run}");
         tracing::info!(target: "noisy", "noise {run}");
     }
-    drop(_outer);
+    drop(entered);
     drop(outer);
     tracing::info!("outside {run}");
 }
