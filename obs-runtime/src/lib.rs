@@ -166,7 +166,7 @@ mod traces;
 pub use error::Error;
 pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE};
 pub use generate::{dashboard, rules};
-pub use logs::{LogFormat, log_layer};
+pub use logs::{LogFormat, LogsExporter, log_layer, otlp_log_layer};
 pub use metrics::catalog;
 pub use metrics::{
     DEFAULT_BUCKETS, DEFAULT_SCHEMA, MAX_SCHEMA, MIN_SCHEMA, OVERFLOW, ObsRecorder, series_limit,

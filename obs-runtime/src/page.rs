@@ -91,6 +91,7 @@ fn collect() -> Collector {
 fn collect_into(mut out: Collector) -> Collector {
     crate::metrics::collect(&mut out);
     crate::traces::collect(&mut out);
+    crate::logs::collect_export(&mut out);
     target_info(&mut out);
     out
 }

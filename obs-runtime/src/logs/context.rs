@@ -33,7 +33,7 @@ pub(super) struct SpanFields(pub(super) Fields);
 
 /// Whether a field describes the span for OpenTelemetry (`code.*`, `otel.*`, `error.type`)
 /// rather than the request: left out of the context.
-fn describes_span(key: &str) -> bool {
+pub(super) fn describes_span(key: &str) -> bool {
     key.starts_with("code.") || key.starts_with("otel.") || key == "error.type"
 }
 
@@ -74,9 +74,12 @@ pub(super) fn merge_context<'a>(outermost: impl Iterator<Item = &'a Fields>) -> 
 
 /// The context of the spans `outermost` first, from their trace records or their kept fields.
 pub(super) fn context_of<'a>(extensions: impl Iterator<Item = &'a Extensions<'a>>) -> String {
-    merge_context(extensions.filter_map(|e| {
-        crate::traces::fields_of(e).or_else(|| e.get::<SpanFields>().map(|f| &f.0))
-    }))
+    merge_context(extensions.filter_map(span_fields))
+}
+
+/// A span's fields: its trace record's if it is sampled, else those [`KeepFields`] kept.
+pub(super) fn span_fields<'a>(extensions: &'a Extensions<'_>) -> Option<&'a Fields> {
+    crate::traces::fields_of(extensions).or_else(|| extensions.get::<SpanFields>().map(|f| &f.0))
 }
 
 thread_local! {

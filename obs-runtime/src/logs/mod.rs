@@ -2,6 +2,7 @@
 //! trace and span ids of the span they happened in.
 
 mod context;
+mod export;
 mod json;
 mod text;
 
@@ -10,6 +11,10 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 pub(crate) use context::{KeepFields, SpanOfEvent};
+pub(crate) use export::{
+    LogGuard, LogsConfig, LogsSettings, collect as collect_export, exporting_layer, start_exporter,
+};
+pub use export::{LogsExporter, otlp_log_layer};
 pub(crate) use json::JsonLines;
 pub(crate) use text::TextLines;
 

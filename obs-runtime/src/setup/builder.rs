@@ -66,6 +66,10 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`trace_url`](Builder::trace_url): where the live page links a trace id | `OBS_TRACE_URL` (`http(s)://…{trace_id}…`) | none |
 /// | [`log_format`](Builder::log_format) | `OBS_LOG_FORMAT` (`text`, `json`, `off`) | `text`, on standard error |
 /// | [`log_filter`](Builder::log_filter) | `RUST_LOG` (`target=level,…`) | `info` |
+/// | [`logs_exporter`](Builder::logs_exporter): log records over OTLP, beside standard error | `OTEL_LOGS_EXPORTER` (`otlp`, `none`) | `none` |
+/// | [`logs_filter`](Builder::logs_filter): which events are shipped | `OBS_LOGS_FILTER`, then `RUST_LOG` | `info` |
+/// | [`logs_endpoint`](Builder::logs_endpoint), [`logs_protocol`](Builder::logs_protocol), [`logs_header`](Builder::logs_header), [`logs_compression`](Builder::logs_compression) | `OTEL_EXPORTER_OTLP_LOGS_{ENDPOINT,PROTOCOL,HEADERS,COMPRESSION}`, then `OTEL_EXPORTER_OTLP_*`; also `_TIMEOUT`, `_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY` | as for traces, path `/v1/logs` |
+/// | log export queue, batch size, delay, batch timeout | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` (ms) | 2048, 512, 1000, 30 000 |
 ///
 /// A setting made in code wins over the variable. Empty variables count as unset.
 ///
@@ -121,6 +125,7 @@ pub struct Builder {
     pub(super) traces: TraceSettings,
     pub(super) log_format: Option<LogFormat>,
     pub(super) log_filter: Option<String>,
+    pub(super) logs_export: crate::logs::LogsSettings,
     pub(super) subscriber: bool,
     pub(super) propagators: Option<Vec<Propagator>>,
     pub(super) baggage_attributes: Option<Vec<String>>,
@@ -171,6 +176,7 @@ impl Builder {
             traces: TraceSettings::default(),
             log_format: None,
             log_filter: None,
+            logs_export: crate::logs::LogsSettings::default(),
             subscriber: true,
             propagators: None,
             baggage_attributes: None,

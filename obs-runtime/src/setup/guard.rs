@@ -30,6 +30,8 @@ pub struct ObsGuard {
     /// The live page's sampler, while the page is served.
     pub(super) sampler: Option<SamplerGuard>,
     pub(super) traces: Option<TraceGuard>,
+    /// The logs exporter, when `OTEL_LOGS_EXPORTER=otlp`.
+    pub(super) logs: Option<crate::logs::LogGuard>,
     pub(super) installed: Instant,
     /// Spans exported and dropped, in all, when it was installed.
     pub(super) spans_before: u64,
@@ -54,6 +56,7 @@ impl Drop for ObsGuard {
         let exporting = self.traces.is_some();
         // The exporter first: its flush may take up to the flush timeout, and /metrics keeps
         // answering (the drop counts included) until it is done.
+        drop(self.logs.take());
         drop(self.traces.take());
         drop(self.server.take());
         drop(self.sampler.take());

@@ -85,8 +85,16 @@ impl Builder {
         let trace_url = self.resolve_trace_url()?;
         let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
         let (propagators, baggage_attributes) = self.propagation()?;
+        let logs_export = crate::logs::LogsConfig::resolve(
+            &self.logs_export,
+            &|v| self.var(v),
+            traces.flush_timeout,
+        )?;
         let logs = if self.subscriber {
-            Some(self.log_config()?)
+            Some(LogConfig {
+                export: logs_export.exporter,
+                ..self.log_config()?
+            })
         } else {
             None
         };
@@ -122,6 +130,7 @@ impl Builder {
         if let Some(guard) = &trace_guard {
             guard.activate();
         }
+        let logs_guard = crate::logs::start_exporter(&logs_export, &traces)?;
         crate::page::set_service_name(service_name);
         let server = addr
             .map(|addr| MetricsServer::start(addr, auth))
@@ -131,6 +140,7 @@ impl Builder {
             server,
             sampler,
             traces: trace_guard,
+            logs: logs_guard,
             installed: std::time::Instant::now(),
             spans_before: {
                 let (exported, dropped) = crate::traces::span_totals();
@@ -222,7 +232,11 @@ impl Builder {
                 })?,
             },
         };
-        Ok(LogConfig { format, filter })
+        Ok(LogConfig {
+            format,
+            filter,
+            export: crate::logs::LogsExporter::None, // set by `install`
+        })
     }
     fn auth_from_env(&self) -> Result<Auth, Error> {
         let token = self.var("OBS_SCRAPE_BEARER_TOKEN");

@@ -13,6 +13,8 @@ use crate::sync::lock;
 pub(crate) struct LogConfig {
     pub(crate) format: LogFormat,
     pub(crate) filter: Targets,
+    /// Whether this install ships logs over OTLP.
+    pub(crate) export: crate::logs::LogsExporter,
 }
 
 /// Whether `init()`'s subscriber is installed. Held while installing, so two installs at once
@@ -27,9 +29,15 @@ pub(crate) fn install_global(logs: &LogConfig, traces_filter: Targets) -> Result
         return Ok(false);
     }
     let trace = crate::traces::filtered_layer(Some(traces_filter));
-    let base = Registry::default().with(trace);
+    // The OTLP log layer lets nothing through while no logs exporter runs; the fields of
+    // spans are kept for it only if its first install ships logs or a format writes them.
+    let base = Registry::default()
+        .with(trace)
+        .with(crate::logs::exporting_layer());
     let result = match logs.format {
-        LogFormat::Off => tracing::subscriber::set_global_default(base),
+        LogFormat::Off => tracing::subscriber::set_global_default(
+            base.with((logs.export == crate::logs::LogsExporter::Otlp).then_some(KeepFields)),
+        ),
         LogFormat::Text => tracing::subscriber::set_global_default(
             base.with(KeepFields)
                 .with(TextLines.with_filter(logs.filter.clone())),

@@ -23,9 +23,11 @@ mod stats;
 pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
-pub(crate) use pipeline::{TraceGuard, any_active as exporting, start_exporter};
-pub(crate) use record::{Fields, FieldsVisitor, Value};
+#[cfg(feature = "otlp")]
+pub(crate) use otlp::{encode, resource as otlp_resource};
+pub(crate) use pipeline::{TraceGuard, any_active as exporting, spawn_exporter, start_exporter};
+pub(crate) use record::{EventVisitor, Fields, FieldsVisitor, Value};
+pub(crate) use settings::{Batching, TraceConfig, TraceSettings};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};
-pub(crate) use settings::{TraceConfig, TraceSettings};
 pub use span::{InSpan, Traced};
 pub(crate) use stats::{collect, totals as span_totals};

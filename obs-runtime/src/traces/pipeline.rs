@@ -268,51 +268,28 @@ pub(crate) fn start(
     let (queue, spans) = std::sync::mpsc::sync_channel::<Vec<Item>>(batches);
     let generation = LAST_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
     lock(&LIVE).push(generation);
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
     let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
     let shutdown = Arc::new(Shutdown::default());
     let worker_shutdown = Arc::clone(&shutdown);
     let batch = config.batch;
-    std::thread::Builder::new()
-        .name("obs-traces".into())
-        .spawn(move || {
-            mark_exporter_thread();
-            let sink = match build() {
-                Ok(sink) => {
-                    let _ = ready_tx.send(Ok(()));
-                    sink
-                }
-                Err(e) => {
-                    lock(&LIVE).retain(|g| *g != generation);
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            Worker {
-                sink,
-                batch,
-                generation,
-                shutdown: worker_shutdown,
-                failing: false,
-                told_drop: false,
-                told_partial: false,
-            }
-            .run(&spans);
-            lock(&LIVE).retain(|g| *g != generation);
-            let _ = done_tx.send(());
-        })
-        .map_err(|e| Error::Exporter {
-            reason: format!("cannot start the trace exporter thread: {e}"),
-        })?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => {
-            return Err(Error::Exporter {
-                reason: "the trace exporter thread stopped while starting".into(),
-            });
+    let build = move || {
+        mark_exporter_thread();
+        build().inspect_err(|_| lock(&LIVE).retain(|g| *g != generation))
+    };
+    spawn_exporter("trace", build, move |sink| {
+        Worker {
+            sink,
+            batch,
+            generation,
+            shutdown: worker_shutdown,
+            failing: false,
+            told_drop: false,
+            told_partial: false,
         }
-    }
+        .run(&spans);
+        lock(&LIVE).retain(|g| *g != generation);
+        let _ = done_tx.send(());
+    })?;
     Ok(TraceGuard {
         pipeline: Some(Arc::new(Pipeline {
             queue,
@@ -324,6 +301,37 @@ pub(crate) fn start(
         done,
         flush_timeout: config.flush_timeout,
     })
+}
+
+/// Starts the `signal` exporter's thread (`obs-traces`, `obs-logs`): `build` makes its sink
+/// there, and `run` runs with it. Returns once the sink is built, or with `build`'s error.
+pub(crate) fn spawn_exporter<T: 'static>(
+    signal: &str,
+    build: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    run: impl FnOnce(T) + Send + 'static,
+) -> Result<std::thread::Thread, Error> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
+    let thread = std::thread::Builder::new()
+        .name(format!("obs-{signal}s"))
+        .spawn(move || match build() {
+            Ok(sink) => {
+                let _ = ready_tx.send(Ok(()));
+                run(sink);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| Error::Exporter {
+            reason: format!("cannot start the {signal} exporter thread: {e}"),
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(thread.thread().clone()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::Exporter {
+            reason: format!("the {signal} exporter thread stopped while starting"),
+        }),
+    }
 }
 
 struct Worker {

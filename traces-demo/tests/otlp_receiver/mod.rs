@@ -3,6 +3,8 @@
 //! running the examples with a clean environment.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod logs;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};

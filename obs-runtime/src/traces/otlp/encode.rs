@@ -41,27 +41,27 @@ impl Writer {
         self.varint(u64::from(field << 3 | wire));
     }
 
-    fn bytes(&mut self, field: u32, value: &[u8]) {
+    pub(crate) fn bytes(&mut self, field: u32, value: &[u8]) {
         self.tag(field, LEN);
         self.varint(value.len() as u64);
         self.buf.extend_from_slice(value);
     }
 
-    fn string(&mut self, field: u32, value: &str) {
+    pub(crate) fn string(&mut self, field: u32, value: &str) {
         self.bytes(field, value.as_bytes());
     }
 
-    fn uint(&mut self, field: u32, value: u64) {
+    pub(crate) fn uint(&mut self, field: u32, value: u64) {
         self.tag(field, VARINT);
         self.varint(value);
     }
 
-    fn fixed64(&mut self, field: u32, value: u64) {
+    pub(crate) fn fixed64(&mut self, field: u32, value: u64) {
         self.tag(field, FIXED64);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
-    fn fixed32(&mut self, field: u32, value: u32) {
+    pub(crate) fn fixed32(&mut self, field: u32, value: u32) {
         self.tag(field, FIXED32);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
@@ -100,7 +100,7 @@ impl Writer {
     }
 
     /// An `AnyValue`.
-    fn any(&mut self, field: u32, value: &Value) {
+    pub(crate) fn any(&mut self, field: u32, value: &Value) {
         self.message(field, |w| match value {
             Value::Str(s) | Value::Debug(s) => w.string(1, s),
             Value::Bool(b) => w.uint(2, u64::from(*b)),
@@ -120,7 +120,7 @@ impl Writer {
     }
 
     /// A `KeyValue`.
-    fn key_value(&mut self, field: u32, key: &str, value: &Value) {
+    pub(crate) fn key_value(&mut self, field: u32, key: &str, value: &Value) {
         self.message(field, |w| {
             w.string(1, key);
             w.any(2, value);

@@ -5,7 +5,7 @@
 //! No OpenTelemetry SDK is involved: the spans are obs's own records, so an application's own
 //! OpenTelemetry crates, whatever their features, build beside obs's.
 
-mod encode;
+pub(crate) mod encode;
 
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub(crate) fn build_sink(config: &TraceConfig) -> Result<Box<dyn Sink>, Error> {
 }
 
 /// `service.name`, the resource attributes, and `telemetry.sdk.*` naming obs.
-fn resource(config: &TraceConfig) -> Vec<(String, String)> {
+pub(crate) fn resource(config: &TraceConfig) -> Vec<(String, String)> {
     let mut attributes = vec![
         ("service.name".to_owned(), config.service_name.clone()),
         ("telemetry.sdk.name".to_owned(), "obs".to_owned()),
