@@ -125,6 +125,7 @@ pub struct Builder {
     pub(super) propagators: Option<Vec<Propagator>>,
     pub(super) baggage_attributes: Option<Vec<String>>,
     pub(super) trace_url: Option<String>,
+    pub(super) metrics: super::metrics_export::MetricsSettings,
 }
 
 /// Where unset settings are read from.
@@ -149,6 +150,7 @@ impl std::fmt::Debug for Builder {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("subscriber", &self.subscriber)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +177,7 @@ impl Builder {
             propagators: None,
             baggage_attributes: None,
             trace_url: None,
+            metrics: super::metrics_export::MetricsSettings::default(),
         }
     }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::live::SamplerGuard;
+use crate::page::PushGuard;
 use crate::serve::MetricsServer;
 use crate::traces::TraceGuard;
 
@@ -11,9 +12,10 @@ use crate::traces::TraceGuard;
 /// almost surely not kept (`let _ = init()?`).
 const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
 
-/// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
-/// exporter, sending the spans still queued (waiting at most the
-/// [`flush_timeout`](crate::Builder::flush_timeout)), and logs one INFO line saying what it
+/// Keeps obs's exporters running; dropping it stops the `/metrics` server, the trace
+/// exporter and the OTLP metrics pusher, sending the spans still queued and pushing the
+/// metrics once more (waiting at most the [`flush_timeout`](crate::Builder::flush_timeout)
+/// for each), and logs one INFO line saying what it
 /// stopped and how many spans were exported and dropped.
 ///
 /// Keep it in a variable for as long as the service runs: `let _obs = obs_runtime::init()?;`.
@@ -30,6 +32,8 @@ pub struct ObsGuard {
     /// The live page's sampler, while the page is served.
     pub(super) sampler: Option<SamplerGuard>,
     pub(super) traces: Option<TraceGuard>,
+    /// The OTLP metrics pusher, when metrics are pushed.
+    pub(super) metrics: Option<PushGuard>,
     pub(super) installed: Instant,
     /// Spans exported and dropped, in all, when it was installed.
     pub(super) spans_before: u64,
@@ -55,6 +59,8 @@ impl Drop for ObsGuard {
         // The exporter first: its flush may take up to the flush timeout, and /metrics keeps
         // answering (the drop counts included) until it is done.
         drop(self.traces.take());
+        // Then the last push of metrics, once the span counts it carries are final.
+        drop(self.metrics.take());
         drop(self.server.take());
         drop(self.sampler.take());
         let (exported, dropped) = crate::traces::span_totals();

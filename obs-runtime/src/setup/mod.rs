@@ -4,6 +4,7 @@
 mod builder;
 mod guard;
 mod install;
+mod metrics_export;
 mod subscriber;
 
 pub use builder::{Builder, DEFAULT_HOST, DEFAULT_PORT, init};

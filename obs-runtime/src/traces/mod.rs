@@ -12,6 +12,8 @@ pub(crate) mod ids;
 mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "otlp")]
+pub(crate) use otlp::resource_and_scope;
 mod pipeline;
 pub mod propagation;
 pub(crate) mod recent;
@@ -23,7 +25,9 @@ mod stats;
 pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
-pub(crate) use pipeline::{TraceGuard, any_active as exporting, start_exporter};
+#[cfg(feature = "otlp")]
+pub(crate) use pipeline::mark_exporter_thread;
+pub(crate) use pipeline::{Shutdown, TraceGuard, any_active as exporting, start_exporter};
 pub(crate) use record::{Fields, FieldsVisitor, Value};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};
 pub(crate) use settings::{TraceConfig, TraceSettings};
