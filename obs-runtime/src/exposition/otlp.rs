@@ -131,24 +131,37 @@ impl Collector {
                     let (otlp, unit) = otlp_name(name, family.kind);
                     // Page names have no dots: only the semantic-convention names do.
                     let semantic = otlp.contains('.');
-                    // ScopeMetrics.metrics = 2
-                    w.message(2, |w| {
-                        w.string(1, otlp);
-                        if let Some(help) = &family.help {
-                            w.string(2, help);
+                    // A histogram family whose series differ (some native, some classic) is
+                    // two metrics of one name, an exponential and an explicit one: OTLP has
+                    // one type per metric, Prometheus keeps both kinds under one name.
+                    for native in [false, true] {
+                        let series: Vec<&(String, Value)> = family
+                            .series
+                            .iter()
+                            .filter(|(_, v)| is_native(v) == native)
+                            .collect();
+                        if series.is_empty() {
+                            continue;
                         }
-                        if !unit.is_empty() {
-                            w.string(3, unit);
-                        }
-                        let mut series = Series {
-                            push,
-                            delta: delta.as_deref_mut(),
-                            key: &mut key,
-                            name,
-                            semantic,
-                        };
-                        points += series.write(w, family.kind, &family.series);
-                    });
+                        // ScopeMetrics.metrics = 2
+                        w.message(2, |w| {
+                            w.string(1, otlp);
+                            if let Some(help) = &family.help {
+                                w.string(2, help);
+                            }
+                            if !unit.is_empty() {
+                                w.string(3, unit);
+                            }
+                            let mut writer = Series {
+                                push,
+                                delta: delta.as_deref_mut(),
+                                key: &mut key,
+                                name,
+                                semantic,
+                            };
+                            points += writer.write(w, family.kind, native, &series);
+                        });
+                    }
                 }
             });
         });
@@ -170,7 +183,13 @@ struct Series<'a, 'b> {
 
 impl Series<'_, '_> {
     /// The family's data, by kind: returns its number of points.
-    fn write(&mut self, w: &mut Writer, kind: MetricKind, series: &[(String, Value)]) -> u64 {
+    fn write(
+        &mut self,
+        w: &mut Writer,
+        kind: MetricKind,
+        native: bool,
+        series: &[&(String, Value)],
+    ) -> u64 {
         // Observed counters (floats: CPU seconds) stay cumulative under `lowmemory`.
         let observed = series
             .iter()
@@ -185,7 +204,7 @@ impl Series<'_, '_> {
         let field = match kind {
             MetricKind::Gauge => 5,
             MetricKind::Counter => 7,
-            MetricKind::Histogram if series.iter().any(|(_, v)| is_native(v)) => 10,
+            MetricKind::Histogram if native => 10,
             MetricKind::Histogram => 9,
         };
         w.message(field, |w| {

@@ -22,6 +22,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message as _;
 
+pub mod metrics;
+
 /// An attribute value, simplified.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Attr {
@@ -178,6 +180,7 @@ struct Http {
     /// and extra header lines, such as `503 Service Unavailable\r\nRetry-After: 1`.
     script: Mutex<std::collections::VecDeque<String>>,
     requests: Mutex<Vec<Request>>,
+    metrics: metrics::Store,
 }
 
 /// A running receiver; it lives until the test process ends.
@@ -187,6 +190,8 @@ pub struct Receiver {
     pub scheme: &'static str,
     store: Store,
     http: Option<Arc<Http>>,
+    /// The metrics requests accepted.
+    pub metrics: metrics::Store,
 }
 
 #[derive(Clone)]
@@ -230,6 +235,8 @@ impl Receiver {
     fn grpc_with(tls: Option<tonic::transport::ServerTlsConfig>) -> Receiver {
         let store = Store::default();
         let service = Service(Arc::clone(&store));
+        let metrics = metrics::Store::default();
+        let metrics_service = metrics::service(&metrics);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -246,11 +253,12 @@ impl Receiver {
                     server = server.tls_config(tls).unwrap();
                 }
                 server
-                    .serve_with_incoming(
+                    .add_service(
                         TraceServiceServer::new(service)
                             .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
-                        incoming,
                     )
+                    .add_service(metrics_service)
+                    .serve_with_incoming(incoming)
                     .await
                     .unwrap();
             });
@@ -261,6 +269,7 @@ impl Receiver {
             scheme: "http",
             store,
             http: None,
+            metrics,
         }
     }
 
@@ -311,6 +320,7 @@ impl Receiver {
             protocol: "http/protobuf",
             scheme: "http",
             store: Arc::clone(&http.store),
+            metrics: Arc::clone(&http.metrics),
             http: Some(http),
         }
     }
@@ -414,6 +424,22 @@ fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
                 .read_to_end(&mut plain)
                 .unwrap();
             body = plain;
+        }
+        if path == "/v1/metrics" {
+            let scripted = http.script.lock().unwrap().pop_front();
+            let status = scripted.unwrap_or_else(|| "200 OK".to_owned());
+            let response = metrics::http(&http.metrics, &body, status.starts_with('2'));
+            let status = if response.is_some() { status } else { "400 Bad Request".into() };
+            let response = response.unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+                response.len()
+            );
+            let writer = reader.get_mut();
+            if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&response).is_err() {
+                return;
+            }
+            continue;
         }
         let ok = path == "/v1/traces" && content_type == "application/x-protobuf";
         let decoded = ExportTraceServiceRequest::decode(body.as_slice()).ok();
