@@ -15,6 +15,8 @@ use otlp_receiver::{Attr, Receiver};
 
 /// The tests share the process's sites and its one subscriber: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// The trace ids every receiver of this process got.
+static EXPORTED_TRACES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 #[obs_runtime::traced]
 #[obs_runtime::counted]
@@ -36,10 +38,27 @@ fn ship(parcel: u32) -> u32 {
     parcel
 }
 
+/// A request through the HTTP layer: its families go by their semantic-convention names.
+fn http_request(path: &str) {
+    use tower::{Layer as _, ServiceExt as _};
+    let app = tower::service_fn(|_req: http::Request<String>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from("ok"),
+        )))
+    });
+    let app = obs_runtime::http::ServerLayer::new()
+        .route_fn(|parts| Some(parts.uri.path().to_owned()))
+        .layer(app);
+    let request = http::Request::post(path).body(String::new()).unwrap();
+    let response = futures_executor::block_on(app.oneshot(request)).unwrap();
+    futures_executor::block_on(http_body_util::BodyExt::collect(response.into_body())).unwrap();
+}
+
 fn workload(rounds: u32) {
     for i in 1..=rounds {
         let _ = checkout(i);
         let _ = ship(i);
+        http_request(if i % 2 == 0 { "/orders" } else { "/refunds" });
     }
 }
 
@@ -321,6 +340,20 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
         })
         .expect("checkout's errors");
     assert!(calls.value >= 8.0 && calls.monotonic && calls.kind == "sum");
+    // The HTTP layer's families go by their semantic-convention names and keys.
+    let requests = pushed
+        .iter()
+        .find(|p| {
+            p.name == "http.server.request.duration"
+                && p.attributes.get("http.route").and_then(Attr::str) == Some("/orders")
+        })
+        .expect("the server layer's histogram");
+    assert_eq!((requests.kind, requests.unit.as_str()), ("histogram", "s"));
+    assert_eq!(
+        requests.attributes.get("http.request.method").and_then(Attr::str),
+        Some("POST")
+    );
+    assert!(requests.count >= 16);
 
     // The native histogram goes as an exponential one: its buckets hold its count.
     let ship = pushed
@@ -334,13 +367,17 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
     assert!(ship.count >= 32);
     assert_eq!(ship.buckets.iter().sum::<u64>() + ship.zero_count, ship.count);
 
-    // Exemplars name spans the receiver got.
-    let traces: BTreeSet<String> = receiver.spans().into_iter().map(|s| s.trace_id).collect();
+    // Exemplars name spans a receiver got: this one, or an earlier test's, since a bucket
+    // keeps the exemplar of its latest sampled call, which may be older than this test.
+    let mut traces = EXPORTED_TRACES.lock().unwrap();
+    traces.extend(receiver.spans().into_iter().map(|s| s.trace_id));
     let exemplars: Vec<_> = pushed.iter().flat_map(|p| p.exemplars.clone()).collect();
     assert!(!exemplars.is_empty(), "no exemplar pushed");
     for (trace, _, _) in &exemplars {
         assert!(traces.contains(trace), "exemplar trace {trace} was not exported");
     }
+    let this_run = receiver.spans().into_iter().map(|s| s.trace_id).collect::<BTreeSet<_>>();
+    assert!(exemplars.iter().any(|(t, _, _)| this_run.contains(t)));
     // Cumulative points all start when the process did, before the first push.
     let start = pushed[0].start_unix_nanos;
     assert!(start > 0 && pushed.iter().all(|p| p.kind == "gauge" || p.start_unix_nanos == start));

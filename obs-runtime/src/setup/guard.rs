@@ -56,6 +56,7 @@ impl Drop for ObsGuard {
     fn drop(&mut self) {
         let serving = self.local_addr();
         let exporting = self.traces.is_some();
+        let pushing = self.metrics.is_some();
         // The exporter first: its flush may take up to the flush timeout, and /metrics keeps
         // answering (the drop counts included) until it is done.
         drop(self.traces.take());
@@ -68,13 +69,16 @@ impl Drop for ObsGuard {
             || "no server".to_owned(),
             |a| format!("the /metrics server on {a}"),
         );
-        let traces = if exporting {
+        let mut traces = if exporting {
             format!("the trace exporter ({exported} spans exported, {dropped} dropped since start)")
         } else {
             "no trace exporter".to_owned()
         };
+        if pushing {
+            traces.push_str(" and the OTLP metrics pusher, after its last push");
+        }
         let idle = exported + dropped == self.spans_before;
-        if self.installed.elapsed() < DROPPED_AT_ONCE && idle && (serving.is_some() || exporting) {
+        if self.installed.elapsed() < DROPPED_AT_ONCE && idle && (serving.is_some() || exporting || pushing) {
             tracing::warn!(
                 target: "obs_runtime",
                 "obs stopped {server} and {traces} {} ms after install: the guard of init() was \

@@ -14,7 +14,7 @@
 use crate::exposition::MetricKind;
 
 /// The HTTP layer's families: page name, semantic-convention name, unit.
-const SEMANTIC: [(&str, &str, &str); 3] = [
+const SEMANTIC: [(&str, &str, &str); 5] = [
     (
         "http_server_request_duration_seconds",
         "http.server.request.duration",
@@ -30,15 +30,21 @@ const SEMANTIC: [(&str, &str, &str); 3] = [
         "http.client.request.duration",
         "s",
     ),
+    ("rpc_server_call_duration_seconds", "rpc.server.call.duration", "s"),
+    ("rpc_client_call_duration_seconds", "rpc.client.call.duration", "s"),
 ];
 
 /// The HTTP layer's attribute keys: page label, semantic-convention key.
-const SEMANTIC_KEYS: [(&str, &str); 5] = [
+const SEMANTIC_KEYS: [(&str, &str); 9] = [
     ("http_request_method", "http.request.method"),
     ("http_route", "http.route"),
     ("http_response_status_code", "http.response.status_code"),
     ("error_type", "error.type"),
     ("server_address", "server.address"),
+    ("rpc_system", "rpc.system"),
+    ("rpc_service", "rpc.service"),
+    ("rpc_method", "rpc.method"),
+    ("rpc_grpc_status_code", "rpc.grpc.status_code"),
 ];
 
 /// The last word of a name, and the UCUM unit the translation turns back into it.
@@ -67,4 +73,52 @@ pub(crate) fn otlp_key(label: &str) -> &str {
         .iter()
         .find(|(page, _)| *page == label)
         .map_or(label, |(_, key)| key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{otlp_key, otlp_name};
+    use crate::exposition::MetricKind;
+
+    #[test]
+    fn names_and_units_that_translate_back() {
+        let cases = [
+            ("function_calls_total", MetricKind::Counter, "function_calls", ""),
+            (
+                "function_duration_seconds",
+                MetricKind::Histogram,
+                "function_duration_seconds",
+                "s",
+            ),
+            ("process_cpu_seconds_total", MetricKind::Counter, "process_cpu_seconds", "s"),
+            ("process_resident_memory_bytes", MetricKind::Gauge, "process_resident_memory_bytes", "By"),
+            ("function_calls_in_flight", MetricKind::Gauge, "function_calls_in_flight", ""),
+            (
+                "http_server_request_duration_seconds",
+                MetricKind::Histogram,
+                "http.server.request.duration",
+                "s",
+            ),
+            (
+                "http_server_active_requests",
+                MetricKind::Gauge,
+                "http.server.active_requests",
+                "{request}",
+            ),
+            (
+                "http_client_request_duration_seconds",
+                MetricKind::Histogram,
+                "http.client.request.duration",
+                "s",
+            ),
+        ];
+        for (page, kind, otlp, unit) in cases {
+            assert_eq!(otlp_name(page, kind), (otlp, unit), "{page}");
+        }
+        assert_eq!(otlp_key("http_request_method"), "http.request.method");
+        assert_eq!(otlp_key("http_response_status_code"), "http.response.status_code");
+        assert_eq!(otlp_key("error_type"), "error.type");
+        assert_eq!(otlp_key("rpc_grpc_status_code"), "rpc.grpc.status_code");
+        assert_eq!(otlp_key("function"), "function");
+    }
 }
