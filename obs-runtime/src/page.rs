@@ -12,10 +12,10 @@ use crate::sync::{read, write};
 
 mod push;
 
-#[cfg(feature = "otlp")]
-pub(crate) use push::start as start_push;
 pub use push::MetricsExporter;
 pub(crate) use push::{PushConfig, PushGuard};
+#[cfg(feature = "otlp")]
+pub(crate) use push::{bench_encode as bench_push_encode, start as start_push};
 
 /// The `service_name` of `target_info`, set by the latest install.
 static SERVICE_NAME: RwLock<Option<String>> = RwLock::new(None);

@@ -23,7 +23,7 @@ static EXPORTED_TRACES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 #[obs_runtime::timed]
 fn checkout(items: u32) -> Result<u32, String> {
     std::thread::sleep(Duration::from_micros(200));
-    if items % 4 == 0 {
+    if items.is_multiple_of(4) {
         Err("card declined".into())
     } else {
         Ok(items * 3)
@@ -250,17 +250,26 @@ fn samples_of(p: &Point) -> Vec<(String, f64)> {
             let mut cumulative = 0;
             for (i, count) in p.buckets.iter().enumerate() {
                 cumulative += count;
-                let le = p.bounds.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+                let le = p.bounds.get(i).map_or("+Inf".to_owned(), f64::to_string);
                 let mut with_le = labels.clone();
                 with_le.insert("le".into(), le);
-                out.push((series_key(&format!("{name}_bucket"), &with_le), cumulative as f64));
+                out.push((
+                    series_key(&format!("{name}_bucket"), &with_le),
+                    cumulative as f64,
+                ));
             }
-            out.push((series_key(&format!("{name}_count"), &labels), p.count as f64));
+            out.push((
+                series_key(&format!("{name}_count"), &labels),
+                p.count as f64,
+            ));
             out.push((series_key(&format!("{name}_sum"), &labels), p.value));
             out
         }
         "exponential_histogram" => vec![
-            (series_key(&format!("{name}_count"), &labels), p.count as f64),
+            (
+                series_key(&format!("{name}_count"), &labels),
+                p.count as f64,
+            ),
             (series_key(&format!("{name}_sum"), &labels), p.value),
         ],
         other => panic!("unexpected {other}"),
@@ -287,8 +296,11 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
     drop(guard);
     let page_text = obs_runtime::render();
     let page = parse_page(&page_text);
-    let pushes = receiver.metrics.lock().unwrap().len() - before;
-    assert!(pushes >= 2, "{pushes} pushes: the interval's and the guard's");
+    let requests = receiver.metrics.lock().unwrap().len() - before;
+    assert!(
+        requests >= 2,
+        "{requests} pushes: the interval's and the guard's"
+    );
     let (service, pushed) = last_push(receiver);
     assert_eq!(service, "checkout-job");
 
@@ -317,20 +329,31 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
     for p in pushed.iter().filter(|p| !moves(&translated(p).0)) {
         for (key, value) in samples_of(p) {
             let on_page = page.samples.get(&key).unwrap_or_else(|| {
-                panic!("{key} (pushed as {} {:?}) is not on the page", p.name, p.attributes)
+                panic!(
+                    "{key} (pushed as {} {:?}) is not on the page",
+                    p.name, p.attributes
+                )
             });
-            assert_eq!(*on_page, value, "{key}");
+            // Exact: the page writes the shortest decimal that reads back as the same bits.
+            assert_eq!(
+                on_page.to_bits(),
+                value.to_bits(),
+                "{key}: {on_page} != {value}"
+            );
             compared += 1;
         }
     }
     let page_series = page
         .samples
         .keys()
-                // ship's native histogram is pushed without its classic buckets.
+        // ship's native histogram is pushed without its classic buckets.
         .filter(|k| !moves(k) && !k.starts_with("target_info"))
         .filter(|k| !(k.contains("_bucket{") && k.contains(r#"function="ship""#)))
         .count();
-    assert!(compared >= page_series, "{compared} of {page_series} compared");
+    assert!(
+        compared >= page_series,
+        "{compared} of {page_series} compared"
+    );
     let calls = pushed
         .iter()
         .find(|p| {
@@ -340,6 +363,38 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
         })
         .expect("checkout's errors");
     assert!(calls.value >= 8.0 && calls.monotonic && calls.kind == "sum");
+    special_families(&pushed);
+    // Exemplars name spans a receiver got: this one, or an earlier test's, since a bucket
+    // keeps the exemplar of its latest sampled call, which may be older than this test.
+    let mut traces = EXPORTED_TRACES.lock().unwrap();
+    traces.extend(receiver.spans().into_iter().map(|s| s.trace_id));
+    let exemplars: Vec<_> = pushed.iter().flat_map(|p| p.exemplars.clone()).collect();
+    assert!(!exemplars.is_empty(), "no exemplar pushed");
+    for (trace, _, _) in &exemplars {
+        assert!(
+            traces.contains(trace),
+            "exemplar trace {trace} was not exported"
+        );
+    }
+    let this_run = receiver
+        .spans()
+        .into_iter()
+        .map(|s| s.trace_id)
+        .collect::<BTreeSet<_>>();
+    assert!(exemplars.iter().any(|(t, _, _)| this_run.contains(t)));
+    // Cumulative points all start when the process did, before the first push.
+    let start = pushed[0].start_unix_nanos;
+    assert!(
+        start > 0
+            && pushed
+                .iter()
+                .all(|p| p.kind == "gauge" || p.start_unix_nanos == start)
+    );
+    assert!(pushed.iter().all(|p| p.unix_nanos > start));
+}
+
+/// The HTTP layer's families and the native histogram, as pushed.
+fn special_families(pushed: &[Point]) {
     // The HTTP layer's families go by their semantic-convention names and keys.
     let requests = pushed
         .iter()
@@ -350,7 +405,10 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
         .expect("the server layer's histogram");
     assert_eq!((requests.kind, requests.unit.as_str()), ("histogram", "s"));
     assert_eq!(
-        requests.attributes.get("http.request.method").and_then(Attr::str),
+        requests
+            .attributes
+            .get("http.request.method")
+            .and_then(Attr::str),
         Some("POST")
     );
     assert!(requests.count >= 16);
@@ -365,40 +423,33 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
         .expect("ship's native histogram");
     assert_eq!(ship.unit, "s");
     assert!(ship.count >= 32);
-    assert_eq!(ship.buckets.iter().sum::<u64>() + ship.zero_count, ship.count);
-
-    // Exemplars name spans a receiver got: this one, or an earlier test's, since a bucket
-    // keeps the exemplar of its latest sampled call, which may be older than this test.
-    let mut traces = EXPORTED_TRACES.lock().unwrap();
-    traces.extend(receiver.spans().into_iter().map(|s| s.trace_id));
-    let exemplars: Vec<_> = pushed.iter().flat_map(|p| p.exemplars.clone()).collect();
-    assert!(!exemplars.is_empty(), "no exemplar pushed");
-    for (trace, _, _) in &exemplars {
-        assert!(traces.contains(trace), "exemplar trace {trace} was not exported");
-    }
-    let this_run = receiver.spans().into_iter().map(|s| s.trace_id).collect::<BTreeSet<_>>();
-    assert!(exemplars.iter().any(|(t, _, _)| this_run.contains(t)));
-    // Cumulative points all start when the process did, before the first push.
-    let start = pushed[0].start_unix_nanos;
-    assert!(start > 0 && pushed.iter().all(|p| p.kind == "gauge" || p.start_unix_nanos == start));
-    assert!(pushed.iter().all(|p| p.unix_nanos > start));
+    assert_eq!(
+        ship.buckets.iter().sum::<u64>() + ship.zero_count,
+        ship.count
+    );
 }
 
 #[test]
 fn pushed_metrics_over_http_match_the_page() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     pushed_metrics_match_the_page(&Receiver::http());
 }
 
 #[test]
 fn pushed_metrics_over_grpc_match_the_page() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     pushed_metrics_match_the_page(&Receiver::grpc());
 }
 
 #[test]
 fn delta_points_add_up_to_the_cumulative_ones() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let receiver = Receiver::grpc();
     let guard = install(&receiver, Temporality::Delta, false);
     for _ in 0..4 {
@@ -432,7 +483,10 @@ fn delta_points_add_up_to_the_cumulative_ones() {
         // Histograms' `_bucket` deltas add up per bucket: the cumulative bucket of each push
         // is the sum of its own deltas, so the sums are the page's cumulative buckets.
         let on_page = page.samples[key];
-        assert!((on_page - sum).abs() < 1e-6, "{key}: page {on_page}, deltas add to {sum}");
+        assert!(
+            (on_page - sum).abs() < 1e-6,
+            "{key}: page {on_page}, deltas add to {sum}"
+        );
         compared += 1;
     }
     assert!(compared > 10 && sums.keys().any(|k| k.contains("checkout")));
@@ -440,7 +494,9 @@ fn delta_points_add_up_to_the_cumulative_ones() {
 
 #[test]
 fn a_collector_down_loses_that_interval_only_and_counts_it() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dropped = |page: &Page| {
         page.samples
             .get(r#"obs_metric_points_dropped_total{reason="export_failed"}"#)
@@ -460,17 +516,24 @@ fn a_collector_down_loses_that_interval_only_and_counts_it() {
     drop(guard);
     let page = parse_page(&obs_runtime::render());
     let requests = receiver.metrics.lock().unwrap().clone();
-    assert!(requests.len() >= 3, "the pushes after the failed one arrived");
+    assert!(
+        requests.len() >= 3,
+        "the pushes after the failed one arrived"
+    );
     // Exactly one push was lost: its points are the next push's (the page kept its series).
-    let lost = dropped(&page) - before;
+    let counted = dropped(&page) - before;
     #[allow(clippy::cast_precision_loss)]
     let one_push = points(&requests[0]).1.len() as f64;
-    assert_eq!(lost, one_push, "one interval's points counted as dropped");
-    // Nothing else was lost: the last push still equals the page.
-    let (_, last) = points(requests.last().unwrap());
-    for p in last.iter().filter(|p| !moves(&translated(p).0)) {
+    assert_eq!(
+        counted.to_bits(),
+        one_push.to_bits(),
+        "one interval's points counted as dropped: {counted}, not {one_push}"
+    );
+    // Nothing else was lost: the final push still equals the page.
+    let (_, final_push) = points(requests.last().unwrap());
+    for p in final_push.iter().filter(|p| !moves(&translated(p).0)) {
         for (key, value) in samples_of(p) {
-            assert_eq!(page.samples[&key], value, "{key}");
+            assert_eq!(page.samples[&key].to_bits(), value.to_bits(), "{key}");
         }
     }
 }

@@ -288,7 +288,13 @@ impl Series<'_, '_> {
 }
 
 fn is_native(value: &Value) -> bool {
-    matches!(value, Value::Histogram { native: Some(_), .. })
+    matches!(
+        value,
+        Value::Histogram {
+            native: Some(_),
+            ..
+        }
+    )
 }
 
 /// What the baseline keeps of a series (gauges: nothing).
@@ -352,7 +358,8 @@ fn subtract(value: Value, previous: Option<&Seen>) -> Value {
 
 /// Native buckets minus the previous ones of the same layout.
 fn minus_native(now: NativeBuckets, previous: Option<&NativeBuckets>) -> NativeBuckets {
-    let Some(p) = previous.filter(|p| (p.schema, p.zero_threshold) == (now.schema, now.zero_threshold))
+    let Some(p) =
+        previous.filter(|p| (p.schema, p.zero_threshold) == (now.schema, now.zero_threshold))
     else {
         return now;
     };
@@ -463,5 +470,67 @@ fn attributes(w: &mut Writer, field: u32, labels: &str, semantic: bool) {
         w.key_str(field, key, &value);
         rest = after.get(end + 1..).unwrap_or("");
         rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NativeBuckets, Seen, Value, minus_native, subtract, zigzag};
+
+    #[test]
+    fn deltas_subtract_what_was_sent_and_restart_on_a_reset() {
+        let delta = subtract(Value::Counter(10, None), Some(&Seen::Counter(4)));
+        assert!(matches!(delta, Value::Counter(6, None)));
+        // Went down: the process's count started over, the whole value is new.
+        let reset = subtract(Value::Counter(3, None), Some(&Seen::Counter(4)));
+        assert!(matches!(reset, Value::Counter(3, None)));
+        let first = subtract(Value::Counter(7, None), None);
+        assert!(matches!(first, Value::Counter(7, None)));
+        let histogram = |counts: Vec<u64>, inf, sum| Value::Histogram {
+            bounds: vec![0.1, 1.0],
+            counts,
+            inf,
+            sum,
+            exemplars: Vec::new(),
+            native: None,
+        };
+        let seen = Seen::Histogram {
+            counts: vec![1, 2],
+            inf: 0,
+            sum: 1.5,
+            native: None,
+        };
+        match subtract(histogram(vec![3, 2], 1, 4.0), Some(&seen)) {
+            Value::Histogram {
+                counts, inf, sum, ..
+            } => assert_eq!((counts, inf, sum), (vec![2, 0], 1, 2.5)),
+            _ => panic!("a histogram"),
+        }
+    }
+
+    #[test]
+    fn native_deltas_are_per_bucket_index() {
+        let native = |zero_count, positive| NativeBuckets {
+            schema: 3,
+            zero_threshold: 1e-128,
+            zero_count,
+            positive,
+        };
+        let before = native(1, vec![(-2, 1), (5, 4)]);
+        let now = native(2, vec![(-2, 1), (5, 6), (9, 1)]);
+        let delta = minus_native(now, Some(&before));
+        assert_eq!(delta.zero_count, 1);
+        assert_eq!(delta.positive, vec![(5, 2), (9, 1)]);
+        // Another layout: no baseline to subtract.
+        let other = NativeBuckets {
+            schema: 2,
+            ..native(2, vec![(1, 1)])
+        };
+        assert_eq!(minus_native(other.clone(), Some(&before)), other);
+    }
+
+    #[test]
+    fn sint32_is_zigzag() {
+        assert_eq!([zigzag(0), zigzag(-1), zigzag(1), zigzag(-2)], [0, 1, 2, 3]);
     }
 }

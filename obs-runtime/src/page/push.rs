@@ -43,7 +43,10 @@ impl MetricsExporter {
 
     /// Whether the page is pushed.
     pub(crate) fn pushes(self) -> bool {
-        matches!(self, MetricsExporter::Otlp | MetricsExporter::PrometheusAndOtlp)
+        matches!(
+            self,
+            MetricsExporter::Otlp | MetricsExporter::PrometheusAndOtlp
+        )
     }
 }
 
@@ -130,7 +133,7 @@ impl Drop for PushGuard {
 }
 
 #[cfg(feature = "otlp")]
-pub(crate) use worker::start;
+pub(crate) use worker::{bench_encode, start};
 
 #[cfg(feature = "otlp")]
 mod worker {
@@ -200,6 +203,25 @@ mod worker {
         }
     }
 
+    /// The page gathered as [`render`](crate::render) gathers it and written as one OTLP
+    /// request into `out`: what each push sends. Returns its number of points.
+    fn encode(out: &mut Vec<u8>, push: &Push<'_>, delta: Option<&mut Delta>) -> u64 {
+        super::super::collect_into(Collector::with_native()).finish_otlp(out, push, delta)
+    }
+
+    /// What `benches/metrics_push.rs` measures: one cumulative push's encoding.
+    pub(crate) fn bench_encode(out: &mut Vec<u8>) -> u64 {
+        let now = crate::clock::unix_nanos(crate::clock::raw());
+        let push = Push {
+            resource: &[],
+            scope: &[],
+            start: now,
+            now,
+            temporality: Temporality::Cumulative,
+        };
+        encode(out, &push, None)
+    }
+
     struct Pusher {
         config: PushConfig,
         client: Client,
@@ -244,8 +266,7 @@ mod worker {
                 now,
                 temporality: self.config.temporality,
             };
-            let page = super::super::collect_into(Collector::with_native());
-            let points = page.finish_otlp(&mut self.body, &push, self.delta.as_mut());
+            let points = encode(&mut self.body, &push, self.delta.as_mut());
             let mut backoff = Backoff::new(self.config.timeout);
             loop {
                 let timeout = match self.shutdown.deadline() {

@@ -78,7 +78,10 @@ impl Drop for ObsGuard {
             traces.push_str(" and the OTLP metrics pusher, after its last push");
         }
         let idle = exported + dropped == self.spans_before;
-        if self.installed.elapsed() < DROPPED_AT_ONCE && idle && (serving.is_some() || exporting || pushing) {
+        if self.installed.elapsed() < DROPPED_AT_ONCE
+            && idle
+            && (serving.is_some() || exporting || pushing)
+        {
             tracing::warn!(
                 target: "obs_runtime",
                 "obs stopped {server} and {traces} {} ms after install: the guard of init() was \

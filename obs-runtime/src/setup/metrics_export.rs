@@ -137,6 +137,11 @@ impl Builder {
 }
 
 /// Starts the pusher `config` asks for, if any.
+// Without `otlp` there is never a config to start: the signature is the feature's.
+#[cfg_attr(
+    not(feature = "otlp"),
+    allow(clippy::needless_pass_by_value, clippy::unnecessary_wraps)
+)]
 pub(super) fn start_push(config: Option<PushConfig>) -> Result<Option<PushGuard>, Error> {
     #[cfg(feature = "otlp")]
     return config.map(crate::page::start_push).transpose();
@@ -270,7 +275,10 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         let e = env_error(&[("OTEL_METRICS_EXPORTER", "statsd")]);
-        assert!(e.contains("OTEL_METRICS_EXPORTER") && e.contains("statsd"), "{e}");
+        assert!(
+            e.contains("OTEL_METRICS_EXPORTER") && e.contains("statsd"),
+            "{e}"
+        );
         if !cfg!(feature = "otlp") {
             return;
         }
@@ -278,7 +286,10 @@ mod tests {
             ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "1m"),
             ("OTEL_METRIC_EXPORT_TIMEOUT", "-5"),
-            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "sometimes"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "sometimes",
+            ),
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "localhost:4318"),
         ] {

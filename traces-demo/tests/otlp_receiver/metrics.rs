@@ -41,19 +41,36 @@ pub fn service(store: &Store) -> MetricsServiceServer<impl MetricsService> {
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
 }
 
-/// An OTLP/HTTP `/v1/metrics` body: decoded, stored when `ok`; the response body, or `None`
-/// when it does not decode.
-pub fn http(store: &Store, body: &[u8], ok: bool) -> Option<Vec<u8>> {
-    let request = ExportMetricsServiceRequest::decode(body).ok()?;
-    if ok {
+/// Answers an OTLP/HTTP `/v1/metrics` request: the next of `script` (a status line and
+/// headers), else `200 OK`; `400 Bad Request` for a body that does not decode. Stored when
+/// answered 2xx.
+pub fn answer(
+    store: &Store,
+    script: &Mutex<std::collections::VecDeque<String>>,
+    body: &[u8],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let decoded = ExportMetricsServiceRequest::decode(body).ok();
+    let scripted = script.lock().unwrap().pop_front();
+    let status = match (&decoded, scripted) {
+        (None, _) => "400 Bad Request".to_owned(),
+        (Some(_), Some(answer)) => answer,
+        (Some(_), None) => "200 OK".to_owned(),
+    };
+    if let (Some(request), true) = (decoded, status.starts_with('2')) {
         store.lock().unwrap().push(request);
     }
-    Some(
-        ExportMetricsServiceResponse {
-            partial_success: None,
-        }
-        .encode_to_vec(),
-    )
+    let response = ExportMetricsServiceResponse {
+        partial_success: None,
+    }
+    .encode_to_vec();
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+        response.len()
+    );
+    out.write_all(head.as_bytes())?;
+    out.write_all(&response)?;
+    out.flush()
 }
 
 /// One data point, flattened: the metric it belongs to and what it says.

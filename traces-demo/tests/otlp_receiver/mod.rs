@@ -419,24 +419,10 @@ fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
             }
         }
         if encoding == "gzip" {
-            let mut plain = Vec::new();
-            flate2::read::GzDecoder::new(body.as_slice())
-                .read_to_end(&mut plain)
-                .unwrap();
-            body = plain;
+            body = gunzip(&body);
         }
         if path == "/v1/metrics" {
-            let scripted = http.script.lock().unwrap().pop_front();
-            let status = scripted.unwrap_or_else(|| "200 OK".to_owned());
-            let response = metrics::http(&http.metrics, &body, status.starts_with('2'));
-            let status = if response.is_some() { status } else { "400 Bad Request".into() };
-            let response = response.unwrap_or_default();
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
-                response.len()
-            );
-            let writer = reader.get_mut();
-            if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&response).is_err() {
+            if metrics::answer(&http.metrics, &http.script, &body, reader.get_mut()).is_err() {
                 return;
             }
             continue;
@@ -480,6 +466,14 @@ fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
             return;
         }
     }
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .unwrap();
+    plain
 }
 
 /// A port nothing listens on.

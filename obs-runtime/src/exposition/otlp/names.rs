@@ -30,8 +30,16 @@ const SEMANTIC: [(&str, &str, &str); 5] = [
         "http.client.request.duration",
         "s",
     ),
-    ("rpc_server_call_duration_seconds", "rpc.server.call.duration", "s"),
-    ("rpc_client_call_duration_seconds", "rpc.client.call.duration", "s"),
+    (
+        "rpc_server_call_duration_seconds",
+        "rpc.server.call.duration",
+        "s",
+    ),
+    (
+        "rpc_client_call_duration_seconds",
+        "rpc.client.call.duration",
+        "s",
+    ),
 ];
 
 /// The HTTP layer's attribute keys: page label, semantic-convention key.
@@ -83,16 +91,36 @@ mod tests {
     #[test]
     fn names_and_units_that_translate_back() {
         let cases = [
-            ("function_calls_total", MetricKind::Counter, "function_calls", ""),
+            (
+                "function_calls_total",
+                MetricKind::Counter,
+                "function_calls",
+                "",
+            ),
             (
                 "function_duration_seconds",
                 MetricKind::Histogram,
                 "function_duration_seconds",
                 "s",
             ),
-            ("process_cpu_seconds_total", MetricKind::Counter, "process_cpu_seconds", "s"),
-            ("process_resident_memory_bytes", MetricKind::Gauge, "process_resident_memory_bytes", "By"),
-            ("function_calls_in_flight", MetricKind::Gauge, "function_calls_in_flight", ""),
+            (
+                "process_cpu_seconds_total",
+                MetricKind::Counter,
+                "process_cpu_seconds",
+                "s",
+            ),
+            (
+                "process_resident_memory_bytes",
+                MetricKind::Gauge,
+                "process_resident_memory_bytes",
+                "By",
+            ),
+            (
+                "function_calls_in_flight",
+                MetricKind::Gauge,
+                "function_calls_in_flight",
+                "",
+            ),
             (
                 "http_server_request_duration_seconds",
                 MetricKind::Histogram,
@@ -116,7 +144,10 @@ mod tests {
             assert_eq!(otlp_name(page, kind), (otlp, unit), "{page}");
         }
         assert_eq!(otlp_key("http_request_method"), "http.request.method");
-        assert_eq!(otlp_key("http_response_status_code"), "http.response.status_code");
+        assert_eq!(
+            otlp_key("http_response_status_code"),
+            "http.response.status_code"
+        );
         assert_eq!(otlp_key("error_type"), "error.type");
         assert_eq!(otlp_key("rpc_grpc_status_code"), "rpc.grpc.status_code");
         assert_eq!(otlp_key("function"), "function");
