@@ -39,6 +39,13 @@ pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
 /// a server).
 pub use crate::live::bench as live;
 
+/// One OTLP metrics push, encoded as the pusher encodes it (cumulative, the page gathered as
+/// `render()` gathers it) into `out`: `benches/metrics_push.rs`. Returns its data points.
+#[cfg(feature = "otlp")]
+pub fn otlp_metrics_encode(out: &mut Vec<u8>) -> u64 {
+    crate::page::bench_push_encode(out)
+}
+
 /// The values obs-macros writes into the expansion from copies of its own (it cannot depend
 /// on this crate): its tests compare each copy with the one here.
 pub mod shared {

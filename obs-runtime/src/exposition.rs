@@ -12,8 +12,12 @@ use core::fmt::Write as _;
 use std::collections::BTreeMap;
 
 mod openmetrics;
+// Without `otlp` nothing pushes; the settings' types stay, so a `Builder` reads the same.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) mod otlp;
 mod protobuf;
 
+pub use otlp::Temporality;
 pub use protobuf::PROTOBUF_CONTENT_TYPE;
 
 /// The `Content-Type` of the page: Prometheus text format 0.0.4, what [`render`](crate::render)
@@ -185,6 +189,7 @@ fn write_float(out: &mut String, value: f64) {
     }
 }
 
+#[derive(Clone)]
 enum Value {
     Counter(u64, Option<Exemplar>),
     /// A counter of a quantity that is not a whole number, such as CPU seconds.

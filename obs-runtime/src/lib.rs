@@ -164,7 +164,7 @@ mod setup;
 mod traces;
 
 pub use error::Error;
-pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE};
+pub use exposition::{CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, Temporality};
 pub use generate::{dashboard, rules};
 pub use logs::{LogFormat, LogsExporter, log_layer, otlp_log_layer};
 pub use metrics::catalog;
@@ -173,7 +173,7 @@ pub use metrics::{
     set_series_limit,
 };
 pub use otlp::{OtlpCompression, OtlpProtocol};
-pub use page::{render, render_openmetrics, render_protobuf};
+pub use page::{MetricsExporter, render, render_openmetrics, render_protobuf};
 pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};

@@ -2,12 +2,20 @@
 //!
 //! The order of the gathering is the order of precedence when two parts name one family (the
 //! first `# HELP` and type seen win): the attribute sites, the `metrics` facade, the process's
-//! own metrics, the trace exporter's span counters, then the service's `target_info`.
+//! own metrics, the trace exporter's span counters, the metrics pusher's point counters
+//! ([`push`]), then the service's `target_info`.
 
 use std::sync::RwLock;
 
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::sync::{read, write};
+
+mod push;
+
+pub use push::MetricsExporter;
+pub(crate) use push::{PushConfig, PushGuard};
+#[cfg(feature = "otlp")]
+pub(crate) use push::{bench_encode as bench_push_encode, start as start_push};
 
 /// The `service_name` of `target_info`, set by the latest install.
 static SERVICE_NAME: RwLock<Option<String>> = RwLock::new(None);
@@ -92,6 +100,7 @@ fn collect_into(mut out: Collector) -> Collector {
     crate::metrics::collect(&mut out);
     crate::traces::collect(&mut out);
     crate::logs::collect_export(&mut out);
+    push::collect(&mut out);
     target_info(&mut out);
     out
 }

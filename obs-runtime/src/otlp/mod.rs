@@ -18,6 +18,8 @@ pub(crate) mod retry;
 pub(crate) mod settings;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) mod wire;
 
 pub use settings::{OtlpCompression, OtlpProtocol};
 

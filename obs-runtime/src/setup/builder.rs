@@ -64,6 +64,10 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | export queue, batch size, delay, batch timeout | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 2048, 512, 5000, 30 000 |
 /// | [`flush_timeout`](Builder::flush_timeout) | none | 3 s |
 /// | [`trace_url`](Builder::trace_url): where the live page links a trace id | `OBS_TRACE_URL` (`http(s)://…{trace_id}…`) | none |
+/// | [`metrics_exporter`](Builder::metrics_exporter) | `OTEL_METRICS_EXPORTER` (`prometheus`, `otlp`, `prometheus,otlp`, `none`) | `prometheus` |
+/// | [`metric_export_interval`](Builder::metric_export_interval), [`metric_export_timeout`](Builder::metric_export_timeout) | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` (ms) | 60 000, 30 000 |
+/// | [`metrics_temporality`](Builder::metrics_temporality) | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`, `lowmemory`) | `cumulative` |
+/// | [`otlp_metrics_endpoint`](Builder::otlp_metrics_endpoint), and the transport's other settings for metrics | `OTEL_EXPORTER_OTLP_METRICS_*`, then `OTEL_EXPORTER_OTLP_*` | as for spans |
 /// | [`log_format`](Builder::log_format) | `OBS_LOG_FORMAT` (`text`, `json`, `off`) | `text`, on standard error |
 /// | [`log_filter`](Builder::log_filter) | `RUST_LOG` (`target=level,…`) | `info` |
 /// | [`logs_exporter`](Builder::logs_exporter): log records over OTLP, beside standard error | `OTEL_LOGS_EXPORTER` (`otlp`, `none`) | `none` |
@@ -130,6 +134,7 @@ pub struct Builder {
     pub(super) propagators: Option<Vec<Propagator>>,
     pub(super) baggage_attributes: Option<Vec<String>>,
     pub(super) trace_url: Option<String>,
+    pub(super) metrics: super::metrics_export::MetricsSettings,
 }
 
 /// Where unset settings are read from.
@@ -154,6 +159,7 @@ impl std::fmt::Debug for Builder {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("subscriber", &self.subscriber)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +187,7 @@ impl Builder {
             propagators: None,
             baggage_attributes: None,
             trace_url: None,
+            metrics: super::metrics_export::MetricsSettings::default(),
         }
     }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::live::SamplerGuard;
+use crate::page::PushGuard;
 use crate::serve::MetricsServer;
 use crate::traces::TraceGuard;
 
@@ -11,9 +12,10 @@ use crate::traces::TraceGuard;
 /// almost surely not kept (`let _ = init()?`).
 const DROPPED_AT_ONCE: Duration = Duration::from_secs(1);
 
-/// Keeps obs's exporters running; dropping it stops the `/metrics` server and the trace
-/// exporter, sending the spans still queued (waiting at most the
-/// [`flush_timeout`](crate::Builder::flush_timeout)), and logs one INFO line saying what it
+/// Keeps obs's exporters running; dropping it stops the `/metrics` server, the trace
+/// exporter and the OTLP metrics pusher, sending the spans still queued and pushing the
+/// metrics once more (waiting at most the [`flush_timeout`](crate::Builder::flush_timeout)
+/// for each), and logs one INFO line saying what it
 /// stopped and how many spans were exported and dropped.
 ///
 /// Keep it in a variable for as long as the service runs: `let _obs = obs_runtime::init()?;`.
@@ -32,6 +34,8 @@ pub struct ObsGuard {
     pub(super) traces: Option<TraceGuard>,
     /// The logs exporter, when `OTEL_LOGS_EXPORTER=otlp`.
     pub(super) logs: Option<crate::logs::LogGuard>,
+    /// The OTLP metrics pusher, when metrics are pushed.
+    pub(super) metrics: Option<PushGuard>,
     pub(super) installed: Instant,
     /// Spans exported and dropped, in all, when it was installed.
     pub(super) spans_before: u64,
@@ -54,10 +58,13 @@ impl Drop for ObsGuard {
     fn drop(&mut self) {
         let serving = self.local_addr();
         let exporting = self.traces.is_some();
+        let pushing = self.metrics.is_some();
         // The exporter first: its flush may take up to the flush timeout, and /metrics keeps
         // answering (the drop counts included) until it is done.
         drop(self.logs.take());
         drop(self.traces.take());
+        // Then the last push of metrics, once the span counts it carries are final.
+        drop(self.metrics.take());
         drop(self.server.take());
         drop(self.sampler.take());
         let (exported, dropped) = crate::traces::span_totals();
@@ -65,13 +72,19 @@ impl Drop for ObsGuard {
             || "no server".to_owned(),
             |a| format!("the /metrics server on {a}"),
         );
-        let traces = if exporting {
+        let mut traces = if exporting {
             format!("the trace exporter ({exported} spans exported, {dropped} dropped since start)")
         } else {
             "no trace exporter".to_owned()
         };
+        if pushing {
+            traces.push_str(" and the OTLP metrics pusher, after its last push");
+        }
         let idle = exported + dropped == self.spans_before;
-        if self.installed.elapsed() < DROPPED_AT_ONCE && idle && (serving.is_some() || exporting) {
+        if self.installed.elapsed() < DROPPED_AT_ONCE
+            && idle
+            && (serving.is_some() || exporting || pushing)
+        {
             tracing::warn!(
                 target: "obs_runtime",
                 "obs stopped {server} and {traces} {} ms after install: the guard of init() was \

@@ -73,7 +73,10 @@ impl Builder {
             .clone()
             .or_else(|| self.var("OTEL_EXPORTER_PROMETHEUS_HOST"))
             .unwrap_or_else(|| DEFAULT_HOST.to_owned());
-        let addr = if self.serve {
+        let trace_url = self.resolve_trace_url()?;
+        let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
+        let (serve_metrics, push) = self.metrics_export(&traces)?;
+        let addr = if self.serve && serve_metrics {
             Some(resolve(&host, port)?)
         } else {
             None
@@ -82,8 +85,6 @@ impl Builder {
             Some(auth) => auth,
             None => self.auth_from_env()?,
         };
-        let trace_url = self.resolve_trace_url()?;
-        let traces = TraceConfig::resolve(&self.traces, &|v| self.var(v), service_name.clone())?;
         let (propagators, baggage_attributes) = self.propagation()?;
         let logs_export = crate::logs::LogsConfig::resolve(
             &self.logs_export,
@@ -132,6 +133,7 @@ impl Builder {
         }
         let logs_guard = crate::logs::start_exporter(&logs_export, &traces)?;
         crate::page::set_service_name(service_name);
+        let metrics = super::metrics_export::start_push(push)?;
         let server = addr
             .map(|addr| MetricsServer::start(addr, auth))
             .transpose()?;
@@ -141,6 +143,7 @@ impl Builder {
             sampler,
             traces: trace_guard,
             logs: logs_guard,
+            metrics,
             installed: std::time::Instant::now(),
             spans_before: {
                 let (exported, dropped) = crate::traces::span_totals();

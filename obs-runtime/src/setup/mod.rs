@@ -5,6 +5,7 @@ mod builder;
 mod guard;
 mod install;
 mod logs_export;
+mod metrics_export;
 mod subscriber;
 
 pub use builder::{Builder, DEFAULT_HOST, DEFAULT_PORT, init};

@@ -12,6 +12,8 @@ pub(crate) mod ids;
 mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
+#[cfg(feature = "otlp")]
+pub(crate) use otlp::resource_and_scope;
 mod pipeline;
 pub mod propagation;
 pub(crate) mod recent;
@@ -25,7 +27,11 @@ pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
 #[cfg(feature = "otlp")]
 pub(crate) use otlp::{encode, resource as otlp_resource};
-pub(crate) use pipeline::{TraceGuard, any_active as exporting, spawn_exporter, start_exporter};
+#[cfg(feature = "otlp")]
+pub(crate) use pipeline::mark_exporter_thread;
+pub(crate) use pipeline::{
+    Shutdown, TraceGuard, any_active as exporting, spawn_exporter, start_exporter,
+};
 pub(crate) use record::{EventVisitor, Fields, FieldsVisitor, Value};
 pub(crate) use settings::{Batching, TraceConfig, TraceSettings};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};

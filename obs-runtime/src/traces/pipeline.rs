@@ -194,9 +194,8 @@ impl Drop for TraceGuard {
             return;
         };
         let deadline = Instant::now() + self.flush_timeout;
-        *lock(&self.shutdown.deadline) = Some(deadline);
         // A worker waiting to retry a batch stops waiting past the deadline.
-        self.shutdown.changed.notify_all();
+        self.shutdown.stop_by(deadline);
         // Taken out under the write lock if it is the active one: once it is out, no caller
         // can still be using it, and dropping the last reference closes the queue.
         set_active(None, Some(&ours));
@@ -208,7 +207,7 @@ impl Drop for TraceGuard {
 
 /// Shared between a guard and its worker.
 #[derive(Default)]
-struct Shutdown {
+pub(crate) struct Shutdown {
     /// When the guard stops waiting: set when it is dropped.
     deadline: Mutex<Option<Instant>>,
     /// Signalled when the deadline is set.
@@ -216,13 +215,19 @@ struct Shutdown {
 }
 
 impl Shutdown {
-    fn deadline(&self) -> Option<Instant> {
+    /// Sets the deadline and wakes the worker waiting on it.
+    pub(crate) fn stop_by(&self, deadline: Instant) {
+        *lock(&self.deadline) = Some(deadline);
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         *lock(&self.deadline)
     }
 
     /// Waits until `at`: `false`, at once, if the deadline comes first (a retry that could
     /// not happen in time is not waited for).
-    fn wait_until(&self, at: Instant) -> bool {
+    pub(crate) fn wait_until(&self, at: Instant) -> bool {
         let mut deadline = lock(&self.deadline);
         loop {
             if deadline.is_some_and(|d| at >= d) {

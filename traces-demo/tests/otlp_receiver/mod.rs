@@ -24,6 +24,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message as _;
 
+pub mod metrics;
+
 /// An attribute value, simplified.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Attr {
@@ -180,6 +182,7 @@ struct Http {
     /// and extra header lines, such as `503 Service Unavailable\r\nRetry-After: 1`.
     script: Mutex<std::collections::VecDeque<String>>,
     requests: Mutex<Vec<Request>>,
+    metrics: metrics::Store,
 }
 
 /// A running receiver; it lives until the test process ends.
@@ -189,6 +192,8 @@ pub struct Receiver {
     pub scheme: &'static str,
     store: Store,
     http: Option<Arc<Http>>,
+    /// The metrics requests accepted.
+    pub metrics: metrics::Store,
 }
 
 #[derive(Clone)]
@@ -232,6 +237,8 @@ impl Receiver {
     fn grpc_with(tls: Option<tonic::transport::ServerTlsConfig>) -> Receiver {
         let store = Store::default();
         let service = Service(Arc::clone(&store));
+        let metrics = metrics::Store::default();
+        let metrics_service = metrics::service(&metrics);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -248,11 +255,12 @@ impl Receiver {
                     server = server.tls_config(tls).unwrap();
                 }
                 server
-                    .serve_with_incoming(
+                    .add_service(
                         TraceServiceServer::new(service)
                             .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
-                        incoming,
                     )
+                    .add_service(metrics_service)
+                    .serve_with_incoming(incoming)
                     .await
                     .unwrap();
             });
@@ -263,6 +271,7 @@ impl Receiver {
             scheme: "http",
             store,
             http: None,
+            metrics,
         }
     }
 
@@ -313,6 +322,7 @@ impl Receiver {
             protocol: "http/protobuf",
             scheme: "http",
             store: Arc::clone(&http.store),
+            metrics: Arc::clone(&http.metrics),
             http: Some(http),
         }
     }
@@ -411,11 +421,13 @@ fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
             }
         }
         if encoding == "gzip" {
-            let mut plain = Vec::new();
-            flate2::read::GzDecoder::new(body.as_slice())
-                .read_to_end(&mut plain)
-                .unwrap();
-            body = plain;
+            body = gunzip(&body);
+        }
+        if path == "/v1/metrics" {
+            if metrics::answer(&http.metrics, &http.script, &body, reader.get_mut()).is_err() {
+                return;
+            }
+            continue;
         }
         let ok = path == "/v1/traces" && content_type == "application/x-protobuf";
         let decoded = ExportTraceServiceRequest::decode(body.as_slice()).ok();
@@ -456,6 +468,14 @@ fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
             return;
         }
     }
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .unwrap();
+    plain
 }
 
 /// A port nothing listens on.

@@ -15,7 +15,8 @@ use crate::otlp::Client;
 use crate::otlp::response::Accepted;
 use crate::otlp::retry::Failure;
 use crate::traces::TraceConfig;
-use crate::traces::encode::{Writer, resource};
+use crate::otlp::wire::Writer;
+use crate::traces::encode::{key_value, resource};
 
 /// OpenTelemetry's `SeverityNumber` of a level (`TRACE` 1, `DEBUG` 5, `INFO` 9, `WARN` 13,
 /// `ERROR` 17), as the appender maps them.
@@ -63,7 +64,7 @@ fn write_record(w: &mut Writer, record: &LogRecord) {
         w.message(5, |w| w.string(1, body));
     }
     for (key, value) in &record.attributes {
-        w.key_value(6, key, value);
+        key_value(w, 6, key, value);
     }
     if let Some(ids) = &record.ids {
         w.fixed32(8, u32::from(ids.sampled)); // flags: W3C trace flags

@@ -31,6 +31,12 @@ pub(crate) fn build_sink(config: &TraceConfig) -> Result<Box<dyn Sink>, Error> {
     }))
 }
 
+/// The `resource` and `scope` fields every signal's request carries, pre-encoded: the
+/// metrics pusher sends the spans' own.
+pub(crate) fn resource_and_scope(config: &TraceConfig) -> (Vec<u8>, Vec<u8>) {
+    (encode::resource(&resource(config)), encode::scope())
+}
+
 /// `service.name`, the resource attributes, and `telemetry.sdk.*` naming obs.
 pub(crate) fn resource(config: &TraceConfig) -> Vec<(String, String)> {
     let mut attributes = vec![
