@@ -4,7 +4,6 @@
 // these, each would warn about the parts it does not use (the re-exports below included).
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
-mod example;
 mod http;
 mod page;
 pub mod prometheus;
@@ -12,8 +11,8 @@ pub mod prometheus;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-pub use example::{example, examples};
 pub use http::{Response, raw, request};
+pub use obs_testkit::{example, examples};
 pub use page::{Family, Page, ParseError, Sample, parse_labels};
 
 /// Runs `promtool check metrics` on `page`. Returns `None` when promtool is not installed and

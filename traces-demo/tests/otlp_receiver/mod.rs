@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use obs_testkit::examples;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -21,12 +22,6 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message as _;
-
-// The root tests' builder of examples, on cargo's JSON messages.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../../tests/common/example.rs"]
-mod example;
-pub use example::examples;
 
 /// An attribute value, simplified.
 #[derive(Clone, Debug, PartialEq)]

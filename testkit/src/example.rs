@@ -1,8 +1,5 @@
 //! Examples built with the cargo running the test (a no-op when `cargo test` already built
 //! them), their executables read from cargo's JSON messages.
-//!
-//! Mounted by `#[path]` wherever a test runs an example: the root package's tests (through
-//! `common`), and traces-demo's (`otlp_receiver`, `exemplars.rs`).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -10,6 +7,10 @@ use std::process::{Command, Stdio};
 /// Builds the examples `names` with `cargo build` and `args` (`--package obs`, `--features
 /// otlp`, `--workspace`: what the test's package needs), in release if the test is, and
 /// returns each one's executable, by example name.
+///
+/// # Panics
+///
+/// If cargo fails, or builds no executable for one of `names`.
 pub fn examples(args: &[&str], names: &[&str]) -> Vec<(String, PathBuf)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -22,11 +23,15 @@ pub fn examples(args: &[&str], names: &[&str]) -> Vec<(String, PathBuf)> {
     if !cfg!(debug_assertions) {
         command.arg("--release");
     }
-    let out = command.stderr(Stdio::inherit()).output().expect("cargo runs");
+    let out = command
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
     assert!(
         out.status.success(),
         "building the examples {names:?} failed"
     );
+    // One JSON message a line; the lines that are not one (none today) are skipped.
     let built: Vec<(String, PathBuf)> = String::from_utf8(out.stdout)
         .expect("cargo prints UTF-8")
         .lines()
@@ -42,6 +47,10 @@ pub fn examples(args: &[&str], names: &[&str]) -> Vec<(String, PathBuf)> {
 }
 
 /// Builds the example `name` of the package under test and returns its executable.
+///
+/// # Panics
+///
+/// If cargo fails, or builds no such example.
 pub fn example(name: &str) -> PathBuf {
     examples(&[], &[name])
         .into_iter()
