@@ -1,7 +1,8 @@
-//! The shape of the house, checked: obs-runtime's folders depend on each other one way only,
-//! and no source file of either crate grows past one idea.
+//! The shape of the house, checked: obs-runtime's folders and obs-macros' phases depend on
+//! each other one way only, and no source file of the macros or the runtime grows past one
+//! idea.
 //!
-//! The order is the one docs/design.md opens with. A `crate::x` path in code (comments and
+//! The orders are the ones docs/design.md opens with. A `crate::x` path in code (comments and
 //! `#[cfg(test)]` modules aside) from a folder to one later in the order is a loop in the
 //! making, and fails here with the file that has it. So does a path through one of `lib.rs`'s
 //! re-exports (`crate::catalog`, `crate::Error`): it hides which part the name belongs to, so
@@ -32,6 +33,38 @@ const LEAVES: [&str; 9] = [
     "autoref", "clock", "current", "env", "error", "fmt_safe", "json", "status", "sync",
 ];
 
+/// The runtime: its parts in order, its leaves.
+const RUNTIME: Layout = Layout {
+    src: "obs-runtime/src",
+    order: &ORDER,
+    leaves: &LEAVES,
+};
+
+/// obs-macros-core (`obs-macros/core`), the attributes' phases in the order the driver in
+/// `lib.rs` runs them: each may use only those before it.
+const MACRO_ORDER: [&str; 7] = ["leaf", "args", "input", "valid", "plan", "expand", "lib"];
+
+/// The files of obs-macros-core that depend on nothing but each other: the shapes of a
+/// function, the Prometheus name checks, the values shared with the runtime.
+const MACRO_LEAVES: [&str; 3] = ["item", "names", "shared"];
+
+/// The macros' phases, in order.
+const MACROS: Layout = Layout {
+    src: "obs-macros/core/src",
+    order: &MACRO_ORDER,
+    leaves: &MACRO_LEAVES,
+};
+
+/// One crate's parts in dependency order.
+struct Layout {
+    /// Its source folder, from the workspace root.
+    src: &'static str,
+    /// Its parts: each may use only those before it.
+    order: &'static [&'static str],
+    /// The files at the root of `src` that form the first part, `leaf`.
+    leaves: &'static [&'static str],
+}
+
 /// The most lines of code (comments, blank lines and unit tests aside) a file may have.
 const MAX_CODE_LINES: usize = 600;
 
@@ -46,9 +79,9 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The part a file of obs-runtime belongs to: its folder, or `leaf`, `exposition`, `page`,
-/// `lib` for the files at the root.
-fn part_of(src: &Path, file: &Path) -> String {
+/// The part a file belongs to: its folder, or for a file at the root `leaf`, `lib` or its own
+/// name (the runtime's `exposition`, `page`; the macros' `input`, `valid`, `plan`).
+fn part_of(layout: &Layout, src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).expect("under src");
     let mut parts = rel.iter().map(|p| p.to_string_lossy().into_owned());
     let first = parts.next().expect("a file");
@@ -59,7 +92,7 @@ fn part_of(src: &Path, file: &Path) -> String {
     if stem == "__private" {
         return "lib".to_owned();
     }
-    if LEAVES.contains(&stem) {
+    if layout.leaves.contains(&stem) {
         "leaf".to_owned()
     } else {
         stem.to_owned()
@@ -68,14 +101,14 @@ fn part_of(src: &Path, file: &Path) -> String {
 
 /// The part a top-level name of the crate (`crate::NAME`) belongs to: `None` for a name that
 /// is not a module of the crate root (a re-export, such as `crate::Builder`).
-fn part_of_name(name: &str) -> Option<&'static str> {
-    if LEAVES.contains(&name) {
+fn part_of_name(layout: &Layout, name: &str) -> Option<&'static str> {
+    if layout.leaves.contains(&name) {
         return Some("leaf");
     }
     if name == "__private" {
         return Some("lib");
     }
-    ORDER.iter().copied().find(|p| *p == name)
+    layout.order.iter().copied().find(|p| *p == name)
 }
 
 /// The code of a file without comments and without its unit tests (`#[cfg(test)] mod …`).
@@ -87,43 +120,73 @@ fn code(text: &str) -> String {
         .join("\n")
 }
 
-#[test]
-fn runtime_folders_depend_one_way() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("obs-runtime/src");
+/// The imports of `layout`'s crate against its order, and those through `lib.rs`'s
+/// re-exports.
+fn wrong_imports(layout: &Layout) -> (Vec<String>, Vec<String>) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(layout.src);
     let mut files = Vec::new();
     sources(&src, &mut files);
     assert!(
-        files.len() > 20,
-        "found {} files under {src:?}",
-        files.len()
+        files.len() > 10,
+        "found {} files under {}",
+        files.len(),
+        src.display()
     );
     let mut upward = Vec::new();
     let mut through_root = Vec::new();
-    for file in &files {
-        let from = part_of(&src, file);
-        let rank = ORDER.iter().position(|p| *p == from).unwrap_or_else(|| {
-            panic!("{file:?} is in part {from:?}, which is not in ORDER: add it where it belongs")
-        });
+    // A sibling `tests.rs` is a `#[cfg(test)] mod tests;`: unit tests, which may drive the
+    // phases in order (the grammar's tests parse, then validate).
+    let files = files.iter().filter(|f| !f.ends_with("tests.rs"));
+    for file in files {
+        let from = part_of(layout, &src, file);
+        let rank = layout
+            .order
+            .iter()
+            .position(|p| *p == from)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} is in part {from:?}, which is not in the order: add it where it belongs",
+                    file.display()
+                )
+            });
         let text = fs::read_to_string(file).expect("readable");
-        let code = code(&text);
-        for (at, _) in code.match_indices("crate::") {
-            let rest = &code[at + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            let Some(to) = part_of_name(&name) else {
+        for name in crate_paths(&code(&text)) {
+            let Some(to) = part_of_name(layout, &name) else {
                 if from != "lib" {
                     through_root.push(format!("{} uses crate::{name}", file.display()));
                 }
                 continue;
             };
-            let to_rank = ORDER.iter().position(|p| *p == to).expect("listed");
+            let to_rank = layout.order.iter().position(|p| *p == to).expect("listed");
             if to != from && to_rank > rank {
                 upward.push(format!("{} uses crate::{name} ({to})", file.display()));
             }
         }
     }
+    (upward, through_root)
+}
+
+/// The first segment of every `crate::` path in `code` (not `my_crate::`).
+fn crate_paths(code: &str) -> Vec<String> {
+    code.match_indices("crate::")
+        .filter(|(at, _)| {
+            !code[..*at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .map(|(at, _)| {
+            code[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn runtime_folders_depend_one_way() {
+    let (upward, through_root) = wrong_imports(&RUNTIME);
     assert!(
         upward.is_empty(),
         "imports against the order {ORDER:?}:\n{}",
@@ -138,11 +201,29 @@ fn runtime_folders_depend_one_way() {
 }
 
 #[test]
+fn macro_phases_run_one_way() {
+    let (upward, through_root) = wrong_imports(&MACROS);
+    assert!(
+        upward.is_empty(),
+        "a phase of obs-macros-core uses a later one (the order is {MACRO_ORDER:?}): hand \
+         what it needs forward through the phase's output instead:\n{}",
+        upward.join("\n")
+    );
+    assert!(
+        through_root.is_empty(),
+        "imports through lib.rs's re-exports: name the owning module instead (crate::Kind \
+         is crate::args::Kind):\n{}",
+        through_root.join("\n")
+    );
+}
+
+#[test]
 fn no_source_file_holds_more_than_one_idea() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     sources(&root.join("obs-runtime/src"), &mut files);
     sources(&root.join("obs-macros/src"), &mut files);
+    sources(&root.join("obs-macros/core/src"), &mut files);
     let mut long = Vec::new();
     for file in &files {
         let text = fs::read_to_string(file).expect("readable");
@@ -162,18 +243,16 @@ fn no_source_file_holds_more_than_one_idea() {
 #[test]
 fn the_checks_see_an_upward_import() {
     // The scanner itself: a leaf naming `crate::setup` is against the order.
-    let text = "use crate::setup::Builder;\n// crate::serve in a comment is fine\n";
-    let names: Vec<_> = code(text)
-        .match_indices("crate::")
-        .map(|(at, _)| {
-            code(text)[at + 7..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect::<String>()
-        })
-        .collect();
-    assert_eq!(names, ["setup"]);
-    assert_eq!(part_of_name("setup"), Some("setup"));
-    assert_eq!(part_of_name("sync"), Some("leaf"));
-    assert_eq!(part_of_name("Builder"), None);
+    let text = "use crate::setup::Builder;\n// crate::serve in a comment is fine\nmy_crate::obs\n";
+    assert_eq!(crate_paths(&code(text)), ["setup"]);
+    assert_eq!(part_of_name(&RUNTIME, "setup"), Some("setup"));
+    assert_eq!(part_of_name(&RUNTIME, "sync"), Some("leaf"));
+    assert_eq!(part_of_name(&RUNTIME, "Builder"), None);
+    // In the macros, the plan naming the expansion is against the order, and `crate::Kind`
+    // is a re-export.
+    assert_eq!(part_of_name(&MACROS, "shared"), Some("leaf"));
+    assert_eq!(part_of_name(&MACROS, "expand"), Some("expand"));
+    assert_eq!(part_of_name(&MACROS, "Kind"), None);
+    let rank = |part| MACRO_ORDER.iter().position(|p| *p == part);
+    assert!(rank("expand") > rank("plan") && rank("valid") > rank("args"));
 }

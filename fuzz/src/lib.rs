@@ -5,30 +5,6 @@
 //! Every function takes the raw bytes libFuzzer hands over and panics only when obs breaks a
 //! promise on them: a panic inside obs, or an assertion below.
 
-// The proc-macro crate cannot be linked as a library: its modules are compiled in here, at
-// the crate root where their `crate::` paths expect each other.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/args/mod.rs"]
-mod args;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/expand/mod.rs"]
-mod expand;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/item.rs"]
-mod item;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/names.rs"]
-mod names;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/plan.rs"]
-mod plan;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/shared.rs"]
-mod shared;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../obs-macros/src/valid.rs"]
-mod valid;
-
 mod attribute;
 mod env;
 mod labels;

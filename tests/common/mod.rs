@@ -1,5 +1,5 @@
-//! Helpers shared by the behaviour tests: a raw HTTP client, the exposition-format parser, and
-//! promtool.
+//! Helpers shared by the behaviour tests: a raw HTTP client, the exposition-format parser,
+//! promtool, and the examples' builder.
 // Every test binary compiles this module with `mod common;` and uses a part of it; without
 // these, each would warn about the parts it does not use (the re-exports below included).
 #![allow(dead_code, unused_imports, unreachable_pub)]
@@ -12,6 +12,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 pub use http::{Response, raw, request};
+pub use obs_testkit::{example, examples};
 pub use page::{Family, Page, ParseError, Sample, parse_labels};
 
 /// Runs `promtool check metrics` on `page`. Returns `None` when promtool is not installed and
@@ -106,35 +107,4 @@ for family in text_string_to_metric_families(sys.stdin.read()):
             String::from_utf8_lossy(&out.stderr)
         ))),
     }
-}
-
-/// Builds the example with the cargo running this test (a no-op when `cargo test` already
-/// built it) and returns its executable.
-pub fn example(name: &str) -> std::path::PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args([
-        "build",
-        "--quiet",
-        "--example",
-        name,
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
-    assert!(out.status.success(), "building example {name} failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            l.contains(r#""reason":"compiler-artifact""#) && l.contains(r#""executable":""#)
-        })
-        .find_map(|l| {
-            let start = l.find(r#""executable":""#)? + r#""executable":""#.len();
-            let end = start + l[start..].find('"')?;
-            Some(std::path::PathBuf::from(&l[start..end]))
-        })
-        .unwrap_or_else(|| panic!("cargo printed no executable for example {name}"))
 }

@@ -24,31 +24,7 @@ const EXAMPLES: [&str; 5] = [
 /// already built them), and returns the executable of `name`.
 fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "--message-format=json"]);
-        for example in EXAMPLES {
-            build.args(["--example", example]);
-        }
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
-        assert!(out.status.success(), "building the seed examples failed");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-            .filter_map(|l| {
-                let start = l.find(r#""executable":""#)? + r#""executable":""#.len();
-                let end = start + l[start..].find('"')?;
-                let path = PathBuf::from(&l[start..end]);
-                let stem = path.file_stem()?.to_string_lossy().into_owned();
-                Some((stem, path))
-            })
-            .collect()
-    });
+    let built = BUILT.get_or_init(|| common::examples(&[], &EXAMPLES));
     let found = built.iter().find(|(stem, _)| stem == name);
     let (_, path) =
         found.unwrap_or_else(|| panic!("cargo printed no executable for example {name}"));

@@ -35,34 +35,9 @@ impl Drop for Running {
 
 /// The root package's quickstart, built with OTLP export.
 fn quickstart() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args([
-        "build",
-        "--quiet",
-        "--package",
-        "obs",
-        "--features",
-        "otlp",
-        "--example",
-        "quickstart",
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let out = build.stderr(Stdio::inherit()).output().expect("cargo runs");
-    assert!(out.status.success(), "building the quickstart failed");
-    let key = r#""executable":""#;
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-        .find_map(|l| {
-            let start = l.find(key)? + key.len();
-            Some(PathBuf::from(&l[start..start + l[start..].find('"')?]))
-        })
-        .expect("cargo printed the quickstart's executable")
+    let args = ["--package", "obs", "--features", "otlp"];
+    let mut built = common::examples(&args, &["quickstart"]);
+    built.remove(0).1
 }
 
 /// `(function, trace_id, span_id)` of every exemplar Prometheus stored for the duration buckets.

@@ -20,37 +20,9 @@ const SPANS: usize = 89;
 
 /// Builds the example with the `otlp` feature, with the cargo running this test.
 fn example() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command.args([
-        "build",
-        "--quiet",
-        "--package",
-        "obs",
-        "--features",
-        "otlp",
-        "--example",
-        "seed_retrieval",
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let out = command
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "building seed_retrieval failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
-        .find_map(|l| {
-            let start = l.find(r#""executable":""#)? + r#""executable":""#.len();
-            let end = start + l[start..].find('"')?;
-            Some(PathBuf::from(&l[start..end]))
-        })
-        .expect("cargo printed the example's executable")
+    let args = ["--package", "obs", "--features", "otlp"];
+    let mut built = otlp_receiver::examples(&args, &["seed_retrieval"]);
+    built.remove(0).1
 }
 
 /// The example, killed when the test ends.

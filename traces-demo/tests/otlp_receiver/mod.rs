@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use obs_testkit::examples;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -501,44 +502,9 @@ pub fn black_hole() -> SocketAddr {
 pub fn example(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap();
-    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
-        return path.clone();
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    // `--workspace`: the features `cargo test --workspace` built with, so nothing rebuilds.
-    command.args([
-        "build",
-        "--quiet",
-        "--workspace",
-        "--example",
-        "server",
-        "--example",
-        "client",
-        "--message-format=json",
-    ]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let out = command
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "building the demo examples failed");
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        if !line.contains(r#""reason":"compiler-artifact""#) {
-            continue;
-        }
-        let Some(start) = line.find(r#""executable":""#) else {
-            continue;
-        };
-        let start = start + r#""executable":""#.len();
-        let Some(end) = line[start..].find('"') else {
-            continue;
-        };
-        let path = PathBuf::from(&line[start..start + end]);
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        built.push((stem, path));
+    if built.is_empty() {
+        // `--workspace`: the features `cargo test --workspace` built with, so nothing rebuilds.
+        *built = examples(&["--workspace"], &["server", "client"]);
     }
     built.iter().find(|(n, _)| n == name).map_or_else(
         || panic!("cargo printed no executable for example {name}"),

@@ -12,7 +12,6 @@ use super::parse::{
 };
 use crate::names;
 use crate::shared::{STATUS_LABEL, STATUSES};
-use crate::valid::check_status_values;
 
 /// `status(label = "status_code", ok = "success", error = "failed", ..)`.
 pub(super) fn parse_status(key: &Ident, input: ParseStream<'_>) -> syn::Result<StatusArg> {
@@ -59,7 +58,6 @@ pub(super) fn parse_status(key: &Ident, input: ParseStream<'_>) -> syn::Result<S
             format!("`status()` renames nothing: write e.g. `{USAGE}`, or leave it out"),
         ));
     }
-    check_status_values(&arg)?;
     Ok(arg)
 }
 

@@ -2,9 +2,12 @@ use proc_macro2::TokenStream;
 
 use super::*;
 
+/// Parsed, then checked (`valid.rs`), as the driver runs them.
 fn parse(kind: Kind, args: &str) -> syn::Result<Args> {
     let tokens = syn::parse_str::<TokenStream>(args).expect("the test input lexes");
-    Args::parse(kind, tokens)
+    let args = Args::parse(kind, tokens)?;
+    crate::valid::check(&args)?;
+    Ok(args)
 }
 
 fn error(kind: Kind, args: &str) -> String {

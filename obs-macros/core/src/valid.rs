@@ -1,15 +1,46 @@
-//! The rules between options, checked once an attribute's arguments are parsed: what one
-//! option says must fit what another says.
+//! The second phase, validate: the rules between options, checked on each attribute whose
+//! arguments parsed cleanly: what one option says must fit what another says.
 
 use proc_macro2::Span;
 use syn::LitStr;
 use syn::ext::IdentExt;
 
 use crate::args::{Args, MetricArgs, ObjectiveArg, StatusArg, combine};
+use crate::input::{Input, Target};
 use crate::shared::{DEFAULT_BUCKETS, STATUSES};
+
+/// Checks every attribute of `input` that parsed: one that breaks a rule is replaced by its
+/// errors, in its place, so the errors keep the order of the attributes.
+pub fn validate(mut input: Input) -> Input {
+    check_in_place(&mut input.own);
+    match &mut input.item {
+        Target::Fn { stacked, .. } => stacked.iter_mut().for_each(check_in_place),
+        Target::Impl {
+            stacked, methods, ..
+        } => {
+            stacked.iter_mut().for_each(check_in_place);
+            for method in methods {
+                method.stacked.iter_mut().for_each(check_in_place);
+            }
+        }
+        Target::AsIs { .. } => {}
+    }
+    input
+}
+
+fn check_in_place(parsed: &mut syn::Result<Args>) {
+    if let Ok(args) = parsed
+        && let Err(e) = check(args)
+    {
+        *parsed = Err(e);
+    }
+}
 
 /// Checks the options of one attribute against each other.
 pub(crate) fn check(args: &Args) -> syn::Result<()> {
+    if let Some(status) = &args.metric.status {
+        check_status_values(status)?;
+    }
     if let Some(ObjectiveArg::Latency { seconds, span, .. }) = args.metric.objective {
         let bounds = args
             .metric
@@ -46,7 +77,7 @@ fn check_status_label_free(label: &LitStr, metric: &MetricArgs) -> syn::Result<(
 
 /// A failure must not read like a success: the rules and the dashboard tell them apart by the
 /// value of `ok` alone. Failures may share a value (`panic = "error"`).
-pub(crate) fn check_status_values(arg: &StatusArg) -> syn::Result<()> {
+fn check_status_values(arg: &StatusArg) -> syn::Result<()> {
     let values = arg.values();
     let mut errors = None;
     for (slot, value) in values.iter().enumerate().skip(1) {

@@ -25,15 +25,20 @@ use parse::{parse_entries, parse_key};
 
 /// The four attributes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// `#[counted]`.
     Counted,
+    /// `#[timed]`.
     Timed,
+    /// `#[in_flight]`.
     InFlight,
+    /// `#[traced]`.
     Traced,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 4] = [Kind::Counted, Kind::Timed, Kind::InFlight, Kind::Traced];
+    /// Every attribute.
+    pub const ALL: [Kind; 4] = [Kind::Counted, Kind::Timed, Kind::InFlight, Kind::Traced];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -230,7 +235,5 @@ fn parse_args(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
         },
         "expected `,` before the next option",
     )?;
-    let args = state.into_args();
-    crate::valid::check(&args)?;
-    Ok(args)
+    Ok(state.into_args())
 }

@@ -1,21 +1,95 @@
-//! Code generation: one wrapper per function, whatever attributes are stacked on it.
+//! The last phase, expand: one wrapper per function, whatever attributes are stacked on it.
 //!
-//! `mod.rs` builds the wrapper around a body, `metrics` the sites and guards of the metrics,
+//! `mod.rs` emits the item (`item_fn`, `item_impl`) or, on any error, the item as written
+//! beside the errors, and builds the wrapper around a body; `metrics` the sites and guards of the metrics,
 //! `trace` the span of `#[traced]`, and `body` how the user's body runs inside the wrapper
 //! for each shape of function (sync, async, returning a future).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::Stmt;
 use syn::ext::IdentExt;
+use syn::{ImplItem, ItemImpl, Stmt};
 
+use crate::args::combine;
 use crate::item::{Body, RawFn, Shape, can_return_error, shape};
-use crate::plan::Plan;
+use crate::plan::{MethodPlan, Plan, Planned, Work, Wrap};
 
 mod body;
 mod metrics;
 mod record;
 pub(crate) mod trace;
+
+/// Emits the planned item, wrapped; or, on any error, as written (less the obs attributes)
+/// beside every error, so the function stays declared and one mistake does not cascade.
+pub fn expand(planned: Planned) -> TokenStream {
+    let Planned { mut errors, work } = planned;
+    let item = match work {
+        Work::Fn { plan, f } => match item_fn(&plan, (*f).clone()) {
+            Ok(tokens) => return tokens,
+            Err(e) => {
+                combine(&mut errors, e);
+                quote!(#f)
+            }
+        },
+        Work::Impl { imp, methods } => match item_impl((*imp).clone(), &methods) {
+            Ok(tokens) => return tokens,
+            Err(e) => {
+                combine(&mut errors, e);
+                // The methods' own attributes were reported with the block: emit them
+                // merged, so that they do not expand again and repeat their errors.
+                let mut imp = imp;
+                for method in &methods {
+                    if let Some(ImplItem::Fn(item)) = imp.items.get_mut(method.index) {
+                        item.attrs.clone_from(&method.merged_attrs);
+                    }
+                }
+                quote!(#imp)
+            }
+        },
+        Work::AsIs(tokens) => tokens,
+    };
+    let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
+    out.extend(item);
+    out
+}
+
+/// Instruments every method with a body, except the `#[exclude]`d ones, as planned.
+///
+/// Input: `#[timed] impl S { fn a() {} #[counted] fn b() {} #[exclude] fn c() {} }`.
+/// Output: `impl S { fn a() { /* timed */ } fn b() { /* timed, counted */ }
+/// #[exclude] fn c() {} }`.
+fn item_impl(mut imp: ItemImpl, methods: &[MethodPlan]) -> syn::Result<TokenStream> {
+    let mut errors = None;
+    for method in methods {
+        if let Some(e) = &method.errors {
+            combine(&mut errors, e.clone());
+        }
+        let Some(slot) = imp.items.get_mut(method.index) else {
+            continue;
+        };
+        match &method.wrap {
+            Wrap::Merged(plan) => match item_fn(plan, method.f.clone()) {
+                Ok(tokens) => *slot = ImplItem::Verbatim(tokens),
+                Err(e) => combine(&mut errors, e),
+            },
+            // Refused, naming the attribute written on the method.
+            Wrap::ConstRefused(own) => {
+                if let Err(e) = item_fn(own, method.f.clone()) {
+                    combine(&mut errors, e);
+                }
+            }
+            Wrap::ConstLeft => {
+                if let ImplItem::Fn(item) = slot {
+                    item.attrs.clone_from(&method.f.attrs);
+                }
+            }
+        }
+    }
+    match errors {
+        Some(e) => Err(e),
+        None => Ok(quote!(#imp)),
+    }
+}
 
 /// Expands one function.
 ///
@@ -39,7 +113,7 @@ pub(crate) mod trace;
 /// }
 /// ```
 /// A guard dropped without `finish` (a panic, a dropped future) records `panic`/`cancelled`.
-pub(crate) fn expand_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
+fn item_fn(plan: &Plan, mut f: RawFn) -> syn::Result<TokenStream> {
     // The body's braces keep the user's span: rustc's `dead_code` lint looks at the span of
     // the fn's body, and one at the attribute's (a macro's) silences it.
     let brace = match &f.body {
