@@ -4,7 +4,7 @@
 mod builder;
 mod guard;
 mod install;
-mod subscriber;
+pub(crate) mod subscriber;
 
 pub use builder::{Builder, DEFAULT_HOST, DEFAULT_PORT, init};
 pub use guard::ObsGuard;

@@ -20,9 +20,9 @@ mod settings;
 pub(crate) mod span;
 mod stats;
 
-pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
+pub(crate) use layer::{filtered_layer, gated_layer};
 pub(crate) use pipeline::{TraceGuard, any_active as exporting, start_exporter};
 pub(crate) use record::{Fields, FieldsVisitor, Value};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};
