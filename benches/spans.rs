@@ -18,6 +18,10 @@
 //!   installed with `TracesExporter::None`;
 //! - `spans/obs_unsampled`: the same with an OTLP exporter and `Sampler::AlwaysOff`;
 //! - `spans/obs_exported`: OTLP/HTTP to the receiver, `Sampler::AlwaysOn`;
+//! - `spans/obs_init_no_exporter`, `spans/obs_init_unsampled`, `spans/obs_init_exported`: the
+//!   same three under the subscriber `init()` installs (`__private::init_subscriber`: the
+//!   trace layer behind `OBS_TRACES_FILTER`'s default, the text log layer at `info`), the one
+//!   a user of `init()` pays;
 //! - `spans/obs_collector_down`: the same to a port nobody listens on (issue 13's faults: the
 //!   calling thread should pay what it pays when the collector is healthy);
 //! - `spans/obs_json_logs`: the same, a `tracing::info!` in each leaf, and obs's
@@ -234,6 +238,37 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     // Dropping the guard sends what the queue and the thread's buffer hold.
     drop((dispatch, guard));
     check("obs_exported", receiver, before, calls, Expect::Spans);
+
+    // The same three under the subscriber `init()` installs (its trace layer behind
+    // `OBS_TRACES_FILTER=info`, text logs at `info`; the leaves log nothing).
+    let modes = [
+        (
+            "obs_init_no_exporter",
+            TracesExporter::None,
+            Sampler::AlwaysOn,
+            Expect::Nothing,
+        ),
+        (
+            "obs_init_unsampled",
+            TracesExporter::Otlp,
+            Sampler::AlwaysOff,
+            Expect::Nothing,
+        ),
+        (
+            "obs_init_exported",
+            TracesExporter::Otlp,
+            Sampler::AlwaysOn,
+            Expect::Spans,
+        ),
+    ];
+    for (name, exporter, sampler, expect) in modes {
+        let before = receiver.spans();
+        let guard = obs(receiver, exporter, sampler, None);
+        let init = obs_runtime::__private::init_subscriber(LogFormat::Text);
+        let calls = case(&mut group, name, &init, b::obs_handle);
+        drop((init, guard));
+        check(name, receiver, before, calls, expect);
+    }
 
     // The collector down (a port nobody listens on): the calling thread's cost should stay
     // that of the healthy case, every span dropped and counted.
