@@ -239,36 +239,7 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     drop((dispatch, guard));
     check("obs_exported", receiver, before, calls, Expect::Spans);
 
-    // The same three under the subscriber `init()` installs (its trace layer behind
-    // `OBS_TRACES_FILTER=info`, text logs at `info`; the leaves log nothing).
-    let modes = [
-        (
-            "obs_init_no_exporter",
-            TracesExporter::None,
-            Sampler::AlwaysOn,
-            Expect::Nothing,
-        ),
-        (
-            "obs_init_unsampled",
-            TracesExporter::Otlp,
-            Sampler::AlwaysOff,
-            Expect::Nothing,
-        ),
-        (
-            "obs_init_exported",
-            TracesExporter::Otlp,
-            Sampler::AlwaysOn,
-            Expect::Spans,
-        ),
-    ];
-    for (name, exporter, sampler, expect) in modes {
-        let before = receiver.spans();
-        let guard = obs(receiver, exporter, sampler, None);
-        let init = obs_runtime::__private::init_subscriber(LogFormat::Text);
-        let calls = case(&mut group, name, &init, b::obs_handle);
-        drop((init, guard));
-        check(name, receiver, before, calls, expect);
-    }
+    init_cases(&mut group, receiver);
 
     // The collector down (a port nobody listens on): the calling thread's cost should stay
     // that of the healthy case, every span dropped and counted.
@@ -330,6 +301,40 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     check("fastrace", receiver, before, calls, Expect::Spans);
 
     group.finish();
+}
+
+/// `obs_no_exporter`, `obs_unsampled` and `obs_exported` again under the subscriber `init()`
+/// installs (its trace layer behind `OBS_TRACES_FILTER=info`, text logs at `info`; the leaves
+/// log nothing), a subscriber per case.
+fn init_cases(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
+    let modes = [
+        (
+            "obs_init_no_exporter",
+            TracesExporter::None,
+            Sampler::AlwaysOn,
+            Expect::Nothing,
+        ),
+        (
+            "obs_init_unsampled",
+            TracesExporter::Otlp,
+            Sampler::AlwaysOff,
+            Expect::Nothing,
+        ),
+        (
+            "obs_init_exported",
+            TracesExporter::Otlp,
+            Sampler::AlwaysOn,
+            Expect::Spans,
+        ),
+    ];
+    for (name, exporter, sampler, expect) in modes {
+        let before = receiver.spans();
+        let guard = obs(receiver, exporter, sampler, None);
+        let init = obs_runtime::__private::init_subscriber(LogFormat::Text);
+        let calls = case(group, name, &init, b::obs_handle);
+        drop((init, guard));
+        check(name, receiver, before, calls, expect);
+    }
 }
 
 /// Sends what fastrace still holds. A thread's submitted spans wait in its own sender when
