@@ -18,6 +18,10 @@
 //!   installed with `TracesExporter::None`;
 //! - `spans/obs_unsampled`: the same with an OTLP exporter and `Sampler::AlwaysOff`;
 //! - `spans/obs_exported`: OTLP/HTTP to the receiver, `Sampler::AlwaysOn`;
+//! - `spans/obs_init_no_exporter`, `spans/obs_init_unsampled`, `spans/obs_init_exported`: the
+//!   same three under the subscriber `init()` installs (`__private::init_subscriber`: the
+//!   trace layer behind `OBS_TRACES_FILTER`'s default, the text log layer at `info`), the one
+//!   a user of `init()` pays;
 //! - `spans/obs_collector_down`: the same to a port nobody listens on (issue 13's faults: the
 //!   calling thread should pay what it pays when the collector is healthy);
 //! - `spans/obs_json_logs`: the same, a `tracing::info!` in each leaf, and obs's
@@ -235,6 +239,8 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     drop((dispatch, guard));
     check("obs_exported", receiver, before, calls, Expect::Spans);
 
+    init_cases(&mut group, receiver);
+
     // The collector down (a port nobody listens on): the calling thread's cost should stay
     // that of the healthy case, every span dropped and counted.
     let before = receiver.spans();
@@ -295,6 +301,40 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     check("fastrace", receiver, before, calls, Expect::Spans);
 
     group.finish();
+}
+
+/// `obs_no_exporter`, `obs_unsampled` and `obs_exported` again under the subscriber `init()`
+/// installs (its trace layer behind `OBS_TRACES_FILTER=info`, text logs at `info`; the leaves
+/// log nothing), a subscriber per case.
+fn init_cases(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
+    let modes = [
+        (
+            "obs_init_no_exporter",
+            TracesExporter::None,
+            Sampler::AlwaysOn,
+            Expect::Nothing,
+        ),
+        (
+            "obs_init_unsampled",
+            TracesExporter::Otlp,
+            Sampler::AlwaysOff,
+            Expect::Nothing,
+        ),
+        (
+            "obs_init_exported",
+            TracesExporter::Otlp,
+            Sampler::AlwaysOn,
+            Expect::Spans,
+        ),
+    ];
+    for (name, exporter, sampler, expect) in modes {
+        let before = receiver.spans();
+        let guard = obs(receiver, exporter, sampler, None);
+        let init = obs_runtime::__private::init_subscriber(LogFormat::Text);
+        let calls = case(group, name, &init, b::obs_handle);
+        drop((init, guard));
+        check(name, receiver, before, calls, expect);
+    }
 }
 
 /// Sends what fastrace still holds. A thread's submitted spans wait in its own sender when

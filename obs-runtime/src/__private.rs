@@ -46,6 +46,12 @@ pub fn otlp_metrics_encode(out: &mut Vec<u8>) -> u64 {
     crate::page::bench_push_encode(out)
 }
 
+/// The subscriber `init()` installs, with its default filters and the log format given, built
+/// but not installed: `benches/spans.rs` measures spans under it beside a bare `Registry`.
+pub fn init_subscriber(format: crate::logs::LogFormat) -> tracing::Dispatch {
+    crate::setup::subscriber::default_dispatch(format)
+}
+
 /// The values obs-macros writes into the expansion from copies of its own (it cannot depend
 /// on this crate): its tests compare each copy with the one here.
 pub mod shared {

@@ -47,9 +47,10 @@ fn install() -> Option<Box<dyn std::any::Any>> {
 fn autometrics(c: &mut Criterion) {
     let _installed = install();
     let mut group = c.benchmark_group(format!("autometrics_{BACKEND}"));
+    // As `benches/overhead.rs`: nanosecond cases, millions of calls in 1.5 s.
     group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500));
     group.bench_function("bare", |b| b.iter(|| obs_benches::bare(black_box(7))));
     group.bench_function("obs_counted_timed", |b| {
         b.iter(|| obs_benches::counted_timed(black_box(7)));

@@ -96,7 +96,10 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if attrs.fields().is_empty() {
+        // A span with no value keeps nothing: a `#[traced]` span leaves its seven
+        // `code.*`/`otel.*` fields without a value, so one with no recorded argument skips the
+        // span lookup, the allocation and the insert (`on_record` keeps what comes later).
+        if attrs.values().is_empty() {
             return;
         }
         let Some(span) = ctx.span(id) else { return };

@@ -6,7 +6,7 @@ mod guard;
 mod install;
 mod logs_export;
 mod metrics_export;
-mod subscriber;
+pub(crate) mod subscriber;
 
 pub use builder::{Builder, DEFAULT_HOST, DEFAULT_PORT, init};
 pub use guard::ObsGuard;

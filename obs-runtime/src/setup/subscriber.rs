@@ -1,5 +1,6 @@
 //! The global `tracing` subscriber `init()` installs: the trace layer and the log layer.
 
+use tracing::Dispatch;
 use tracing_subscriber::Registry;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
@@ -28,27 +29,54 @@ pub(crate) fn install_global(logs: &LogConfig, traces_filter: Targets) -> Result
     if *installed {
         return Ok(false);
     }
-    let trace = crate::traces::filtered_layer(Some(traces_filter));
-    // The OTLP log layer lets nothing through while no logs exporter runs; the fields of
-    // spans are kept for it only if its first install ships logs or a format writes them.
-    let base = Registry::default()
-        .with(trace)
-        .with(crate::logs::exporting_layer());
-    let result = match logs.format {
-        LogFormat::Off => tracing::subscriber::set_global_default(
-            base.with((logs.export == crate::logs::LogsExporter::Otlp).then_some(KeepFields)),
+    tracing::dispatcher::set_global_default(build(logs, traces_filter))
+        .map_err(|_| Error::SubscriberTaken)?;
+    *installed = true;
+    Ok(true)
+}
+
+/// The subscriber [`install_global`] installs: the registry, the trace layer behind
+/// `OBS_TRACES_FILTER`'s targets, the OTLP log layer (it lets nothing through while no logs
+/// exporter runs) and the stderr log layers. With stderr logs on, the trace layer filters by
+/// itself rather than through a per-layer filter (`traces::gated_layer`: three slab lookups
+/// fewer per span); the fields of spans are kept if a format writes them or this install
+/// ships logs.
+fn build(logs: &LogConfig, traces_filter: Targets) -> Dispatch {
+    let registry = Registry::default();
+    let shipping = logs.export == crate::logs::LogsExporter::Otlp;
+    match logs.format {
+        LogFormat::Off => Dispatch::new(
+            registry
+                .with(crate::traces::filtered_layer(Some(traces_filter)))
+                .with(crate::logs::exporting_layer())
+                .with(shipping.then_some(KeepFields)),
         ),
-        LogFormat::Text => tracing::subscriber::set_global_default(
-            base.with(KeepFields)
+        LogFormat::Text => Dispatch::new(
+            registry
+                .with(crate::traces::gated_layer(traces_filter))
+                .with(crate::logs::exporting_layer())
+                .with(KeepFields)
                 .with(TextLines.with_filter(logs.filter.clone())),
         ),
-        LogFormat::Json => tracing::subscriber::set_global_default(
-            base.with(KeepFields)
+        LogFormat::Json => Dispatch::new(
+            registry
+                .with(crate::traces::gated_layer(traces_filter))
+                .with(crate::logs::exporting_layer())
+                .with(KeepFields)
                 .with(SpanOfEvent)
                 .with(JsonLines.with_filter(logs.filter.clone())),
         ),
+    }
+}
+
+/// `init()`'s subscriber with its default filters (`info` for traces and logs) and `format`,
+/// built but not installed: what `benches/spans.rs` measures beside a bare `Registry`.
+pub(crate) fn default_dispatch(format: LogFormat) -> Dispatch {
+    let info = || crate::env::parse_filter("info").unwrap_or_default();
+    let logs = LogConfig {
+        format,
+        filter: info(),
+        export: crate::logs::LogsExporter::None,
     };
-    result.map_err(|_| Error::SubscriberTaken)?;
-    *installed = true;
-    Ok(true)
+    build(&logs, info())
 }

@@ -111,6 +111,69 @@ where
     ObsLayer.with_filter(ActiveFilter { targets })
 }
 
+/// `init()`'s trace layer beside its log layers: the exporting layer filtering by itself
+/// (`OBS_TRACES_FILTER`'s targets, and only while an exporter runs), not behind a per-layer
+/// filter.
+///
+/// A per-layer filter costs every span a lookup in the registry's slab (a reference count
+/// taken and given back) on each enter, exit, record and close, to read whether it enabled
+/// the span; the layer needs no such answer, since a span it left out has no ids in its
+/// extensions. It cannot say `Interest::never` as the filter does (a layer without a filter
+/// would disable the span for the log layers too), so `init()` keeps the filtered layer when
+/// logs are off: there, with no exporter, spans are not even created.
+pub(crate) fn gated_layer(targets: Targets) -> GatedLayer {
+    GatedLayer { targets }
+}
+
+/// See [`gated_layer`].
+pub(crate) struct GatedLayer {
+    targets: Targets,
+}
+
+impl GatedLayer {
+    fn enables(&self, meta: &Metadata<'_>) -> bool {
+        pipeline::is_active() && self.targets.would_enable(meta.target(), meta.level())
+    }
+}
+
+impl<S> Layer<S> for GatedLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if self.enables(attrs.metadata()) {
+            ObsLayer.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    // The rest act on spans with ids or a record only, which `on_new_span` gave.
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        ObsLayer.on_record(id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        ObsLayer.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        ObsLayer.on_exit(id, ctx);
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        ObsLayer.on_follows_from(id, follows, ctx);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if self.enables(event.metadata()) {
+            ObsLayer.on_event(event, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        ObsLayer.on_close(id, ctx);
+    }
+}
+
 /// The ids of the span whose extensions these are, sampled or not.
 pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<SpanIds> {
     extensions
@@ -183,26 +246,47 @@ struct Origin {
     trace_state: Option<std::sync::Arc<str>>,
 }
 
+/// The nearest of `span` and its ancestors that the layer gave ids (a span it never saw, left
+/// out by `OBS_TRACES_FILTER` or opened while no exporter ran, is passed over, as a per-layer
+/// filter's context passes over the spans it disabled).
+fn with_ids<S>(span: Option<SpanRef<'_, S>>) -> Option<SpanRef<'_, S>>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let mut next = span;
+    while let Some(span) = next {
+        if ids_of(&span.extensions()).is_some() {
+            return Some(span);
+        }
+        next = span.parent();
+    }
+    None
+}
+
 fn origin<S>(parent: Option<SpanRef<'_, S>>) -> Origin
 where
     S: for<'a> LookupSpan<'a>,
 {
-    if let Some(parent) = parent {
+    // The nearest ancestor with ids, as `with_ids`, reading each one's extensions once.
+    let mut next = parent;
+    while let Some(parent) = next {
         let extensions = parent.extensions();
-        let state = match extensions.get::<SpanRecord>() {
-            Some(record) => record.trace_state.clone(),
+        let found = match extensions.get::<SpanRecord>() {
+            Some(record) => Some((record.ids, record.trace_state.clone())),
             None => extensions
                 .get::<SpanContext>()
-                .and_then(|c| c.trace_state.clone()),
+                .map(|c| (c.ids, c.trace_state.clone())),
         };
-        if let Some(p) = ids_of(&extensions) {
+        if let Some((p, trace_state)) = found {
             return Origin {
                 trace_id: p.trace_id,
                 parent: Some(p.span_id),
                 parent_sampled: Some(p.sampled),
-                trace_state: state,
+                trace_state,
             };
         }
+        drop(extensions);
+        next = parent.parent();
     }
     match context::remote() {
         Some(remote) => Origin {
@@ -329,7 +413,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.event_span(event) else {
+        let Some(span) = with_ids(ctx.event_span(event)) else {
             return;
         };
         let mut extensions = span.extensions_mut();

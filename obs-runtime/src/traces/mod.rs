@@ -22,9 +22,9 @@ mod settings;
 pub(crate) mod span;
 mod stats;
 
-pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
+pub(crate) use layer::{filtered_layer, gated_layer};
 #[cfg(feature = "otlp")]
 pub(crate) use otlp::{encode, resource as otlp_resource};
 #[cfg(feature = "otlp")]

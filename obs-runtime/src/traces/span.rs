@@ -130,15 +130,14 @@ impl Traced {
             && (interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(metadata)));
         let span = if enabled {
             let fields = metadata.fields();
-            let empty = tracing::field::Empty;
             let mut values: [Option<&dyn tracing::Value>; MAX_SPAN_FIELDS] =
                 [None; MAX_SPAN_FIELDS];
             // The fixed fields stay empty: obs's trace layer takes the function and its
             // location from `meta` at export, so no record is made for them on every span (and
             // log lines do not repeat them). The status fields are recorded on a failure.
-            for slot in &mut values[..SPAN_FIELDS] {
-                *slot = Some(&empty);
-            }
+            // `None` rather than `Some(&Empty)`: a visitor sees neither, but `None` is not a
+            // dynamic call per field for every visit, and a span whose arguments are skipped
+            // reads as `ValueSet::is_empty` (the log layer then keeps nothing for it).
             for (slot, arg) in values[SPAN_FIELDS..].iter_mut().zip(args) {
                 *slot = Some(*arg);
             }

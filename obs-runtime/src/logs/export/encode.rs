@@ -14,8 +14,8 @@ use crate::error::Error;
 use crate::otlp::Client;
 use crate::otlp::response::Accepted;
 use crate::otlp::retry::Failure;
-use crate::traces::TraceConfig;
 use crate::otlp::wire::Writer;
+use crate::traces::TraceConfig;
 use crate::traces::encode::{key_value, resource};
 
 /// OpenTelemetry's `SeverityNumber` of a level (`TRACE` 1, `DEBUG` 5, `INFO` 9, `WARN` 13,

@@ -51,6 +51,12 @@ impl Sink for Keep {
 /// Runs `f` under a subscriber with obs's layer and an active pipeline sampling as `sampler`;
 /// returns what was exported once the guard flushed.
 fn run(sampler: Sampler, f: impl FnOnce()) -> Vec<Exported> {
+    let subscriber = tracing_subscriber::registry().with(ObsLayer);
+    run_in(sampler, &tracing::Dispatch::new(subscriber), f)
+}
+
+/// [`run`], under `dispatch`.
+fn run_in(sampler: Sampler, dispatch: &tracing::Dispatch, f: impl FnOnce()) -> Vec<Exported> {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _turn = ONE_AT_A_TIME
         .lock()
@@ -62,8 +68,7 @@ fn run(sampler: Sampler, f: impl FnOnce()) -> Vec<Exported> {
     let sink = Keep(Arc::clone(&got));
     let guard = pipeline::start(&config, move || Ok(Box::new(sink) as Box<dyn Sink>)).unwrap();
     guard.activate();
-    let subscriber = tracing_subscriber::registry().with(ObsLayer);
-    tracing::subscriber::with_default(subscriber, f);
+    tracing::dispatcher::with_default(dispatch, f);
     drop(guard);
     got.lock().unwrap().clone()
 }
@@ -189,4 +194,49 @@ fn chosen_baggage_entries_become_attributes_of_a_recorded_span() {
     crate::traces::propagation::set_baggage_attributes(&[]);
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].4, ["tenant.id"], "only the chosen key: {spans:?}");
+}
+
+/// `init()`'s stack with logs on: the gated layer under a layer with a per-layer filter (as the
+/// text and JSON lines have).
+fn gated(targets: &str) -> tracing::Dispatch {
+    use tracing_subscriber::Layer as _;
+    let targets: Targets = targets.parse().unwrap();
+    tracing::Dispatch::new(
+        tracing_subscriber::registry()
+            .with(gated_layer(targets))
+            .with(tracing_subscriber::layer::Identity::new().with_filter(LevelFilter::INFO)),
+    )
+}
+
+#[test]
+fn the_gated_layer_passes_over_spans_its_targets_leave_out() {
+    let spans = run_in(Sampler::AlwaysOn, &gated("info"), || {
+        let outer = tracing::info_span!("outer");
+        let _outer = outer.enter();
+        let middle = tracing::debug_span!("middle");
+        let _middle = middle.enter();
+        tracing::info_span!("inner").in_scope(|| {});
+    });
+    let names: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(names, ["inner", "outer"], "{spans:?}");
+    assert_eq!(spans[0].1, spans[1].1, "one trace");
+    assert_eq!(
+        spans[0].3,
+        Some(spans[1].2),
+        "inner's parent is outer, past middle"
+    );
+}
+
+#[test]
+fn one_gated_subscriber_follows_each_pipeline_started_under_it() {
+    let dispatch = gated("info");
+    let none = run_in(Sampler::AlwaysOff, &dispatch, || {
+        tracing::info_span!("dropped").in_scope(|| {});
+    });
+    assert!(none.is_empty(), "{none:?}");
+    let kept = run_in(Sampler::AlwaysOn, &dispatch, || {
+        tracing::info_span!("kept").in_scope(|| {});
+    });
+    let names: Vec<&str> = kept.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(names, ["kept"]);
 }
