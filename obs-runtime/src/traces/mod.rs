@@ -19,6 +19,7 @@ mod record;
 mod settings;
 pub(crate) mod span;
 mod stats;
+mod tail;
 
 pub(crate) use layer::filtered_layer;
 pub use layer::trace_layer;
@@ -29,3 +30,4 @@ pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};
 pub(crate) use settings::{TraceConfig, TraceSettings};
 pub use span::{InSpan, Traced};
 pub(crate) use stats::{collect, totals as span_totals};
+pub use tail::TailSampling;

@@ -18,6 +18,7 @@ use super::stats::{
     DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_REJECTED, DROPPED_SHUTDOWN, DROPPED_TLS,
     EVER_ACTIVE, EXPORTED,
 };
+use super::tail::Holder;
 use crate::error::Error;
 use crate::otlp::response::Accepted;
 use crate::otlp::retry::{Backoff, Failure, FailureKind};
@@ -41,6 +42,8 @@ pub(crate) struct Pipeline {
     generation: u64,
     sampler: Sampler,
     max_batch: usize,
+    /// Tail sampling is on: every span is recorded.
+    tail: bool,
 }
 
 static ACTIVE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
@@ -50,6 +53,8 @@ static IS_ACTIVE: AtomicBool = AtomicBool::new(false);
 /// none) and its ratio's bits.
 static SAMPLER_KIND: AtomicU8 = AtomicU8::new(0);
 static SAMPLER_RATIO: AtomicU64 = AtomicU64::new(0);
+/// The active pipeline samples by outcome (`OBS_TRACES_TAIL`): the layer records every span.
+static TAIL: AtomicBool = AtomicBool::new(false);
 /// The generations whose worker still runs: their spans wait in the threads' buffers.
 static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 /// The last generation handed out.
@@ -91,6 +96,12 @@ pub(crate) fn sampler() -> Option<Sampler> {
         6 => Sampler::ParentBasedTraceIdRatio(ratio()),
         _ => return None,
     })
+}
+
+/// Whether the active pipeline samples by outcome: one relaxed load.
+#[inline]
+pub(crate) fn tail_on() -> bool {
+    TAIL.load(Ordering::Relaxed)
 }
 
 fn set_sampler(sampler: Option<Sampler>) {
@@ -147,6 +158,7 @@ fn set_active(pipeline: Option<Arc<Pipeline>>, only_if: Option<&Arc<Pipeline>>) 
     }
     IS_ACTIVE.store(pipeline.is_some(), Ordering::Relaxed);
     set_sampler(pipeline.as_ref().map(|p| p.sampler));
+    TAIL.store(pipeline.as_ref().is_some_and(|p| p.tail), Ordering::Relaxed);
     GENERATION.store(
         pipeline.as_ref().map_or(0, |p| p.generation),
         Ordering::Relaxed,
@@ -273,6 +285,7 @@ pub(crate) fn start(
     let shutdown = Arc::new(Shutdown::default());
     let worker_shutdown = Arc::clone(&shutdown);
     let batch = config.batch;
+    let tail = config.tail;
     std::thread::Builder::new()
         .name("obs-traces".into())
         .spawn(move || {
@@ -296,6 +309,7 @@ pub(crate) fn start(
                 failing: false,
                 told_drop: false,
                 told_partial: false,
+                tail: tail.map(Holder::new),
             }
             .run(&spans);
             lock(&LIVE).retain(|g| *g != generation);
@@ -319,6 +333,7 @@ pub(crate) fn start(
             generation,
             sampler: config.sampler,
             max_batch: config.batch.max_batch.max(1),
+            tail: config.tail.is_some(),
         })),
         shutdown,
         done,
@@ -337,6 +352,8 @@ struct Worker {
     told_drop: bool,
     /// A partial success was logged (once per pipeline: the collector repeats itself).
     told_partial: bool,
+    /// Tail sampling's hold, when it is on: every span goes through it.
+    tail: Option<Holder>,
 }
 
 impl Worker {
@@ -349,7 +366,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     // Spans of threads that went quiet before filling a batch.
                     let quiet = buffer::collect(self.generation, is_live);
-                    self.export_chunks(&quiet);
+                    self.route(quiet, Sweep::Now);
                     last = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -358,7 +375,34 @@ impl Worker {
         // The guard was dropped: what is queued was received above; send what the threads
         // still hold, in batches, until the deadline.
         let rest = buffer::collect(self.generation, is_live);
-        self.export_chunks(&rest);
+        self.route(rest, Sweep::Last);
+    }
+
+    /// Exports `spans`, or, with tail sampling, hands them to the hold and exports what it
+    /// has ready: full batches, or everything at a sweep.
+    fn route(&mut self, spans: Vec<Item>, sweep: Sweep) {
+        let Some(tail) = &mut self.tail else {
+            return self.export_chunks(&spans);
+        };
+        for span in spans {
+            tail.take(span);
+        }
+        // A trace whose root arrived is decided once the threads' buffers were swept after
+        // it: a span that closed on another thread before the root is held by then.
+        if sweep == Sweep::IfPending && tail.has_pending() {
+            for span in buffer::collect(self.generation, is_live) {
+                tail.take(span);
+            }
+        }
+        match sweep {
+            Sweep::Last => tail.decide_all(),
+            _ => tail.sweep(Instant::now()),
+        }
+        let max = self.batch.max_batch.max(1);
+        if sweep != Sweep::IfPending || tail.ready_len() >= max {
+            let ready = tail.ready();
+            self.export_chunks(&ready);
+        }
     }
 
     /// Exports the spans of this pipeline in `batch`; a stray span of another generation
@@ -367,7 +411,7 @@ impl Worker {
         let before = len_u64(&batch);
         batch.retain(|s| s.generation == self.generation);
         DROPPED_SHUTDOWN.fetch_add(before - len_u64(&batch), Ordering::Relaxed);
-        self.export_chunks(&batch);
+        self.route(batch, Sweep::IfPending);
     }
 
     /// Exports `spans` in batches of at most the batch size; past the deadline, the rest is
@@ -485,6 +529,17 @@ impl Worker {
         }
         self.failing = true;
     }
+}
+
+/// When the hold decides and hands over what is ready.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// A batch arrived: sweep the buffers and decide if a root waits; export full batches.
+    IfPending,
+    /// The schedule delay passed (the buffers were just swept): decide, export everything.
+    Now,
+    /// The pipeline stops: decide every held trace, export everything.
+    Last,
 }
 
 fn len_u64<T>(v: &[T]) -> u64 {
