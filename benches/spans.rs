@@ -263,9 +263,20 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     .install()
     .expect("obs installs");
     let dispatch = obs_dispatch(false);
-    let calls = case(&mut group, "obs_tail_1pct_errors", &dispatch, b::obs_handle_fallible);
+    let calls = case(
+        &mut group,
+        "obs_tail_1pct_errors",
+        &dispatch,
+        b::obs_handle_fallible,
+    );
     drop((dispatch, guard));
-    check("obs_tail_1pct_errors", receiver, before, calls, Expect::Spans);
+    check(
+        "obs_tail_1pct_errors",
+        receiver,
+        before,
+        calls,
+        Expect::Spans,
+    );
     if calls > 0 {
         let page = obs_runtime::render();
         let decided = |decision: &str| {

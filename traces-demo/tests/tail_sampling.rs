@@ -4,26 +4,16 @@
 //! traces only.
 
 // Counts are whole numbers, written and read back exactly.
-#![allow(clippy::float_cmp)]
+#![allow(clippy::float_cmp, clippy::cast_precision_loss)]
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod otlp_receiver;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use otlp_receiver::{Receiver, Span};
-
-/// Tests that install obs in this process take turns: the counters are the process's.
-static IN_PROCESS: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use otlp_receiver::{Receiver, Span, one_at_a_time};
 
 /// A call that fails when asked to, after `ms` milliseconds; its objective is 5 ms.
 #[obs_runtime::traced]
@@ -124,54 +114,70 @@ fn a_failing_calls_whole_trace_is_kept_and_fast_ok_traces_are_dropped_whole() {
         "the leaf on the other thread is in the trace too"
     );
     for trace in &ok {
-        assert!(!traces.contains_key(trace), "a fast ok trace is dropped whole");
+        assert!(
+            !traces.contains_key(trace),
+            "a fast ok trace is dropped whole"
+        );
     }
     assert_eq!(traces.len(), 1, "{:?}", traces.keys());
     assert_eq!(decided("kept", "error") - kept0, 1.0);
     assert_eq!(decided("dropped", "outcome") - dropped0, 10.0);
 }
 
-#[test]
-fn slower_keeps_slow_roots_only() {
+/// Runs five `fast` requests and one `late` one with `OBS_TRACES_TAIL=tail`: only the late
+/// one's trace is exported, whole, and counted as kept for `reason`.
+fn only_the_late_trace_is_kept(
+    tail: &str,
+    reason: &str,
+    fast: fn() -> String,
+    late: fn() -> String,
+) {
     let _turn = one_at_a_time();
     let receiver = Receiver::grpc();
-    let before = decided("kept", "slower");
-    let (fast, slow) = with_tail(&receiver, "slower=30ms", || {
-        let fast: Vec<String> = (0..5).map(|_| handle(false, 0, 0)).collect();
-        (fast, handle(false, 0, 60))
-    });
-    let spans = receiver.spans();
-    let traces = by_trace(&spans);
-    assert_eq!(traces.keys().collect::<Vec<_>>(), [&slow]);
-    assert_eq!(traces[&slow].len(), 4);
-    assert!(fast.iter().all(|t| !traces.contains_key(t)));
-    assert_eq!(decided("kept", "slower") - before, 1.0);
-}
-
-#[test]
-fn objectives_keep_a_trace_in_which_a_call_ran_past_its_objective() {
-    let _turn = one_at_a_time();
-    let receiver = Receiver::grpc();
-    let before = decided("kept", "objective");
-    // Leaves of 20 ms are past their 5 ms objective; a root of 60 ms has none, and is not
-    // judged.
-    let (fast, late) = with_tail(&receiver, "objectives", || {
-        let fast: Vec<String> = (0..5).map(|_| handle(false, 0, 60)).collect();
-        (fast, handle(false, 20, 0))
+    let before = decided("kept", reason);
+    let (fast, late) = with_tail(&receiver, tail, || {
+        let fast: Vec<String> = (0..5).map(|_| fast()).collect();
+        (fast, late())
     });
     let spans = receiver.spans();
     let traces = by_trace(&spans);
     assert_eq!(traces.keys().collect::<Vec<_>>(), [&late]);
     assert_eq!(traces[&late].len(), 4);
     assert!(fast.iter().all(|t| !traces.contains_key(t)));
-    assert_eq!(decided("kept", "objective") - before, 1.0);
+    assert_eq!(decided("kept", reason) - before, 1.0);
+}
+
+#[test]
+fn slower_keeps_slow_roots_only() {
+    only_the_late_trace_is_kept(
+        "slower=30ms",
+        "slower",
+        || handle(false, 0, 0),
+        || handle(false, 0, 60),
+    );
+}
+
+#[test]
+fn objectives_keep_a_trace_in_which_a_call_ran_past_its_objective() {
+    // Leaves of 20 ms are past their 5 ms objective; a root of 60 ms has none, and is not
+    // judged.
+    only_the_late_trace_is_kept(
+        "objectives",
+        "objective",
+        || handle(false, 0, 60),
+        || handle(false, 20, 0),
+    );
 }
 
 /// OpenTelemetry's `traceidratio` test on a trace id in hex, written here from the
 /// specification: the last 8 bytes, shifted right by one, below `ratio * 2^63`.
 fn traceidratio_keeps(trace_id: &str, ratio: f64) -> bool {
     let low = u64::from_str_radix(&trace_id[16..], 16).unwrap();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let bound = (ratio * (1u64 << 63) as f64) as u64;
     (low >> 1) < bound
 }
@@ -189,7 +195,11 @@ fn the_ratio_keeps_about_its_share_and_the_same_traces_as_traceidratio() {
     let expected: BTreeSet<&String> = all.iter().filter(|t| traceidratio_keeps(t, 0.25)).collect();
     let got: BTreeSet<&String> = traces.keys().collect();
     assert_eq!(got, expected);
-    assert!((60..=140).contains(&got.len()), "about 100 of 400: {}", got.len());
+    assert!(
+        (60..=140).contains(&got.len()),
+        "about 100 of 400: {}",
+        got.len()
+    );
     assert!(traces.values().all(|spans| spans.len() == 4), "kept whole");
     assert_eq!(decided("kept", "ratio") - before, got.len() as f64);
 }
@@ -200,43 +210,58 @@ fn bounds_decide_at_once_and_are_counted() {
     let receiver = Receiver::grpc();
     let spans0 = bounded("spans");
     let age0 = bounded("age");
-    let (long_failed, long_ok, old) = with_tail(&receiver, "errors,max_spans=5,max_age=100ms", || {
-        // 20 leaves under one root: decided at its fifth span, on what it holds.
-        let long = |fail: bool| {
-            let span = tracing::info_span!("batch");
-            span.in_scope(|| {
-                let _ = leaf(fail, 0);
-                for _ in 0..19 {
-                    let _ = leaf(false, 0);
-                }
+    let (long_failed, long_ok, old) =
+        with_tail(&receiver, "errors,max_spans=5,max_age=100ms", || {
+            // 20 leaves under one root: decided at its fifth span, on what it holds.
+            let long = |fail: bool| {
+                let span = tracing::info_span!("batch");
+                span.in_scope(|| {
+                    let _ = leaf(fail, 0);
+                    for _ in 0..19 {
+                        let _ = leaf(false, 0);
+                    }
+                    trace_id()
+                })
+            };
+            let long_failed = long(true);
+            let long_ok = long(false);
+            // A root open longer than max_age: its failed leaf's trace is decided without it.
+            let old = tracing::info_span!("slow_root").in_scope(|| {
+                let _ = leaf(true, 0);
+                std::thread::sleep(Duration::from_millis(400));
                 trace_id()
-            })
-        };
-        let long_failed = long(true);
-        let long_ok = long(false);
-        // A root open longer than max_age: its failed leaf's trace is decided without it.
-        let old = tracing::info_span!("slow_root").in_scope(|| {
-            let _ = leaf(true, 0);
-            std::thread::sleep(Duration::from_millis(400));
-            trace_id()
+            });
+            (long_failed, long_ok, old)
         });
-        (long_failed, long_ok, old)
-    });
     let spans = receiver.spans();
     let traces = by_trace(&spans);
-    assert_eq!(traces[&long_failed].len(), 21, "kept at once, late spans follow");
-    assert!(!traces.contains_key(&long_ok), "dropped at once, late spans too");
+    assert_eq!(
+        traces[&long_failed].len(),
+        21,
+        "kept at once, late spans follow"
+    );
+    assert!(
+        !traces.contains_key(&long_ok),
+        "dropped at once, late spans too"
+    );
     assert_eq!(bounded("spans") - spans0, 2.0);
     assert_eq!(bounded("age") - age0, 1.0);
     let old = &traces[&old];
-    assert!(old.iter().any(|s| s.name == "slow_root"), "the root follows the decision");
+    assert!(
+        old.iter().any(|s| s.name == "slow_root"),
+        "the root follows the decision"
+    );
     assert_eq!(old.len(), 2);
 }
 
 #[obs_runtime::traced]
 #[obs_runtime::timed]
 fn exemplified(fail: bool) -> Result<String, String> {
-    if fail { Err(trace_id()) } else { Ok(trace_id()) }
+    if fail {
+        Err(trace_id())
+    } else {
+        Ok(trace_id())
+    }
 }
 
 #[test]
@@ -261,6 +286,9 @@ fn exemplars_on_the_openmetrics_page_name_exported_traces_only() {
         .collect();
     assert!(!named.is_empty(), "exemplars are kept:\n{page}");
     for trace in named {
-        assert!(exported.contains(trace), "exemplar names {trace}, not exported");
+        assert!(
+            exported.contains(trace),
+            "exemplar names {trace}, not exported"
+        );
     }
 }
