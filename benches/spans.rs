@@ -249,48 +249,7 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     drop((dispatch, guard));
     check("obs_exported", receiver, before, calls, Expect::Spans);
 
-    // Tail sampling keeping 1 % of the traces (by trace id, from their start) and every
-    // failed one (1 % of the calls fail): every span is recorded, the rest held by the worker
-    // and dropped whole.
-    let before = receiver.spans();
-    let guard = obs_builder(
-        &receiver.endpoint(),
-        TracesExporter::Otlp,
-        Sampler::ParentBasedTraceIdRatio(0.01),
-        None,
-    )
-    .tail_sampling(obs_runtime::TailSampling::new().errors().ratio(0.01))
-    .install()
-    .expect("obs installs");
-    let dispatch = obs_dispatch(false);
-    let calls = case(
-        &mut group,
-        "obs_tail_1pct_errors",
-        &dispatch,
-        b::obs_handle_fallible,
-    );
-    drop((dispatch, guard));
-    check(
-        "obs_tail_1pct_errors",
-        receiver,
-        before,
-        calls,
-        Expect::Spans,
-    );
-    if calls > 0 {
-        let page = obs_runtime::render();
-        let decided = |decision: &str| {
-            page.lines()
-                .filter(|l| l.starts_with("obs_traces_sampled_total{") && l.contains(decision))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-                .sum::<u64>()
-        };
-        println!(
-            "check spans/obs_tail_1pct_errors traces_kept={} traces_dropped={}",
-            decided(r#"decision="kept""#),
-            decided(r#"decision="dropped""#)
-        );
-    }
+    tail_case(&mut group, receiver);
 
     // The collector down (a port nobody listens on): the calling thread's cost should stay
     // that of the healthy case, every span dropped and counted.
@@ -352,6 +311,51 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     check("fastrace", receiver, before, calls, Expect::Spans);
 
     group.finish();
+}
+
+/// Tail sampling keeping 1 % of the traces (by trace id, from their start) and every failed
+/// one (1 % of the calls fail): every span is recorded, the rest held by the worker and
+/// dropped whole.
+fn tail_case(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
+    let before = receiver.spans();
+    let guard = obs_builder(
+        &receiver.endpoint(),
+        TracesExporter::Otlp,
+        Sampler::ParentBasedTraceIdRatio(0.01),
+        None,
+    )
+    .tail_sampling(obs_runtime::TailSampling::new().errors().ratio(0.01))
+    .install()
+    .expect("obs installs");
+    let dispatch = obs_dispatch(false);
+    let calls = case(
+        group,
+        "obs_tail_1pct_errors",
+        &dispatch,
+        b::obs_handle_fallible,
+    );
+    drop((dispatch, guard));
+    check(
+        "obs_tail_1pct_errors",
+        receiver,
+        before,
+        calls,
+        Expect::Spans,
+    );
+    if calls > 0 {
+        let page = obs_runtime::render();
+        let decided = |decision: &str| {
+            page.lines()
+                .filter(|l| l.starts_with("obs_traces_sampled_total{") && l.contains(decision))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum::<u64>()
+        };
+        println!(
+            "check spans/obs_tail_1pct_errors traces_kept={} traces_dropped={}",
+            decided(r#"decision="kept""#),
+            decided(r#"decision="dropped""#)
+        );
+    }
 }
 
 /// Sends what fastrace still holds. A thread's submitted spans wait in its own sender when

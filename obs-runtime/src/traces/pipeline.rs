@@ -384,12 +384,16 @@ impl Worker {
         let Some(tail) = &mut self.tail else {
             return self.export_chunks(&spans);
         };
+        // Roots a sweep of the buffers found before this turn: every batch sent before that
+        // sweep has been received since (the queue is in order; a timeout means it was empty).
+        tail.settle();
         for span in spans {
             tail.take(span);
         }
-        // A trace whose root arrived is decided once the threads' buffers were swept after
-        // it: a span that closed on another thread before the root is held by then.
-        if sweep == Sweep::IfPending && tail.has_pending() {
+        // Roots that came in this batch: a span that closed before one of them on another
+        // thread is in that thread's buffer, or in a batch received already. The roots this
+        // sweep finds wait for the next turn.
+        if sweep == Sweep::IfPending && tail.settle() {
             for span in buffer::collect(self.generation, is_live) {
                 tail.take(span);
             }
@@ -534,9 +538,10 @@ impl Worker {
 /// When the hold decides and hands over what is ready.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sweep {
-    /// A batch arrived: sweep the buffers and decide if a root waits; export full batches.
+    /// A batch arrived: decide its roots after a sweep of the buffers; export full batches.
     IfPending,
-    /// The schedule delay passed (the buffers were just swept): decide, export everything.
+    /// The schedule delay passed (the buffers were just swept): decide the roots found
+    /// before, export everything.
     Now,
     /// The pipeline stops: decide every held trace, export everything.
     Last,

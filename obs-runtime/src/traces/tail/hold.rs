@@ -1,9 +1,12 @@
 //! The worker's hold: closed unsampled spans by trace id until their local trace is decided.
 //!
 //! Lives on the pipeline's worker thread only (no lock). A trace whose local root arrived is
-//! *pending*: the worker decides it at its next [`Holder::sweep`], after it has swept the
-//! threads' buffers, so that a span that closed on another thread before the root is held by
-//! then. Spans that close after their trace was decided (a task the root did not wait for)
+//! *pending*; the worker [settles](Holder::settle) it once every span that closed before the
+//! root has reached the hold, and the next [`Holder::sweep`] decides it: a root that came in a
+//! batch, once the threads' buffers were swept after it (spans closed on other threads wait
+//! there); a root that a sweep of the buffers found, at the worker's next turn (a batch sent
+//! before that sweep is received by then: the queue is in order, and a timeout means it was
+//! empty). Spans that close after their trace was decided (a task the root did not wait for)
 //! follow the decision, remembered for the last [`REMEMBERED`] traces; one whose decision was
 //! forgotten starts a new hold, decided by its own bounds.
 
@@ -47,6 +50,8 @@ pub(crate) struct Holder {
     bytes: usize,
     /// Held traces whose local root arrived.
     pending: Vec<[u8; 16]>,
+    /// Pending traces whose spans have all arrived: the next sweep decides them.
+    settled: Vec<[u8; 16]>,
     /// The latest decisions, for spans that arrive after them.
     decided: HashMap<[u8; 16], bool>,
     decided_order: VecDeque<[u8; 16]>,
@@ -69,6 +74,7 @@ impl Holder {
             order: VecDeque::new(),
             bytes: 0,
             pending: Vec::new(),
+            settled: Vec::new(),
             decided: HashMap::new(),
             decided_order: VecDeque::new(),
             ready: Vec::new(),
@@ -128,15 +134,17 @@ impl Holder {
         }
     }
 
-    /// Whether a trace waits for the next sweep of the threads' buffers.
-    pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+    /// The pending traces have all their spans (the caller says so): the next sweep decides
+    /// them. Whether there were any.
+    pub(crate) fn settle(&mut self) -> bool {
+        let any = !self.pending.is_empty();
+        self.settled.append(&mut self.pending);
+        any
     }
 
-    /// Decides the traces whose root arrived (the caller swept the threads' buffers since)
-    /// and those held longer than `max_age`.
+    /// Decides the settled traces and those held longer than `max_age`.
     pub(crate) fn sweep(&mut self, now: Instant) {
-        for trace in std::mem::take(&mut self.pending) {
+        for trace in std::mem::take(&mut self.settled) {
             self.decide(trace);
         }
         while let Some(oldest) = self.order.front().copied() {
@@ -157,6 +165,7 @@ impl Holder {
     /// The pipeline stops: every held trace is decided on what it holds.
     pub(crate) fn decide_all(&mut self) {
         self.pending.clear();
+        self.settled.clear();
         while let Some(trace) = self.order.pop_front() {
             if self.held.contains_key(&trace) {
                 count_bound(Bound::Shutdown);

@@ -98,8 +98,10 @@ fn a_trace_is_decided_whole_when_its_root_is_swept_and_late_spans_follow() {
     hold.take(span(2, 2, false, SpanStatus::Unset, 0));
     hold.take(span(1, 1, true, SpanStatus::Unset, 0));
     hold.take(span(2, 1, true, SpanStatus::Unset, 0));
-    assert!(hold.has_pending());
     assert!(hold.ready().is_empty(), "nothing leaves before the sweep");
+    hold.sweep(Instant::now());
+    assert!(hold.ready().is_empty(), "nor before the roots are settled");
+    assert!(hold.settle());
     hold.sweep(Instant::now());
     let ready = hold.ready();
     assert_eq!(ids(&ready), [(1, 2), (1, 1)]);
@@ -119,6 +121,7 @@ fn a_cancelled_call_is_not_a_failure() {
         Value::Str("cancelled".into()),
     ));
     hold.take(cancelled);
+    hold.settle();
     hold.sweep(Instant::now());
     assert!(hold.ready().is_empty());
 }
@@ -129,6 +132,7 @@ fn a_slow_root_is_kept_and_a_fast_one_dropped() {
     hold.take(span(1, 1, true, SpanStatus::Unset, 5_000_000));
     hold.take(span(2, 2, false, SpanStatus::Unset, 5_000_000));
     hold.take(span(2, 1, true, SpanStatus::Unset, 10));
+    hold.settle();
     hold.sweep(Instant::now());
     assert_eq!(ids(&hold.ready()), [(1, 1)]);
 }
@@ -156,6 +160,7 @@ fn bounds_decide_at_once() {
     // Age: a trace without its root is decided once it is older than max_age.
     let mut hold = Holder::new(TailSampling::new().errors().max_age(Duration::from_secs(1)));
     hold.take(span(1, 2, false, SpanStatus::Error("e".into()), 0));
+    hold.settle();
     hold.sweep(Instant::now());
     assert!(hold.ready().is_empty());
     hold.sweep(Instant::now() + Duration::from_secs(2));
@@ -174,6 +179,7 @@ fn the_ratio_keeps_the_traces_traceidratio_keeps() {
         }
         hold.take(s);
     }
+    hold.settle();
     hold.sweep(Instant::now());
     assert_eq!(ids(&hold.ready()), expected);
     assert!(!expected.is_empty() && expected.len() < 64);
