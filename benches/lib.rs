@@ -223,6 +223,24 @@ pub fn obs_handle(x: u64) -> u64 {
     obs_leaf(x) ^ obs_leaf(x + 1) ^ obs_leaf(x + 2)
 }
 
+/// `obs_leaf` that fails when `x` is a multiple of 100, for the tail sampling case.
+#[traced]
+#[inline(never)]
+pub fn obs_leaf_fallible(x: u64) -> Result<u64, u64> {
+    if x.is_multiple_of(100) {
+        Err(x)
+    } else {
+        Ok(work(x))
+    }
+}
+
+/// `obs_handle` whose last leaf fails in 1 % of the calls: tail sampling keeps those traces.
+#[traced]
+#[inline(never)]
+pub fn obs_handle_fallible(x: u64) -> u64 {
+    obs_leaf(x) ^ obs_leaf(x + 1) ^ obs_leaf_fallible(x + 2).unwrap_or_else(work)
+}
+
 /// `obs_leaf` with a log line, for obs's JSON logs case.
 #[traced]
 #[inline(never)]

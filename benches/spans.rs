@@ -22,6 +22,10 @@
 //!   same three under the subscriber `init()` installs (`__private::init_subscriber`: the
 //!   trace layer behind `OBS_TRACES_FILTER`'s default, the text log layer at `info`), the one
 //!   a user of `init()` pays;
+//! - `spans/obs_tail_1pct_errors`: the same with tail sampling (`errors,ratio=0.01`) on
+//!   `obs_handle_fallible`, whose last leaf fails in 1 % of the calls: every span recorded,
+//!   1 % of the traces kept from their start, the failed ones kept at their end, the rest
+//!   held by the worker and dropped whole;
 //! - `spans/obs_collector_down`: the same to a port nobody listens on (issue 13's faults: the
 //!   calling thread should pay what it pays when the collector is healthy);
 //! - `spans/obs_json_logs`: the same, a `tracing::info!` in each leaf, and obs's
@@ -155,6 +159,18 @@ fn obs_to(
     sampler: Sampler,
     queue: Option<usize>,
 ) -> ObsGuard {
+    obs_builder(endpoint, exporter, sampler, queue)
+        .install()
+        .expect("obs installs")
+}
+
+/// The `Builder` of [`obs_to`], before `install`.
+fn obs_builder(
+    endpoint: &str,
+    exporter: TracesExporter,
+    sampler: Sampler,
+    queue: Option<usize>,
+) -> obs_runtime::Builder {
     obs_runtime::Builder::new()
         .without_server()
         .without_subscriber()
@@ -172,8 +188,6 @@ fn obs_to(
         .otlp_protocol(OtlpProtocol::HttpProtobuf)
         .sampler(sampler)
         .flush_timeout(Duration::from_secs(30))
-        .install()
-        .expect("obs installs")
 }
 
 fn obs_dispatch(logs: bool) -> Dispatch {
@@ -240,6 +254,7 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     check("obs_exported", receiver, before, calls, Expect::Spans);
 
     init_cases(&mut group, receiver);
+    tail_case(&mut group, receiver);
 
     // The collector down (a port nobody listens on): the calling thread's cost should stay
     // that of the healthy case, every span dropped and counted.
@@ -334,6 +349,51 @@ fn init_cases(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
         let calls = case(group, name, &init, b::obs_handle);
         drop((init, guard));
         check(name, receiver, before, calls, expect);
+    }
+}
+
+/// Tail sampling keeping 1 % of the traces (by trace id, from their start) and every failed
+/// one (1 % of the calls fail): every span is recorded, the rest held by the worker and
+/// dropped whole.
+fn tail_case(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
+    let before = receiver.spans();
+    let guard = obs_builder(
+        &receiver.endpoint(),
+        TracesExporter::Otlp,
+        Sampler::ParentBasedTraceIdRatio(0.01),
+        None,
+    )
+    .tail_sampling(obs_runtime::TailSampling::new().errors().ratio(0.01))
+    .install()
+    .expect("obs installs");
+    let dispatch = obs_dispatch(false);
+    let calls = case(
+        group,
+        "obs_tail_1pct_errors",
+        &dispatch,
+        b::obs_handle_fallible,
+    );
+    drop((dispatch, guard));
+    check(
+        "obs_tail_1pct_errors",
+        receiver,
+        before,
+        calls,
+        Expect::Spans,
+    );
+    if calls > 0 {
+        let page = obs_runtime::render();
+        let decided = |decision: &str| {
+            page.lines()
+                .filter(|l| l.starts_with("obs_traces_sampled_total{") && l.contains(decision))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum::<u64>()
+        };
+        println!(
+            "check spans/obs_tail_1pct_errors traces_kept={} traces_dropped={}",
+            decided(r#"decision="kept""#),
+            decided(r#"decision="dropped""#)
+        );
     }
 }
 

@@ -178,7 +178,7 @@ pub use serve::health;
 pub use setup::{Builder, DEFAULT_HOST, DEFAULT_PORT, ObsGuard, init};
 pub use status::{ErrorStatus, ReturnStatus, Status};
 pub use traces::propagation;
-pub use traces::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter, trace_layer};
+pub use traces::{DEFAULT_FLUSH_TIMEOUT, Sampler, TailSampling, TracesExporter, trace_layer};
 
 /// Counts calls: counter `function_calls_total{function, module, status}`.
 ///

@@ -11,23 +11,13 @@ mod otlp_receiver;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use otlp_receiver::Receiver;
+use otlp_receiver::{Receiver, one_at_a_time};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-/// Tests that install obs in this process take turns: the span counters are the process's.
-static IN_PROCESS: Mutex<()> = Mutex::new(());
-
-/// Holds [`IN_PROCESS`] for one test; a test that failed holding it does not fail the others.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    IN_PROCESS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 #[obs_runtime::traced]
 fn work(i: u32) -> u32 {

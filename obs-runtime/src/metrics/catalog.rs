@@ -181,3 +181,22 @@ pub fn functions() -> Vec<Function> {
     all.extend(layers.into_values());
     all
 }
+
+/// The latency objective of every function that declares one, by the address of its
+/// [`FnMeta`] (a `#[traced]` span carries the same one): its threshold in nanoseconds, the
+/// smallest if it declares several. For tail sampling's `objectives`, read once per pipeline.
+pub(crate) fn latency_thresholds() -> std::collections::HashMap<usize, u64> {
+    let mut out = std::collections::HashMap::new();
+    for site in all_sites() {
+        let (meta, metric) = site.describe();
+        if let Some(Objective::Latency { threshold, .. }) = metric.objective {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // seconds, > 0
+            let nanos = (threshold * 1e9) as u64;
+            let key = core::ptr::from_ref(meta) as usize;
+            out.entry(key)
+                .and_modify(|n: &mut u64| *n = (*n).min(nanos))
+                .or_insert(nanos);
+        }
+    }
+    out
+}

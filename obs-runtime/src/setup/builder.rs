@@ -9,7 +9,7 @@ use crate::otlp::{OtlpCompression, OtlpProtocol};
 use crate::serve::Auth;
 use crate::setup::ObsGuard;
 use crate::traces::propagation::Propagator;
-use crate::traces::{Sampler, TraceSettings, TracesExporter};
+use crate::traces::{Sampler, TailSampling, TraceSettings, TracesExporter};
 
 /// The port of OTel's Prometheus exporter.
 pub const DEFAULT_PORT: u16 = 9464;
@@ -57,7 +57,8 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`otlp_client_certificate`](Builder::otlp_client_certificate), [`otlp_client_key`](Builder::otlp_client_key) (feature `tls`) | `OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_KEY` | none |
 /// | [`service_name`](Builder::service_name), for traces | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
 /// | [`resource_attribute`](Builder::resource_attribute) | `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k=v`) | none |
-/// | [`sampler`](Builder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
+/// | [`sampler`](Builder::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` (`parentbased_traceidratio` with the tail's ratio while tail sampling is on) |
+/// | [`tail_sampling`](Builder::tail_sampling) | `OBS_TRACES_TAIL` (`errors,slower=250ms,objectives,ratio=0.01`) | off |
 /// | [`propagators`](Builder::propagators) | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`) | `tracecontext,baggage` |
 /// | [`baggage_attributes`](Builder::baggage_attributes): baggage keys copied into server spans | `OBS_BAGGAGE_ATTRIBUTES` (`key,key`) | none |
 /// | [`traces_filter`](Builder::traces_filter): which spans are exported | `OBS_TRACES_FILTER` (`target=level,…`) | `info` |
@@ -492,6 +493,26 @@ impl Builder {
     /// ```
     pub fn sampler(mut self, sampler: Sampler) -> Self {
         self.traces.sampler = Some(sampler);
+        self
+    }
+
+    /// Keeps whole local traces by how they went, decided when their local root closes:
+    /// see [`TailSampling`]. Also `OBS_TRACES_TAIL` (`errors,slower=250ms,objectives,ratio=0.01`).
+    /// Unless a sampler is set too, the head sampler becomes `parentbased_traceidratio` with
+    /// the tail's ratio (0 without one).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let obs = obs_runtime::Builder::new()
+    ///     .without_server()
+    ///     .traces_exporter(obs_runtime::TracesExporter::Console)
+    ///     .tail_sampling(obs_runtime::TailSampling::new().errors().ratio(0.01))
+    ///     .install()?;
+    /// # Ok::<(), obs_runtime::Error>(())
+    /// ```
+    pub fn tail_sampling(mut self, rules: TailSampling) -> Self {
+        self.traces.tail = Some(rules);
         self
     }
 

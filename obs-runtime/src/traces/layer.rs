@@ -244,6 +244,8 @@ struct Origin {
     /// The parent's decision, `None` at the root of a trace.
     parent_sampled: Option<bool>,
     trace_state: Option<std::sync::Arc<str>>,
+    /// The parent is a span of this process.
+    local_parent: bool,
 }
 
 /// The nearest of `span` and its ancestors that the layer gave ids (a span it never saw, left
@@ -283,6 +285,7 @@ where
                 parent: Some(p.span_id),
                 parent_sampled: Some(p.sampled),
                 trace_state,
+                local_parent: true,
             };
         }
         drop(extensions);
@@ -294,12 +297,14 @@ where
             parent: Some(remote.span_id),
             parent_sampled: Some(remote.sampled),
             trace_state: remote.trace_state,
+            local_parent: false,
         },
         None => Origin {
             trace_id: ids::trace_id(),
             parent: None,
             parent_sampled: None,
             trace_state: None,
+            local_parent: false,
         },
     }
 }
@@ -349,13 +354,16 @@ where
             span_id: ids::span_id(),
             sampled,
         };
-        let record = sampled.then(|| {
+        // Tail sampling records every span: an unsampled one is held until its local trace is
+        // decided (traces/tail).
+        let record = (sampled || pipeline::tail_on()).then(|| {
             let mut record = SpanRecord::new(
                 ids,
                 from.parent,
                 clock::raw(),
                 attrs.metadata().fields().len(),
             );
+            record.local_root = !from.local_parent;
             record.trace_state.clone_from(&from.trace_state);
             record.function = function;
             attrs.record(&mut record.visitor());
@@ -382,7 +390,10 @@ where
         if any_record()
             && let Some(span) = ctx.span(id)
             && let Some(record) = span.extensions().get::<SpanRecord>()
+            && record.ids.sampled
         {
+            // A span held by tail sampling is not current for exemplars: its trace may be
+            // dropped.
             context::entered_sampled(record.ids);
         }
     }
@@ -391,6 +402,7 @@ where
         if any_record()
             && let Some(span) = ctx.span(id)
             && let Some(record) = span.extensions().get::<SpanRecord>()
+            && record.ids.sampled
         {
             context::exited_sampled(record.ids.span_id);
         }

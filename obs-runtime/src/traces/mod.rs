@@ -21,6 +21,7 @@ mod record;
 mod settings;
 pub(crate) mod span;
 mod stats;
+mod tail;
 
 pub use layer::trace_layer;
 pub(crate) use layer::{exported_name, fields_of, has_record, ids_of};
@@ -37,3 +38,4 @@ pub(crate) use settings::{Batching, TraceConfig, TraceSettings};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};
 pub use span::{InSpan, Traced};
 pub(crate) use stats::{collect, totals as span_totals};
+pub use tail::TailSampling;

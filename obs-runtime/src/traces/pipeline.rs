@@ -18,6 +18,7 @@ use super::stats::{
     DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_REJECTED, DROPPED_SHUTDOWN, DROPPED_TLS,
     EVER_ACTIVE, EXPORTED,
 };
+use super::tail::Holder;
 use crate::error::Error;
 use crate::otlp::response::Accepted;
 use crate::otlp::retry::{Backoff, Failure, FailureKind};
@@ -41,6 +42,8 @@ pub(crate) struct Pipeline {
     generation: u64,
     sampler: Sampler,
     max_batch: usize,
+    /// Tail sampling is on: every span is recorded.
+    tail: bool,
 }
 
 static ACTIVE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
@@ -50,6 +53,8 @@ static IS_ACTIVE: AtomicBool = AtomicBool::new(false);
 /// none) and its ratio's bits.
 static SAMPLER_KIND: AtomicU8 = AtomicU8::new(0);
 static SAMPLER_RATIO: AtomicU64 = AtomicU64::new(0);
+/// The active pipeline samples by outcome (`OBS_TRACES_TAIL`): the layer records every span.
+static TAIL: AtomicBool = AtomicBool::new(false);
 /// The generations whose worker still runs: their spans wait in the threads' buffers.
 static LIVE: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 /// The last generation handed out.
@@ -91,6 +96,12 @@ pub(crate) fn sampler() -> Option<Sampler> {
         6 => Sampler::ParentBasedTraceIdRatio(ratio()),
         _ => return None,
     })
+}
+
+/// Whether the active pipeline samples by outcome: one relaxed load.
+#[inline]
+pub(crate) fn tail_on() -> bool {
+    TAIL.load(Ordering::Relaxed)
 }
 
 fn set_sampler(sampler: Option<Sampler>) {
@@ -147,6 +158,7 @@ fn set_active(pipeline: Option<Arc<Pipeline>>, only_if: Option<&Arc<Pipeline>>) 
     }
     IS_ACTIVE.store(pipeline.is_some(), Ordering::Relaxed);
     set_sampler(pipeline.as_ref().map(|p| p.sampler));
+    TAIL.store(pipeline.as_ref().is_some_and(|p| p.tail), Ordering::Relaxed);
     GENERATION.store(
         pipeline.as_ref().map_or(0, |p| p.generation),
         Ordering::Relaxed,
@@ -277,6 +289,7 @@ pub(crate) fn start(
     let shutdown = Arc::new(Shutdown::default());
     let worker_shutdown = Arc::clone(&shutdown);
     let batch = config.batch;
+    let tail = config.tail;
     let build = move || {
         mark_exporter_thread();
         build().inspect_err(|_| lock(&LIVE).retain(|g| *g != generation))
@@ -290,6 +303,7 @@ pub(crate) fn start(
             failing: false,
             told_drop: false,
             told_partial: false,
+            tail: tail.map(Holder::new),
         }
         .run(&spans);
         lock(&LIVE).retain(|g| *g != generation);
@@ -301,6 +315,7 @@ pub(crate) fn start(
             generation,
             sampler: config.sampler,
             max_batch: config.batch.max_batch.max(1),
+            tail: config.tail.is_some(),
         })),
         shutdown,
         done,
@@ -350,6 +365,8 @@ struct Worker {
     told_drop: bool,
     /// A partial success was logged (once per pipeline: the collector repeats itself).
     told_partial: bool,
+    /// Tail sampling's hold, when it is on: every span goes through it.
+    tail: Option<Holder>,
 }
 
 impl Worker {
@@ -362,7 +379,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     // Spans of threads that went quiet before filling a batch.
                     let quiet = buffer::collect(self.generation, is_live);
-                    self.export_chunks(&quiet);
+                    self.route(quiet, Sweep::Now);
                     last = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -371,7 +388,38 @@ impl Worker {
         // The guard was dropped: what is queued was received above; send what the threads
         // still hold, in batches, until the deadline.
         let rest = buffer::collect(self.generation, is_live);
-        self.export_chunks(&rest);
+        self.route(rest, Sweep::Last);
+    }
+
+    /// Exports `spans`, or, with tail sampling, hands them to the hold and exports what it
+    /// has ready: full batches, or everything at a sweep.
+    fn route(&mut self, spans: Vec<Item>, sweep: Sweep) {
+        let Some(tail) = &mut self.tail else {
+            return self.export_chunks(&spans);
+        };
+        // Roots a sweep of the buffers found before this turn: every batch sent before that
+        // sweep has been received since (the queue is in order; a timeout means it was empty).
+        tail.settle();
+        for span in spans {
+            tail.take(span);
+        }
+        // Roots that came in this batch: a span that closed before one of them on another
+        // thread is in that thread's buffer, or in a batch received already. The roots this
+        // sweep finds wait for the next turn.
+        if sweep == Sweep::IfPending && tail.settle() {
+            for span in buffer::collect(self.generation, is_live) {
+                tail.take(span);
+            }
+        }
+        match sweep {
+            Sweep::Last => tail.decide_all(),
+            _ => tail.sweep(Instant::now()),
+        }
+        let max = self.batch.max_batch.max(1);
+        if sweep != Sweep::IfPending || tail.ready_len() >= max {
+            let ready = tail.ready();
+            self.export_chunks(&ready);
+        }
     }
 
     /// Exports the spans of this pipeline in `batch`; a stray span of another generation
@@ -380,7 +428,7 @@ impl Worker {
         let before = len_u64(&batch);
         batch.retain(|s| s.generation == self.generation);
         DROPPED_SHUTDOWN.fetch_add(before - len_u64(&batch), Ordering::Relaxed);
-        self.export_chunks(&batch);
+        self.route(batch, Sweep::IfPending);
     }
 
     /// Exports `spans` in batches of at most the batch size; past the deadline, the rest is
@@ -498,6 +546,18 @@ impl Worker {
         }
         self.failing = true;
     }
+}
+
+/// When the hold decides and hands over what is ready.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// A batch arrived: decide its roots after a sweep of the buffers; export full batches.
+    IfPending,
+    /// The schedule delay passed (the buffers were just swept): decide the roots found
+    /// before, export everything.
+    Now,
+    /// The pipeline stops: decide every held trace, export everything.
+    Last,
 }
 
 fn len_u64<T>(v: &[T]) -> u64 {

@@ -85,6 +85,9 @@ pub(crate) struct Link {
 pub(crate) struct SpanRecord {
     pub(crate) ids: SpanIds,
     pub(crate) parent: Option<[u8; 8]>,
+    /// The span has no parent in this process: the root of its local trace, which tail
+    /// sampling decides when it closes.
+    pub(crate) local_root: bool,
     /// The caller's `tracestate`, carried along the trace.
     pub(crate) trace_state: Option<Arc<str>>,
     /// Raw clock readings.
@@ -108,6 +111,7 @@ impl SpanRecord {
         SpanRecord {
             ids,
             parent,
+            local_root: false,
             trace_state: None,
             start,
             function: None,

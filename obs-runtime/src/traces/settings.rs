@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tracing_subscriber::filter::Targets;
 
+use super::tail::TailSampling;
 use crate::env::{Var, count, invalid, millis, parse_filter, parse_pairs, setting};
 use crate::error::Error;
 use crate::otlp::Signal;
@@ -105,6 +106,7 @@ pub(crate) struct TraceSettings {
     pub(crate) transport: TransportSettings,
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) sampler: Option<Sampler>,
+    pub(crate) tail: Option<TailSampling>,
     pub(crate) flush_timeout: Option<Duration>,
     pub(crate) filter: Option<String>,
 }
@@ -117,6 +119,7 @@ impl std::fmt::Debug for TraceSettings {
             .field("transport", &self.transport)
             .field("resource", &self.resource)
             .field("sampler", &self.sampler)
+            .field("tail", &self.tail)
             .field("flush_timeout", &self.flush_timeout)
             .field("filter", &self.filter)
             .finish()
@@ -146,6 +149,8 @@ pub(crate) struct TraceConfig {
     /// Resource attributes other than `service.name`.
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) sampler: Sampler,
+    /// Tail sampling's rules, when it is on.
+    pub(crate) tail: Option<TailSampling>,
     pub(crate) batch: Batching,
     pub(crate) flush_timeout: Duration,
     pub(crate) filter: Targets,
@@ -243,10 +248,29 @@ impl TraceConfig {
             exporter == TracesExporter::Otlp,
         )?;
         let (service_name, resource) = Self::resource(settings, var, service_name)?;
+        let tail = match settings.tail {
+            Some(t) => Some(
+                t.check()
+                    .map_err(|why| setting("Builder::tail_sampling", t, why))?,
+            ),
+            None => var("OBS_TRACES_TAIL")
+                .map(|list| {
+                    list.parse()
+                        .map_err(|why| invalid("OBS_TRACES_TAIL", &list, why))
+                })
+                .transpose()?,
+        };
         let sampler = match settings.sampler {
             Some(s) => s
                 .check()
                 .map_err(|why| setting("Builder::sampler", s, why))?,
+            // Tail sampling's ratio is decided at a trace's start, as `traceidratio` does: those
+            // traces are sampled from their root, and the caller's decision is kept.
+            None if var("OTEL_TRACES_SAMPLER").is_none()
+                && let Some(tail) = tail =>
+            {
+                Sampler::ParentBasedTraceIdRatio(tail.ratio)
+            }
             None => parse_sampler(var)?,
         };
         let batch = Batching {
@@ -268,6 +292,7 @@ impl TraceConfig {
             service_name,
             resource,
             sampler,
+            tail,
             batch: Batching {
                 max_batch: batch.max_batch.min(batch.max_queue),
                 ..batch

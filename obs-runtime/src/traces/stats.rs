@@ -1,4 +1,5 @@
-//! The exporter's own counts on the page: spans exported, and dropped by reason.
+//! The exporter's own counts on the page: spans exported, and dropped by reason (and tail
+//! sampling's decisions, from [`tail`](super::tail)).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -65,4 +66,5 @@ pub(crate) fn collect(out: &mut Collector) {
         labels.push("reason", reason);
         family.counter(&labels, count.load(Ordering::Relaxed));
     }
+    super::tail::collect(out);
 }

@@ -27,6 +27,16 @@ use prost::Message as _;
 
 pub mod metrics;
 
+/// Tests that install obs in this process take turns: the span counters are the process's.
+static IN_PROCESS: Mutex<()> = Mutex::new(());
+
+/// Holds [`IN_PROCESS`] for one test; a test that failed holding it does not fail the others.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    IN_PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// An attribute value, simplified.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Attr {

@@ -369,7 +369,7 @@ impl RemoteContext {
                 super::layer::record_taken();
             }
             ext.remove::<SpanContext>();
-            if sampled {
+            if sampled || pipeline::tail_on() {
                 // A span that was not sampled before records from now on: the fields given
                 // when it was created were not kept.
                 let mut record =

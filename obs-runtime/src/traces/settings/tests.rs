@@ -186,3 +186,35 @@ fn tls_files_need_an_https_endpoint_and_a_key_its_certificate() {
     };
     assert!(err.contains(var), "{err}");
 }
+
+#[test]
+fn obs_traces_tail_turns_tail_sampling_on_with_its_ratio_as_the_head_sampler() {
+    let config = resolve(&[("OBS_TRACES_TAIL", "errors,ratio=0.25")]).unwrap();
+    assert_eq!(
+        config.tail,
+        Some(super::TailSampling::new().errors().ratio(0.25))
+    );
+    assert_eq!(config.sampler, Sampler::ParentBasedTraceIdRatio(0.25));
+    let config = resolve(&[
+        ("OBS_TRACES_TAIL", "errors"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+    ])
+    .unwrap();
+    assert_eq!(config.sampler, Sampler::AlwaysOff, "a sampler set stays");
+    assert_eq!(resolve(&[]).unwrap().tail, None);
+    let err = resolve(&[("OBS_TRACES_TAIL", "errors,slowest=1s")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("OBS_TRACES_TAIL") && err.contains("`slowest=1s`: unknown item"),
+        "{err}"
+    );
+    let settings = TraceSettings {
+        tail: Some(super::TailSampling::new().ratio(2.0)),
+        ..TraceSettings::default()
+    };
+    let err = TraceConfig::resolve(&settings, &env(&[]), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Builder::tail_sampling"), "{err}");
+}
