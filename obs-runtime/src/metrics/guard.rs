@@ -69,12 +69,14 @@ impl<const N: usize, const NATIVE: i8> Timed<N, NATIVE> {
     /// Ends the call with `status`: reads the clock and records the elapsed time. Always
     /// inlined, so the site's constant schema reaches [`HistogramSite::record`].
     #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     pub fn finish(self, status: Status) {
         self.record(status);
         mem::forget(self);
     }
 
     #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     fn record(&self, status: Status) {
         let clock = clock();
         // Saturates at 0 if the counter went backwards.

@@ -425,7 +425,9 @@ impl<const N: usize> HistogramSite<N> {
     pub fn observe(&'static self, status: Status, nanos: u64) {
         let (cells, own) = self.classic(status, nanos);
         if let Some(schema) = self.spec.native_schema() {
-            cells.native.record(schema, DURATION_TOP, seconds(nanos), own);
+            cells
+                .native
+                .record(schema, DURATION_TOP, seconds(nanos), own);
         }
     }
 
@@ -437,10 +439,13 @@ impl<const N: usize> HistogramSite<N> {
     /// too large for the compiler to inline, and an argument was not folded (measured, see
     /// docs/design.md, "Native histograms").
     #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     pub(crate) fn record<const NATIVE: i8>(&'static self, status: Status, nanos: u64) {
         let (cells, own) = self.classic(status, nanos);
         if let Some(schema) = native::schema_of(NATIVE) {
-            cells.native.record(schema, DURATION_TOP, seconds(nanos), own);
+            cells
+                .native
+                .record(schema, DURATION_TOP, seconds(nanos), own);
         }
     }
 
