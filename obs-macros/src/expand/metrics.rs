@@ -207,9 +207,10 @@ impl Metrics {
             let site = self.site("__OBS_TIMED", &child, args, &init, &bounds);
             // Started last and finished first: the time measured is the body's. A native
             // schema goes to the guard as a constant too, so the call compiles only its path.
-            let start = match args.native {
-                Some(schema) => quote_spanned!(m=> #p::Timed::start_native::<{ #schema }>(#site)),
-                None => quote_spanned!(m=> #p::Timed::start(#site)),
+            let start = if let Some(schema) = args.native {
+                quote_spanned!(m=> #p::Timed::start_native::<{ #schema }>(#site))
+            } else {
+                quote_spanned!(m=> #p::Timed::start(#site))
             };
             self.starts
                 .extend(quote_spanned!(m=> let obs_timed = #start;));
