@@ -6,14 +6,15 @@
 //! The bucket of a value comes from its bits: the `f64` exponent gives the octave, and for a
 //! positive schema the top `s + 1` bits of the mantissa index a small table ([`Table`]) that
 //! gives the bucket up to one comparison with the next bound. No `log`, no lock; the cells of a
-//! series ([`NativeCells`]) are one allocation, made by its first call.
+//! series in a shard ([`NativeSlot`]) are one allocation, made by its first call there.
 //!
 //! Memory is a fixed window of buckets, not a resolution that halves as buckets fill up (as
 //! Prometheus's Go client does): a halving needs every writer to agree on the new layout, which
 //! takes a lock or a compare-and-swap loop per call, and obs's hot path has neither. The window
 //! covers (2^-30, 2^12] seconds (1 ns to 68 minutes, 42 octaves) for durations and
 //! (2^-30, 2^34] for the facade's values of unknown unit: at schema 3 a duration series holds
-//! 336 counters (2,688 bytes) per shard that recorded into it. Values at or below the zero
+//! 336 bucket counters, the zero bucket and a header (2,704 bytes) per shard that recorded into
+//! it. Values at or below the zero
 //! threshold (2^-30: under the clock's nanosecond, so "too short to resolve") count in the zero
 //! bucket, and so do negative values and NaN (a histogram of durations has none); values above
 //! the window count in its top bucket (the count and sum stay exact).
