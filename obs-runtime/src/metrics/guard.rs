@@ -67,7 +67,7 @@ impl<const N: usize> Timed<N> {
 
 impl<const N: usize, const NATIVE: i8> Timed<N, NATIVE> {
     /// Ends the call with `status`: reads the clock and records the elapsed time. Always
-    /// inlined, so the site's constant schema reaches [`HistogramSite::record`].
+    /// inlined, so the site's constant schema reaches `HistogramSite::record`.
     #[inline(always)]
     #[allow(clippy::inline_always)] // the constants must reach the index: see above
     pub fn finish(self, status: Status) {
