@@ -494,6 +494,31 @@ target(
     None if obs_kib is None else int(obs_kib) < 1024,
 )
 
+if get("native/call/obs_timed") is not None:
+    out("## Native histograms (`cargo bench -p obs-benches --bench native`)")
+    out("")
+    out("A call of the same body with `#[timed]` (22 classic buckets) and `#[timed(native)]` (the")
+    out("same plus a native histogram of schema 3), one process; then the whole page of 1,000")
+    out("`#[counted] #[timed(native)]` functions called with `ok` and `error`, in each format.")
+    out("")
+    table(
+        "native/call",
+        [("`#[timed]`", "obs_timed"), ("`#[timed(native)]`", "obs_timed_native")],
+        base=("`#[timed]`", "obs_timed"),
+    )
+    native_over = over("native/call/obs_timed_native", "native/call/obs_timed")
+    target(
+        "`#[timed(native)]` at most 3 ns over `#[timed]` per call",
+        f"+{fmt(native_over)} ns",
+        None if native_over is None else native_over <= 3,
+    )
+    out("| page of 1,000 native functions | median ms |")
+    out("|---|---:|")
+    for label, key in [("0.0.4 text", "text"), ("OpenMetrics", "openmetrics"), ("protobuf", "protobuf")]:
+        ns = get(f"native/page/{key}")
+        out(f"| {label} | {fmt(None if ns is None else ns / 1e6)} |")
+    out("")
+
 scrape = kv_file("scrape.txt")
 if scrape:
     out("## Scrape of 10,000 functions (generated crate)")

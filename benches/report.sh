@@ -15,7 +15,9 @@
 #      (criterion, one process; its standard error, obs's JSON log lines, goes to /dev/null);
 #   3. autometrics 3 with each of its four backends (one process per backend: autometrics
 #      refuses two backends in one build; each process measures bare and obs too);
-#   4. memory of 10 million #[timed] calls beside metrics-exporter-prometheus;
+#   4. memory of 10 million #[timed] calls beside metrics-exporter-prometheus, then the cost of
+#      native histograms: a #[timed(native)] call beside #[timed], and the page of 1,000 native
+#      functions in each format;
 #   5. render time of a generated crate of 10,000 #[counted] #[timed] functions beside
 #      prometheus-client encoding the same series;
 #   6. build time of a generated crate of 1,000 functions: no attribute, #[tracing::instrument],
@@ -70,6 +72,9 @@ done
 
 step "memory"
 cargo bench -p obs-benches --bench memory 2>&1 | tee "$out/memory.txt" >&2 || true
+
+step "native histograms (criterion, under a minute)"
+cargo bench -p obs-benches --bench native 2>&1 | tee "$out/native.txt" >&2
 
 if ! $quick; then
     # The generated crates are standalone; they share one target dir under target/.

@@ -5,7 +5,7 @@
 // walks the whole page, in the order a reader checks it.
 #![allow(clippy::float_cmp, clippy::too_many_lines)]
 
-use obs_runtime::{counted, timed};
+use obs_runtime::{TracesExporter, counted, timed, traced};
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct MetricFamily {
@@ -93,6 +93,8 @@ struct Histogram {
     positive_span: Vec<BucketSpan>,
     #[prost(sint64, repeated, tag = "13")]
     positive_delta: Vec<i64>,
+    #[prost(message, repeated, tag = "16")]
+    exemplars: Vec<Exemplar>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -132,6 +134,16 @@ fn text_labels(metric: &Metric) -> String {
     pairs.join(",")
 }
 
+/// The histogram of the series of `family` whose labels contain `labels`.
+fn histogram_of<'a>(family: &'a MetricFamily, labels: &str) -> &'a Histogram {
+    family
+        .metric
+        .iter()
+        .find(|m| text_labels(m).contains(labels))
+        .and_then(|m| m.histogram.as_ref())
+        .unwrap_or_else(|| panic!("no series with {labels}"))
+}
+
 fn native_buckets(h: &Histogram) -> Vec<(i32, u64)> {
     let mut out = Vec::new();
     let (mut index, mut count, mut deltas) = (0i32, 0i64, h.positive_delta.iter());
@@ -155,6 +167,12 @@ fn fast(nanos: u64) {
     std::thread::sleep(std::time::Duration::from_nanos(nanos));
 }
 
+/// Traced: its calls record with their own sampled span current, so both its classic buckets
+/// and its native histogram carry exemplars.
+#[traced]
+#[timed(native)]
+fn traced_native() {}
+
 #[counted]
 #[timed(buckets = [0.001, 1.0])]
 fn classic() -> Result<(), &'static str> {
@@ -171,10 +189,14 @@ fn the_protobuf_page_has_the_text_pages_values_and_native_buckets() {
     metrics::counter!("facade_jobs_total").increment(5);
     let obs = obs_runtime::Builder::new()
         .without_server()
-        .without_subscriber()
+        .env(|_| None)
         .service_name("proto-test")
+        // Spans are sampled only when they are exported somewhere (here: stdout).
+        .traces_exporter(TracesExporter::Console)
         .install()
         .unwrap();
+    traced_native();
+    traced_native();
     metrics::counter!("facade_jobs_total").increment(2);
     metrics::gauge!("facade_depth").set(4.5);
     let families = decode(&obs_runtime::render_protobuf());
@@ -247,12 +269,7 @@ fn the_protobuf_page_has_the_text_pages_values_and_native_buckets() {
         .iter()
         .find(|f| f.name() == "function_duration_seconds")
         .unwrap();
-    let fast = durations
-        .metric
-        .iter()
-        .find(|m| text_labels(m).contains("function=\"fast\""))
-        .and_then(|m| m.histogram.as_ref())
-        .unwrap();
+    let fast = histogram_of(durations, "function=\"fast\"");
     assert_eq!((fast.schema(), fast.sample_count()), (3, 6));
     assert_eq!(fast.zero_threshold(), 2f64.powi(-30));
     let buckets = native_buckets(fast);
@@ -264,15 +281,35 @@ fn the_protobuf_page_has_the_text_pages_values_and_native_buckets() {
         assert!(upper > 1e-6 && upper < 0.5, "bucket {index}");
     }
     assert_eq!(fast.bucket.len(), 23, "the classic buckets too");
-    // `classic` has no native buckets: the program's switch is off.
-    let plain = durations
-        .metric
+    assert!(fast.exemplars.is_empty(), "no span, no exemplar");
+    // A native histogram's exemplars are in `exemplars`: those of the classic buckets, with
+    // their sampled span's ids and a timestamp.
+    let traced = histogram_of(durations, "function=\"traced_native\"");
+    let on_buckets: Vec<&Exemplar> = traced
+        .bucket
         .iter()
-        .find(|m| text_labels(m).contains("function=\"classic\",module=\"protobuf\",status=\"ok\""))
-        .and_then(|m| m.histogram.as_ref())
-        .unwrap();
+        .filter_map(|b| b.exemplar.as_ref())
+        .collect();
+    assert!(!traced.exemplars.is_empty(), "{traced:?}");
+    assert_eq!(traced.exemplars.iter().collect::<Vec<_>>(), on_buckets);
+    for e in &traced.exemplars {
+        let ids: Vec<(&str, usize)> = e
+            .label
+            .iter()
+            .map(|l| (l.name(), l.value().len()))
+            .collect();
+        assert_eq!(ids, [("trace_id", 32), ("span_id", 16)]);
+        assert!(e.value() > 0.0 && e.value() < 0.5, "{e:?}");
+        assert!(e.timestamp.as_ref().unwrap().seconds > 1_600_000_000);
+    }
+    // `classic` has no native buckets: the program's switch is off.
+    let plain = histogram_of(
+        durations,
+        "function=\"classic\",module=\"protobuf\",status=\"ok\"",
+    );
     assert_eq!((plain.schema, plain.zero_threshold), (None, None));
     assert_eq!(plain.bucket.len(), 3);
+    assert!(plain.exemplars.is_empty());
 
     // The program's switch: every histogram keeps native buckets from then on, the facade's
     // included; calls before it stay in the classic buckets only.

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Generates the crates the scale benches build; nothing generated is committed.
 
-    generate.py scrape  OUT_DIR [N]   crate with N (10,000) `#[counted] #[timed]` functions whose
+    generate.py scrape  OUT_DIR [N] [native]
+                                      crate with N (10,000) `#[counted] #[timed]` functions whose
                                       binary renders obs's page (text and protobuf) and encodes
-                                      the same series with prometheus-client, and prints the times
+                                      the same series with prometheus-client, and prints the times;
+                                      with `native`, `#[timed(native)]` (the protobuf page then
+                                      carries native buckets too)
     generate.py compile OUT_DIR [N]   four crates of N (1,000) functions: `plain` (no attribute),
                                       `tracing` (`#[tracing::instrument]`), `traced` (obs's
                                       `#[traced]`, the same job) and `obs` (`#[traced]
@@ -155,7 +158,7 @@ fn main() {
 """
 
 
-def scrape(out, n):
+def scrape(out, n, native=False):
     deps = 'prometheus-client = "0.24"\n'
     write(os.path.join(out, "Cargo.toml"), manifest("obs-gen-scrape", deps))
     lockfile(out)
@@ -172,7 +175,7 @@ def scrape(out, n):
     for i in range(n):
         lines += [
             "#[counted]",
-            "#[timed]",
+            "#[timed(native)]" if native else "#[timed]",
             f"pub fn f{i:05}(x: u64) -> Result<u64, u64> {{",
             f"    if x % 2 == 0 {{ Ok(x + {i}) }} else {{ Err(x) }}",
             "}",
@@ -231,7 +234,8 @@ def main():
         sys.exit(__doc__)
     out = os.path.abspath(sys.argv[2])
     if sys.argv[1] == "scrape":
-        scrape(out, int(sys.argv[3]) if len(sys.argv) > 3 else 10_000)
+        native = len(sys.argv) > 4 and sys.argv[4] == "native"
+        scrape(out, int(sys.argv[3]) if len(sys.argv) > 3 else 10_000, native)
     else:
         compile_crates(out, int(sys.argv[3]) if len(sys.argv) > 3 else 1_000)
 

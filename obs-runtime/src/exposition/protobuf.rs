@@ -66,15 +66,27 @@ fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {
     varint(out, u64::from(field << 3 | wire));
 }
 
-fn varint(out: &mut Vec<u8>, mut value: u64) {
+fn varint(out: &mut Vec<u8>, value: u64) {
+    let (bytes, len) = varint_bytes(value);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+/// `value` as a varint: seven bits a byte, low first, the continuation bit on all but the last.
+fn varint_bytes(mut value: u64) -> ([u8; 10], usize) {
+    let (mut bytes, mut len) = ([0u8; 10], 0);
     while value >= 0x80 {
-        // The low seven bits, with the continuation bit.
-        #[allow(clippy::cast_possible_truncation)]
-        out.push(value as u8 | 0x80);
+        #[allow(clippy::cast_possible_truncation)] // the low seven bits
+        {
+            bytes[len] = value as u8 | 0x80;
+        }
         value >>= 7;
+        len += 1;
     }
-    #[allow(clippy::cast_possible_truncation)]
-    out.push(value as u8);
+    #[allow(clippy::cast_possible_truncation)] // below 0x80
+    {
+        bytes[len] = value as u8;
+    }
+    (bytes, len + 1)
 }
 
 fn zigzag(value: i64) -> u64 {
@@ -121,9 +133,9 @@ fn close(out: &mut Vec<u8>, at: usize) {
         out[at] = byte;
         return;
     }
-    let mut prefix = Vec::with_capacity(10);
-    varint(&mut prefix, len as u64);
-    out.splice(at..=at, prefix);
+    // On the stack: this runs for most histogram series (and every family).
+    let (prefix, n) = varint_bytes(len as u64);
+    out.splice(at..=at, prefix[..n].iter().copied());
 }
 
 fn timestamp(out: &mut Vec<u8>, field: u32, unix_nanos: u64) {
@@ -134,31 +146,47 @@ fn timestamp(out: &mut Vec<u8>, field: u32, unix_nanos: u64) {
     close(out, at);
 }
 
-/// `LabelPair`s from a label set as the text page holds it: `k="v",…`, values escaped.
+/// `LabelPair`s from a label set as the text page holds it: `k="v",…`, values escaped. A
+/// value without a backslash (nearly all) is written straight from the text; only an escaped
+/// one is unescaped into a buffer.
 fn write_labels(out: &mut Vec<u8>, labels: &str) {
     let mut rest = labels;
     let mut value = String::new();
-    while let Some((name, after)) = rest.split_once("=\"") {
-        value.clear();
-        let mut chars = after.char_indices();
-        let mut end = after.len();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => value.push(c),
-                    None => {}
-                },
-                '"' => {
-                    end = i + 1;
-                    break;
-                }
-                c => value.push(c),
+    // A name holds no `=` and a value starts with `"`: a one-byte search, not a substring's.
+    while let Some((name, after)) = rest.split_once('=') {
+        let after = after.strip_prefix('"').unwrap_or(after);
+        let end = match after.find(['"', '\\']) {
+            Some(quote) if after.as_bytes()[quote] == b'"' => {
+                label(out, name, &after[..quote]);
+                quote + 1
             }
-        }
-        label(out, name, &value);
+            _ => {
+                let end = unescape(after, &mut value);
+                label(out, name, &value);
+                end
+            }
+        };
         rest = after[end..].strip_prefix(',').unwrap_or(&after[end..]);
     }
+}
+
+/// Unescapes the label value at the start of `text` (up to its closing quote) into `value`;
+/// returns where it ends, after the quote.
+fn unescape(text: &str, value: &mut String) -> usize {
+    value.clear();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, c)) => value.push(c),
+                None => {}
+            },
+            '"' => return i + 1,
+            c => value.push(c),
+        }
+    }
+    text.len()
 }
 
 fn label(out: &mut Vec<u8>, name: &str, value: &str) {
@@ -241,6 +269,12 @@ fn write_value(out: &mut Vec<u8>, value: &Value, created: u64) {
             }
             if let Some(native) = native {
                 write_native(out, native);
+                // A native histogram has no buckets of its own to hang exemplars on: they go
+                // in `exemplars` (field 16), the classic buckets' latest ones in value order,
+                // each with the timestamp Prometheus requires of them there.
+                for e in exemplars.iter().flatten() {
+                    exemplar(out, 16, e);
+                }
             }
             timestamp(out, 15, created);
             close(out, at);

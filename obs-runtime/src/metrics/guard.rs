@@ -38,40 +38,54 @@ impl Drop for Counted {
     }
 }
 
-/// Guard of `#[timed]`: holds the start time, in raw clock ticks.
+/// Guard of `#[timed]`: holds the start time, in raw clock ticks. `NATIVE` is the site's own
+/// native schema (`#[timed(native(schema = N))]`), or `i8::MIN` for none (the program's switch
+/// decides): a constant, so each guard compiles only the native code its site can run.
 #[must_use]
-pub struct Timed<const N: usize> {
+pub struct Timed<const N: usize, const NATIVE: i8 = { i8::MIN }> {
     site: &'static HistogramSite<N>,
     start: u64,
 }
 
 impl<const N: usize> Timed<N> {
-    /// Starts a call: reads the clock.
+    /// Starts a call of `#[timed]`: reads the clock.
     #[inline]
     pub fn start(site: &'static HistogramSite<N>) -> Self {
+        Self::start_native(site)
+    }
+
+    /// Starts a call of `#[timed(native(schema = SCHEMA))]`, whose site's spec has the same
+    /// schema: reads the clock.
+    #[inline]
+    pub fn start_native<const SCHEMA: i8>(site: &'static HistogramSite<N>) -> Timed<N, SCHEMA> {
         Timed {
             site,
             start: clock().raw(),
         }
     }
+}
 
-    /// Ends the call with `status`: reads the clock and records the elapsed time.
-    #[inline]
+impl<const N: usize, const NATIVE: i8> Timed<N, NATIVE> {
+    /// Ends the call with `status`: reads the clock and records the elapsed time. Always
+    /// inlined, so the site's constant schema reaches `HistogramSite::record`.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     pub fn finish(self, status: Status) {
         self.record(status);
         mem::forget(self);
     }
 
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     fn record(&self, status: Status) {
         let clock = clock();
         // Saturates at 0 if the counter went backwards.
         let nanos = clock.delta_as_nanos(self.start, clock.raw());
-        self.site.observe(status, nanos);
+        self.site.record::<NATIVE>(status, nanos);
     }
 }
 
-impl<const N: usize> Drop for Timed<N> {
+impl<const N: usize, const NATIVE: i8> Drop for Timed<N, NATIVE> {
     fn drop(&mut self) {
         self.record(unfinished());
     }

@@ -6,14 +6,15 @@
 //! The bucket of a value comes from its bits: the `f64` exponent gives the octave, and for a
 //! positive schema the top `s + 1` bits of the mantissa index a small table ([`Table`]) that
 //! gives the bucket up to one comparison with the next bound. No `log`, no lock; the cells of a
-//! series ([`NativeCells`]) are one allocation, made by its first call.
+//! series in a shard ([`NativeSlot`]) are one allocation, made by its first call there.
 //!
 //! Memory is a fixed window of buckets, not a resolution that halves as buckets fill up (as
 //! Prometheus's Go client does): a halving needs every writer to agree on the new layout, which
 //! takes a lock or a compare-and-swap loop per call, and obs's hot path has neither. The window
 //! covers (2^-30, 2^12] seconds (1 ns to 68 minutes, 42 octaves) for durations and
 //! (2^-30, 2^34] for the facade's values of unknown unit: at schema 3 a duration series holds
-//! 336 counters (2,688 bytes) per shard that recorded into it. Values at or below the zero
+//! 336 bucket counters, the zero bucket and a header (2,704 bytes) per shard that recorded into
+//! it. Values at or below the zero
 //! threshold (2^-30: under the clock's nanosecond, so "too short to resolve") count in the zero
 //! bucket, and so do negative values and NaN (a histogram of durations has none); values above
 //! the window count in its top bucket (the count and sum stay exact).
@@ -93,6 +94,8 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    #[cold]
+    #[inline(never)]
     fn new(schema: i8) -> Self {
         let n = 1u32 << schema;
         let bound = |j: u32| {
@@ -115,7 +118,8 @@ impl Table {
     }
 
     /// The table of positive `schema` (1 to 8), built on first use.
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     fn of(schema: i8) -> &'static Table {
         static TABLES: [OnceLock<Table>; MAX_SCHEMA as usize] =
             [const { OnceLock::new() }; MAX_SCHEMA as usize];
@@ -126,7 +130,8 @@ impl Table {
 
 /// The bucket of `value` (positive, normal) at `schema`; `table` is [`Table::of`] for a
 /// positive schema.
-#[inline]
+#[inline(always)]
+#[allow(clippy::inline_always)] // the constants must reach the index: see above
 fn index(value: f64, schema: i8, table: Option<&Table>) -> i32 {
     let bits = value.to_bits();
     // value = frac × 2^exp with frac in [0.5, 1), as C's frexp: the octave.
@@ -152,67 +157,71 @@ fn index(value: f64, schema: i8, table: Option<&Table>) -> i32 {
     }
 }
 
-/// The native buckets of one series in one shard: the zero bucket and a fixed window.
-pub(crate) struct NativeCells {
-    schema: i8,
-    table: Option<&'static Table>,
-    /// The index of `counts[0]`: the bucket just above the zero threshold.
-    low: i32,
-    zero: AtomicU64,
-    counts: Box<[AtomicU64]>,
+/// The window of `schema` up to 2^`top`: the index of its first bucket (the one just above the
+/// zero threshold) and its number of buckets. A `const fn`, so a site whose schema is fixed at
+/// compile time (`#[timed(native)]`) gets both as constants on its hot path.
+#[allow(clippy::cast_sign_loss)] // high ≥ low
+pub(crate) const fn window(schema: i8, top: i32) -> (i32, usize) {
+    // 2^-30 × (1 + ε) and 2^top, by [`index`]'s two cases: exactly, with no float.
+    let (low, high) = if schema > 0 {
+        (1 - (30 << schema), top << schema)
+    } else {
+        let shift = (-schema) as u32;
+        let up = (1 << shift) - 1;
+        ((-29 + up) >> shift, (top + up) >> shift)
+    };
+    (low, (high - low + 1) as usize)
 }
 
-impl NativeCells {
-    /// The cells of `schema`, up to 2^`top` (in the series' unit).
-    fn new(schema: i8, top: i32) -> Self {
-        let table = (schema > 0).then(|| Table::of(schema));
-        let low = index(ZERO_THRESHOLD.next_up(), schema, table);
-        let high = index(f64::from(top).exp2(), schema, table);
-        let len = usize::try_from(high - low + 1).unwrap_or(1);
-        NativeCells {
-            schema,
-            table,
-            low,
-            zero: AtomicU64::new(0),
-            counts: (0..len).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
+/// Where the series' counters start in [`NativeSlot`]'s one allocation: a header holding the
+/// schema and the top the cells were made for, then the zero bucket, then the window.
+const HEADER: usize = 1;
+const ZERO: usize = 1;
+const FIRST: usize = 2;
 
-    /// Counts `value`. `own`: the calling thread is these cells' only writer. `schema` is the
-    /// caller's (read from its static): the table's address follows from it without waiting
-    /// for a load from these cells; cells made at another schema (the program's switch
-    /// changed) use their own.
-    #[inline]
-    fn record(&self, schema: i8, value: f64, own: bool) {
-        if value > ZERO_THRESHOLD {
-            let i = if schema == self.schema {
-                index(value, schema, (schema > 0).then(|| Table::of(schema)))
-            } else {
-                index(value, self.schema, self.table)
-            } - self.low;
-            let slot = usize::try_from(i).unwrap_or(0).min(self.counts.len() - 1);
-            bump(&self.counts[slot], 1, own);
-        } else {
-            bump(&self.zero, 1, own);
-        }
-    }
+/// The counters of `schema` up to 2^`top`: header, zero bucket, window.
+#[cold]
+#[inline(never)]
+fn counters(schema: i8, top: i32) -> Box<[AtomicU64]> {
+    let (_, len) = window(schema, top);
+    let header = header(schema, top);
+    (0..FIRST + len)
+        .map(|i| AtomicU64::new(if i < HEADER { header } else { 0 }))
+        .collect()
+}
 
-    /// Adds these cells' counts to `into` (of the same schema), allocated on the first.
-    fn add_to(&self, into: &mut Option<(i8, u64, Vec<u64>)>) {
-        let (schema, zero, counts) =
-            into.get_or_insert_with(|| (self.schema, 0, vec![0; self.counts.len()]));
-        if *schema != self.schema || counts.len() != self.counts.len() {
-            return; // recorded before the program's schema changed: left out
-        }
-        *zero = zero.wrapping_add(self.zero.load(Relaxed));
-        for (sum, cell) in counts.iter_mut().zip(self.counts.iter()) {
-            *sum = sum.wrapping_add(cell.load(Relaxed));
-        }
+#[allow(clippy::cast_sign_loss)] // the bits of a signed pair, read back by `layout`
+fn header(schema: i8, top: i32) -> u64 {
+    u64::from(schema as u8) | (u64::from(top as u32) << 8)
+}
+
+/// The schema and top of counters made by [`counters`].
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+fn layout(counts: &[AtomicU64]) -> (i8, i32) {
+    let header = counts[0].load(Relaxed);
+    (header as u8 as i8, (header >> 8) as u32 as i32)
+}
+
+/// Where `value` counts in the counters of `schema` whose window starts at bucket `low` and
+/// holds `len`: the zero bucket at or below the threshold (and for negative values and NaN),
+/// the window's top above it.
+#[inline(always)]
+#[allow(clippy::inline_always)] // the constants must reach the index: see above
+fn slot(value: f64, schema: i8, low: i32, len: usize) -> usize {
+    if value > ZERO_THRESHOLD {
+        // Never below `low`: the threshold is the bound under it. So no clamp at 0.
+        #[allow(clippy::cast_sign_loss)]
+        let i = (index(value, schema, (schema > 0).then(|| Table::of(schema))) - low) as u32;
+        FIRST + (i as usize).min(len - 1)
+    } else {
+        ZERO
     }
 }
 
-/// A series' native buckets in one shard, allocated by the first call that records them.
-pub(crate) struct NativeSlot(OnceLock<Box<NativeCells>>);
+/// A series' native buckets in one shard, allocated by the first call that records them: one
+/// boxed slice of counters ([`counters`]), so a call goes from the slot to its counter with no
+/// other load between (measured: see docs/design.md, "Native histograms").
+pub(crate) struct NativeSlot(OnceLock<Box<[AtomicU64]>>);
 
 impl NativeSlot {
     pub(crate) const fn new() -> Self {
@@ -220,46 +229,70 @@ impl NativeSlot {
     }
 
     /// Counts `value` at `schema` (used if this is the slot's first value), in a window up to
-    /// 2^`top`.
-    #[inline]
+    /// 2^`top`; `own`: the calling thread is these cells' only writer. When `schema` and `top`
+    /// are constants (a site's own schema), so are the window's first index and length:
+    /// always inlined, or they are not (measured: 232 instructions a call of `#[timed(native)]`
+    /// instead of 176).
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
     pub(crate) fn record(&self, schema: i8, top: i32, value: f64, own: bool) {
-        self.0
-            .get_or_init(|| Box::new(NativeCells::new(schema, top)))
-            .record(schema, value, own);
+        let (low, len) = window(schema, top);
+        let counts = self.0.get_or_init(|| counters(schema, top));
+        // The length tells the layout apart (one per schema and top, pinned by the tests):
+        // cells made at another schema (the program's switch changed) take the slow way.
+        if counts.len() == FIRST + len {
+            bump(&counts[slot(value, schema, low, len)], 1, own);
+        } else {
+            Self::record_other(counts, value, own);
+        }
+    }
+
+    /// Counts `value` in counters made at another schema than the caller's.
+    #[cold]
+    fn record_other(counts: &[AtomicU64], value: f64, own: bool) {
+        let (schema, top) = layout(counts);
+        let (low, len) = window(schema, top);
+        bump(&counts[slot(value, schema, low, len)], 1, own);
     }
 
     /// The buckets of these slots (a series' shards) together; empty buckets of `schema` if
     /// none recorded yet (a series shown at zero is native from its first scrape, so `rate()`
-    /// has a native sample before the first call), `None` if neither.
+    /// has a native sample before the first call), `None` if neither. Slots made at another
+    /// schema than the first (recorded before the program's schema changed) are left out.
     pub(crate) fn read<'a>(
         slots: impl Iterator<Item = &'a NativeSlot>,
         schema: Option<i8>,
     ) -> Option<NativeBuckets> {
-        let empty = schema.map(|schema| NativeBuckets {
-            schema,
-            zero_threshold: ZERO_THRESHOLD,
-            zero_count: 0,
-            positive: Vec::new(),
-        });
-        let mut sum = None;
-        let mut low = 0;
-        for cells in slots.filter_map(|s| s.0.get()) {
-            low = cells.low;
-            cells.add_to(&mut sum);
-        }
-        let Some((schema, zero_count, counts)) = sum else {
-            return empty;
+        let mut shards = slots.filter_map(|s| s.0.get());
+        let Some(first) = shards.next() else {
+            return schema.map(|schema| NativeBuckets {
+                schema,
+                zero_threshold: ZERO_THRESHOLD,
+                zero_count: 0,
+                positive: Vec::new(),
+            });
         };
-        let positive = counts
-            .into_iter()
+        // Summed counter by counter across the shards, straight into the sparse list: no
+        // window-sized buffer (most series have one shard and a few buckets with counts).
+        let (schema, top) = layout(first);
+        let rest: Vec<&[AtomicU64]> = shards
+            .map(|s| &**s)
+            .filter(|s| layout(s) == (schema, top))
+            .collect();
+        let total = |k: usize| {
+            rest.iter().fold(first[k].load(Relaxed), |t, s| {
+                t.wrapping_add(s[k].load(Relaxed))
+            })
+        };
+        let (low, _) = window(schema, top);
+        let positive = (FIRST..first.len())
             .zip(low..)
-            .filter(|&(count, _)| count > 0)
-            .map(|(count, i)| (i, count))
+            .filter_map(|(k, i)| Some((i, total(k))).filter(|&(_, count)| count > 0))
             .collect();
         Some(NativeBuckets {
             schema,
             zero_threshold: ZERO_THRESHOLD,
-            zero_count,
+            zero_count: total(ZERO),
             positive,
         })
     }
@@ -361,10 +394,48 @@ mod tests {
                 (top, 1)
             ]
         );
-        let cells = slot.0.get().unwrap();
-        assert_eq!(cells.low, -239);
-        let bytes = core::mem::size_of::<NativeCells>() + cells.counts.len() * 8;
+        let counts = slot.0.get().unwrap();
+        assert_eq!(window(DEFAULT_SCHEMA, DURATION_TOP), (-239, 336));
+        assert_eq!(layout(counts), (DEFAULT_SCHEMA, DURATION_TOP));
+        let bytes = core::mem::size_of::<NativeSlot>() + core::mem::size_of_val(&**counts);
         assert!(bytes <= 4096, "{bytes} bytes");
-        assert_eq!(cells.counts.len(), 336);
+        assert_eq!(counts.len(), FIRST + 336);
+    }
+
+    /// The window computed without floats agrees with the index of its edges at every schema
+    /// and both tops, and its length tells every layout apart ([`NativeSlot::record`] relies on
+    /// it to find cells made at another schema).
+    #[test]
+    fn windows_agree_with_the_index_and_differ_in_length() {
+        let mut lengths = Vec::new();
+        for top in [DURATION_TOP, WIDE_TOP] {
+            for schema in MIN_SCHEMA..=MAX_SCHEMA {
+                let low = bucket_index(ZERO_THRESHOLD.next_up(), schema);
+                let high = bucket_index(f64::from(top).exp2(), schema);
+                let (first, len) = window(schema, top);
+                assert_eq!(
+                    (first, len),
+                    (low, usize::try_from(high - low + 1).unwrap())
+                );
+                lengths.push(len);
+            }
+        }
+        let count = lengths.len();
+        lengths.sort_unstable();
+        lengths.dedup();
+        assert_eq!(lengths.len(), count, "two layouts of one length");
+    }
+
+    /// Cells made at one schema keep counting at it after the program's schema changes, and a
+    /// reading of the series leaves out a shard made at another.
+    #[test]
+    fn cells_keep_the_schema_they_were_made_at() {
+        let (first, second) = (NativeSlot::new(), NativeSlot::new());
+        first.record(2, DURATION_TOP, 1.5, true);
+        first.record(3, DURATION_TOP, 1.5, true); // the switch changed: still schema 2
+        second.record(3, DURATION_TOP, 1.5, true);
+        let read = NativeSlot::read([&first, &second].into_iter(), Some(3)).unwrap();
+        assert_eq!(read.schema, 2);
+        assert_eq!(read.positive, [(bucket_index(1.5, 2), 2)]);
     }
 }

@@ -423,6 +423,36 @@ impl<const N: usize> HistogramSite<N> {
     /// current sampled span for the bucket's exemplar.
     #[inline]
     pub fn observe(&'static self, status: Status, nanos: u64) {
+        let (cells, own) = self.classic(status, nanos);
+        if let Some(schema) = self.spec.native_schema() {
+            cells
+                .native
+                .record(schema, DURATION_TOP, seconds(nanos), own);
+        }
+    }
+
+    /// [`observe`](Self::observe) with the site's own schema a constant (`Timed` passes its
+    /// own), so each guard compiles only what its site can do: for `#[timed]` without
+    /// `native`, what is left of native histograms is one load of the program's switch and
+    /// one branch; for `#[timed(native)]`, the switch is not read and the window's first
+    /// bucket and length are constants. A const parameter, not an argument: the function is
+    /// too large for the compiler to inline, and an argument was not folded (measured, see
+    /// docs/design.md, "Native histograms").
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
+    pub(crate) fn record<const NATIVE: i8>(&'static self, status: Status, nanos: u64) {
+        let (cells, own) = self.classic(status, nanos);
+        if let Some(schema) = native::schema_of(NATIVE) {
+            cells
+                .native
+                .record(schema, DURATION_TOP, seconds(nanos), own);
+        }
+    }
+
+    /// Records the call in the classic buckets; returns the cells of its status and whether
+    /// this thread owns them.
+    #[inline]
+    fn classic(&'static self, status: Status, nanos: u64) -> (&'static HistCells<N>, bool) {
         let (cells, own) = match status.slot() {
             Ok(slot) => {
                 let (cells, own) = self.cells.get(Self::builtin_cells);
@@ -435,12 +465,17 @@ impl<const N: usize> HistogramSite<N> {
         bump(count, 1, own);
         bump(&cells.sum_ns, nanos, own);
         cells.exemplars.record(bucket.unwrap_or(N), nanos, own);
-        if let Some(schema) = self.spec.native_schema() {
-            #[allow(clippy::cast_precision_loss)] // seconds as f64, as Prometheus stores them
-            let seconds = nanos as f64 * 1e-9;
-            cells.native.record(schema, DURATION_TOP, seconds, own);
-        }
+        (cells, own)
     }
+}
+
+/// `nanos` in seconds, as Prometheus stores durations. Through `i64`: a signed conversion is
+/// one instruction, an unsigned one six; a duration of 292 years or more is clamped (it counts
+/// in the window's top bucket either way).
+#[inline]
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+fn seconds(nanos: u64) -> f64 {
+    nanos.min(i64::MAX as u64) as i64 as f64 * 1e-9
 }
 
 impl<const N: usize> Site for HistogramSite<N> {

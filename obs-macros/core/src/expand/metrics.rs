@@ -150,7 +150,8 @@ impl Metrics {
     ///
     /// Input: `#[counted] #[timed]`. Output: `let obs_counted = Counted::start(&__OBS_COUNTED);
     /// let obs_timed = Timed::start(&__OBS_TIMED);` before the body, and `obs_timed.finish(s);
-    /// obs_counted.finish(s);` after it.
+    /// obs_counted.finish(s);` after it. With `#[timed(native)]`:
+    /// `Timed::start_native::<{ 3i8 }>(&__OBS_TIMED)`.
     fn add(&mut self, plan: &Plan) {
         let m = Span::mixed_site();
         let p = self.p.clone();
@@ -204,9 +205,15 @@ impl Metrics {
                 spec
             };
             let site = self.site("__OBS_TIMED", &child, args, &init, &bounds);
-            // Started last and finished first: the time measured is the body's.
+            // Started last and finished first: the time measured is the body's. A native
+            // schema goes to the guard as a constant too, so the call compiles only its path.
+            let start = if let Some(schema) = args.native {
+                quote_spanned!(m=> #p::Timed::start_native::<{ #schema }>(#site))
+            } else {
+                quote_spanned!(m=> #p::Timed::start(#site))
+            };
             self.starts
-                .extend(quote_spanned!(m=> let obs_timed = #p::Timed::start(#site);));
+                .extend(quote_spanned!(m=> let obs_timed = #start;));
             let rest = std::mem::take(&mut self.finishes);
             self.finishes = quote_spanned!(m=> obs_timed.finish(#status); #rest);
         }
