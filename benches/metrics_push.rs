@@ -9,6 +9,13 @@
 //!   `ExportMetricsServiceRequest` (cumulative), what the pusher does each interval before it
 //!   sends. The target is at most 50 ms of CPU.
 //! - `metrics_push/text/10000`: `render()`, the text page of the same series: the peer.
+//! - `metrics_push/call/quiet` and `metrics_push/call/while_pushing`: one call of the
+//!   instrumented function (`#[counted]`, `#[timed]`, a label from the call, an existing
+//!   series) on this thread, alone and while another thread encodes pushes of the 10,000
+//!   series back to back: the worst case of the issue's "the instrumented calls' cost
+//!   unchanged while it runs" (a real pusher reads the cells once a minute). The reader only
+//!   loads the cells the caller writes, so what it can cost the caller is the cache lines it
+//!   takes away.
 //! - Printed before the groups: the request's and the page's sizes, and the CPU time of each
 //!   on this thread (user + system, from `/proc/thread-self/stat`, over 40 runs): on a shared
 //!   machine the wall time criterion reports includes the waits for a core, which the
@@ -73,6 +80,38 @@ fn metrics_push(c: &mut Criterion) {
     });
     group.bench_function("text/10000", |bench| bench.iter(obs_runtime::render));
     group.finish();
+
+    calls_while_pushing(c);
+}
+
+/// A call's cost alone, then while another thread pushes back to back.
+fn calls_while_pushing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("metrics_push/call");
+    group.sample_size(50);
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("quiet", |bench| {
+        bench.iter(|| black_box(work(black_box(7), false)));
+    });
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let pushes = std::thread::scope(|scope| {
+        let pusher = scope.spawn(|| {
+            let mut request = Vec::new();
+            let mut pushes = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                black_box(obs_runtime::__private::otlp_metrics_encode(&mut request));
+                pushes += 1;
+            }
+            pushes
+        });
+        group.bench_function("while_pushing", |bench| {
+            bench.iter(|| black_box(work(black_box(7), false)));
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        pusher.join().unwrap_or(0)
+    });
+    group.finish();
+    println!("pushes encoded while `while_pushing` ran: {pushes}");
+    assert!(pushes > 0, "the pusher ran beside the calls");
 }
 
 /// This thread's CPU time (user + system) in clock ticks, from `/proc/thread-self/stat`.
