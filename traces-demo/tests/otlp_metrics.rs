@@ -231,6 +231,8 @@ fn translated(p: &Point) -> (String, BTreeMap<String, String>) {
         .map(|(k, v)| {
             let v = match v {
                 Attr::Str(s) => s.clone(),
+                // An int attribute translates to its decimal text.
+                Attr::Int(n) => n.to_string(),
                 other => format!("{other:?}"),
             };
             (prometheus_label(k), v)
@@ -410,6 +412,11 @@ fn special_families(pushed: &[Point]) {
             .get("http.request.method")
             .and_then(Attr::str),
         Some("POST")
+    );
+    // An int, as the semantic conventions type it, though the page's label is text.
+    assert_eq!(
+        requests.attributes.get("http.response.status_code"),
+        Some(&Attr::Int(200))
     );
     assert!(requests.count >= 16);
 

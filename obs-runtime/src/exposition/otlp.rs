@@ -20,7 +20,7 @@ use crate::otlp::wire::Writer;
 
 mod names;
 
-pub(crate) use names::{otlp_key, otlp_name};
+pub(crate) use names::{is_int_key, otlp_key, otlp_name};
 
 /// Which points are sums since the process started (cumulative) and which since the previous
 /// push (delta): `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, or
@@ -467,7 +467,16 @@ fn attributes(w: &mut Writer, field: u32, labels: &str, semantic: bool) {
             }
         }
         let key = if semantic { otlp_key(key) } else { key };
-        w.key_str(field, key, &value);
+        match value.parse::<i64>() {
+            // The semantic conventions' status codes are ints; the page has them as text.
+            Ok(code) if semantic && is_int_key(key) => w.message(field, |w| {
+                w.string(1, key); // KeyValue.key = 1
+                // KeyValue.value = 2, AnyValue.int_value = 3 (two's complement, as protobuf)
+                #[allow(clippy::cast_sign_loss)]
+                w.message(2, |w| w.uint(3, code as u64));
+            }),
+            _ => w.key_str(field, key, &value),
+        }
         rest = after.get(end + 1..).unwrap_or("");
         rest = rest.strip_prefix(',').unwrap_or(rest);
     }

@@ -55,6 +55,11 @@ const SEMANTIC_KEYS: [(&str, &str); 9] = [
     ("rpc_grpc_status_code", "rpc.grpc.status_code"),
 ];
 
+/// The semantic-convention keys whose values are ints (the page writes every label as text).
+pub(crate) fn is_int_key(key: &str) -> bool {
+    matches!(key, "http.response.status_code" | "rpc.grpc.status_code")
+}
+
 /// The last word of a name, and the UCUM unit the translation turns back into it.
 const UNITS: [(&str, &str); 2] = [("_seconds", "s"), ("_bytes", "By")];
 
