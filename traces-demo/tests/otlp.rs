@@ -396,6 +396,8 @@ fn a_dead_or_silent_collector_leaves_the_application_unaffected() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            // An export that waited for the silent collector would wait 10 minutes.
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
         ]);
         let server = Server::start(&vars);
         let run = run_client(&vars, &server.addr, ORDERS);
@@ -412,9 +414,10 @@ fn a_dead_or_silent_collector_leaves_the_application_unaffected() {
             results(&reference.client.stdout),
             "{what}"
         );
-        // Flush timeout 3 s, plus the work itself.
+        // The flush timeout (3 s) bounds the exit, not the export's 10 minutes; the bound
+        // leaves a loaded machine room and still tells the two apart.
         assert!(
-            run.elapsed < Duration::from_secs(12),
+            run.elapsed < Duration::from_secs(120),
             "{what}: the client took {:?}",
             run.elapsed
         );
@@ -436,9 +439,13 @@ fn busy(i: u32) -> u32 {
 /// Tests that install obs in this process take turns: one exporter is active at a time.
 static IN_PROCESS: Mutex<()> = Mutex::new(());
 
-/// In this process: a collector that never answers fills the bounded queue; calls stay fast,
-/// the drops are counted on the page (promtool-clean), and dropping the guard returns within
-/// the flush timeout.
+/// In this process: a collector that never answers fills the bounded queue; calls go on while
+/// the exporter is stuck, the drops are counted on the page (promtool-clean), and dropping the
+/// guard returns at its flush timeout, not the export's.
+///
+/// No call is timed: the export timeout is 10 minutes, so a caller that ever waited for the
+/// exporter, or a guard that waited for the export, would take minutes; the bounds below are
+/// liveness bounds, seconds apart from the failure they catch on any machine.
 #[test]
 fn a_full_queue_drops_spans_counts_them_and_never_blocks_the_caller() {
     let _turn = IN_PROCESS
@@ -451,7 +458,7 @@ fn a_full_queue_drops_spans_counts_them_and_never_blocks_the_caller() {
         ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4"),
         ("OTEL_BSP_SCHEDULE_DELAY", "10"),
-        ("OTEL_EXPORTER_OTLP_TIMEOUT", "60000"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
     ]);
     let obs = obs_runtime::Builder::new()
         .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
@@ -460,16 +467,15 @@ fn a_full_queue_drops_spans_counts_them_and_never_blocks_the_caller() {
         .flush_timeout(Duration::from_millis(500))
         .install()
         .expect("install");
-    let mut slowest = Duration::ZERO;
-    for i in 0..2000 {
-        let start = Instant::now();
-        assert_eq!(busy(i), i);
-        slowest = slowest.max(start.elapsed());
-    }
-    assert!(
-        slowest < Duration::from_millis(50),
-        "a call took {slowest:?}"
-    );
+    let (done, calls) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let made = (0..2000).filter(|&i| busy(i) == i).count();
+        let _ = done.send(made);
+    });
+    let made = calls
+        .recv_timeout(Duration::from_secs(120))
+        .expect("2,000 calls waited for a collector that never answers");
+    assert_eq!(made, 2000);
 
     let page = common::Page::parse(&obs_runtime::render());
     let dropped = page
@@ -493,8 +499,8 @@ fn a_full_queue_drops_spans_counts_them_and_never_blocks_the_caller() {
     let start = Instant::now();
     drop(obs);
     assert!(
-        start.elapsed() < Duration::from_millis(1500),
-        "dropping the guard took {:?}",
+        start.elapsed() < Duration::from_secs(120),
+        "dropping the guard took {:?}: it waited for the export",
         start.elapsed()
     );
 }
