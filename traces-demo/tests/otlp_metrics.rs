@@ -284,6 +284,16 @@ fn moves(name: &str) -> bool {
     name.starts_with("process_") || name.starts_with("obs_metric_points_")
 }
 
+/// Waits for the pusher's next interval push after the receiver held `pushes` requests (a
+/// wait, not a sleep: a loaded machine may run the 150 ms timer late).
+fn pushed_after(receiver: &Receiver, pushes: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.metrics.lock().unwrap().len() <= pushes {
+        assert!(Instant::now() < deadline, "no push within 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn last_push(receiver: &Receiver) -> (String, Vec<Point>) {
     let requests = receiver.metrics.lock().unwrap();
     points(requests.last().expect("at least one push"))
@@ -293,7 +303,7 @@ fn pushed_metrics_match_the_page(receiver: &Receiver) {
     let before = receiver.metrics.lock().unwrap().len();
     let guard = install(receiver, Temporality::Cumulative, true);
     workload(24);
-    std::thread::sleep(Duration::from_millis(400));
+    pushed_after(receiver, before);
     workload(8);
     drop(guard);
     let page_text = obs_runtime::render();
@@ -461,7 +471,8 @@ fn delta_points_add_up_to_the_cumulative_ones() {
     let guard = install(&receiver, Temporality::Delta, false);
     for _ in 0..4 {
         workload(10);
-        std::thread::sleep(Duration::from_millis(200));
+        let pushes = receiver.metrics.lock().unwrap().len();
+        pushed_after(&receiver, pushes);
     }
     drop(guard);
     let page = parse_page(&obs_runtime::render());
