@@ -78,9 +78,13 @@ fn item_impl(mut imp: ItemImpl, methods: &[MethodPlan]) -> syn::Result<TokenStre
                     combine(&mut errors, e);
                 }
             }
+            // The method's outer attributes less obs's; its body's inner ones (which syn
+            // keeps in the same list, printed inside the braces) stay.
             Wrap::ConstLeft => {
                 if let ImplItem::Fn(item) = slot {
-                    item.attrs.clone_from(&method.f.attrs);
+                    item.attrs
+                        .retain(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
+                    item.attrs.splice(0..0, method.f.attrs.iter().cloned());
                 }
             }
         }
