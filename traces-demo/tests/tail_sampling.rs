@@ -213,29 +213,28 @@ fn bounds_decide_at_once_and_are_counted() {
     let receiver = Receiver::grpc();
     let spans0 = bounded("spans");
     let age0 = bounded("age");
-    let (long_failed, long_ok, old) =
-        with_tail(&receiver, "errors,max_spans=5,max_age=1s", || {
-            // 20 leaves under one root: decided at its fifth span, on what it holds.
-            let long = |fail: bool| {
-                let span = tracing::info_span!("batch");
-                span.in_scope(|| {
-                    let _ = leaf(fail, 0);
-                    for _ in 0..19 {
-                        let _ = leaf(false, 0);
-                    }
-                    trace_id()
-                })
-            };
-            let long_failed = long(true);
-            let long_ok = long(false);
-            // A root open longer than max_age: its failed leaf's trace is decided without it.
-            let old = tracing::info_span!("slow_root").in_scope(|| {
-                let _ = leaf(true, 0);
-                std::thread::sleep(Duration::from_millis(2500));
+    let (long_failed, long_ok, old) = with_tail(&receiver, "errors,max_spans=5,max_age=1s", || {
+        // 20 leaves under one root: decided at its fifth span, on what it holds.
+        let long = |fail: bool| {
+            let span = tracing::info_span!("batch");
+            span.in_scope(|| {
+                let _ = leaf(fail, 0);
+                for _ in 0..19 {
+                    let _ = leaf(false, 0);
+                }
                 trace_id()
-            });
-            (long_failed, long_ok, old)
+            })
+        };
+        let long_failed = long(true);
+        let long_ok = long(false);
+        // A root open longer than max_age: its failed leaf's trace is decided without it.
+        let old = tracing::info_span!("slow_root").in_scope(|| {
+            let _ = leaf(true, 0);
+            std::thread::sleep(Duration::from_millis(2500));
+            trace_id()
         });
+        (long_failed, long_ok, old)
+    });
     let spans = receiver.spans();
     let traces = by_trace(&spans);
     assert_eq!(
