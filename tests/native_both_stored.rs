@@ -4,9 +4,9 @@
 //! recording rule then gives the native answer (its `or` keeps the left side), once per
 //! function, not the classic one.
 //!
-//! Needs Debian trixie's `prometheus` 2.53 in `OBS_PROMETHEUS_NATIVE` (`.ci/run` unpacks it);
-//! skipped with a notice outside CI when it is missing. Bookworm's 2.42 (tests/native_prometheus.rs)
-//! stores the native form only.
+//! Needs Debian trixie's `prometheus` 2.53 in `OBS_PROMETHEUS_NATIVE` (`.ci/run` unpacks
+//! it); skipped with a notice outside CI when it is missing. Bookworm's 2.42
+//! (tests/native_prometheus.rs) stores the native form only.
 
 mod common;
 

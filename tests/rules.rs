@@ -1,6 +1,8 @@
 //! Generated Prometheus rules and Grafana dashboard: promtool validates them, and a committed
 //! `promtool test rules` file shows the fast-burn alert firing on a 10 % error series and
-//! staying silent on a healthy one.
+//! staying silent on a healthy one. `tests/rules/native.test.yml` (promtool 2.53, named by
+//! `OBS_PROMTOOL_NATIVE`) feeds the latency rules and the dashboard's queries the same calls
+//! as classic buckets, a native histogram, and both.
 //!
 //! The generated rule file is committed as `tests/rules/obs.rules.yml` so a change to it shows
 //! in review; `OBS_BLESS=1 cargo test --test rules` rewrites it.
