@@ -6,7 +6,7 @@
 //!
 //! Needs Debian trixie's `prometheus` 2.53 in `OBS_PROMETHEUS_NATIVE` (`.ci/run` unpacks
 //! it); skipped with a notice outside CI when it is missing. Bookworm's 2.42
-//! (tests/native_prometheus.rs) stores the native form only.
+//! (`tests/native_prometheus.rs`) stores the native form only.
 
 mod common;
 
