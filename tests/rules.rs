@@ -10,7 +10,7 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use obs_runtime::catalog::{self, MetricKind, Objective};
@@ -116,31 +116,14 @@ fn generated_rules_match_the_committed_file_and_pass_promtool() {
     }
 }
 
-/// Trixie's promtool (2.53), which `.ci/run` unpacks beside bookworm's 2.42 and names in
-/// `OBS_PROMTOOL_NATIVE`: 2.42 cannot write a native histogram in `input_series`.
-fn promtool_native() -> Option<PathBuf> {
-    const HOW: &str = "OBS_PROMTOOL_NATIVE=/path/to/promtool (2.53 or later; .ci/run unpacks \
-        Debian trixie's promtool package into ~/.cache/obs-ci/prometheus-native)";
-    match std::env::var_os("OBS_PROMTOOL_NATIVE").map(PathBuf::from) {
-        Some(path) if path.is_file() => Some(path),
-        found => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "a promtool with native histograms is needed in CI (found {found:?}): {HOW}"
-            );
-            eprintln!("SKIPPED: native rule tests need {HOW}");
-            None
-        }
-    }
-}
-
 /// The p50 and p99 rules, the dashboard's latency and burn-rate queries and the latency
 /// fast-burn alert, fed the same calls as classic buckets only, a native histogram only, and
 /// both: the hand-computed values of `tests/rules/native.test.yml`, the native ones when both
 /// are stored.
 #[test]
 fn latency_rules_and_panels_answer_with_classic_native_or_both_stored() {
-    let Some(promtool) = promtool_native() else {
+    // promtool 2.42 cannot write a native histogram in `input_series`: 2.53 can.
+    let Some(promtool) = common::prometheus::native_promtool() else {
         return;
     };
     let json: serde_json::Value =
