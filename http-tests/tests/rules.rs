@@ -118,10 +118,30 @@ fn native_input(classic_too: bool) -> String {
     series
 }
 
+/// The first query of the dashboard panel titled `title`, as Prometheus reads it: JSON's
+/// escapes undone, Grafana's variables replaced as Grafana would (`$__rate_interval` by 5m).
+fn panel_query(json: &str, title: &str) -> String {
+    let at = json
+        .find(&format!(r#""title":"{title}""#))
+        .unwrap_or_else(|| panic!("no panel {title}: {json}"));
+    let rest = &json[at..];
+    let rest = &rest[rest.find(r#""expr":""#).unwrap() + 8..];
+    grafana_expr(&rest[..rest.find(r#"","legendFormat""#).unwrap()], "5m")
+}
+
+/// A dashboard query's JSON text as Prometheus reads it, `$__rate_interval` as `window`.
+fn grafana_expr(json: &str, window: &str) -> String {
+    json.replace("\\\"", "\"")
+        .replace("\\\\", "\\")
+        .replace("$__rate_interval", window)
+        .replace("$job", "shop")
+        .replace("$function", ".*")
+}
+
 /// A Prometheus that scrapes native histograms may store no `_count` (2.42 to 2.44, 3.x
-/// without `always_scrape_classic_histograms`): the layer's error ratios and the burn alert of
-/// its success objective then read the native count, and with both stored they read one of
-/// them, once. Needs promtool 2.53 (`OBS_PROMTOOL_NATIVE`, which `.ci/run` sets) for the
+/// without `always_scrape_classic_histograms`): the layer's error ratios, the burn alert of
+/// its success objective and the dashboard's request rate, error ratio and burn-rate panels
+/// then read the native count, and with both stored they read one of them, once. Needs promtool 2.53 (`OBS_PROMTOOL_NATIVE`, which `.ci/run` sets) for the
 /// native notation in `input_series`.
 #[test]
 fn layer_error_ratios_read_the_native_count_when_no_classic_one_is_stored() {
@@ -134,8 +154,52 @@ fn layer_error_ratios_read_the_native_count_when_no_classic_one_is_stored() {
         return;
     };
     build_layer();
-    // /b has no failed call (`cancelled` is not one), so no ratio: as with `_count`.
-    let expect = "    promql_expr_test:\n      - expr: round(obs:http_server_request_duration_seconds:error_ratio_rate1h, 0.001)\n        eval_time: 150m\n        exp_samples:\n          - labels: '{job=\"shop\",http_request_method=\"GET\",http_route=\"/a\"}'\n            value: 0.1\n";
+    // /b has no failed call (`cancelled` is not one), so no ratio: as with `_count`. Rates:
+    // /a 90 and 10 calls a minute, /b 100 (two error_type values, one status code).
+    let json = obs_runtime::dashboard::dashboard_json();
+    let family = "http_server_request_duration_seconds";
+    let route = |r: &str| format!(r#"http_request_method="GET",http_route="{r}""#);
+    let a = route("/a");
+    let checks = [
+        (
+            format!("obs:{family}:error_ratio_rate1h"),
+            vec![(format!(r#"job="shop",{a}"#), "0.1")],
+        ),
+        (
+            panel_query(&json, &format!("Request rate: {family}")),
+            vec![
+                (format!(r#"{a},http_response_status_code="200""#), "1.5"),
+                (format!(r#"{a},http_response_status_code="503""#), "0.167"),
+                (
+                    format!(r#"{},http_response_status_code="200""#, route("/b")),
+                    "1.667",
+                ),
+            ],
+        ),
+        (
+            panel_query(&json, &format!("Error ratio: {family}")),
+            vec![(a.clone(), "0.1")],
+        ),
+        // The success objective's 1h burn: 0.1 / 0.001.
+        (
+            panel_query(&json, "Objective burn rate (1h)"),
+            vec![(a.clone(), "100")],
+        ),
+    ];
+    let mut expect = String::from("    promql_expr_test:\n");
+    for (expr, samples) in &checks {
+        let _ = write!(
+            expect,
+            "      - expr: 'round({}, 0.001)'\n        eval_time: 150m\n        exp_samples:\n",
+            expr.replace('\'', "''")
+        );
+        for (labels, value) in samples {
+            let _ = write!(
+                expect,
+                "          - labels: '{{{labels}}}'\n            value: {value}\n"
+            );
+        }
+    }
     let alert = &TEST[TEST.find("    alert_rule_test:").unwrap()..];
     let mut test = String::from("rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n");
     for classic_too in [false, true] {
@@ -182,12 +246,7 @@ fn the_dashboard_has_per_route_panels_whose_queries_parse() {
     while let Some(at) = rest.find(r#""expr":""#) {
         rest = &rest[at + 8..];
         let end = rest.find(r#"","legendFormat""#).unwrap();
-        let expr = rest[..end]
-            .replace("\\\"", "\"")
-            .replace("\\\\", "\\")
-            .replace("$__rate_interval", "1m")
-            .replace("$job", "shop")
-            .replace("$function", ".*");
+        let expr = grafana_expr(&rest[..end], "1m");
         let _ = writeln!(
             file,
             "      - record: dashboard:q{i}\n        expr: '{}'",
