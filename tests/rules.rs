@@ -135,6 +135,8 @@ fn latency_rules_and_panels_answer_with_classic_native_or_both_stored() {
         dashboard_rules(&json, "5m"),
     )
     .unwrap();
+    let alerts = alert_values(&obs_runtime::rules::rules_yaml());
+    std::fs::write(dir.join("alerts.rules.yml"), alerts).unwrap();
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/native.test.yml");
     std::fs::copy(&tests, dir.join("native.test.yml")).unwrap();
     let out = Command::new(&promtool)
@@ -258,6 +260,22 @@ fn dashboard_rules(dashboard: &serde_json::Value, window: &str) -> String {
                 serde_json::to_string(&concrete).unwrap()
             );
             names.push(name);
+        }
+    }
+    file
+}
+
+/// Every alert of the generated rule file `yaml` as a recording rule named `alert:<its name>`,
+/// so a test can read its expression's value (an alert's `A > x and B > x` is A's value where
+/// it fires, nothing where it does not).
+fn alert_values(yaml: &str) -> String {
+    let mut file = String::from("groups:\n  - name: alerts\n    rules:\n");
+    let mut lines = yaml.lines();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.trim_start().strip_prefix("- alert: ") {
+            let expr = lines.next().unwrap().trim_start();
+            assert!(expr.starts_with("expr: "), "{name}: {expr}");
+            let _ = writeln!(file, "      - record: alert:{name}\n        {expr}");
         }
     }
     file
