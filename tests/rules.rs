@@ -1,6 +1,8 @@
 //! Generated Prometheus rules and Grafana dashboard: promtool validates them, and a committed
 //! `promtool test rules` file shows the fast-burn alert firing on a 10 % error series and
-//! staying silent on a healthy one.
+//! staying silent on a healthy one. `tests/rules/native.test.yml` (promtool 2.53, named by
+//! `OBS_PROMTOOL_NATIVE`) feeds the latency rules and the dashboard's queries the same calls
+//! as classic buckets, a native histogram, and both.
 //!
 //! The generated rule file is committed as `tests/rules/obs.rules.yml` so a change to it shows
 //! in review; `OBS_BLESS=1 cargo test --test rules` rewrites it.
@@ -114,6 +116,43 @@ fn generated_rules_match_the_committed_file_and_pass_promtool() {
     }
 }
 
+/// The p50 and p99 rules, the dashboard's latency and burn-rate queries and the latency
+/// fast-burn alert, fed the same calls as classic buckets only, a native histogram only, and
+/// both: the hand-computed values of `tests/rules/native.test.yml`, the native ones when both
+/// are stored.
+#[test]
+fn latency_rules_and_panels_answer_with_classic_native_or_both_stored() {
+    // promtool 2.42 cannot write a native histogram in `input_series`: 2.53 can.
+    let Some(promtool) = common::prometheus::native_promtool() else {
+        return;
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&obs_runtime::dashboard::dashboard_json()).expect("valid JSON");
+    let dir = tempdir();
+    std::fs::write(dir.join("obs.rules.yml"), obs_runtime::rules::rules_yaml()).unwrap();
+    std::fs::write(
+        dir.join("dashboard.rules.yml"),
+        dashboard_rules(&json, "5m"),
+    )
+    .unwrap();
+    let alerts = alert_values(&obs_runtime::rules::rules_yaml());
+    std::fs::write(dir.join("alerts.rules.yml"), alerts).unwrap();
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/native.test.yml");
+    std::fs::copy(&tests, dir.join("native.test.yml")).unwrap();
+    let out = Command::new(&promtool)
+        .arg("test")
+        .arg("rules")
+        .arg(dir.join("native.test.yml"))
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", promtool.display()));
+    assert!(
+        out.status.success(),
+        "promtool test rules native.test.yml:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_latency_panels_show_exemplars_that_link_to_the_chosen_trace_data_source() {
     let json: serde_json::Value =
@@ -184,26 +223,75 @@ fn the_dashboard_is_grafana_json_and_every_query_passes_promtool() {
         "{exprs:?}"
     );
 
-    // promtool has no dashboard check: each query becomes a recording rule, with Grafana's
-    // variables replaced as Grafana would.
-    let mut file = String::from("groups:\n  - name: dashboard\n    rules:\n");
-    for (i, expr) in exprs.iter().enumerate() {
-        let concrete = expr
-            .replace("$__rate_interval", "1m")
-            .replace("$job", "shop")
-            .replace("$function", ".*");
-        let _ = write!(
-            file,
-            "      - record: dashboard:query_{i}\n        expr: {}\n",
-            serde_json::to_string(&concrete).unwrap()
-        );
-    }
+    // promtool has no dashboard check: each query becomes a recording rule.
+    let file = dashboard_rules(&json, "1m");
     let dir = tempdir();
     let path = dir.join("dashboard.rules.yml");
     std::fs::write(&path, file).unwrap();
     if let Some((ok, report)) = promtool(&["check", "rules", path.to_str().unwrap()]) {
         assert!(ok, "a dashboard query does not parse:\n{report}");
     }
+}
+
+/// Every query of `dashboard` (its JSON) as a recording rule named
+/// `dashboard:<panel title>:<legend>` (lower case, runs of other characters as `_`), with
+/// Grafana's variables replaced as Grafana would: `$__rate_interval` by `window`, `$job` by
+/// `shop`, `$function` by `.*`.
+fn dashboard_rules(dashboard: &serde_json::Value, window: &str) -> String {
+    let mut file = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    let mut names = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let name = format!(
+                "dashboard:{}:{}",
+                slug(panel["title"].as_str().unwrap()),
+                slug(target["legendFormat"].as_str().unwrap_or_default())
+            );
+            assert!(!names.contains(&name), "two queries named {name}");
+            let concrete = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", window)
+                .replace("$job", "shop")
+                .replace("$function", ".*");
+            let _ = write!(
+                file,
+                "      - record: {name}\n        expr: {}\n",
+                serde_json::to_string(&concrete).unwrap()
+            );
+            names.push(name);
+        }
+    }
+    file
+}
+
+/// Every alert of the generated rule file `yaml` as a recording rule named `alert:<its name>`,
+/// so a test can read its expression's value (an alert's `A > x and B > x` is A's value where
+/// it fires, nothing where it does not).
+fn alert_values(yaml: &str) -> String {
+    let mut file = String::from("groups:\n  - name: alerts\n    rules:\n");
+    let mut lines = yaml.lines();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.trim_start().strip_prefix("- alert: ") {
+            let expr = lines.next().unwrap().trim_start();
+            assert!(expr.starts_with("expr: "), "{name}: {expr}");
+            let _ = writeln!(file, "      - record: alert:{name}\n        {expr}");
+        }
+    }
+    file
+}
+
+/// `text` as a metric name's part: lower case, each run of other characters one `_`.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_owned()
 }
 
 /// A fresh directory under the target dir, per test.

@@ -23,6 +23,38 @@ pub fn binary() -> Option<PathBuf> {
     found
 }
 
+/// Debian trixie's Prometheus 2.53 (`OBS_PROMETHEUS_NATIVE`, which `.ci/run` sets), the first
+/// release here with `scrape_classic_histograms`, or `None` with a notice outside CI.
+pub fn native_binary() -> Option<PathBuf> {
+    trixie("OBS_PROMETHEUS_NATIVE", "prometheus")
+}
+
+/// Debian trixie's promtool 2.53 (`OBS_PROMTOOL_NATIVE`), the first release here that writes
+/// native histograms in `promtool test rules` input, or `None` with a notice outside CI.
+pub fn native_promtool() -> Option<PathBuf> {
+    trixie("OBS_PROMTOOL_NATIVE", "promtool")
+}
+
+/// The 2.53 `binary` unpacked from trixie's package of that name, as the variable `var`
+/// names it: `.ci/run` sets it; a failure in CI without it, a skip with a notice elsewhere.
+fn trixie(var: &str, binary: &str) -> Option<PathBuf> {
+    let how = format!(
+        "{var}=/path/to/{binary} (2.53 or later; .ci/run unpacks Debian trixie's {binary} \
+         package into ~/.cache/obs-ci/prometheus-native)"
+    );
+    match std::env::var_os(var).map(PathBuf::from) {
+        Some(path) if path.is_file() => Some(path),
+        found => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{binary} 2.53 is needed in CI (found {found:?}): {how}"
+            );
+            eprintln!("SKIPPED: needs {how}");
+            None
+        }
+    }
+}
+
 /// A running Prometheus; killed when dropped.
 pub struct Prometheus {
     child: Child,
@@ -52,11 +84,24 @@ impl Prometheus {
         flags: &[&str],
         rules: Option<&str>,
     ) -> Prometheus {
+        Self::start_scraping(binary, name, target, flags, rules, "")
+    }
+
+    /// As [`start_with_rules`](Self::start_with_rules), with `scrape` (YAML lines, indented
+    /// as the job's keys: `    scrape_classic_histograms: true\n`) added to the scrape job.
+    pub fn start_scraping(
+        binary: &Path,
+        name: &str,
+        target: &str,
+        flags: &[&str],
+        rules: Option<&str>,
+        scrape: &str,
+    ) -> Prometheus {
         let dir = std::env::temp_dir().join(format!("obs-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: {name}\n    static_configs:\n      - targets: ['{target}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: {name}\n    static_configs:\n      - targets: ['{target}']\n{scrape}"
         );
         if let Some(rules) = rules {
             std::fs::write(dir.join("rules.yml"), rules).unwrap();

@@ -24,7 +24,8 @@
 use std::fmt::{self, Write as _};
 
 use super::promql::{
-    Success, bad_ratio_expr, entry_matchers, error_ratio_expr, family_by, num, status_groups,
+    Calls, Success, bad_ratio_expr, calls_rate, entry_matchers, error_ratio_expr, family_by, num,
+    status_groups,
 };
 use crate::json::write_string;
 use crate::metrics::catalog::{self, Function, MetricKind, Objective};
@@ -117,6 +118,9 @@ pub fn panels_for(functions: &[Function]) -> Vec<Panel> {
     panels
 }
 
+/// The matcher of the `job` variable's series.
+const JOB: &str = "job=~\"$job\"";
+
 /// The panels of the HTTP layer's families: rate by status code, error ratio, latency and
 /// requests in flight, per route.
 fn layer_panels(layers: &[Function]) -> Vec<Panel> {
@@ -148,7 +152,12 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
             unit: "reqps",
             queries: vec![(
                 format!("{legend} {{{{{code}}}}}"),
-                format!("sum by ({by}, {code}) (rate({name}_count{sel}[$__rate_interval]))"),
+                calls_rate(
+                    Calls::Histogram(name),
+                    &[JOB],
+                    &format!("{by}, {code}"),
+                    "$__rate_interval",
+                ),
             )],
         });
         let groups = status_groups(layers, name);
@@ -158,9 +167,9 @@ fn layer_panels(layers: &[Function]) -> Vec<Panel> {
             queries: vec![(
                 legend.clone(),
                 error_ratio_expr(
-                    &format!("{name}_count"),
+                    Calls::Histogram(name),
                     &groups,
-                    "job=~\"$job\"",
+                    JOB,
                     &by,
                     "$__rate_interval",
                 ),
@@ -240,7 +249,7 @@ fn function_panels(functions: &[Function]) -> Vec<Panel> {
             queries: vec![(
                 legend.clone(),
                 error_ratio_expr(
-                    name,
+                    Calls::Counter(name),
                     &groups,
                     "job=~\"$job\",function=~\"$function\"",
                     &by,
@@ -322,21 +331,14 @@ fn burn_panel(functions: &[Function]) -> Option<Panel> {
                     format!("{who} {percent}% under {threshold}s")
                 }
             };
-            // A success objective on a histogram (the HTTP layer's) counts by its `_count`.
-            let series = match (metric.kind, objective) {
-                (MetricKind::Histogram, Objective::Success { .. }) => {
-                    format!("{}_count", metric.name)
-                }
-                _ => metric.name.to_owned(),
+            // A success objective on a histogram (the HTTP layer's) counts its observations.
+            let calls = if metric.kind == MetricKind::Histogram {
+                Calls::Histogram(metric.name)
+            } else {
+                Calls::Counter(metric.name)
             };
-            let ratio = bad_ratio_expr(
-                &series,
-                objective,
-                &Success::of(metric),
-                &selector,
-                &by,
-                "1h",
-            );
+            let ratio =
+                bad_ratio_expr(calls, objective, &Success::of(metric), &selector, &by, "1h");
             burns.push((legend, format!("({ratio}) / {}", num(objective.budget()))));
         }
     }

@@ -141,13 +141,48 @@ pub(crate) fn braces(matchers: &[&str]) -> String {
     }
 }
 
-/// The share of failed calls of family `name` over `window`, summed `by` the given labels,
+/// The series that count a family's calls: a counter's own, or a histogram's count, which
+/// Prometheus may store as the native histogram, the classic `_count`, or both.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Calls<'a> {
+    /// A counter family, `function_calls_total`.
+    Counter(&'a str),
+    /// A histogram family, `http_server_request_duration_seconds`: its observations are the
+    /// calls.
+    Histogram(&'a str),
+}
+
+impl<'a> Calls<'a> {
+    /// The family's name.
+    pub(crate) fn name(self) -> &'a str {
+        match self {
+            Calls::Counter(name) | Calls::Histogram(name) => name,
+        }
+    }
+}
+
+/// Calls a second over `window` among the series `matchers` pick, summed `by` the given
+/// labels. A histogram's is its native count (`histogram_count`) `or` its classic `_count`:
+/// a Prometheus that scrapes native histograms may store no `_count` (2.42 to 2.44, 3.x
+/// without `always_scrape_classic_histograms`), a text scrape stores no native one, and
+/// where both are, `or` keeps the native side (the same labels, the same calls).
+pub(crate) fn calls_rate(calls: Calls<'_>, matchers: &[&str], by: &str, window: &str) -> String {
+    let sel = braces(matchers);
+    match calls {
+        Calls::Counter(name) => format!("sum by ({by}) (rate({name}{sel}[{window}]))"),
+        Calls::Histogram(name) => format!(
+            "(sum by ({by}) (histogram_count(rate({name}{sel}[{window}]))) or sum by ({by}) (rate({name}_count{sel}[{window}])))"
+        ),
+    }
+}
+
+/// The share of failed calls of family `calls` over `window`, summed `by` the given labels,
 /// among the series `selector` (matchers, possibly empty) picks. A failure is a call whose
 /// status label is not the `ok` value of its function's metric: when the family's functions
 /// disagree on it (`status(ok = "success")` on some), each function outside the most common
 /// group gets a term of its own, and `or` lets its term win over the general one.
 pub(crate) fn error_ratio_expr(
-    name: &str,
+    calls: Calls<'_>,
     groups: &StatusGroups<'_>,
     selector: &str,
     by: &str,
@@ -156,9 +191,9 @@ pub(crate) fn error_ratio_expr(
     let term = |status: &Success, only: &str| {
         let bad = status.bad_matcher();
         format!(
-            "sum by ({by}) (rate({name}{}[{window}])) / sum by ({by}) (rate({name}{}[{window}]))",
-            braces(&[selector, only, &bad]),
-            braces(&[selector, only]),
+            "{} / {}",
+            calls_rate(calls, &[selector, only, &bad], by, window),
+            calls_rate(calls, &[selector, only], by, window),
         )
     };
     let mut groups = groups.iter();
@@ -218,10 +253,10 @@ pub(crate) fn quantile_expr(q: f64, name: &str, sel: &str, by: &str, window: &st
 }
 
 /// The share of calls selected by `selector` that missed `objective` over `window`, summed
-/// `by` the given labels, as PromQL on the raw series of family `name`, whose status label
+/// `by` the given labels, as PromQL on the raw series of family `calls`, whose status label
 /// is written as `status` says.
 pub(crate) fn bad_ratio_expr(
-    name: &str,
+    calls: Calls<'_>,
     objective: Objective,
     success: &Success,
     selector: &str,
@@ -230,14 +265,15 @@ pub(crate) fn bad_ratio_expr(
 ) -> String {
     match objective {
         Objective::Success { .. } => format!(
-            "sum by ({by}) (rate({name}{}[{window}])) / sum by ({by}) (rate({name}{}[{window}]))",
-            braces(&[selector, &success.bad_matcher()]),
-            braces(&[selector]),
+            "{} / {}",
+            calls_rate(calls, &[selector, &success.bad_matcher()], by, window),
+            calls_rate(calls, &[selector], by, window),
         ),
         // Native first (`histogram_fraction` of the calls up to the threshold), or the classic
         // bucket at the threshold over the count: right with either or both stored.
         Objective::Latency { threshold, .. } => format!(
             "((1 - histogram_fraction(0, {t}, sum by ({by}) (rate({name}{all}[{window}])))) or (1 - sum by ({by}) (rate({name}_bucket{le}[{window}])) / sum by ({by}) (rate({name}_count{all}[{window}]))))",
+            name = calls.name(),
             t = num(threshold),
             all = braces(&[selector]),
             le = braces(&[selector, &format!("le=~\"{}\"", le_regex(threshold))]),

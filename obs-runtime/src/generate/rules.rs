@@ -28,8 +28,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::promql::{
-    StatusGroups, Success, bad_ratio_expr, entry_matchers, error_ratio_expr, family_by, num,
-    status_groups,
+    Calls, StatusGroups, Success, bad_ratio_expr, calls_rate, entry_matchers, error_ratio_expr,
+    family_by, num, status_groups,
 };
 use crate::metrics::catalog::{self, Function, Metric, MetricKind, Objective};
 
@@ -68,14 +68,14 @@ pub fn rules_for(functions: &[Function]) -> String {
         let by = by_clause(&family_by(functions, name));
         if *histogram {
             if is_layer_family(functions, name) {
-                let count = format!("{name}_count");
-                record_calls(&mut out, &count, name, &status_groups(functions, name), &by);
+                let groups = status_groups(functions, name);
+                record_calls(&mut out, Calls::Histogram(name), name, &groups, &by);
             }
             record_latency(&mut out, name, &by);
         } else {
             record_calls(
                 &mut out,
-                name,
+                Calls::Counter(name),
                 base(name),
                 &status_groups(functions, name),
                 &by,
@@ -114,8 +114,8 @@ fn is_layer_family(functions: &[Function], name: &str) -> bool {
         .any(|f| f.selector.is_empty() && f.metrics.iter().any(|m| m.name == name))
 }
 
-/// Rate and error ratios of the calls counted by series `series`, recorded as `obs:{b}:…`.
-fn record_calls(out: &mut String, series: &str, b: &str, groups: &StatusGroups<'_>, by: &str) {
+/// Rate and error ratios of the calls `calls` counts, recorded as `obs:{b}:…`.
+fn record_calls(out: &mut String, calls: Calls<'_>, b: &str, groups: &StatusGroups<'_>, by: &str) {
     let mut labels: Vec<&str> = Vec::new();
     for (success, _) in groups {
         if !labels.contains(&success.label.name()) {
@@ -125,15 +125,15 @@ fn record_calls(out: &mut String, series: &str, b: &str, groups: &StatusGroups<'
     let _ = writeln!(out, "      - record: obs:{b}:rate5m");
     let _ = writeln!(
         out,
-        "        expr: sum by ({by}, {}) (rate({series}[5m]))",
-        labels.join(", ")
+        "        expr: {}",
+        calls_rate(calls, &[], &format!("{by}, {}", labels.join(", ")), "5m")
     );
     for w in WINDOWS {
         let _ = writeln!(out, "      - record: obs:{b}:error_ratio_rate{w}");
         let _ = writeln!(
             out,
             "        expr: {}",
-            error_ratio_expr(series, groups, "", by, w)
+            error_ratio_expr(calls, groups, "", by, w)
         );
     }
 }
@@ -171,7 +171,7 @@ fn bad_ratio(f: &Function, metric: &Metric, objective: Objective, window: &str) 
             format!("obs:{}:error_ratio_rate{window}{braces}", base(metric.name))
         }
         Objective::Latency { .. } => bad_ratio_expr(
-            metric.name,
+            Calls::Histogram(metric.name),
             objective,
             &Success::of(metric),
             &sel,
