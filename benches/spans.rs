@@ -184,7 +184,7 @@ fn obs_builder(
         })
         .service_name("obs-benches")
         .traces_exporter(exporter)
-        .otlp_endpoint(endpoint)
+        .otlp_traces_endpoint(endpoint)
         .otlp_protocol(OtlpProtocol::HttpProtobuf)
         .sampler(sampler)
         .flush_timeout(Duration::from_secs(30))
