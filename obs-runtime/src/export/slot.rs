@@ -51,7 +51,8 @@ impl<P: Pipeline> Slot<P> {
 
     /// Replaces the active pipeline with `pipeline`, if `only_if` is `None` or is the active
     /// one. The old one is dropped outside the lock, and tracing's callsites are asked again
-    /// (the layers answer their interest from whether a pipeline is active).
+    /// by every dispatcher (the layers answer their interest from whether a pipeline is
+    /// active).
     pub(crate) fn set(&self, pipeline: Option<Arc<P>>, only_if: Option<&Arc<P>>) {
         let mut active = write(&self.active);
         if let Some(expected) = only_if
@@ -65,8 +66,26 @@ impl<P: Pipeline> Slot<P> {
         drop(active);
         // Dropped outside the lock: the last reference closes the queue.
         drop(old);
-        tracing::callsite::rebuild_interest_cache();
+        rebuild_interest();
     }
+}
+
+/// Has every live dispatcher asked again about every callsite.
+///
+/// tracing-core (0.1.36) keeps a flag, set when a `Dispatch` is registered, saying whether one
+/// dispatcher only was alive then; while it is set, `rebuild_interest_cache` asks only the
+/// calling thread's default dispatcher. With one scoped dispatch kept across installs (a
+/// user's subscriber under `with_default`, issue 27's bench), an install on a thread outside
+/// it asked no subscriber at all: every callsite became `never`, the max level `OFF`, and the
+/// kept dispatch built no span again. Registering a dispatch of nothing clears the flag, so
+/// the rebuild after it asks every live dispatcher (the throwaway, dropped, is skipped).
+/// Installs and guard drops only: never on the application's path. docs/design.md,
+/// "Installed again".
+fn rebuild_interest() {
+    drop(tracing::Dispatch::new(
+        tracing::subscriber::NoSubscriber::default(),
+    ));
+    tracing::callsite::rebuild_interest_cache();
 }
 
 /// A pipeline its guard can make active and take out again, whatever its signal.
