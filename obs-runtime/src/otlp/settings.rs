@@ -404,7 +404,23 @@ fn endpoint(
     if !check {
         return Ok(url);
     }
-    check_endpoint(&url).map_err(|why| {
+    let general_source = source == "Builder::otlp_endpoint" || source == general_var;
+    let signal_path = ["/v1/traces", "/v1/metrics", "/v1/logs"]
+        .into_iter()
+        .find(|p| given.trim().trim_end_matches('/').ends_with(p));
+    let checked = match signal_path {
+        // Before every signal shared it, `otlp_endpoint` took the spans' full URL: with
+        // `/v1/traces` added again, it would now send everything to the wrong path.
+        Some(path) if general_source && http => Err(format!(
+            "this endpoint is every signal's base, to which /v1/traces, /v1/metrics and \
+             /v1/logs are added, and it already ends in {path}: give the base (without {path}), \
+             or set that signal's own endpoint (Builder::otlp_traces_endpoint, \
+             Builder::otlp_metrics_endpoint, Builder::logs_endpoint, or \
+             OTEL_EXPORTER_OTLP_{{TRACES,METRICS,LOGS}}_ENDPOINT), used as it is"
+        )),
+        _ => check_endpoint(&url),
+    };
+    checked.map_err(|why| {
         if source.starts_with("Builder::") || source.is_empty() {
             setting(source, &given, why)
         } else {

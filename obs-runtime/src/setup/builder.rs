@@ -379,7 +379,9 @@ impl Builder {
     /// [`otlp_traces_endpoint`](Builder::otlp_traces_endpoint),
     /// [`otlp_metrics_endpoint`](Builder::otlp_metrics_endpoint),
     /// [`logs_endpoint`](Builder::logs_endpoint), or `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT`.
-    /// The other `otlp_*` settings reach every signal the same way. `https://` needs the `tls`
+    /// A URL ending in `/v1/traces` (the spans' full URL this method took before it was every
+    /// signal's) is refused from [`install`](Builder::install) with that fix. The other
+    /// `otlp_*` settings reach every signal the same way. `https://` needs the `tls`
     /// feature (without it, it is an error, never plaintext); the server is verified against
     /// the system's roots or [`otlp_certificate`](Builder::otlp_certificate).
     ///

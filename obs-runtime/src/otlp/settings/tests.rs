@@ -145,3 +145,34 @@ fn a_bad_general_endpoint_in_code_is_named_by_its_method_for_every_signal() {
         assert!(err.starts_with("Builder::otlp_endpoint("), "{err}");
     }
 }
+
+#[test]
+fn a_general_endpoint_ending_in_a_signal_path_is_refused_with_the_fix() {
+    let none = TransportSettings::default();
+    let var = |_: &str| None;
+    for (signal, _) in SIGNALS {
+        let err = TransportConfig::resolve(
+            signal,
+            &endpoint("http://collector:4318/v1/traces"),
+            &none,
+            &var,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("Builder::otlp_endpoint("), "{err}");
+        assert!(err.contains("otlp_traces_endpoint"), "{err}");
+        let env = |name: &str| {
+            (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://collector:4318/v1/logs/".into())
+        };
+        let err = TransportConfig::resolve(signal, &none, &none, &env, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
+        assert!(err.contains("already ends in /v1/logs"), "{err}");
+    }
+    // A signal's own endpoint is a full URL: its path is kept.
+    let own = endpoint("http://collector:4318/v1/traces");
+    let got = TransportConfig::resolve(Signal::Traces, &none, &own, &var, true).unwrap();
+    assert_eq!(got.endpoint, "http://collector:4318/v1/traces");
+}
