@@ -184,7 +184,7 @@ fn obs_builder(
         })
         .service_name("obs-benches")
         .traces_exporter(exporter)
-        .otlp_endpoint(endpoint)
+        .otlp_traces_endpoint(endpoint)
         .otlp_protocol(OtlpProtocol::HttpProtobuf)
         .sampler(sampler)
         .flush_timeout(Duration::from_secs(30))
@@ -320,7 +320,9 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
 
 /// `obs_no_exporter`, `obs_unsampled` and `obs_exported` again under the subscriber `init()`
 /// installs (its trace layer behind `OBS_TRACES_FILTER=info`, text logs at `info`; the leaves
-/// log nothing), a subscriber per case.
+/// log nothing), a subscriber per case. (One kept across the cases stopped building spans from
+/// the second install on, until obs's installs had every dispatcher rebuild callsite interest:
+/// docs/design.md, "Installed again".)
 fn init_cases(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
     let modes = [
         (

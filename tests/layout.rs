@@ -12,9 +12,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The runtime's parts in dependency order: each may use only those before it.
-const ORDER: [&str; 13] = [
+const ORDER: [&str; 14] = [
     "leaf",
     "otlp",
+    "export",
     "exposition",
     "metrics",
     "traces",

@@ -138,7 +138,8 @@
 #![warn(unreachable_pub)]
 
 // The folders, in dependency order (each uses only those above it; docs/design.md has the map):
-// leaves, exposition, metrics, traces, logs, http, generate, page, live, serve, setup.
+// leaves, otlp, export, exposition, metrics, traces, logs, http, generate, page, live, serve,
+// setup.
 mod autoref;
 mod clock;
 mod current;
@@ -149,6 +150,7 @@ mod json;
 mod status;
 mod sync;
 
+mod export;
 mod exposition;
 mod generate;
 #[cfg(feature = "http")]

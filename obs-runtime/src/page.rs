@@ -13,7 +13,7 @@ use crate::sync::{read, write};
 mod push;
 
 pub use push::MetricsExporter;
-pub(crate) use push::{PushConfig, PushGuard};
+pub(crate) use push::{PushConfig, totals as metric_point_totals};
 #[cfg(feature = "otlp")]
 pub(crate) use push::{bench_encode as bench_push_encode, start as start_push};
 

@@ -1,6 +1,7 @@
 //! The transport's settings, shared by every signal: endpoint, protocol, headers, timeout,
 //! compression and TLS files, read from `OTEL_EXPORTER_OTLP_{SIGNAL}_*` first, then
-//! `OTEL_EXPORTER_OTLP_*`, as the specification orders them. A setting made in code wins.
+//! `OTEL_EXPORTER_OTLP_*`, as the specification orders them: a signal's own setting (in code,
+//! then its variable) over the general one (in code, then its variable).
 
 use std::time::Duration;
 
@@ -132,6 +133,23 @@ macro_rules! pair {
 }
 
 impl Signal {
+    /// The `Builder` method that sets this signal's own endpoint.
+    fn endpoint_method(self) -> &'static str {
+        match self {
+            Signal::Traces => "Builder::otlp_traces_endpoint",
+            Signal::Metrics => "Builder::otlp_metrics_endpoint",
+            Signal::Logs => "Builder::logs_endpoint",
+        }
+    }
+
+    /// The `Builder` method that adds a header of this signal's own.
+    fn header_method(self) -> &'static str {
+        match self {
+            Signal::Logs => "Builder::logs_header",
+            Signal::Traces | Signal::Metrics => "Builder::otlp_header",
+        }
+    }
+
     /// The variables of this signal's settings.
     fn names(self) -> &'static Names {
         const TRACES: Names = names!("TRACES");
@@ -171,57 +189,101 @@ fn parse_compression(name: &'static str, value: &str) -> Result<OtlpCompression,
     }
 }
 
+/// A setting by the specification's precedence: the signal's own in code, the signal's own
+/// variable, the general one in code, the general variable.
+fn choose<T: Clone>(
+    own: Option<&T>,
+    general: Option<&T>,
+    var: Var<'_>,
+    [own_var, general_var]: [&'static str; 2],
+    parse: impl Fn(&'static str, &str) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    if let Some(value) = own {
+        return Ok(Some(value.clone()));
+    }
+    if let Some(value) = var(own_var) {
+        return parse(own_var, &value).map(Some);
+    }
+    if let Some(value) = general {
+        return Ok(Some(value.clone()));
+    }
+    var(general_var)
+        .map(|value| parse(general_var, &value))
+        .transpose()
+}
+
 impl TransportConfig {
-    /// Validates `settings` for `signal`, reading every unset one from `var`. `check` is
+    /// Validates the settings of `signal`, each from, in order, `own` (the signal's settings
+    /// made in code), the signal's variable (`OTEL_EXPORTER_OTLP_LOGS_*`), `general` (the
+    /// `Builder::otlp_*` settings), the general variable (`OTEL_EXPORTER_OTLP_*`). `check` is
     /// false when the signal is not exported over OTLP: the endpoint is then not checked.
     pub(crate) fn resolve(
         signal: Signal,
-        settings: &TransportSettings,
+        general: &TransportSettings,
+        own: &TransportSettings,
         var: Var<'_>,
         check: bool,
     ) -> Result<Self, Error> {
-        let protocol = match settings.protocol {
-            Some(p) => p,
-            None => match first(var, &signal.vars(|n| n.protocol)) {
-                Some((name, value)) => parse_protocol(name, &value)?,
-                None => OtlpProtocol::HttpProtobuf,
-            },
-        };
-        let endpoint = endpoint(signal, settings, var, protocol, check)?;
-        let headers = headers(signal, settings, var)?;
+        let protocol = choose(
+            own.protocol.as_ref(),
+            general.protocol.as_ref(),
+            var,
+            signal.vars(|n| n.protocol),
+            parse_protocol,
+        )?
+        .unwrap_or(OtlpProtocol::HttpProtobuf);
+        let endpoint = endpoint(signal, general, own, var, protocol, check)?;
+        let headers = headers(signal, general, own, var)?;
         let timeout = match first(var, &signal.vars(|n| n.timeout)) {
             None => Duration::from_secs(10),
             Some((name, _)) => millis(var, name, Duration::from_secs(10))?,
         };
-        let compression = match settings.compression {
-            Some(c) => c,
-            None => match first(var, &signal.vars(|n| n.compression)) {
-                Some((name, value)) => parse_compression(name, &value)?,
-                None => OtlpCompression::None,
-            },
-        };
-        let file = |code: &Option<String>, method: &'static str, pick: fn(&Names) -> _| match code {
-            Some(path) => Some(PathSetting {
+        let compression = choose(
+            own.compression.as_ref(),
+            general.compression.as_ref(),
+            var,
+            signal.vars(|n| n.compression),
+            parse_compression,
+        )?
+        .unwrap_or_default();
+        let file = |pick_code: fn(&TransportSettings) -> &Option<String>,
+                    method: &'static str,
+                    pick: fn(&Names) -> [&'static str; 2]|
+         -> Option<PathSetting> {
+            let code = |path: &String| PathSetting {
                 source: method,
                 path: path.clone(),
-            }),
-            None => first(var, &signal.vars(pick)).map(|(source, path)| PathSetting {
-                source,
-                path: path.trim().to_owned(),
-            }),
+            };
+            let from_var = |name: &'static str| {
+                var(name).map(|path| PathSetting {
+                    source: name,
+                    path: path.trim().to_owned(),
+                })
+            };
+            let [own_var, general_var] = signal.vars(pick);
+            pick_code(own)
+                .as_ref()
+                .map(code)
+                .or_else(|| from_var(own_var))
+                .or_else(|| pick_code(general).as_ref().map(code))
+                .or_else(|| from_var(general_var))
         };
         let tls = TlsFiles {
-            ca: file(&settings.certificate, "Builder::otlp_certificate", |n| {
-                n.certificate
-            }),
+            ca: file(
+                |s| &s.certificate,
+                "Builder::otlp_certificate",
+                |n| n.certificate,
+            ),
             client_certificate: file(
-                &settings.client_certificate,
+                |s| &s.client_certificate,
                 "Builder::otlp_client_certificate",
                 |n| n.client_certificate,
             ),
-            client_key: file(&settings.client_key, "Builder::otlp_client_key", |n| {
-                n.client_key
-            }),
+            client_key: file(
+                |s| &s.client_key,
+                "Builder::otlp_client_key",
+                |n| n.client_key,
+            ),
         };
         if check {
             check_tls(&endpoint, &tls)?;
@@ -238,49 +300,70 @@ impl TransportConfig {
     }
 }
 
-/// `OTEL_EXPORTER_OTLP_({SIGNAL}_)HEADERS`, then the builder's, which replace the same names.
+/// The headers, by name, each from the highest of: the signal's own in code, the signal's
+/// variable, the general ones in code, `OTEL_EXPORTER_OTLP_HEADERS` (which the signal's
+/// variable replaces whole, as the specification says).
 fn headers(
     signal: Signal,
-    settings: &TransportSettings,
+    general: &TransportSettings,
+    own: &TransportSettings,
     var: Var<'_>,
 ) -> Result<Vec<(String, String)>, Error> {
-    let from_env = first(var, &signal.vars(|n| n.headers));
-    let mut headers = match &from_env {
-        None => Vec::new(),
-        // Headers carry credentials: the value is not repeated in the message.
-        Some((name, value)) => parse_pairs(value).map_err(|why| {
-            invalid(
-                name,
-                "<hidden>",
-                format!("{why}; expected key=value,key=value (values %-encoded)"),
-            )
-        })?,
+    let [own_var, general_var] = signal.vars(|n| n.headers);
+    let parse = |name: &'static str| -> Result<Vec<(String, String)>, Error> {
+        match var(name) {
+            None => Ok(Vec::new()),
+            // Headers carry credentials: the value is not repeated in the message.
+            Some(value) => parse_pairs(&value).map_err(|why| {
+                invalid(
+                    name,
+                    "<hidden>",
+                    format!("{why}; expected key=value,key=value (values %-encoded)"),
+                )
+            }),
+        }
     };
-    for (key, value) in &settings.headers {
-        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
-        headers.push((key.clone(), value.clone()));
+    let own_env = parse(own_var)?;
+    let general_env = if var(own_var).is_some() {
+        Vec::new()
+    } else {
+        parse(general_var)?
+    };
+    // Lowest first; each layer replaces the same names of the ones before it.
+    let layers: [(&[(String, String)], &str); 4] = [
+        (&general_env, general_var),
+        (&general.headers, "Builder::otlp_header"),
+        (&own_env, own_var),
+        (&own.headers, signal.header_method()),
+    ];
+    let mut headers: Vec<(String, String, &str)> = Vec::new();
+    for (layer, source) in layers {
+        for (key, value) in layer {
+            headers.retain(|(k, _, _)| !k.eq_ignore_ascii_case(key));
+            headers.push((key.clone(), value.clone(), source));
+        }
     }
-    for (key, value) in &headers {
+    for (key, value, source) in &headers {
         check_header(key, value).map_err(|why| {
-            if settings.headers.iter().any(|(k, _)| k == key) {
-                setting("Builder::otlp_header", key, why)
+            if source.starts_with("Builder::") {
+                setting(source, key, why)
             } else {
-                let name = from_env
-                    .as_ref()
-                    .map_or("OTEL_EXPORTER_OTLP_HEADERS", |e| e.0);
-                invalid(name, "<hidden>", why)
+                invalid(source, "<hidden>", why)
             }
         })?;
     }
-    Ok(headers)
+    Ok(headers.into_iter().map(|(k, v, _)| (k, v)).collect())
 }
 
-/// The URL requests are posted to: code, then `OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT` (as
-/// is), then `OTEL_EXPORTER_OTLP_ENDPOINT` (a base: `/v1/{signal}` is added for HTTP), then
-/// the protocol's default on localhost.
+/// The URL requests are posted to: the signal's own in code (with a path, as it is; bare, a
+/// base), then `OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT` (as it is), then
+/// [`Builder::otlp_endpoint`](crate::Builder::otlp_endpoint) and `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// (bases: `/v1/{signal}` is added for HTTP, after their path if they have one), then the
+/// protocol's default on localhost.
 fn endpoint(
     signal: Signal,
-    settings: &TransportSettings,
+    general: &TransportSettings,
+    own: &TransportSettings,
     var: Var<'_>,
     protocol: OtlpProtocol,
     check: bool,
@@ -293,37 +376,56 @@ fn endpoint(
             url.trim().to_owned()
         }
     };
-    let [own, general] = signal.vars(|n| n.endpoint);
-    let (source, url) = if let Some(url) = &settings.endpoint {
-        // In code, a bare `http://host:port` is a base, a URL with a path is used as is.
+    let [own_var, general_var] = signal.vars(|n| n.endpoint);
+    // Where it came from, for the message: a variable, or a method and its value.
+    let (source, given, url) = if let Some(url) = &own.endpoint {
         let has_path = url
             .split_once("://")
             .is_some_and(|(_, rest)| rest.trim_end_matches('/').contains('/'));
-        let url = if has_path {
+        let full = if has_path {
             url.trim().to_owned()
         } else {
             base(url)
         };
-        (None, url)
-    } else if let Some(url) = var(own) {
-        (Some(own), url.trim().to_owned())
-    } else if let Some(url) = var(general) {
-        (Some(general), base(&url))
+        (signal.endpoint_method(), url.clone(), full)
+    } else if let Some(url) = var(own_var) {
+        (own_var, url.clone(), url.trim().to_owned())
+    } else if let Some(url) = &general.endpoint {
+        ("Builder::otlp_endpoint", url.clone(), base(url))
+    } else if let Some(url) = var(general_var) {
+        (general_var, url.clone(), base(&url))
     } else if http {
-        (None, format!("http://localhost:4318{}", signal.http_path()))
+        let url = format!("http://localhost:4318{}", signal.http_path());
+        ("", url.clone(), url)
     } else {
-        (None, "http://localhost:4317".to_owned())
+        let url = "http://localhost:4317".to_owned();
+        ("", url.clone(), url)
     };
     if !check {
         return Ok(url);
     }
-    check_endpoint(&url).map_err(|why| match source {
-        Some(name) => invalid(name, var(name).as_deref().unwrap_or(&url), why),
-        None => setting(
-            "Builder::otlp_endpoint",
-            settings.endpoint.as_deref().unwrap_or(&url),
-            why,
-        ),
+    let general_source = source == "Builder::otlp_endpoint" || source == general_var;
+    let signal_path = ["/v1/traces", "/v1/metrics", "/v1/logs"]
+        .into_iter()
+        .find(|p| given.trim().trim_end_matches('/').ends_with(p));
+    let checked = match signal_path {
+        // Before every signal shared it, `otlp_endpoint` took the spans' full URL: with
+        // `/v1/traces` added again, it would now send everything to the wrong path.
+        Some(path) if general_source && http => Err(format!(
+            "this endpoint is every signal's base, to which /v1/traces, /v1/metrics and \
+             /v1/logs are added, and it already ends in {path}: give the base (without {path}), \
+             or set that signal's own endpoint (Builder::otlp_traces_endpoint, \
+             Builder::otlp_metrics_endpoint, Builder::logs_endpoint, or \
+             OTEL_EXPORTER_OTLP_{{TRACES,METRICS,LOGS}}_ENDPOINT), used as it is"
+        )),
+        _ => check_endpoint(&url),
+    };
+    checked.map_err(|why| {
+        if source.starts_with("Builder::") || source.is_empty() {
+            setting(source, &given, why)
+        } else {
+            invalid(source, &given, why)
+        }
     })?;
     Ok(url)
 }
@@ -403,3 +505,6 @@ fn check_header(key: &str, value: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

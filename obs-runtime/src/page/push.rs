@@ -8,7 +8,6 @@
 //! goes on. Dropping the guard pushes once more, within the flush timeout, so a batch job's
 //! last counts arrive.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -77,6 +76,15 @@ static DROPPED_REJECTED: AtomicU64 = AtomicU64::new(0);
 /// Points not sent because the TLS handshake failed.
 static DROPPED_TLS: AtomicU64 = AtomicU64::new(0);
 
+/// Metric data points pushed and accepted, and lost, in all, since the process started.
+pub(crate) fn totals() -> (u64, u64) {
+    let lost = [&DROPPED_EXPORT_FAILED, &DROPPED_REJECTED, &DROPPED_TLS]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum();
+    (EXPORTED.load(Ordering::Relaxed), lost)
+}
+
 /// `obs_metric_points_exported_total` and `obs_metric_points_dropped_total{reason}`, once a
 /// pusher ran. A push counts itself after it is answered: the page it sent shows the counts
 /// before it.
@@ -109,29 +117,6 @@ pub(crate) fn collect(out: &mut Collector) {
     }
 }
 
-/// Stops the pusher when dropped, after its last push (at most the flush timeout).
-pub(crate) struct PushGuard {
-    shutdown: Arc<crate::traces::Shutdown>,
-    done: std::sync::mpsc::Receiver<()>,
-    flush_timeout: Duration,
-}
-
-impl std::fmt::Debug for PushGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushGuard")
-            .field("flush_timeout", &self.flush_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PushGuard {
-    fn drop(&mut self) {
-        self.shutdown
-            .stop_by(std::time::Instant::now() + self.flush_timeout);
-        let _ = self.done.recv_timeout(self.flush_timeout);
-    }
-}
-
 #[cfg(feature = "otlp")]
 pub(crate) use worker::{bench_encode, start};
 
@@ -143,37 +128,30 @@ mod worker {
 
     use super::{
         DROPPED_EXPORT_FAILED, DROPPED_REJECTED, DROPPED_TLS, EVER_ACTIVE, EXPORTED, PushConfig,
-        PushGuard,
     };
     use crate::error::Error;
+    use crate::export::{ExportGuard, Shutdown};
     use crate::exposition::Collector;
     use crate::exposition::Temporality;
     use crate::exposition::otlp::{Delta, Push};
     use crate::otlp::Client;
     use crate::otlp::retry::{Backoff, Failure, FailureKind};
-    use crate::traces::Shutdown;
 
-    /// Starts the pusher's thread; returns once its client is built (or failed to be).
-    pub(crate) fn start(config: PushConfig) -> Result<PushGuard, Error> {
-        let shutdown = Arc::new(Shutdown::default());
-        let worker_shutdown = Arc::clone(&shutdown);
-        let (ready_tx, ready) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
-        let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
-        let flush_timeout = config.flush_timeout;
-        std::thread::Builder::new()
-            .name("obs-metrics".into())
-            .spawn(move || {
-                crate::traces::mark_exporter_thread();
-                let client =
-                    match Client::new(&config.transport, crate::traces::mark_exporter_thread) {
-                        Ok(client) => client,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                EVER_ACTIVE.store(true, Ordering::Relaxed);
-                let _ = ready_tx.send(Ok(()));
+    /// Starts the pusher's thread; returns once its client is built (or failed to be). The
+    /// guard's drop pushes once more, within the flush timeout.
+    pub(crate) fn start(config: PushConfig) -> Result<ExportGuard, Error> {
+        let transport = config.transport.clone();
+        let build = move || {
+            crate::traces::mark_exporter_thread();
+            let client = Client::new(&transport, crate::traces::mark_exporter_thread)?;
+            EVER_ACTIVE.store(true, Ordering::Relaxed);
+            Ok(client)
+        };
+        crate::export::start(
+            "metric",
+            config.flush_timeout,
+            build,
+            move |client, shutdown| {
                 let start = super::super::started_unix_nanos();
                 Pusher {
                     delta: (config.temporality != Temporality::Cumulative)
@@ -181,26 +159,14 @@ mod worker {
                     start,
                     client,
                     config,
-                    shutdown: worker_shutdown,
+                    shutdown,
                     body: Vec::new(),
                     attempt: Vec::new(),
                     failing: false,
                 }
                 .run();
-                let _ = done_tx.send(());
-            })
-            .map_err(Error::Thread)?;
-        match ready.recv() {
-            Ok(Ok(())) => Ok(PushGuard {
-                shutdown,
-                done,
-                flush_timeout,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::Exporter {
-                reason: "the OTLP metrics exporter's thread ended while starting".into(),
-            }),
-        }
+            },
+        )
     }
 
     /// The page gathered as [`render`](crate::render) gathers it and written as one OTLP

@@ -48,7 +48,8 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | write [`rules_yaml`](crate::rules::rules_yaml) to a path | `OBS_EXPORT_RULES` | none |
 /// | write [`dashboard_json`](crate::dashboard::dashboard_json) to a path | `OBS_EXPORT_DASHBOARD` | none |
 /// | [`traces_exporter`](Builder::traces_exporter) | `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`; `OTEL_SDK_DISABLED=true` means `none`) | `otlp` with the `otlp` feature, else `none` |
-/// | [`otlp_endpoint`](Builder::otlp_endpoint) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`:4317` for gRPC) |
+/// | [`otlp_endpoint`](Builder::otlp_endpoint), every signal's (a base: `/v1/traces`, `/v1/metrics`, `/v1/logs` added for HTTP) | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`:4317` for gRPC) |
+/// | [`otlp_traces_endpoint`](Builder::otlp_traces_endpoint), the spans' own (as it is) | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the general one |
 /// | [`otlp_protocol`](Builder::otlp_protocol) | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`) | `http/protobuf` |
 /// | [`otlp_header`](Builder::otlp_header) | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k=v`) | none |
 /// | the OTLP client's timeout, per attempt | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms) | 10 000 |
@@ -71,12 +72,15 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`otlp_metrics_endpoint`](Builder::otlp_metrics_endpoint), and the transport's other settings for metrics | `OTEL_EXPORTER_OTLP_METRICS_*`, then `OTEL_EXPORTER_OTLP_*` | as for spans |
 /// | [`log_format`](Builder::log_format) | `OBS_LOG_FORMAT` (`text`, `json`, `off`) | `text`, on standard error |
 /// | [`log_filter`](Builder::log_filter) | `RUST_LOG` (`target=level,…`) | `info` |
-/// | [`logs_exporter`](Builder::logs_exporter): log records over OTLP, beside standard error | `OTEL_LOGS_EXPORTER` (`otlp`, `none`) | `none` |
+/// | [`logs_exporter`](Builder::logs_exporter): log records over OTLP, beside standard error | `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `otlp,console`, `none`; `console` is the standard error lines obs writes anyway) | `none` |
 /// | [`logs_filter`](Builder::logs_filter): which events are shipped | `OBS_LOGS_FILTER`, then `RUST_LOG` | `info` |
 /// | [`logs_endpoint`](Builder::logs_endpoint), [`logs_protocol`](Builder::logs_protocol), [`logs_header`](Builder::logs_header), [`logs_compression`](Builder::logs_compression) | `OTEL_EXPORTER_OTLP_LOGS_{ENDPOINT,PROTOCOL,HEADERS,COMPRESSION}`, then `OTEL_EXPORTER_OTLP_*`; also `_TIMEOUT`, `_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY` | as for traces, path `/v1/logs` |
 /// | log export queue, batch size, delay, batch timeout | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` (ms) | 2048, 512, 1000, 30 000 |
 ///
-/// A setting made in code wins over the variable. Empty variables count as unset.
+/// A setting made in code wins over the variable. Empty variables count as unset. The
+/// `otlp_*` settings and `OTEL_EXPORTER_OTLP_*` are every signal's; a signal's own setting
+/// (its `Builder` method, then `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*`) wins over them,
+/// as the OTLP exporter specification orders them.
 ///
 /// A batch the collector answers with a retryable error (HTTP 429, 502, 503, 504, gRPC
 /// `UNAVAILABLE` and the others the OTLP specification lists, or no answer) is sent again
@@ -160,6 +164,7 @@ impl std::fmt::Debug for Builder {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("subscriber", &self.subscriber)
+            .field("logs_export", &self.logs_export)
             .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
@@ -367,11 +372,18 @@ impl Builder {
         self
     }
 
-    /// Where OTLP spans are sent. A URL without a path is a base: `/v1/traces` is added for
-    /// HTTP, as for `OTEL_EXPORTER_OTLP_ENDPOINT`; a URL with a path is used as it is, as
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is. `https://` needs the `tls` feature (without
-    /// it, it is an error, never plaintext); the server is verified against the system's
-    /// roots or [`otlp_certificate`](Builder::otlp_certificate).
+    /// Where every signal exported over OTLP is sent (spans, and pushed metrics and shipped
+    /// logs), as `OTEL_EXPORTER_OTLP_ENDPOINT`: a base, to which `/v1/traces`, `/v1/metrics`
+    /// and `/v1/logs` are added for HTTP (`http://host:4318/prefix` sends spans to
+    /// `/prefix/v1/traces`). A signal's own endpoint wins over it, used as it is:
+    /// [`otlp_traces_endpoint`](Builder::otlp_traces_endpoint),
+    /// [`otlp_metrics_endpoint`](Builder::otlp_metrics_endpoint),
+    /// [`logs_endpoint`](Builder::logs_endpoint), or `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT`.
+    /// A URL ending in `/v1/traces` (the spans' full URL this method took before it was every
+    /// signal's) is refused from [`install`](Builder::install) with that fix. The other
+    /// `otlp_*` settings reach every signal the same way. `https://` needs the `tls`
+    /// feature (without it, it is an error, never plaintext); the server is verified against
+    /// the system's roots or [`otlp_certificate`](Builder::otlp_certificate).
     ///
     /// ```
     /// # #[cfg(feature = "otlp")] {
@@ -390,14 +402,22 @@ impl Builder {
         self
     }
 
-    /// The OTLP transport. Also `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    /// The full URL spans are sent to, used as it is (`http://host:4318/v1/traces`), over
+    /// [`otlp_endpoint`](Builder::otlp_endpoint). Also `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    /// A URL without a path is a base, as for `otlp_endpoint`.
+    pub fn otlp_traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces.own_transport.endpoint = Some(url.into());
+        self
+    }
+
+    /// The OTLP transport of every signal. Also `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
         self.traces.transport.protocol = Some(protocol);
         self
     }
 
-    /// A header (gRPC metadata) sent with every export, such as an API key. Replaces the same
-    /// header from `OTEL_EXPORTER_OTLP_HEADERS`.
+    /// A header (gRPC metadata) sent with every export of every signal, such as an API key.
+    /// Replaces the same header from `OTEL_EXPORTER_OTLP_HEADERS`.
     ///
     /// ```
     /// # #[cfg(feature = "otlp")] {
@@ -419,7 +439,7 @@ impl Builder {
         self
     }
 
-    /// Compresses every export: [`OtlpCompression::Gzip`] sends HTTP bodies with
+    /// Compresses every export of every signal: [`OtlpCompression::Gzip`] sends HTTP bodies with
     /// `Content-Encoding: gzip` and gRPC messages with `grpc-encoding: gzip`. Also
     /// `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`, `none`).
     ///

@@ -88,6 +88,7 @@ impl Builder {
         let (propagators, baggage_attributes) = self.propagation()?;
         let logs_export = crate::logs::LogsConfig::resolve(
             &self.logs_export,
+            &self.traces.transport,
             &|v| self.var(v),
             traces.flush_timeout,
         )?;

@@ -9,7 +9,11 @@ impl Builder {
     /// Ships every event the [`logs_filter`](Builder::logs_filter) lets through as an OTLP log
     /// record, with the trace id of the span it was written in; the lines on standard error
     /// stay on unless [`log_format`](Builder::log_format) is `Off`. Also
-    /// `OTEL_LOGS_EXPORTER` (`otlp`, `none`: the default). Needs the `otlp` feature.
+    /// `OTEL_LOGS_EXPORTER` (`otlp`, `none`: the default, `console`, `otlp,console`). Needs the
+    /// `otlp` feature. `console` is the specification's name for lines on the console: obs
+    /// writes its lines on standard error whatever this setting (unless
+    /// [`log_format`](Builder::log_format) is `Off`), so `console` starts nothing more and
+    /// `otlp,console` is `otlp`.
     ///
     /// The application's threads only queue records (a bounded queue of
     /// `OTEL_BLRP_MAX_QUEUE_SIZE`, 2048 by default); a thread of obs sends them. A full queue,
@@ -46,7 +50,8 @@ impl Builder {
     /// Where log records are sent: `http://host:port` (`/v1/logs` is added for OTLP/HTTP) or a
     /// full URL. Also
     /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/logs`
-    /// added. [`otlp_endpoint`](Builder::otlp_endpoint) is the spans' own.
+    /// added, else [`otlp_endpoint`](Builder::otlp_endpoint) with `/v1/logs` added. The
+    /// general `otlp_*` settings apply to log records where these leave a setting unset.
     pub fn logs_endpoint(mut self, url: impl Into<String>) -> Self {
         self.logs_export.transport.endpoint = Some(url.into());
         self
@@ -74,5 +79,32 @@ impl Builder {
     pub fn logs_compression(mut self, compression: OtlpCompression) -> Self {
         self.logs_export.transport.compression = Some(compression);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::logs::LogsExporter;
+    use crate::page::MetricsExporter;
+    use crate::setup::Builder;
+
+    #[test]
+    fn the_builders_debug_shows_the_logs_and_metrics_exporters_but_no_header_value() {
+        let builder = Builder::new()
+            .logs_exporter(LogsExporter::Otlp)
+            .logs_header("x-logs-key", "logs-secret")
+            .metrics_exporter(MetricsExporter::PrometheusAndOtlp)
+            .otlp_header("x-key", "secret");
+        let shown = format!("{builder:?}");
+        for part in [
+            "logs_export",
+            "exporter: Some(Otlp)",
+            "x-logs-key",
+            "metrics",
+            "exporter: Some(PrometheusAndOtlp)",
+        ] {
+            assert!(shown.contains(part), "{part:?} not in {shown}");
+        }
+        assert!(!shown.contains("secret"), "{shown}");
     }
 }

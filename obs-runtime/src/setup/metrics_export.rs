@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use crate::env::{Var, invalid, setting};
 use crate::error::Error;
+use crate::export::ExportGuard;
 use crate::exposition::Temporality;
 use crate::otlp::Signal;
-use crate::otlp::settings::TransportConfig;
-use crate::page::{MetricsExporter, PushConfig, PushGuard};
+use crate::otlp::settings::{TransportConfig, TransportSettings};
+use crate::page::{MetricsExporter, PushConfig};
 use crate::setup::Builder;
 use crate::traces::TraceConfig;
 
@@ -107,11 +108,12 @@ impl Builder {
                 None => invalid(EXPORTER, &var(EXPORTER).unwrap_or_default(), why),
             });
         }
-        let mut transport = self.traces.transport.clone();
-        if let Some(url) = &self.metrics.endpoint {
-            transport.endpoint = Some(url.clone());
-        }
-        let transport = TransportConfig::resolve(Signal::Metrics, &transport, var, true)?;
+        let own = TransportSettings {
+            endpoint: self.metrics.endpoint.clone(),
+            ..TransportSettings::default()
+        };
+        let transport =
+            TransportConfig::resolve(Signal::Metrics, &self.traces.transport, &own, var, true)?;
         let interval = duration(self.metrics.interval, var, INTERVAL, 60_000)?;
         let timeout = duration(self.metrics.timeout, var, TIMEOUT, 30_000)?;
         let temporality = match (self.metrics.temporality, var(TEMPORALITY)) {
@@ -142,7 +144,7 @@ impl Builder {
     not(feature = "otlp"),
     allow(clippy::needless_pass_by_value, clippy::unnecessary_wraps)
 )]
-pub(super) fn start_push(config: Option<PushConfig>) -> Result<Option<PushGuard>, Error> {
+pub(super) fn start_push(config: Option<PushConfig>) -> Result<Option<ExportGuard>, Error> {
     #[cfg(feature = "otlp")]
     return config.map(crate::page::start_push).transpose();
     #[cfg(not(feature = "otlp"))]

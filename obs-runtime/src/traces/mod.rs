@@ -30,9 +30,7 @@ pub(crate) use layer::{filtered_layer, gated_layer};
 pub(crate) use otlp::{encode, resource as otlp_resource};
 #[cfg(feature = "otlp")]
 pub(crate) use pipeline::mark_exporter_thread;
-pub(crate) use pipeline::{
-    Shutdown, TraceGuard, any_active as exporting, spawn_exporter, start_exporter,
-};
+pub(crate) use pipeline::{any_active as exporting, start_exporter};
 pub(crate) use record::{EventVisitor, Fields, FieldsVisitor, Value};
 pub(crate) use settings::{Batching, TraceConfig, TraceSettings};
 pub use settings::{DEFAULT_FLUSH_TIMEOUT, Sampler, TracesExporter};

@@ -9,7 +9,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::buffer::{self, BATCH, Finished, GENERATION};
@@ -20,9 +20,10 @@ use super::stats::{
 };
 use super::tail::Holder;
 use crate::error::Error;
+use crate::export::{ExportGuard, Shutdown, Slot};
 use crate::otlp::response::Accepted;
 use crate::otlp::retry::{Backoff, Failure, FailureKind};
-use crate::sync::{lock, read, write};
+use crate::sync::lock;
 
 /// What the queue carries: batches of closed sampled spans.
 pub(crate) type Item = Finished;
@@ -46,9 +47,7 @@ pub(crate) struct Pipeline {
     tail: bool,
 }
 
-static ACTIVE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
-/// `ACTIVE.is_some()`, read without the lock by the layer filters.
-static IS_ACTIVE: AtomicBool = AtomicBool::new(false);
+static ACTIVE: Slot<Pipeline> = Slot::new();
 /// The active pipeline's sampler, read without a lock by every new span: its variant (0 for
 /// none) and its ratio's bits.
 static SAMPLER_KIND: AtomicU8 = AtomicU8::new(0);
@@ -69,13 +68,13 @@ thread_local! {
 /// Whether a pipeline is active and this thread is not one of its exporters.
 #[inline]
 pub(crate) fn is_active() -> bool {
-    IS_ACTIVE.load(Ordering::Relaxed) && !IN_EXPORTER.with(Cell::get)
+    ACTIVE.is_active() && !IN_EXPORTER.with(Cell::get)
 }
 
 /// Whether a pipeline is active (for callsite interest, which holds for every thread).
 #[inline]
 pub(crate) fn any_active() -> bool {
-    IS_ACTIVE.load(Ordering::Relaxed)
+    ACTIVE.is_active()
 }
 
 /// Marks this thread as an exporter thread.
@@ -126,7 +125,7 @@ pub(crate) fn submit(span: Item) {
 
 /// Sends a batch to the active pipeline's queue; a full queue drops it and counts it.
 fn send(batch: Vec<Item>) {
-    let active = read(&ACTIVE);
+    let active = ACTIVE.read();
     let n = len_u64(&batch);
     match active.as_deref() {
         Some(pipeline) => match pipeline.queue.try_send(batch) {
@@ -148,118 +147,29 @@ fn is_live(generation: u64) -> bool {
     lock(&LIVE).contains(&generation)
 }
 
-/// Replaces the active pipeline with `pipeline`, if `only_if` is `None` or is the active one.
-fn set_active(pipeline: Option<Arc<Pipeline>>, only_if: Option<&Arc<Pipeline>>) {
-    let mut active = write(&ACTIVE);
-    if let Some(expected) = only_if
-        && !active.as_ref().is_some_and(|a| Arc::ptr_eq(a, expected))
-    {
-        return;
+impl crate::export::Pipeline for Pipeline {
+    fn slot() -> &'static Slot<Self> {
+        &ACTIVE
     }
-    IS_ACTIVE.store(pipeline.is_some(), Ordering::Relaxed);
-    set_sampler(pipeline.as_ref().map(|p| p.sampler));
-    TAIL.store(pipeline.as_ref().is_some_and(|p| p.tail), Ordering::Relaxed);
-    GENERATION.store(
-        pipeline.as_ref().map_or(0, |p| p.generation),
-        Ordering::Relaxed,
-    );
-    if let Some(p) = &pipeline {
-        BATCH.store(p.max_batch, Ordering::Relaxed);
-    }
-    let old = std::mem::replace(&mut *active, pipeline);
-    drop(active);
-    // Dropped outside the lock: the last reference closes the queue.
-    drop(old);
-    // Layer filters answer from `IS_ACTIVE`: have every callsite asked again.
-    tracing::callsite::rebuild_interest_cache();
-}
 
-/// Stops the pipeline it was made for when dropped, waiting at most the flush timeout.
-pub(crate) struct TraceGuard {
-    pipeline: Option<Arc<Pipeline>>,
-    shutdown: Arc<Shutdown>,
-    done: Receiver<()>,
-    flush_timeout: Duration,
-}
-
-impl std::fmt::Debug for TraceGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TraceGuard")
-            .field("flush_timeout", &self.flush_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TraceGuard {
-    /// Makes this guard's pipeline the one spans go to.
-    pub(crate) fn activate(&self) {
-        if let Some(pipeline) = &self.pipeline {
+    /// What every new span reads without the lock: the sampler, tail sampling, the
+    /// generation its buffer is tagged with, the batch size.
+    fn publish(active: Option<&Self>) {
+        if active.is_some() {
             EVER_ACTIVE.store(true, Ordering::Relaxed);
-            set_active(Some(Arc::clone(pipeline)), None);
         }
-    }
-}
-
-impl Drop for TraceGuard {
-    fn drop(&mut self) {
-        let Some(ours) = self.pipeline.take() else {
-            return;
-        };
-        let deadline = Instant::now() + self.flush_timeout;
-        // A worker waiting to retry a batch stops waiting past the deadline.
-        self.shutdown.stop_by(deadline);
-        // Taken out under the write lock if it is the active one: once it is out, no caller
-        // can still be using it, and dropping the last reference closes the queue.
-        set_active(None, Some(&ours));
-        drop(ours);
-        // The worker drains the queue, then says so; it gives up itself at the deadline.
-        let _ = self.done.recv_timeout(self.flush_timeout);
-    }
-}
-
-/// Shared between a guard and its worker.
-#[derive(Default)]
-pub(crate) struct Shutdown {
-    /// When the guard stops waiting: set when it is dropped.
-    deadline: Mutex<Option<Instant>>,
-    /// Signalled when the deadline is set.
-    changed: Condvar,
-}
-
-impl Shutdown {
-    /// Sets the deadline and wakes the worker waiting on it.
-    pub(crate) fn stop_by(&self, deadline: Instant) {
-        *lock(&self.deadline) = Some(deadline);
-        self.changed.notify_all();
-    }
-
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        *lock(&self.deadline)
-    }
-
-    /// Waits until `at`: `false`, at once, if the deadline comes first (a retry that could
-    /// not happen in time is not waited for).
-    pub(crate) fn wait_until(&self, at: Instant) -> bool {
-        let mut deadline = lock(&self.deadline);
-        loop {
-            if deadline.is_some_and(|d| at >= d) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= at {
-                return true;
-            }
-            deadline = match self.changed.wait_timeout(deadline, at - now) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+        set_sampler(active.map(|p| p.sampler));
+        TAIL.store(active.is_some_and(|p| p.tail), Ordering::Relaxed);
+        GENERATION.store(active.map_or(0, |p| p.generation), Ordering::Relaxed);
+        if let Some(p) = active {
+            BATCH.store(p.max_batch, Ordering::Relaxed);
         }
     }
 }
 
 /// Starts the exporter `config` asks for, if any: not active until
-/// [`TraceGuard::activate`].
-pub(crate) fn start_exporter(config: &TraceConfig) -> Result<Option<TraceGuard>, Error> {
+/// [`ExportGuard::activate`].
+pub(crate) fn start_exporter(config: &TraceConfig) -> Result<Option<ExportGuard>, Error> {
     if config.exporter == TracesExporter::None {
         return Ok(None);
     }
@@ -275,83 +185,48 @@ pub(crate) fn start_exporter(config: &TraceConfig) -> Result<Option<TraceGuard>,
 
 /// Starts a worker thread for `config`: `build` makes its sink on that thread. Returns once
 /// the sink is built (or failed to be). The pipeline is not active until
-/// [`TraceGuard::activate`].
+/// [`ExportGuard::activate`].
 pub(crate) fn start(
     config: &TraceConfig,
     build: impl FnOnce() -> Result<Box<dyn Sink>, Error> + Send + 'static,
-) -> Result<TraceGuard, Error> {
+) -> Result<ExportGuard, Error> {
     // The queue holds batches: as many as make up `max_queue` spans, at least two.
     let batches = (config.batch.max_queue / config.batch.max_batch.max(1)).max(2);
     let (queue, spans) = std::sync::mpsc::sync_channel::<Vec<Item>>(batches);
     let generation = LAST_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
     lock(&LIVE).push(generation);
-    let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
-    let shutdown = Arc::new(Shutdown::default());
-    let worker_shutdown = Arc::clone(&shutdown);
     let batch = config.batch;
     let tail = config.tail;
     let build = move || {
         mark_exporter_thread();
         build().inspect_err(|_| lock(&LIVE).retain(|g| *g != generation))
     };
-    spawn_exporter("trace", build, move |sink| {
-        Worker {
-            sink,
-            batch,
-            generation,
-            shutdown: worker_shutdown,
-            failing: false,
-            told_drop: false,
-            told_partial: false,
-            tail: tail.map(Holder::new),
-        }
-        .run(&spans);
-        lock(&LIVE).retain(|g| *g != generation);
-        let _ = done_tx.send(());
-    })?;
-    Ok(TraceGuard {
-        pipeline: Some(Arc::new(Pipeline {
-            queue,
-            generation,
-            sampler: config.sampler,
-            max_batch: config.batch.max_batch.max(1),
-            tail: config.tail.is_some(),
-        })),
-        shutdown,
-        done,
-        flush_timeout: config.flush_timeout,
-    })
-}
-
-/// Starts the `signal` exporter's thread (`obs-traces`, `obs-logs`): `build` makes its sink
-/// there, and `run` runs with it. Returns once the sink is built, or with `build`'s error.
-pub(crate) fn spawn_exporter<T: 'static>(
-    signal: &str,
-    build: impl FnOnce() -> Result<T, Error> + Send + 'static,
-    run: impl FnOnce(T) + Send + 'static,
-) -> Result<std::thread::Thread, Error> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), Error>>(1);
-    let thread = std::thread::Builder::new()
-        .name(format!("obs-{signal}s"))
-        .spawn(move || match build() {
-            Ok(sink) => {
-                let _ = ready_tx.send(Ok(()));
-                run(sink);
+    let guard = crate::export::start(
+        "trace",
+        config.flush_timeout,
+        build,
+        move |sink, shutdown| {
+            Worker {
+                sink,
+                batch,
+                generation,
+                shutdown,
+                failing: false,
+                told_drop: false,
+                told_partial: false,
+                tail: tail.map(Holder::new),
             }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-            }
-        })
-        .map_err(|e| Error::Exporter {
-            reason: format!("cannot start the {signal} exporter thread: {e}"),
-        })?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok(thread.thread().clone()),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(Error::Exporter {
-            reason: format!("the {signal} exporter thread stopped while starting"),
-        }),
-    }
+            .run(&spans);
+            lock(&LIVE).retain(|g| *g != generation);
+        },
+    )?;
+    Ok(guard.with_pipeline(Arc::new(Pipeline {
+        queue,
+        generation,
+        sampler: config.sampler,
+        max_batch: config.batch.max_batch.max(1),
+        tail: config.tail.is_some(),
+    })))
 }
 
 struct Worker {

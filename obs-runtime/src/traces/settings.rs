@@ -103,7 +103,11 @@ impl Sampler {
 #[derive(Clone, Default)]
 pub(crate) struct TraceSettings {
     pub(crate) exporter: Option<TracesExporter>,
+    /// Every signal's transport (`Builder::otlp_*`): the spans', and the metrics' and logs'
+    /// where their own settings leave them unset.
     pub(crate) transport: TransportSettings,
+    /// The spans' own (`Builder::otlp_traces_endpoint`), over the general ones.
+    pub(crate) own_transport: TransportSettings,
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) sampler: Option<Sampler>,
     pub(crate) tail: Option<TailSampling>,
@@ -117,6 +121,7 @@ impl std::fmt::Debug for TraceSettings {
         f.debug_struct("TraceSettings")
             .field("exporter", &self.exporter)
             .field("transport", &self.transport)
+            .field("own_transport", &self.own_transport)
             .field("resource", &self.resource)
             .field("sampler", &self.sampler)
             .field("tail", &self.tail)
@@ -244,6 +249,7 @@ impl TraceConfig {
         let transport = TransportConfig::resolve(
             Signal::Traces,
             &settings.transport,
+            &settings.own_transport,
             var,
             exporter == TracesExporter::Otlp,
         )?;

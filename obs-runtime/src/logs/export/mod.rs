@@ -3,7 +3,8 @@
 //! without blocking and sent a batch at a time by a thread of its own ([`pipeline`]) through
 //! the transport every signal shares ([`crate::otlp`]); [`encode`] writes the protobuf.
 //!
-//! Settings: `OTEL_LOGS_EXPORTER` (`none` by default, `otlp`), `OBS_LOGS_FILTER` (else
+//! Settings: `OTEL_LOGS_EXPORTER` (`none` by default, `otlp`, `console`, `otlp,console`; console
+//! is the lines on standard error obs writes anyway), `OBS_LOGS_FILTER` (else
 //! `RUST_LOG`), `OTEL_EXPORTER_OTLP_LOGS_*` (else `OTEL_EXPORTER_OTLP_*`) and the
 //! specification's `OTEL_BLRP_*` batching variables.
 
@@ -29,7 +30,6 @@ use crate::traces::{Batching, TraceConfig};
 
 pub(crate) use layer::exporting_layer;
 pub use layer::otlp_log_layer;
-pub(crate) use pipeline::LogGuard;
 #[cfg(feature = "otlp")]
 use pipeline::start;
 
@@ -42,6 +42,33 @@ pub enum LogsExporter {
     Otlp,
     /// Nowhere but standard error (`none`): the default.
     None,
+    /// The specification's console exporter (`console`): obs's lines on standard error,
+    /// which it writes whatever this setting says (unless `OBS_LOG_FORMAT=off`), so nothing
+    /// more is started; the same as `None`. `otlp,console` is `Otlp` with those lines.
+    Console,
+}
+
+/// `OTEL_LOGS_EXPORTER`: `otlp`, `console`, `none`, or a comma list of `otlp` and `console`.
+fn parse_exporter(name: &'static str, value: &str) -> Result<LogsExporter, Error> {
+    let mut names: Vec<String> = value
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    match names.as_slice() {
+        ["otlp"] | ["console", "otlp"] => Ok(LogsExporter::Otlp),
+        ["console"] => Ok(LogsExporter::Console),
+        ["none"] => Ok(LogsExporter::None),
+        _ => Err(invalid(
+            name,
+            value,
+            "expected otlp, console, otlp,console or none (console is the lines on standard \
+             error, which obs writes anyway)",
+        )),
+    }
 }
 
 /// Settings made in code; each unset one is read from the environment at install.
@@ -63,10 +90,12 @@ pub(crate) struct LogsConfig {
 }
 
 impl LogsConfig {
-    /// Validates `settings`, reading every unset one from `var`; the flush timeout is the
-    /// traces' one (one guard, one timeout).
+    /// Validates `settings`, reading every unset one from `var`, then `general` (the
+    /// `Builder::otlp_*` settings every signal shares); the flush timeout is the traces' one
+    /// (one guard, one timeout).
     pub(crate) fn resolve(
         settings: &LogsSettings,
+        general: &TransportSettings,
         var: Var<'_>,
         flush_timeout: Duration,
     ) -> Result<Self, Error> {
@@ -74,11 +103,7 @@ impl LogsConfig {
         let exporter = match (settings.exporter, var(NAME)) {
             (Some(e), _) => e,
             (None, None) => LogsExporter::None,
-            (None, Some(value)) => match value.trim().to_ascii_lowercase().as_str() {
-                "otlp" => LogsExporter::Otlp,
-                "none" => LogsExporter::None,
-                _ => return Err(invalid(NAME, &value, "expected otlp or none")),
-            },
+            (None, Some(value)) => parse_exporter(NAME, &value)?,
         };
         if exporter == LogsExporter::Otlp && !cfg!(feature = "otlp") {
             let why = "obs-runtime was built without its `otlp` feature: enable it \
@@ -90,6 +115,7 @@ impl LogsConfig {
         }
         let transport = TransportConfig::resolve(
             Signal::Logs,
+            general,
             &settings.transport,
             var,
             exporter == LogsExporter::Otlp,
@@ -131,9 +157,9 @@ impl LogsConfig {
 pub(crate) fn start_exporter(
     config: &LogsConfig,
     traces: &TraceConfig,
-) -> Result<Option<LogGuard>, Error> {
+) -> Result<Option<crate::export::ExportGuard>, Error> {
     match config.exporter {
-        LogsExporter::None => Ok(None),
+        LogsExporter::None | LogsExporter::Console => Ok(None),
         #[cfg(feature = "otlp")]
         LogsExporter::Otlp => {
             let (logs, traces) = (config.clone(), traces.clone());
@@ -181,6 +207,12 @@ impl Dropped {
     }
 }
 
+/// Log records exported and dropped, in all, since the process started.
+pub(crate) fn totals() -> (u64, u64) {
+    let dropped = DROPPED.iter().map(|d| d.load(Ordering::Relaxed)).sum();
+    (EXPORTED.load(Ordering::Relaxed), dropped)
+}
+
 /// `obs_logs_exported_total` and `obs_logs_dropped_total{reason}`, every reason from 0, once a
 /// logs pipeline ran.
 pub(crate) fn collect(out: &mut Collector) {
@@ -211,7 +243,7 @@ pub(crate) fn collect(out: &mut Collector) {
 
 #[cfg(test)]
 mod tests {
-    use super::{LogsConfig, LogsExporter, LogsSettings};
+    use super::{LogsConfig, LogsExporter, LogsSettings, TransportSettings};
     use std::time::Duration;
 
     fn resolve(vars: &[(&str, &str)]) -> Result<LogsConfig, crate::Error> {
@@ -220,7 +252,12 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         };
-        LogsConfig::resolve(&LogsSettings::default(), &var, Duration::from_secs(1))
+        LogsConfig::resolve(
+            &LogsSettings::default(),
+            &TransportSettings::default(),
+            &var,
+            Duration::from_secs(1),
+        )
     }
 
     #[test]
@@ -241,5 +278,39 @@ mod tests {
             err.to_string().contains("OTEL_BLRP_MAX_QUEUE_SIZE"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_exporter_variable_takes_the_specifications_values_and_lists() {
+        for (value, want) in [
+            ("none", LogsExporter::None),
+            ("console", LogsExporter::Console),
+            (" Console ", LogsExporter::Console),
+            ("otlp", LogsExporter::Otlp),
+            ("otlp,console", LogsExporter::Otlp),
+            ("console, otlp", LogsExporter::Otlp),
+            ("otlp,otlp", LogsExporter::Otlp),
+        ] {
+            if want == LogsExporter::Otlp && !cfg!(feature = "otlp") {
+                continue;
+            }
+            let config = resolve(&[("OTEL_LOGS_EXPORTER", value)]).unwrap();
+            assert_eq!(config.exporter, want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_exporter_names_the_variable_and_the_accepted_values() {
+        for value in ["kafka", "otlp,kafka", "none,otlp", "console,none", ","] {
+            let err = resolve(&[("OTEL_LOGS_EXPORTER", value)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("OTEL_LOGS_EXPORTER"), "{err}");
+            assert!(err.contains(&format!("{value:?}")), "{err}");
+            assert!(
+                err.contains("expected otlp, console, otlp,console or none"),
+                "{err}"
+            );
+        }
     }
 }

@@ -6,9 +6,9 @@
 //! itself: a thread blocked in `recv` would be woken, a system call, by every record.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tracing::Metadata;
@@ -17,9 +17,9 @@ use tracing_subscriber::filter::Targets;
 use super::layer::LogRecord;
 use super::{Dropped, EVER_ACTIVE, EXPORTED, LogsConfig};
 use crate::error::Error;
+use crate::export::{ExportGuard, Shutdown, Slot};
 use crate::otlp::response::Accepted;
 use crate::otlp::retry::{Backoff, Failure, FailureKind};
-use crate::sync::{lock, read, write};
 use crate::traces::Batching;
 
 /// Where the worker sends its batches. Built on the worker's own thread.
@@ -40,9 +40,7 @@ struct Pipeline {
     filter: Targets,
 }
 
-static ACTIVE: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
-/// `ACTIVE.is_some()`, read without the lock.
-static IS_ACTIVE: AtomicBool = AtomicBool::new(false);
+static ACTIVE: Slot<Pipeline> = Slot::new();
 
 thread_local! {
     /// Set on the logs exporter's threads: what they log is not shipped, so a failing export
@@ -59,20 +57,21 @@ pub(super) fn on_exporter_thread() -> bool {
 }
 
 pub(super) fn is_active() -> bool {
-    IS_ACTIVE.load(Ordering::Relaxed)
+    ACTIVE.is_active()
 }
 
 /// Whether the active pipeline's filter lets events of `meta` through.
 pub(super) fn enables(meta: &Metadata<'_>) -> bool {
     is_active()
-        && read(&ACTIVE)
+        && ACTIVE
+            .read()
             .as_ref()
             .is_some_and(|p| p.filter.would_enable(meta.target(), meta.level()))
 }
 
 /// Queues a record for the active pipeline: never blocks; a full queue drops and counts it.
 pub(super) fn submit(record: LogRecord) {
-    let active = read(&ACTIVE);
+    let active = ACTIVE.read();
     let Some(pipeline) = active.as_deref() else {
         Dropped::Shutdown.count(1);
         return;
@@ -88,51 +87,22 @@ pub(super) fn submit(record: LogRecord) {
     }
 }
 
-/// Replaces the active pipeline, if `only_if` is `None` or is the active one.
-fn set_active(pipeline: Option<Arc<Pipeline>>, only_if: Option<&Arc<Pipeline>>) {
-    let mut active = write(&ACTIVE);
-    if let Some(expected) = only_if
-        && !active.as_ref().is_some_and(|a| Arc::ptr_eq(a, expected))
-    {
-        return;
+impl crate::export::Pipeline for Pipeline {
+    fn slot() -> &'static Slot<Self> {
+        &ACTIVE
     }
-    IS_ACTIVE.store(pipeline.is_some(), Ordering::Relaxed);
-    let old = std::mem::replace(&mut *active, pipeline);
-    drop(active);
-    drop(old);
-    // The filter answers callsites from the active pipeline: have every one asked again.
-    tracing::callsite::rebuild_interest_cache();
-}
 
-/// Stops its pipeline when dropped, sending what is queued within the flush timeout.
-pub(crate) struct LogGuard {
-    pipeline: Option<Arc<Pipeline>>,
-    deadline: Arc<Mutex<Option<Instant>>>,
-    done: Receiver<()>,
-    flush_timeout: Duration,
-}
-
-impl std::fmt::Debug for LogGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogGuard")
-            .field("flush_timeout", &self.flush_timeout)
-            .finish_non_exhaustive()
+    fn publish(active: Option<&Self>) {
+        if active.is_some() {
+            EVER_ACTIVE.store(true, Ordering::Relaxed);
+        }
     }
-}
 
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        let Some(ours) = self.pipeline.take() else {
-            return;
-        };
-        *lock(&self.deadline) = Some(Instant::now() + self.flush_timeout);
-        let worker = ours.worker.clone();
-        // Out under the write lock: no caller still holds it, and the last reference closes
-        // the queue, which tells the worker to finish.
-        set_active(None, Some(&ours));
-        drop(ours);
+    /// The worker sleeps between batches: woken once the queue is closed, it finishes.
+    fn release(this: Arc<Self>) {
+        let worker = this.worker.clone();
+        drop(this);
         worker.unpark();
-        let _ = self.done.recv_timeout(self.flush_timeout);
     }
 }
 
@@ -141,49 +111,40 @@ impl Drop for LogGuard {
 pub(crate) fn start(
     config: &LogsConfig,
     build: impl FnOnce(fn()) -> Result<Box<dyn LogSink>, Error> + Send + 'static,
-) -> Result<LogGuard, Error> {
+) -> Result<ExportGuard, Error> {
     let (queue, records) = std::sync::mpsc::sync_channel(config.batch.max_queue);
-    let (done_tx, done) = std::sync::mpsc::sync_channel::<()>(1);
-    let deadline = Arc::new(Mutex::new(None));
     let pending = Arc::new(AtomicUsize::new(0));
-    let (batch, worker_deadline, worker_pending) =
-        (config.batch, Arc::clone(&deadline), Arc::clone(&pending));
+    let (batch, worker_pending) = (config.batch, Arc::clone(&pending));
     let build = move || {
         mark_exporter_thread();
         build(mark_exporter_thread)
     };
-    let worker = crate::traces::spawn_exporter("log", build, move |sink| {
+    let guard = crate::export::start("log", config.flush_timeout, build, move |sink, shutdown| {
         Worker {
             sink,
             batch,
-            deadline: worker_deadline,
+            shutdown,
             pending: worker_pending,
             told: false,
         }
         .run(&records);
-        let _ = done_tx.send(());
     })?;
     let pipeline = Arc::new(Pipeline {
         queue,
         pending,
         max_batch: config.batch.max_batch.max(1),
-        worker,
+        worker: guard.thread().clone(),
         filter: config.filter.clone(),
     });
-    EVER_ACTIVE.store(true, Ordering::Relaxed);
-    set_active(Some(Arc::clone(&pipeline)), None);
-    Ok(LogGuard {
-        pipeline: Some(pipeline),
-        deadline,
-        done,
-        flush_timeout: config.flush_timeout,
-    })
+    let guard = guard.with_pipeline(pipeline);
+    guard.activate();
+    Ok(guard)
 }
 
 struct Worker {
     sink: Box<dyn LogSink>,
     batch: Batching,
-    deadline: Arc<Mutex<Option<Instant>>>,
+    shutdown: Arc<Shutdown>,
     pending: Arc<AtomicUsize>,
     /// A failure was logged since the last success.
     told: bool,
@@ -223,7 +184,7 @@ impl Worker {
         let mut backoff = Backoff::new(self.batch.export_timeout);
         let sink = &mut self.sink;
         let dropped = loop {
-            let left = *lock(&self.deadline);
+            let left = self.shutdown.deadline();
             let timeout = left.map_or(backoff.left(), |d| {
                 d.saturating_duration_since(Instant::now())
                     .min(backoff.left())
@@ -260,7 +221,7 @@ impl Worker {
                 FailureKind::Retryable { after } => match backoff.next_attempt(after) {
                     Some(at) if left.is_none_or(|d| at < d) => {
                         // The guard's drop unparks: the deadline is read again.
-                        while Instant::now() < at && lock(&self.deadline).is_none() {
+                        while Instant::now() < at && self.shutdown.deadline().is_none() {
                             std::thread::park_timeout(at.saturating_duration_since(Instant::now()));
                         }
                     }
