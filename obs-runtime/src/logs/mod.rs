@@ -12,7 +12,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub(crate) use context::{KeepFields, SpanOfEvent};
 pub(crate) use export::{
-    LogGuard, LogsConfig, LogsSettings, collect as collect_export, exporting_layer, start_exporter,
+    GatedLogs, LogGuard, LogsConfig, LogsSettings, collect as collect_export, exporting_layer,
+    start_exporter,
 };
 pub use export::{LogsExporter, otlp_log_layer};
 pub(crate) use json::JsonLines;
