@@ -27,8 +27,8 @@ use crate::otlp::Signal;
 use crate::otlp::settings::{TransportConfig, TransportSettings};
 use crate::traces::{Batching, TraceConfig};
 
-pub(crate) use layer::{GatedLogs, exporting_layer};
 pub use layer::otlp_log_layer;
+pub(crate) use layer::{GatedLogs, exporting_layer};
 pub(crate) use pipeline::LogGuard;
 #[cfg(feature = "otlp")]
 use pipeline::start;
