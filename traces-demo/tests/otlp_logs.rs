@@ -329,3 +329,62 @@ fn stderr_lines_stay_on_beside_the_records() {
     assert_eq!(record.attr("job_id"), Some(&Attr::Int(42)));
     assert_eq!(record.attr("rows"), Some(&Attr::Int(3)));
 }
+
+/// The child of [`records_pass_a_text_filter_narrower_than_the_logs_filter`]: text lines at
+/// `warn`, records at `info`, in a process of its own (`init()`'s global subscriber).
+#[test]
+#[ignore = "run by records_pass_a_text_filter_narrower_than_the_logs_filter in a process of its own"]
+fn child_writes_text_at_warn_and_ships_info_records() {
+    let endpoint = std::env::var("CHILD_LOGS_ENDPOINT").expect("run by the parent test");
+    let vars = otlp_receiver::env(&[
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
+        ("OBS_LOG_FORMAT", "text"),
+        ("RUST_LOG", "warn"),
+        ("OBS_LOGS_FILTER", "info"),
+    ]);
+    let obs = obs_runtime::Builder::new()
+        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+        .without_server()
+        .install()
+        .expect("install");
+    let span = tracing::info_span!("job", job_id = 42_i64);
+    span.in_scope(|| {
+        tracing::info!(rows = 3_i64, "imported quietly");
+        tracing::warn!(rows = 4_i64, "imported loudly");
+    });
+    drop(span);
+    drop(obs);
+}
+
+/// `init()`'s OTLP log layer filters by itself beside the text lines (`GatedLogs`): an event
+/// the stderr filter leaves out still ships when the logs filter lets it through, with the
+/// fields and trace id of its span; the line does not reach standard error.
+#[test]
+fn records_pass_a_text_filter_narrower_than_the_logs_filter() {
+    let logs = LogsReceiver::http();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_writes_text_at_warn_and_ships_info_records",
+        ])
+        .env(
+            "CHILD_LOGS_ENDPOINT",
+            format!("http://{}/v1/logs", logs.addr),
+        )
+        .output()
+        .expect("run the child test");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("imported quietly"), "{stderr}");
+    assert!(stderr.contains("imported loudly"), "{stderr}");
+    let records = logs.wait_for(Duration::from_secs(5), |r| r.body() == "imported loudly");
+    for (body, rows) in [("imported quietly", 3), ("imported loudly", 4)] {
+        let record = find(&records, body);
+        assert!(!record.trace_id.is_empty(), "{record:#?}");
+        assert_eq!(record.attr("job_id"), Some(&Attr::Int(42)), "{record:#?}");
+        assert_eq!(record.attr("rows"), Some(&Attr::Int(rows)), "{record:#?}");
+    }
+}

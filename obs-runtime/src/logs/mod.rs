@@ -12,8 +12,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub(crate) use context::{KeepFields, SpanOfEvent};
 pub(crate) use export::{
-    LogsConfig, LogsSettings, collect as collect_export, exporting_layer, start_exporter,
-    totals as log_totals,
+    GatedLogs, LogsConfig, LogsSettings, collect as collect_export, exporting_layer,
+    start_exporter, totals as log_totals,
 };
 pub use export::{LogsExporter, otlp_log_layer};
 pub(crate) use json::JsonLines;

@@ -6,7 +6,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 
 use crate::error::Error;
-use crate::logs::{JsonLines, KeepFields, LogFormat, SpanOfEvent, TextLines};
+use crate::logs::{GatedLogs, JsonLines, KeepFields, LogFormat, SpanOfEvent, TextLines};
 use crate::sync::lock;
 
 /// Log settings, validated.
@@ -39,7 +39,7 @@ pub(crate) fn install_global(logs: &LogConfig, traces_filter: Targets) -> Result
 /// `OBS_TRACES_FILTER`'s targets, the OTLP log layer (it lets nothing through while no logs
 /// exporter runs) and the stderr log layers. With stderr logs on, the trace layer filters by
 /// itself rather than through a per-layer filter (`traces::gated_layer`: three slab lookups
-/// fewer per span); the fields of spans are kept if a format writes them or this install
+/// fewer per span), and so does the OTLP log layer (`logs::GatedLogs`: three more); the fields of spans are kept if a format writes them or this install
 /// ships logs.
 fn build(logs: &LogConfig, traces_filter: Targets) -> Dispatch {
     let registry = Registry::default();
@@ -54,14 +54,14 @@ fn build(logs: &LogConfig, traces_filter: Targets) -> Dispatch {
         LogFormat::Text => Dispatch::new(
             registry
                 .with(crate::traces::gated_layer(traces_filter))
-                .with(crate::logs::exporting_layer())
+                .with(GatedLogs)
                 .with(KeepFields)
                 .with(TextLines.with_filter(logs.filter.clone())),
         ),
         LogFormat::Json => Dispatch::new(
             registry
                 .with(crate::traces::gated_layer(traces_filter))
-                .with(crate::logs::exporting_layer())
+                .with(GatedLogs)
                 .with(KeepFields)
                 .with(SpanOfEvent)
                 .with(JsonLines.with_filter(logs.filter.clone())),

@@ -28,8 +28,8 @@ use crate::otlp::Signal;
 use crate::otlp::settings::{TransportConfig, TransportSettings};
 use crate::traces::{Batching, TraceConfig};
 
-pub(crate) use layer::exporting_layer;
 pub use layer::otlp_log_layer;
+pub(crate) use layer::{GatedLogs, exporting_layer};
 #[cfg(feature = "otlp")]
 use pipeline::start;
 
