@@ -115,8 +115,7 @@ fn run(endpoint: &str, spans: u32, extra: &[(&str, &str)]) -> (Duration, [f64; 4
     let start = Instant::now();
     drop(obs);
     let dropping = start.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let added = obs_testkit::wait_until(Duration::from_secs(5), || {
         let now = counts();
         let added = [
             now.0 - before.0,
@@ -124,11 +123,13 @@ fn run(endpoint: &str, spans: u32, extra: &[(&str, &str)]) -> (Duration, [f64; 4
             now.2 - before.2,
             now.3 - before.3,
         ];
-        if added.iter().sum::<f64>() >= f64::from(spans) || Instant::now() > deadline {
-            return (dropping, added);
+        if added.iter().sum::<f64>() >= f64::from(spans) {
+            Ok(added)
+        } else {
+            Err(added)
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
+    (dropping, added.unwrap_or_else(|short| short))
 }
 
 #[test]

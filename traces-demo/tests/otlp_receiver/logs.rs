@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -183,14 +183,15 @@ impl LogsReceiver {
         timeout: Duration,
         found: impl Fn(&LogRecord) -> bool,
     ) -> Vec<LogRecord> {
-        let start = Instant::now();
-        loop {
+        obs_testkit::wait_until(timeout, || {
             let records = self.records();
-            if records.iter().any(&found) || start.elapsed() > timeout {
-                return records;
+            if records.iter().any(&found) {
+                Ok(records)
+            } else {
+                Err(records)
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
+        .unwrap_or_else(|without| without)
     }
 }
 

@@ -366,14 +366,15 @@ impl Receiver {
 
     /// Waits up to `timeout` for at least `n` spans.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Span> {
-        let start = Instant::now();
-        loop {
+        obs_testkit::wait_until(timeout, || {
             let spans = self.spans();
-            if spans.len() >= n || start.elapsed() > timeout {
-                return spans;
+            if spans.len() >= n {
+                Ok(spans)
+            } else {
+                Err(spans)
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
+        .unwrap_or_else(|fewer| fewer)
     }
 }
 
@@ -577,14 +578,11 @@ impl Server {
     /// Closes its stdin (it flushes and exits), waits, and returns its stderr.
     pub fn stop(mut self) -> String {
         drop(self.child.stdin.take());
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the server did not exit after stdin closed"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        obs_testkit::eventually(
+            "the server to exit after stdin closed",
+            Duration::from_secs(20),
+            || self.child.try_wait().unwrap().ok_or("running"),
+        );
         assert!(self.child.wait().unwrap().success(), "the server failed");
         self.stderr.take().unwrap().join().unwrap()
     }

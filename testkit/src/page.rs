@@ -24,6 +24,7 @@ pub struct Page {
 /// What the `# HELP` and `# TYPE` lines say about one metric name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
+    /// The metric name, as the `HELP` or `TYPE` line writes it.
     pub name: String,
     /// The help text, unescaped.
     pub help: Option<String>,
@@ -40,9 +41,11 @@ pub struct Sample {
     pub name: String,
     /// The labels in the order the page renders them, values unescaped.
     pub labels: Vec<(String, String)>,
+    /// The value, read as a float.
     pub value: f64,
     /// The value as written, e.g. `3`, `0.25` or `+Inf`.
     pub text: String,
+    /// The timestamp in milliseconds, when the line has one.
     pub timestamp: Option<i64>,
     /// The line (from 1).
     pub line: usize,
@@ -51,7 +54,9 @@ pub struct Sample {
 /// Why a page does not parse: the line (from 1) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
+    /// The line (from 1).
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -160,6 +165,31 @@ impl Page {
     /// The value of `name{labels}`: its labels exactly `labels`, in this order.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         self.get(name, labels).map(|s| s.value)
+    }
+
+    /// The value of `series`, written as the page writes it: `name` or `name{key="value",…}`,
+    /// its labels exactly these, in this order.
+    ///
+    /// # Panics
+    ///
+    /// If `series` itself is not in the format.
+    #[track_caller]
+    pub fn value_of(&self, series: &str) -> Option<f64> {
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => {
+                let labels = labels
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("no closing brace in {series:?}"));
+                let labels = parse_labels(labels).unwrap_or_else(|e| panic!("{series:?}: {e}"));
+                (name, labels)
+            }
+            None => (series, Vec::new()),
+        };
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.value(name, &labels)
     }
 
     /// Every sample `name` that has all of `labels`, in any order, among others.
