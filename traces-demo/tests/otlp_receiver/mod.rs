@@ -205,6 +205,8 @@ pub struct Receiver {
     http: Option<Arc<Http>>,
     /// The metrics requests accepted.
     pub metrics: metrics::Store,
+    /// The log batches accepted over gRPC (OTLP/HTTP logs: [`logs::LogsReceiver::http`]).
+    pub logs: logs::Store,
 }
 
 #[derive(Clone)]
@@ -250,6 +252,8 @@ impl Receiver {
         let service = Service(Arc::clone(&store));
         let metrics = metrics::Store::default();
         let metrics_service = metrics::service(&metrics);
+        let logs = logs::Store::default();
+        let logs_service = logs::service(&logs);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -271,6 +275,7 @@ impl Receiver {
                             .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
                     )
                     .add_service(metrics_service)
+                    .add_service(logs_service)
                     .serve_with_incoming(incoming)
                     .await
                     .unwrap();
@@ -283,6 +288,7 @@ impl Receiver {
             store,
             http: None,
             metrics,
+            logs,
         }
     }
 
@@ -334,6 +340,7 @@ impl Receiver {
             scheme: "http",
             store: Arc::clone(&http.store),
             metrics: Arc::clone(&http.metrics),
+            logs: logs::Store::default(),
             http: Some(http),
         }
     }
