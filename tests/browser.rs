@@ -13,7 +13,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -50,14 +50,6 @@ fn find(name: &str) -> Option<PathBuf> {
             .map(|p| p.join(name))
             .find(|p| p.exists())
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One `WebDriver` command: `method path` with a JSON body; the response's `value`.
@@ -117,7 +109,7 @@ struct Browser {
 
 impl Browser {
     fn start(chromium: &Path, chromedriver: &Path) -> Browser {
-        let port = free_port();
+        let port = common::prometheus::free_port();
         let driver = Running(
             Command::new(chromedriver)
                 .arg(format!("--port={port}"))
