@@ -28,6 +28,10 @@ pub fn eventually<T, E: Debug>(
 /// Polls `poll` until it returns `Ok` or `timeout` passed; then returns its last answer. For a
 /// test that goes on either way, as when it waits for what may never come (spans sent to a
 /// receiver that refuses them) and asserts afterwards.
+///
+/// # Errors
+///
+/// The last `Err` of `poll`, once `timeout` passed.
 pub fn wait_until<T, E>(timeout: Duration, mut poll: impl FnMut() -> Result<T, E>) -> Result<T, E> {
     let mut wait = Wait::new(timeout);
     loop {
@@ -57,6 +61,10 @@ pub async fn eventually_async<T, E: Debug>(
 }
 
 /// [`wait_until`] for async tests, pausing with tokio's timer.
+///
+/// # Errors
+///
+/// The last `Err` of `poll`, once `timeout` passed.
 pub async fn wait_until_async<T, E>(
     timeout: Duration,
     mut poll: impl FnMut() -> Result<T, E>,

@@ -67,7 +67,11 @@ impl fmt::Display for ParseError {
 }
 
 impl Page {
-    /// Parses `text`; panics with the line that is not in the format.
+    /// Parses `text`.
+    ///
+    /// # Panics
+    ///
+    /// With the first line that is not in the format, and why.
     #[track_caller]
     pub fn parse(text: &str) -> Page {
         Page::try_parse(text).unwrap_or_else(|e| {
@@ -76,7 +80,11 @@ impl Page {
         })
     }
 
-    /// Parses `text`, or says which line is not in the format and why.
+    /// Parses `text`.
+    ///
+    /// # Errors
+    ///
+    /// The first line that is not in the format, and why.
     pub fn try_parse(text: &str) -> Result<Page, ParseError> {
         let mut families: Vec<Family> = Vec::new();
         let mut samples: Vec<Sample> = Vec::new();
@@ -239,7 +247,11 @@ impl Sample {
         self.labels.len() == want.len() && self.pairs().eq(want.iter().copied())
     }
 
-    /// The value as a count: written as a whole number, or this panics.
+    /// The value as a count.
+    ///
+    /// # Panics
+    ///
+    /// Unless it is written as a whole number.
     #[track_caller]
     pub fn count(&self) -> u64 {
         self.text
@@ -247,7 +259,11 @@ impl Sample {
             .unwrap_or_else(|_| panic!("line {}: {} is not a count", self.line, self.text))
     }
 
-    /// The value as a whole number that may be negative (a gauge), or this panics.
+    /// The value as a whole number that may be negative (a gauge).
+    ///
+    /// # Panics
+    ///
+    /// Unless it is written as a whole number.
     #[track_caller]
     pub fn integer(&self) -> i64 {
         self.text
@@ -257,6 +273,10 @@ impl Sample {
 }
 
 /// `key="value",…` as rendered between the braces, values unescaped (`\\`, `\"`, `\n`).
+///
+/// # Errors
+///
+/// What is not a label: a bad name, an unknown escape, an unclosed value, a name twice.
 pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut labels: Vec<(String, String)> = Vec::new();
     let mut rest = text;
