@@ -26,8 +26,6 @@
 //! they are reported).
 
 use std::hint::black_box;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
 use std::time::Duration;
 
 use criterion::Criterion;
@@ -35,40 +33,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 /// A loopback OTLP/HTTP endpoint that reads every request and answers `200`.
 fn sink() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut line = String::new();
-                loop {
-                    let mut length = 0usize;
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = line.trim_end().to_ascii_lowercase();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = header.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-                    if reader.get_mut().write_all(ok).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let addr = obs_testkit::collector("200 OK", Duration::ZERO);
     format!("http://{addr}/v1/logs")
 }
 

@@ -13,10 +13,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -50,14 +50,6 @@ fn find(name: &str) -> Option<PathBuf> {
             .map(|p| p.join(name))
             .find(|p| p.exists())
     })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One `WebDriver` command: `method path` with a JSON body; the response's `value`.
@@ -117,7 +109,7 @@ struct Browser {
 
 impl Browser {
     fn start(chromium: &Path, chromedriver: &Path) -> Browser {
-        let port = free_port();
+        let port = common::prometheus::free_port();
         let driver = Running(
             Command::new(chromedriver)
                 .arg(format!("--port={port}"))
@@ -126,11 +118,9 @@ impl Browser {
                 .spawn()
                 .expect("start chromedriver"),
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::eventually("chromedriver to listen", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port))
+        });
         let profile =
             std::env::temp_dir().join(format!("obs-browser-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&profile).unwrap();
@@ -182,16 +172,19 @@ impl Browser {
 
     /// Polls `script` (reloading the page between tries) until it returns something truthy.
     fn wait_for(&self, url: &str, script: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            self.open(url);
-            let v = self.eval(script);
-            if !(v.is_null() || v == json!(false) || v == json!(0)) {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "waited for {script} on {url}");
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        common::eventually(
+            &format!("{script} on {url}"),
+            Duration::from_secs(60),
+            || {
+                self.open(url);
+                let v = self.eval(script);
+                if v.is_null() || v == json!(false) || v == json!(0) {
+                    Err(v)
+                } else {
+                    Ok(v)
+                }
+            },
+        )
     }
 }
 
@@ -259,13 +252,10 @@ const ROW: &str = "(name) => { const r = document.querySelector(`#functions tr[d
 #[test]
 fn the_live_page_works_in_a_real_browser() {
     let (Some(chromium), Some(chromedriver)) = (find("chromium"), find("chromedriver")) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium and chromedriver are needed in CI: apt-get install chromium chromium-driver"
-        );
-        eprintln!(
-            "SKIPPED browser test: chromium or chromedriver not found; \
-             apt-get install chromium chromium-driver"
+        common::missing(
+            "chromium and chromedriver",
+            "apt-get install chromium chromium-driver",
+            "chromium or chromedriver not found",
         );
         return;
     };

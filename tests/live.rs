@@ -7,7 +7,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Page, Response};
 
@@ -187,16 +187,14 @@ fn check_json(addr: SocketAddr) {
 
 /// A failed trace: listed once the exporter had it, then its waterfall, its markup as text.
 fn check_failed_trace(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let trace_id = loop {
+    let trace_id = common::eventually("a failed trace listed", Duration::from_secs(30), || {
         let html = get(addr, "/obs/").body;
         let failed = html.split("<table id=\"failed-traces\"").nth(1);
-        if let Some(id) = failed.and_then(|t| t.split("data-trace=\"").nth(1)) {
-            break id[..32].to_owned();
+        match failed.and_then(|t| t.split("data-trace=\"").nth(1)) {
+            Some(id) => Ok(id[..32].to_owned()),
+            None => Err(common::Text(html)),
         }
-        assert!(Instant::now() < deadline, "no failed trace listed: {html}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     let trace = get(addr, &format!("/obs/trace/{trace_id}"));
     assert_eq!(trace.status_line, "HTTP/1.1 200 OK");
     let html = &trace.body;

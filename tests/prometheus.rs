@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::prometheus::{Prometheus, binary, get, wait_for};
 
 /// Kills a child process when the test ends, whatever way.
 struct Running(Child);
@@ -22,61 +22,9 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET path` over HTTP/1.0, so the body is neither chunked nor kept alive.
-fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let code = head.split(' ').nth(1)?.parse().ok()?;
-    Some((code, body.to_owned()))
-}
-
-fn encode(query: &str) -> String {
-    query
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// An instant query; the vector's samples as `(labels, value)`.
-fn query(prom: SocketAddr, promql: &str) -> Vec<(serde_json::Value, f64)> {
-    let (code, body) =
-        get(prom, &format!("/api/v1/query?query={}", encode(promql))).expect("Prometheus answers");
-    assert_eq!(code, 200, "{promql}: {body}");
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    json["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["metric"].clone(),
-                r["value"][1].as_str().unwrap().parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn single(prom: SocketAddr, promql: &str) -> Option<f64> {
-    let result = query(prom, promql);
+/// An instant query's one sample, if any.
+fn single(prom: &Prometheus, promql: &str) -> Option<f64> {
+    let result = prom.query(promql);
     assert!(
         result.len() <= 1,
         "{promql} gave several series: {result:?}"
@@ -84,33 +32,10 @@ fn single(prom: SocketAddr, promql: &str) -> Option<f64> {
     result.first().map(|(_, v)| *v)
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn prometheus_binary() -> Option<PathBuf> {
-    let found = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prometheus is needed in CI: apt-get install prometheus"
-        );
-        eprintln!("SKIPPED: no prometheus server found; apt-get install prometheus");
-    }
-    found
-}
-
 #[test]
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
-    let Some(prometheus) = prometheus_binary() else {
+    let Some(prometheus) = binary() else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("obs-prometheus-{}", std::process::id()));
@@ -138,57 +63,37 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
     std::thread::spawn(move || lines.for_each(drop));
     assert!(rules.exists(), "OBS_EXPORT_RULES wrote no file");
 
-    let prom_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: quickstart\n    static_configs:\n      - targets: ['{target}']\n",
-        rules.display()
-    );
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let _prom = Running(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={prom_addr}"))
-            .stdout(Stdio::null())
-            .stderr(log_file(&dir))
-            .spawn()
-            .expect("start prometheus"),
-    );
-    wait_for("Prometheus to be ready", Duration::from_secs(60), || {
-        get(prom_addr, "/-/ready").is_some_and(|(code, _)| code == 200)
-    });
+    let rules = std::fs::read_to_string(&rules).unwrap();
+    let prom = Prometheus::start_with_rules(&prometheus, "quickstart", &target, &[], Some(&rules));
 
     let calls = |status: &str| {
         single(
-            prom_addr,
+            &prom,
             &format!(
                 r#"function_calls_total{{job="quickstart",function="handle_order",status="{status}"}}"#
             ),
         )
     };
-    wait_for(
+    common::eventually(
         "the whole workload in Prometheus",
         Duration::from_secs(90),
         || {
-            calls("ok") == Some(140.0)
-                && calls("error") == Some(40.0)
-                && calls("timeout") == Some(20.0)
+            let seen = [calls("ok"), calls("error"), calls("timeout")];
+            (seen == [Some(140.0), Some(40.0), Some(20.0)])
+                .then_some(())
+                .ok_or(seen)
         },
     );
 
     // Rates over the last minute: every order of the workload was inside it.
     let rate = single(
-        prom_addr,
+        &prom,
         r#"sum(rate(function_calls_total{function="handle_order"}[1m]))"#,
     )
     .unwrap();
     assert!(rate > 0.5, "request rate {rate}/s");
     let ratio = single(
-        prom_addr,
+        &prom,
         r#"sum(rate(function_calls_total{function="handle_order",status!="ok"}[1m])) / sum(rate(function_calls_total{function="handle_order"}[1m]))"#,
     )
     .unwrap();
@@ -198,7 +103,7 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
     );
     // 20 of the 180 charges sleep 120 ms: the p99 lies in the (0.1, 0.25] bucket.
     let p99 = single(
-        prom_addr,
+        &prom,
         r#"histogram_quantile(0.99, sum by (le) (rate(function_duration_seconds_bucket{function="Shop::charge"}[1m])))"#,
     )
     .unwrap();
@@ -206,7 +111,7 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
 
     // The generated recording rules and alerts, as Prometheus evaluated them.
     let recorded = single(
-        prom_addr,
+        &prom,
         r#"obs:function_calls:error_ratio_rate5m{job="quickstart",function="handle_order",module="quickstart"}"#,
     );
     wait_for(
@@ -214,7 +119,7 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
         Duration::from_secs(30),
         || {
             single(
-                prom_addr,
+                &prom,
                 r#"obs:function_calls:error_ratio_rate5m{function="handle_order"}"#,
             )
             .is_some()
@@ -223,7 +128,7 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
     let recorded = recorded
         .or_else(|| {
             single(
-                prom_addr,
+                &prom,
                 r#"obs:function_calls:error_ratio_rate5m{function="handle_order"}"#,
             )
         })
@@ -233,7 +138,7 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
         "recorded error ratio {recorded}"
     );
     let p99_rule = single(
-        prom_addr,
+        &prom,
         r#"obs:function_duration_seconds:p99_rate5m{function="Shop::charge"}"#,
     )
     .unwrap();
@@ -243,16 +148,12 @@ fn prometheus_scrapes_the_quickstart_and_evaluates_the_generated_rules() {
     );
     // 30 % errors against a 99 % objective: 30x the budget, so the fast burn fires.
     wait_for("the fast-burn alert", Duration::from_secs(30), || {
-        !query(prom_addr, r#"ALERTS{alertname="ObsErrorBudgetFastBurn",function="handle_order",alertstate="firing"}"#)
+        !prom.query(r#"ALERTS{alertname="ObsErrorBudgetFastBurn",function="handle_order",alertstate="firing"}"#)
             .is_empty()
     });
-    let (_, rules_api) = get(prom_addr, "/api/v1/rules").unwrap();
+    let (_, rules_api) = get(prom.addr, "/api/v1/rules").unwrap();
     assert!(
         !rules_api.contains(r#""health":"err""#),
         "a generated rule failed to evaluate: {rules_api}"
     );
-}
-
-fn log_file(dir: &Path) -> Stdio {
-    std::fs::File::create(dir.join("prometheus.log")).map_or_else(|_| Stdio::null(), Stdio::from)
 }

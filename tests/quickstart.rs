@@ -5,7 +5,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Page;
 
@@ -50,14 +50,14 @@ fn start(requests: u64) -> (Running, SocketAddr) {
 }
 
 fn scrape_until(addr: SocketAddr, done: impl Fn(&Page) -> bool) -> Page {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    common::eventually("the workload on the page", Duration::from_secs(60), || {
         let page = Page::parse(&common::request(addr, "GET", "/metrics").body);
-        if done(&page) || Instant::now() > deadline {
-            return page;
+        if done(&page) {
+            Ok(page)
+        } else {
+            Err(common::Text(page.text().to_owned()))
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 #[test]

@@ -11,7 +11,6 @@ mod common;
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use obs_runtime::catalog::{self, MetricKind, Objective};
 use obs_runtime::{counted, in_flight, timed};
@@ -29,27 +28,6 @@ pub mod shop {
     /// Has none.
     #[counted]
     pub fn browse() {}
-}
-
-fn promtool(args: &[&str]) -> Option<(bool, String)> {
-    match Command::new("promtool").args(args).output() {
-        Ok(out) => Some((
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )),
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "promtool is needed in CI: apt-get install prometheus ({e})"
-            );
-            eprintln!("SKIPPED: promtool not found ({e}); apt-get install prometheus");
-            None
-        }
-    }
 }
 
 #[test]
@@ -106,12 +84,13 @@ fn generated_rules_match_the_committed_file_and_pass_promtool() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/burn.test.yml");
     std::fs::copy(&tests, dir.join("burn.test.yml")).unwrap();
     let rules = dir.join("obs.rules.yml");
-    if let Some((ok, report)) = promtool(&["check", "rules", rules.to_str().unwrap()]) {
+    if let Some((ok, report)) = common::promtool(&["check", "rules", rules.to_str().unwrap()], None)
+    {
         assert!(ok, "promtool check rules:\n{report}");
         assert!(report.contains("SUCCESS"), "{report}");
     }
     let test = dir.join("burn.test.yml");
-    if let Some((ok, report)) = promtool(&["test", "rules", test.to_str().unwrap()]) {
+    if let Some((ok, report)) = common::promtool(&["test", "rules", test.to_str().unwrap()], None) {
         assert!(ok, "promtool test rules:\n{report}");
     }
 }
@@ -228,7 +207,8 @@ fn the_dashboard_is_grafana_json_and_every_query_passes_promtool() {
     let dir = tempdir();
     let path = dir.join("dashboard.rules.yml");
     std::fs::write(&path, file).unwrap();
-    if let Some((ok, report)) = promtool(&["check", "rules", path.to_str().unwrap()]) {
+    if let Some((ok, report)) = common::promtool(&["check", "rules", path.to_str().unwrap()], None)
+    {
         assert!(ok, "a dashboard query does not parse:\n{report}");
     }
 }

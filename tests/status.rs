@@ -6,7 +6,6 @@ mod common;
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use common::Page;
 use obs_runtime::catalog::{self, Function, StatusLabel};
@@ -313,11 +312,13 @@ fn rules_count_failures_by_each_metric_s_own_ok_value() {
     );
     std::fs::write(dir.join("mixed.test.yml"), &test).unwrap();
     let rules = dir.join("mixed.rules.yml");
-    if let Some((ok, report)) = promtool(&["check", "rules", rules.to_str().unwrap()]) {
+    if let Some((ok, report)) = common::promtool(&["check", "rules", rules.to_str().unwrap()], None)
+    {
         assert!(ok, "promtool check rules:\n{report}\n{mixed}");
     }
     let tests = dir.join("mixed.test.yml");
-    if let Some((ok, report)) = promtool(&["test", "rules", tests.to_str().unwrap()]) {
+    if let Some((ok, report)) = common::promtool(&["test", "rules", tests.to_str().unwrap()], None)
+    {
         assert!(ok, "promtool test rules:\n{report}\n{mixed}\n{test}");
     }
 }
@@ -350,27 +351,6 @@ fn the_dashboard_counts_failures_by_each_metric_s_own_ok_value() {
         burn.contains(r#"function="renamed",module="status::mixed",status!="succeeded"}"#),
         "{burn}"
     );
-}
-
-fn promtool(args: &[&str]) -> Option<(bool, String)> {
-    match Command::new("promtool").args(args).output() {
-        Ok(out) => Some((
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )),
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "promtool is needed in CI: apt-get install prometheus ({e})"
-            );
-            eprintln!("SKIPPED: promtool not found ({e}); apt-get install prometheus");
-            None
-        }
-    }
 }
 
 fn tempdir() -> std::path::PathBuf {

@@ -71,12 +71,14 @@ async fn call(app: &Router, path: &str) -> u16 {
 }
 
 fn calls(page: &str, function: &str, status: &str) -> Option<u64> {
-    let series = format!(
-        r#"function_calls_total{{function="{function}",module="handlers",status="{status}"}} "#
-    );
-    page.lines()
-        .find_map(|line| line.strip_prefix(series.as_str()))
-        .map(|v| v.parse().unwrap())
+    let labels = [
+        ("function", function),
+        ("module", "handlers"),
+        ("status", status),
+    ];
+    obs_testkit::Page::parse(page)
+        .get("function_calls_total", &labels)
+        .map(obs_testkit::Sample::count)
 }
 
 #[tokio::test]

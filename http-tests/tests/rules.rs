@@ -5,7 +5,6 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::process::Command;
 use std::time::Duration;
 
 use obs_runtime::catalog::Objective;
@@ -24,24 +23,10 @@ fn build_layer() {
     );
 }
 
-fn promtool(args: &[&str]) -> Option<String> {
-    match Command::new("promtool").args(args).output() {
-        Ok(out) => {
-            let report = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(out.status.success(), "promtool {args:?}:\n{report}");
-            Some(report)
-        }
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "promtool is needed in CI ({e})"
-            );
-            None
-        }
+/// Runs promtool (required in CI) and asserts it is content.
+fn promtool(args: &[&str]) {
+    if let Some((ok, report)) = obs_testkit::promtool(args, None) {
+        assert!(ok, "promtool {args:?}:\n{report}");
     }
 }
 

@@ -13,8 +13,10 @@ async fn ten_thousand_unknown_paths_add_no_series() {
         .route("/known", get(|| async { "ok" }))
         .layer(ServerLayer::new());
     let series = |page: &str| {
-        page.lines()
-            .filter(|l| l.starts_with("http_server_"))
+        common::Page::parse(page)
+            .samples()
+            .iter()
+            .filter(|s| s.name.starts_with("http_server_"))
             .count()
     };
     // One request of each kind first, so every series the scan may touch exists.
@@ -53,7 +55,24 @@ async fn ten_thousand_unknown_paths_add_no_series() {
     }
     let page = obs_runtime::render();
     assert_eq!(series(&page), before, "{page}");
-    assert!(page.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="unmatched",http_response_status_code="404",error_type=""} 5001"#), "{page}");
-    assert!(page.contains(r#"http_request_method="_OTHER",http_route="unmatched""#));
+    assert_eq!(
+        common::value(
+            &page,
+            r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="unmatched",http_response_status_code="404",error_type=""}"#
+        ),
+        Some(5001.0),
+        "{page}"
+    );
+    let other = [
+        ("http_request_method", "_OTHER"),
+        ("http_route", "unmatched"),
+    ];
+    assert!(
+        common::Page::parse(&page)
+            .samples()
+            .iter()
+            .any(|s| s.has(&other)),
+        "{page}"
+    );
     common::promtool_check(&page);
 }

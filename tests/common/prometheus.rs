@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Prometheus binary (Debian's `prometheus` package), or `None` with a notice outside CI.
 pub fn binary() -> Option<PathBuf> {
@@ -14,11 +14,11 @@ pub fn binary() -> Option<PathBuf> {
         .map(PathBuf::from)
         .find(|p| p.exists());
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prometheus is needed in CI: apt-get install prometheus"
+        super::missing(
+            "prometheus",
+            "apt-get install prometheus",
+            "no prometheus server found",
         );
-        eprintln!("SKIPPED: no prometheus server found; apt-get install prometheus");
     }
     found
 }
@@ -190,11 +190,11 @@ pub fn encode(query: &str) -> String {
         .collect()
 }
 
-/// Polls `done` every 250 ms; panics after `timeout`.
+/// Polls `done` until it holds; panics after `timeout` (obs-testkit's `eventually`).
 pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    super::eventually(
+        what,
+        timeout,
+        || if done() { Ok(()) } else { Err("not yet") },
+    );
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{self, Page, Sample};
 
@@ -112,25 +112,21 @@ pub(crate) fn start(name: &str, env: &[(&str, &str)]) -> Run {
 impl Run {
     /// Waits for a stdout line starting with `prefix` and returns it.
     pub(crate) fn wait_for_line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(line) = self
-                .stdout
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.starts_with(prefix))
-            {
-                return line.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line {prefix:?}; stdout:\n{}\nstderr:\n{}",
-                self.stdout.lock().unwrap().join("\n"),
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::eventually(
+            &format!("a stdout line starting with {prefix:?}"),
+            Duration::from_secs(60),
+            || {
+                let stdout = self.stdout.lock().unwrap();
+                match stdout.iter().find(|l| l.starts_with(prefix)) {
+                    Some(line) => Ok(line.clone()),
+                    None => Err(common::Text(format!(
+                        "stdout:\n{}\nstderr:\n{}",
+                        stdout.join("\n"),
+                        self.stderr.lock().unwrap()
+                    ))),
+                }
+            },
+        )
     }
 
     /// The page, checked by promtool.
@@ -153,24 +149,10 @@ impl Run {
             self.addr.port()
         ));
         std::fs::write(&path, &rules).unwrap();
-        match Command::new("promtool")
-            .args(["check", "rules"])
-            .arg(&path)
-            .output()
+        if let Some((ok, report)) =
+            common::promtool(&["check", "rules", path.to_str().unwrap()], None)
         {
-            Ok(out) => assert!(
-                out.status.success(),
-                "promtool check rules:\n{}{}\n{rules}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "promtool is needed in CI ({e})"
-                );
-                eprintln!("SKIPPED promtool check rules: {e}");
-            }
+            assert!(ok, "promtool check rules:\n{report}\n{rules}");
         }
         let _ = std::fs::remove_file(&path);
         rules
@@ -205,17 +187,10 @@ impl Run {
             self.addr.port()
         ));
         std::fs::write(&path, &file).unwrap();
-        if let Ok(out) = Command::new("promtool")
-            .args(["check", "rules"])
-            .arg(&path)
-            .output()
+        if let Some((ok, report)) =
+            common::promtool(&["check", "rules", path.to_str().unwrap()], None)
         {
-            assert!(
-                out.status.success(),
-                "a dashboard query does not parse:\n{}{}\n{file}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(ok, "a dashboard query does not parse:\n{report}\n{file}");
         }
         let _ = std::fs::remove_file(&path);
     }
@@ -226,20 +201,24 @@ impl Run {
 
     /// The exported span lines, once at least `n` have arrived.
     pub(crate) fn spans(&self, n: usize) -> Vec<Span> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let spans: Vec<Span> = self
-                .stdout
-                .lock()
-                .unwrap()
-                .iter()
-                .filter_map(|l| Span::parse(l))
-                .collect();
-            if spans.len() >= n || Instant::now() > deadline {
-                return spans;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::eventually(
+            &format!("{n} exported spans"),
+            Duration::from_secs(30),
+            || {
+                let spans: Vec<Span> = self
+                    .stdout
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|l| Span::parse(l))
+                    .collect();
+                if spans.len() >= n {
+                    Ok(spans)
+                } else {
+                    Err(spans.len())
+                }
+            },
+        )
     }
 
     /// The JSON log lines on stderr.

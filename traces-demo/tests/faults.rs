@@ -10,8 +10,6 @@
 mod common;
 mod otlp_receiver;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,47 +18,6 @@ use otlp_receiver::dead_port;
 /// Tests that install obs in this process take turns: one exporter is active at a time, and
 /// the span counters are the process's.
 static IN_PROCESS: Mutex<()> = Mutex::new(());
-
-/// A collector that reads each request and answers `status` after `delay`.
-fn collector(status: &'static str, delay: Duration) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    // The head, then the body.
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.trim_end().to_ascii_lowercase();
-                        if l.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = l.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    std::thread::sleep(delay);
-                    let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 4\r\n\r\nnope");
-                    if reader.get_mut().write_all(answer.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 #[obs_runtime::traced]
 fn work(i: u32) -> u32 {
@@ -115,8 +72,7 @@ fn run(endpoint: &str, spans: u32, extra: &[(&str, &str)]) -> (Duration, [f64; 4
     let start = Instant::now();
     drop(obs);
     let dropping = start.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let added = obs_testkit::wait_until(Duration::from_secs(5), || {
         let now = counts();
         let added = [
             now.0 - before.0,
@@ -124,11 +80,13 @@ fn run(endpoint: &str, spans: u32, extra: &[(&str, &str)]) -> (Duration, [f64; 4
             now.2 - before.2,
             now.3 - before.3,
         ];
-        if added.iter().sum::<f64>() >= f64::from(spans) || Instant::now() > deadline {
-            return (dropping, added);
+        if added.iter().sum::<f64>() >= f64::from(spans) {
+            Ok(added)
+        } else {
+            Err(added)
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
+    (dropping, added.unwrap_or_else(|short| short))
 }
 
 #[test]
@@ -136,7 +94,7 @@ fn a_collector_that_answers_5xx_costs_every_span_as_export_failed() {
     let _turn = IN_PROCESS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let addr = collector("503 Service Unavailable", Duration::ZERO);
+    let addr = obs_testkit::collector("503 Service Unavailable", Duration::ZERO);
     let (dropping, [exported, queue_full, failed, shutdown]) =
         run(&format!("http://{addr}"), 3000, &[]);
     assert_eq!(exported, 0.0);
@@ -154,7 +112,7 @@ fn a_collector_that_answers_late_is_given_up_on_and_counted() {
     let _turn = IN_PROCESS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let addr = collector("200 OK", Duration::from_millis(400));
+    let addr = obs_testkit::collector("200 OK", Duration::from_millis(400));
     let (dropping, [exported, queue_full, failed, shutdown]) = run(
         &format!("http://{addr}"),
         2000,

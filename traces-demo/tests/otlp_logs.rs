@@ -234,12 +234,11 @@ fn a_full_queue_drops_and_counts_every_record() {
     }
     drop(obs);
     // Every record is accounted for once the worker gives up on the black hole.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while exported_total() - exported + dropped_total() - dropped < 200.0
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _ = obs_testkit::wait_until(Duration::from_secs(10), || {
+        (exported_total() - exported + dropped_total() - dropped >= 200.0)
+            .then_some(())
+            .ok_or(())
+    });
     assert_eq!(exported_total(), exported, "nothing reached the black hole");
     assert_eq!(
         dropped_total() - dropped,

@@ -7,7 +7,7 @@ mod otlp_receiver;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use obs_runtime::{Builder, MetricsExporter, ObsGuard, OtlpProtocol, Temporality, TracesExporter};
 use otlp_receiver::metrics::{Point, points};
@@ -173,52 +173,22 @@ fn series_key(name: &str, labels: &BTreeMap<String, String>) -> String {
     format!("{name}{{{}}}", labels.join(","))
 }
 
-fn parse_labels(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut rest = text;
-    while let Some((key, after)) = rest.split_once("=\"") {
-        let mut value = String::new();
-        let mut chars = after.char_indices();
-        let mut end = after.len();
-        while let Some((at, c)) = chars.next() {
-            match c {
-                '"' => {
-                    end = at;
-                    break;
-                }
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => value.push(c),
-                    None => {}
-                },
-                c => value.push(c),
-            }
-        }
-        out.insert(key.trim_start_matches(',').to_owned(), value);
-        rest = &after[(end + 1).min(after.len())..];
-    }
-    out
-}
-
+/// The page read by the tests' exposition-format parser (obs-testkit's), keyed for lookups.
 fn parse_page(text: &str) -> Page {
-    let mut samples = BTreeMap::new();
-    let mut types = BTreeMap::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').unwrap();
-            types.insert(name.to_owned(), kind.to_owned());
-            continue;
-        }
-        if line.starts_with('#') || line.is_empty() {
-            continue;
-        }
-        let (series, value) = line.rsplit_once(' ').unwrap();
-        let (name, labels) = match series.split_once('{') {
-            Some((name, labels)) => (name, parse_labels(labels.trim_end_matches('}'))),
-            None => (series, BTreeMap::new()),
-        };
-        samples.insert(series_key(name, &labels), value.parse().unwrap());
-    }
+    let page = obs_testkit::Page::parse(text);
+    let samples = page
+        .samples()
+        .iter()
+        .map(|s| {
+            let labels: BTreeMap<String, String> = s.labels.iter().cloned().collect();
+            (series_key(&s.name, &labels), s.value)
+        })
+        .collect();
+    let types = page
+        .families()
+        .iter()
+        .filter_map(|f| Some((f.name.clone(), f.kind.clone()?)))
+        .collect();
     Page { samples, types }
 }
 
@@ -526,10 +496,12 @@ fn a_collector_down_loses_that_interval_only_and_counts_it() {
     let receiver = Receiver::http_answering(&["503 Service Unavailable"]);
     workload(4);
     let guard = install(&receiver, Temporality::Cumulative, false);
-    let start = Instant::now();
-    while receiver.metrics.lock().unwrap().len() < 2 && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Two pushes (the failed one and the next), or ten seconds: the asserts below say which.
+    let _ = obs_testkit::wait_until(Duration::from_secs(10), || {
+        (receiver.metrics.lock().unwrap().len() >= 2)
+            .then_some(())
+            .ok_or(())
+    });
     workload(4);
     drop(guard);
     let page = parse_page(&obs_runtime::render());

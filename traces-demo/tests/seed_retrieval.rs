@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use otlp_receiver::{Attr, Receiver, Span};
 
@@ -61,13 +61,7 @@ fn run(receiver: &Receiver) -> Vec<Span> {
         "the workload ends"
     );
     // The exporter sends a batch every 100 ms.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut spans = receiver.spans();
-    while spans.len() < SPANS && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        spans = receiver.spans();
-    }
-    spans
+    receiver.wait_for(SPANS, Duration::from_secs(30))
 }
 
 /// An integer attribute: obs sends a field recorded as an integer as an OTLP int (the

@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub use obs_testkit::Page;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -101,35 +104,39 @@ pub fn spans_named(name: &str) -> Vec<Captured> {
         .collect()
 }
 
-/// Waits (bounded) until `n` spans named `name` finished.
+/// How long the tests wait for a span or a series another task finishes.
+const WAIT: Duration = Duration::from_secs(2);
+
+/// Waits (at most [`WAIT`]) until `n` spans named `name` finished; returns those there are.
 pub async fn wait_spans(name: &str, n: usize) -> Vec<Captured> {
-    for _ in 0..200 {
+    obs_testkit::wait_until_async(WAIT, || {
         let spans = spans_named(name);
         if spans.len() >= n {
-            return spans;
+            Ok(spans)
+        } else {
+            Err(spans)
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    spans_named(name)
+    })
+    .await
+    .unwrap_or_else(|fewer| fewer)
 }
 
-/// The value of one series on the page, or `None`.
+/// The value of one series (`name{labels}`, as the page writes it) on the page, or `None`.
 pub fn value(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    Page::parse(page).value_of(series)
 }
 
-/// Waits (bounded) until `series` reads `want` on the page.
+/// Waits (at most [`WAIT`]) until `series` reads `want` on the page; returns the page.
 pub async fn wait_value(series: &str, want: f64) -> String {
-    let mut page = String::new();
-    for _ in 0..200 {
-        page = obs_runtime::render();
+    obs_testkit::eventually_async(&format!("{series} to read {want}"), WAIT, || {
+        let page = obs_runtime::render();
         if value(&page, series) == Some(want) {
-            return page;
+            Ok(page)
+        } else {
+            Err(obs_testkit::Text(page))
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("{series} never read {want}:\n{page}");
+    })
+    .await
 }
 
 /// Serves an axum router on a loopback port.
@@ -175,35 +182,7 @@ pub async fn get(client: &Client, url: &str) -> (u16, String, http::HeaderMap) {
 
 /// Runs `promtool check metrics` on the page when promtool is installed (required in CI).
 pub fn promtool_check(page: &str) {
-    use std::io::Write as _;
-    let child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "promtool is needed in CI ({e})"
-            );
-            eprintln!("SKIPPED promtool: {e}");
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Some((ok, report)) = obs_testkit::promtool_check_metrics(page) {
+        assert!(ok, "promtool check metrics:\n{report}");
+    }
 }

@@ -1,11 +1,12 @@
-//! The receiver's logs service, on the official `opentelemetry-proto` types: gRPC served by
-//! tonic, OTLP/HTTP (`POST /v1/logs`, protobuf) by hand over a std listener.
+//! The receiver's logs service, on the official `opentelemetry-proto` types: gRPC mounted on
+//! the receiver's tonic server beside traces and metrics, OTLP/HTTP (`POST /v1/logs`,
+//! protobuf) by hand over a std listener.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -83,7 +84,8 @@ fn flatten(batches: &[ResourceLogs]) -> Vec<LogRecord> {
     out
 }
 
-type Store = Arc<Mutex<Vec<ResourceLogs>>>;
+/// The batches received.
+pub type Store = Arc<Mutex<Vec<ResourceLogs>>>;
 
 /// A running logs receiver; it lives until the test process ends.
 pub struct LogsReceiver {
@@ -111,32 +113,19 @@ impl LogsService for Service {
     }
 }
 
+/// The gRPC service, storing into `store`.
+pub fn service(store: &Store) -> LogsServiceServer<impl LogsService> {
+    LogsServiceServer::new(Service(Arc::clone(store)))
+}
+
 impl LogsReceiver {
-    /// OTLP/gRPC on a free loopback port.
+    /// OTLP/gRPC on a free loopback port: the logs service of a [`super::Receiver`].
     pub fn grpc() -> LogsReceiver {
-        let store = Store::default();
-        let service = Service(Arc::clone(&store));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let incoming =
-                    tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
-                        .unwrap();
-                tx.send(incoming.local_addr().unwrap()).unwrap();
-                tonic::transport::Server::builder()
-                    .serve_with_incoming(LogsServiceServer::new(service), incoming)
-                    .await
-                    .unwrap();
-            });
-        });
+        let receiver = super::Receiver::grpc();
         LogsReceiver {
-            addr: rx.recv().unwrap(),
+            addr: receiver.addr,
             protocol: "grpc",
-            store,
+            store: receiver.logs,
         }
     }
 
@@ -183,14 +172,15 @@ impl LogsReceiver {
         timeout: Duration,
         found: impl Fn(&LogRecord) -> bool,
     ) -> Vec<LogRecord> {
-        let start = Instant::now();
-        loop {
+        obs_testkit::wait_until(timeout, || {
             let records = self.records();
-            if records.iter().any(&found) || start.elapsed() > timeout {
-                return records;
+            if records.iter().any(&found) {
+                Ok(records)
+            } else {
+                Err(records)
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
+        .unwrap_or_else(|without| without)
     }
 }
 

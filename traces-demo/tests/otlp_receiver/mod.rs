@@ -205,6 +205,8 @@ pub struct Receiver {
     http: Option<Arc<Http>>,
     /// The metrics requests accepted.
     pub metrics: metrics::Store,
+    /// The log batches accepted over gRPC (OTLP/HTTP logs: [`logs::LogsReceiver::http`]).
+    pub logs: logs::Store,
 }
 
 #[derive(Clone)]
@@ -250,6 +252,8 @@ impl Receiver {
         let service = Service(Arc::clone(&store));
         let metrics = metrics::Store::default();
         let metrics_service = metrics::service(&metrics);
+        let logs = logs::Store::default();
+        let logs_service = logs::service(&logs);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -271,6 +275,7 @@ impl Receiver {
                             .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
                     )
                     .add_service(metrics_service)
+                    .add_service(logs_service)
                     .serve_with_incoming(incoming)
                     .await
                     .unwrap();
@@ -283,6 +288,7 @@ impl Receiver {
             store,
             http: None,
             metrics,
+            logs,
         }
     }
 
@@ -334,6 +340,7 @@ impl Receiver {
             scheme: "http",
             store: Arc::clone(&http.store),
             metrics: Arc::clone(&http.metrics),
+            logs: logs::Store::default(),
             http: Some(http),
         }
     }
@@ -366,14 +373,15 @@ impl Receiver {
 
     /// Waits up to `timeout` for at least `n` spans.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Span> {
-        let start = Instant::now();
-        loop {
+        obs_testkit::wait_until(timeout, || {
             let spans = self.spans();
-            if spans.len() >= n || start.elapsed() > timeout {
-                return spans;
+            if spans.len() >= n {
+                Ok(spans)
+            } else {
+                Err(spans)
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        })
+        .unwrap_or_else(|fewer| fewer)
     }
 }
 
@@ -577,14 +585,11 @@ impl Server {
     /// Closes its stdin (it flushes and exits), waits, and returns its stderr.
     pub fn stop(mut self) -> String {
         drop(self.child.stdin.take());
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "the server did not exit after stdin closed"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        obs_testkit::eventually(
+            "the server to exit after stdin closed",
+            Duration::from_secs(20),
+            || self.child.try_wait().unwrap().ok_or("running"),
+        );
         assert!(self.child.wait().unwrap().success(), "the server failed");
         self.stderr.take().unwrap().join().unwrap()
     }

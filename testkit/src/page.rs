@@ -24,6 +24,7 @@ pub struct Page {
 /// What the `# HELP` and `# TYPE` lines say about one metric name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
+    /// The metric name, as the `HELP` or `TYPE` line writes it.
     pub name: String,
     /// The help text, unescaped.
     pub help: Option<String>,
@@ -40,9 +41,11 @@ pub struct Sample {
     pub name: String,
     /// The labels in the order the page renders them, values unescaped.
     pub labels: Vec<(String, String)>,
+    /// The value, read as a float.
     pub value: f64,
     /// The value as written, e.g. `3`, `0.25` or `+Inf`.
     pub text: String,
+    /// The timestamp in milliseconds, when the line has one.
     pub timestamp: Option<i64>,
     /// The line (from 1).
     pub line: usize,
@@ -51,7 +54,9 @@ pub struct Sample {
 /// Why a page does not parse: the line (from 1) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
+    /// The line (from 1).
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -62,7 +67,11 @@ impl fmt::Display for ParseError {
 }
 
 impl Page {
-    /// Parses `text`; panics with the line that is not in the format.
+    /// Parses `text`.
+    ///
+    /// # Panics
+    ///
+    /// With the first line that is not in the format, and why.
     #[track_caller]
     pub fn parse(text: &str) -> Page {
         Page::try_parse(text).unwrap_or_else(|e| {
@@ -71,7 +80,11 @@ impl Page {
         })
     }
 
-    /// Parses `text`, or says which line is not in the format and why.
+    /// Parses `text`.
+    ///
+    /// # Errors
+    ///
+    /// The first line that is not in the format, and why.
     pub fn try_parse(text: &str) -> Result<Page, ParseError> {
         let mut families: Vec<Family> = Vec::new();
         let mut samples: Vec<Sample> = Vec::new();
@@ -162,6 +175,31 @@ impl Page {
         self.get(name, labels).map(|s| s.value)
     }
 
+    /// The value of `series`, written as the page writes it: `name` or `name{key="value",…}`,
+    /// its labels exactly these, in this order.
+    ///
+    /// # Panics
+    ///
+    /// If `series` itself is not in the format.
+    #[track_caller]
+    pub fn value_of(&self, series: &str) -> Option<f64> {
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => {
+                let labels = labels
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("no closing brace in {series:?}"));
+                let labels = parse_labels(labels).unwrap_or_else(|e| panic!("{series:?}: {e}"));
+                (name, labels)
+            }
+            None => (series, Vec::new()),
+        };
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.value(name, &labels)
+    }
+
     /// Every sample `name` that has all of `labels`, in any order, among others.
     pub fn series<'p: 'q, 'q>(
         &'p self,
@@ -209,7 +247,11 @@ impl Sample {
         self.labels.len() == want.len() && self.pairs().eq(want.iter().copied())
     }
 
-    /// The value as a count: written as a whole number, or this panics.
+    /// The value as a count.
+    ///
+    /// # Panics
+    ///
+    /// Unless it is written as a whole number.
     #[track_caller]
     pub fn count(&self) -> u64 {
         self.text
@@ -217,7 +259,11 @@ impl Sample {
             .unwrap_or_else(|_| panic!("line {}: {} is not a count", self.line, self.text))
     }
 
-    /// The value as a whole number that may be negative (a gauge), or this panics.
+    /// The value as a whole number that may be negative (a gauge).
+    ///
+    /// # Panics
+    ///
+    /// Unless it is written as a whole number.
     #[track_caller]
     pub fn integer(&self) -> i64 {
         self.text
@@ -227,6 +273,10 @@ impl Sample {
 }
 
 /// `key="value",…` as rendered between the braces, values unescaped (`\\`, `\"`, `\n`).
+///
+/// # Errors
+///
+/// What is not a label: a bad name, an unknown escape, an unclosed value, a name twice.
 pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut labels: Vec<(String, String)> = Vec::new();
     let mut rest = text;
