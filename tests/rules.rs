@@ -102,9 +102,6 @@ fn generated_rules_match_the_committed_file_and_pass_promtool() {
 #[test]
 fn latency_rules_and_panels_answer_with_classic_native_or_both_stored() {
     // promtool 2.42 cannot write a native histogram in `input_series`: 2.53 can.
-    let Some(promtool) = common::prometheus::native_promtool() else {
-        return;
-    };
     let json: serde_json::Value =
         serde_json::from_str(&obs_runtime::dashboard::dashboard_json()).expect("valid JSON");
     let dir = tempdir();
@@ -118,18 +115,12 @@ fn latency_rules_and_panels_answer_with_classic_native_or_both_stored() {
     std::fs::write(dir.join("alerts.rules.yml"), alerts).unwrap();
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/native.test.yml");
     std::fs::copy(&tests, dir.join("native.test.yml")).unwrap();
-    let out = Command::new(&promtool)
-        .arg("test")
-        .arg("rules")
-        .arg(dir.join("native.test.yml"))
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", promtool.display()));
-    assert!(
-        out.status.success(),
-        "promtool test rules native.test.yml:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let test = dir.join("native.test.yml");
+    if let Some((ok, report)) =
+        common::native_promtool(&["test", "rules", test.to_str().unwrap()], None)
+    {
+        assert!(ok, "promtool test rules native.test.yml:\n{report}");
+    }
 }
 
 #[test]

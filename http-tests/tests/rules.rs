@@ -130,14 +130,6 @@ fn grafana_expr(json: &str, window: &str) -> String {
 /// native notation in `input_series`.
 #[test]
 fn layer_error_ratios_read_the_native_count_when_no_classic_one_is_stored() {
-    let Some(promtool) = std::env::var_os("OBS_PROMTOOL_NATIVE") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "OBS_PROMTOOL_NATIVE (promtool 2.53) is needed in CI: .ci/run sets it"
-        );
-        eprintln!("SKIPPED: needs OBS_PROMTOOL_NATIVE=/path/to/promtool (2.53 or later)");
-        return;
-    };
     build_layer();
     // /b has no failed call (`cancelled` is not one), so no ratio: as with `_count`. Rates:
     // /a 90 and 10 calls a minute, /b 100 (two error_type values, one status code).
@@ -198,19 +190,14 @@ fn layer_error_ratios_read_the_native_count_when_no_classic_one_is_stored() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("rules.yml"), obs_runtime::rules::rules_yaml()).unwrap();
     std::fs::write(dir.join("test.yml"), &test).unwrap();
-    let out = Command::new(promtool)
-        .arg("test")
-        .arg("rules")
-        .arg(dir.join("test.yml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{test}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let run = obs_testkit::native_promtool(
+        &["test", "rules", dir.join("test.yml").to_str().unwrap()],
+        None,
     );
-    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some((ok, report)) = run {
+        assert!(ok, "{test}\n{report}");
+    }
 }
 
 #[test]

@@ -12,4 +12,4 @@ pub use collector::collector;
 pub use eventually::{Text, eventually, eventually_async, wait_until, wait_until_async};
 pub use example::{example, examples};
 pub use page::{Family, Page, ParseError, Sample, parse_labels};
-pub use tools::{missing, promtool, promtool_check_metrics};
+pub use tools::{missing, native_promtool, promtool, promtool_check_metrics, trixie};

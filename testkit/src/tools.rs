@@ -4,6 +4,7 @@
 
 use std::fmt::Display;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Called when `tool` is not installed: panics in CI (`CI` set), naming `install`, the way to
@@ -30,7 +31,50 @@ pub fn missing(tool: &str, install: &str, why: impl Display) {
 /// In CI when promtool is not installed, or if its pipes fail.
 #[track_caller]
 pub fn promtool(args: &[&str], stdin: Option<&str>) -> Option<(bool, String)> {
-    let child = Command::new("promtool")
+    run_promtool(Path::new("promtool"), args, stdin)
+}
+
+/// Runs Debian trixie's promtool 2.53 (see [`trixie`]) with `args`, as [`promtool`] runs
+/// bookworm's 2.42: the rules tests that write native histograms in `input_series` need it.
+///
+/// # Panics
+///
+/// In CI when `OBS_PROMTOOL_NATIVE` does not name it, or if its pipes fail.
+#[track_caller]
+pub fn native_promtool(args: &[&str], stdin: Option<&str>) -> Option<(bool, String)> {
+    let path = trixie("OBS_PROMTOOL_NATIVE", "promtool")?;
+    run_promtool(&path, args, stdin)
+}
+
+/// Debian trixie's 2.53 `binary` (`promtool` or `prometheus`, the first release here with
+/// native histograms in promtool's test input and `scrape_classic_histograms`), as the
+/// variable `var` names it: `.ci/run` unpacks the packages and sets it; `None` elsewhere,
+/// after [`missing`].
+///
+/// # Panics
+///
+/// In CI when `var` does not name a file.
+#[track_caller]
+pub fn trixie(var: &str, binary: &str) -> Option<PathBuf> {
+    match std::env::var_os(var).map(PathBuf::from) {
+        Some(path) if path.is_file() => Some(path),
+        found => {
+            missing(
+                &format!("{binary} 2.53"),
+                &format!(
+                    "{var}=/path/to/{binary} (.ci/run unpacks Debian trixie's {binary} package \
+                     into ~/.cache/obs-ci/prometheus-native)"
+                ),
+                format!("{var} is {found:?}"),
+            );
+            None
+        }
+    }
+}
+
+#[track_caller]
+fn run_promtool(program: &Path, args: &[&str], stdin: Option<&str>) -> Option<(bool, String)> {
+    let child = Command::new(program)
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -13,8 +13,8 @@ use std::process::{Command, Stdio};
 
 pub use http::{Response, raw, request};
 pub use obs_testkit::{
-    Family, Page, ParseError, Sample, Text, eventually, example, examples, missing, parse_labels,
-    promtool, promtool_check_metrics, wait_until,
+    Family, Page, ParseError, Sample, Text, eventually, example, examples, missing,
+    native_promtool, parse_labels, promtool, promtool_check_metrics, wait_until,
 };
 
 /// What Python's `prometheus_client` makes of an OpenMetrics page: its strict parser

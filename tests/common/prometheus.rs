@@ -26,33 +26,7 @@ pub fn binary() -> Option<PathBuf> {
 /// Debian trixie's Prometheus 2.53 (`OBS_PROMETHEUS_NATIVE`, which `.ci/run` sets), the first
 /// release here with `scrape_classic_histograms`, or `None` with a notice outside CI.
 pub fn native_binary() -> Option<PathBuf> {
-    trixie("OBS_PROMETHEUS_NATIVE", "prometheus")
-}
-
-/// Debian trixie's promtool 2.53 (`OBS_PROMTOOL_NATIVE`), the first release here that writes
-/// native histograms in `promtool test rules` input, or `None` with a notice outside CI.
-pub fn native_promtool() -> Option<PathBuf> {
-    trixie("OBS_PROMTOOL_NATIVE", "promtool")
-}
-
-/// The 2.53 `binary` unpacked from trixie's package of that name, as the variable `var`
-/// names it: `.ci/run` sets it; a failure in CI without it, a skip with a notice elsewhere.
-fn trixie(var: &str, binary: &str) -> Option<PathBuf> {
-    let how = format!(
-        "{var}=/path/to/{binary} (2.53 or later; .ci/run unpacks Debian trixie's {binary} \
-         package into ~/.cache/obs-ci/prometheus-native)"
-    );
-    match std::env::var_os(var).map(PathBuf::from) {
-        Some(path) if path.is_file() => Some(path),
-        found => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{binary} 2.53 is needed in CI (found {found:?}): {how}"
-            );
-            eprintln!("SKIPPED: needs {how}");
-            None
-        }
-    }
+    obs_testkit::trixie("OBS_PROMETHEUS_NATIVE", "prometheus")
 }
 
 /// A running Prometheus; killed when dropped.

@@ -257,11 +257,10 @@ fn moves(name: &str) -> bool {
 /// Waits for the pusher's next interval push after the receiver held `pushes` requests (a
 /// wait, not a sleep: a loaded machine may run the 150 ms timer late).
 fn pushed_after(receiver: &Receiver, pushes: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while receiver.metrics.lock().unwrap().len() <= pushes {
-        assert!(Instant::now() < deadline, "no push within 30 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    obs_testkit::eventually("the next push", Duration::from_secs(30), || {
+        let now = receiver.metrics.lock().unwrap().len();
+        if now > pushes { Ok(()) } else { Err(now) }
+    });
 }
 
 fn last_push(receiver: &Receiver) -> (String, Vec<Point>) {
