@@ -246,7 +246,6 @@ struct NanosSlice {
 /// the latency of the conversion, the multiply and the float's trip to the integer unit, on a
 /// chain the next call waits for (measured: see docs/design.md, "Native histograms").
 struct NanosTable {
-    bits: u32,
     slices: Box<[NanosSlice]>,
 }
 
@@ -295,7 +294,6 @@ impl NanosTable {
             }
         }
         NanosTable {
-            bits,
             slices: slices.into_boxed_slice(),
         }
     }
@@ -318,6 +316,7 @@ impl NanosTable {
         let zeros = nanos.leading_zeros();
         // The bits under the leading one (none for 0: a shift by 64 wraps to 0).
         let slice = (nanos.wrapping_shl(zeros) << 1) >> (64 - bits);
+        #[allow(clippy::cast_possible_truncation)] // at most 9 bits
         let key = (zeros as usize) << bits | slice as usize;
         let entry = self.slices[key];
         entry.slot as usize + usize::from(nanos > entry.last)
@@ -326,7 +325,11 @@ impl NanosTable {
 
 /// How many bits under its leading one slice a nanosecond's octave at `schema`.
 const fn nanos_bits(schema: i8) -> u32 {
-    if schema > 0 { schema as u32 + 1 } else { 1 }
+    if schema > 0 {
+        schema.unsigned_abs() as u32 + 1
+    } else {
+        1
+    }
 }
 
 /// A series' native buckets in one shard, allocated by the first call that records them: one
