@@ -5,7 +5,9 @@
 //!
 //! The bucket of a value comes from its bits: the `f64` exponent gives the octave, and for a
 //! positive schema the top `s + 1` bits of the mantissa index a small table ([`Table`]) that
-//! gives the bucket up to one comparison with the next bound. No `log`, no lock; the cells of a
+//! gives the bucket up to one comparison with the next bound; a duration in whole nanoseconds
+//! gets it from the integer's leading zeros and next bits the same way ([`NanosTable`]), with
+//! no float at all. No `log`, no lock; the cells of a
 //! series in a shard ([`NativeSlot`]) are one allocation, made by its first call there.
 //!
 //! Memory is a fixed window of buckets, not a resolution that halves as buckets fill up (as
