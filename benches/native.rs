@@ -7,6 +7,10 @@
 //! - `native/call/{bare,obs_timed,obs_timed_native}`: a call of the same small body, bare,
 //!   with `#[timed]` (22 classic buckets) and with `#[timed(native)]` (the same plus a native
 //!   histogram of schema 3). The target: native ≤ `#[timed]` + 3 ns.
+//! - `native/body/{bare,obs_timed,obs_timed_native}`: the same with a body of 32 dependent
+//!   multiplies kept between the clock reads (`black_box` each step: the compiler moves the
+//!   small body of `native/call` past the second read, so there the two reads are back to
+//!   back).
 //! - `native/observe/{classic,native}`: the same recording without the clock: one
 //!   `HistogramSite::observe` of a 20 ns call into a site without and with native buckets
 //!   (schema 3), its cells already allocated. What native adds to the work itself, apart from
@@ -22,6 +26,36 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use obs_benches as b;
 use obs_runtime::__private::{FnMeta, HistogramSite, Spec, Status};
+
+/// The body of `native/body/*`: 32 dependent steps no read of the clock can pass.
+#[inline(always)]
+#[allow(clippy::inline_always)] // the body of each function below, as written there
+fn steps(mut x: u64) -> u64 {
+    for _ in 0..32 {
+        x = black_box(x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
+    }
+    x
+}
+
+#[inline(never)]
+fn body_bare(x: u64) -> u64 {
+    steps(x)
+}
+
+#[obs_runtime::timed]
+#[inline(never)]
+fn body_timed(x: u64) -> u64 {
+    steps(x)
+}
+
+#[obs_runtime::timed(native)]
+#[inline(never)]
+fn body_timed_native(x: u64) -> u64 {
+    steps(x)
+}
+
+/// A function of `native/body/*`.
+type Body = fn(u64) -> u64;
 
 fn here() -> &'static str {
     "obs_benches::native::here"
@@ -87,6 +121,18 @@ fn native(c: &mut Criterion) {
     group.bench_function("obs_timed_native", |bench| {
         bench.iter(|| b::timed_native(black_box(7)));
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("native/body");
+    group.measurement_time(Duration::from_secs(3));
+    let bodies: [(&str, Body); 3] = [
+        ("bare", body_bare),
+        ("obs_timed", body_timed),
+        ("obs_timed_native", body_timed_native),
+    ];
+    for (name, f) in bodies {
+        group.bench_function(name, |bench| bench.iter(|| f(black_box(7))));
+    }
     group.finish();
 
     let mut group = c.benchmark_group("native/observe");
