@@ -5,7 +5,9 @@
 //!
 //! The bucket of a value comes from its bits: the `f64` exponent gives the octave, and for a
 //! positive schema the top `s + 1` bits of the mantissa index a small table ([`Table`]) that
-//! gives the bucket up to one comparison with the next bound. No `log`, no lock; the cells of a
+//! gives the bucket up to one comparison with the next bound; a duration in whole nanoseconds
+//! gets it from the integer's leading zeros and next bits the same way ([`NanosTable`]), with
+//! no float at all. No `log`, no lock; the cells of a
 //! series in a shard ([`NativeSlot`]) are one allocation, made by its first call there.
 //!
 //! Memory is a fixed window of buckets, not a resolution that halves as buckets fill up (as
@@ -218,6 +220,120 @@ fn slot(value: f64, schema: i8, low: i32, len: usize) -> usize {
     }
 }
 
+/// `nanos` in seconds, as Prometheus stores durations: the value whose bucket a duration of
+/// `nanos` is in. Through `i64`: a signed conversion is one instruction, an unsigned one six; a
+/// duration of 292 years or more is clamped (it counts in the window's top bucket either way).
+#[inline]
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+pub(crate) fn seconds(nanos: u64) -> f64 {
+    nanos.min(i64::MAX as u64) as i64 as f64 * 1e-9
+}
+
+/// One slice of the nanoseconds: the slot (in [`counters`]) of its first value, and the last
+/// nanosecond of that slot within the slice (`u64::MAX` if the whole slice is in it). A value
+/// of the slice is in `slot`, or in `slot + 1` when above `last`: one load and one comparison.
+#[derive(Clone, Copy)]
+struct NanosSlice {
+    last: u64,
+    slot: u32,
+}
+
+/// The slots of a duration of whole nanoseconds at one schema, window up to 2^[`DURATION_TOP`]
+/// seconds: the index of a duration from its integer bits, not through a float. The octave is
+/// the count of leading zeros (0 to 64, 64 for 0 ns), the slice the next `bits` bits (as
+/// [`Table`]'s: narrower than the narrowest bucket, so it holds at most one bucket bound); an
+/// entry per octave and slice, 65 × 2^`bits`. Built once per schema from the float index, so
+/// every nanosecond lands where `seconds(nanos)` does by Prometheus's definition
+/// (`nanos_land_where_their_seconds_do` checks every bound of every schema). What it saves is
+/// the latency of the conversion, the multiply and the float's trip to the integer unit, on a
+/// chain the next call waits for (measured: see docs/design.md, "Native histograms").
+struct NanosTable {
+    slices: Box<[NanosSlice]>,
+}
+
+impl NanosTable {
+    #[cold]
+    #[inline(never)]
+    fn new(schema: i8) -> Self {
+        let bits = nanos_bits(schema);
+        let (low, len) = window(schema, DURATION_TOP);
+        let slot_of = |nanos: u64| slot(seconds(nanos), schema, low, len);
+        let mut slices = Vec::with_capacity(65 << bits);
+        for zeros in 0..=64u32 {
+            for slice in 0..1u64 << bits {
+                // The first and last nanosecond of the slice (none: an octave narrower than
+                // its slices has slices no value reaches; any entry will do).
+                let (first, last) = match 63u32.checked_sub(zeros) {
+                    None => (0, 0),
+                    Some(octave) => {
+                        let width = (1u64 << octave) >> bits;
+                        #[allow(clippy::cast_possible_truncation)] // under 2^octave
+                        let under = ((u128::from(slice) << octave) >> bits) as u64;
+                        let first = (1u64 << octave) | under;
+                        (first, first + (width.max(1) - 1))
+                    }
+                };
+                let at = slot_of(first);
+                // The last nanosecond still in `at`: the slot only grows with the value.
+                let (mut inside, mut above) = (first, last.saturating_add(1));
+                if slot_of(last) == at {
+                    inside = u64::MAX;
+                } else {
+                    while above - inside > 1 {
+                        let middle = inside + (above - inside) / 2;
+                        if slot_of(middle) == at {
+                            inside = middle;
+                        } else {
+                            above = middle;
+                        }
+                    }
+                }
+                #[allow(clippy::cast_possible_truncation)] // a slot of at most 2^14
+                slices.push(NanosSlice {
+                    last: inside,
+                    slot: at as u32,
+                });
+            }
+        }
+        NanosTable {
+            slices: slices.into_boxed_slice(),
+        }
+    }
+
+    /// The table of `schema` (-4 to 8), built on first use.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
+    fn of(schema: i8) -> &'static NanosTable {
+        const SCHEMAS: usize = (MAX_SCHEMA - MIN_SCHEMA + 1) as usize;
+        static TABLES: [OnceLock<NanosTable>; SCHEMAS] = [const { OnceLock::new() }; SCHEMAS];
+        let i = usize::try_from(schema.clamp(MIN_SCHEMA, MAX_SCHEMA) - MIN_SCHEMA).unwrap_or(0);
+        TABLES[i].get_or_init(|| NanosTable::new(schema))
+    }
+
+    /// The slot of a duration of `nanos`, the zero bucket's for 0; `bits` is
+    /// [`nanos_bits`] of the table's schema, given as a constant by the caller.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
+    fn slot(&self, nanos: u64, bits: u32) -> usize {
+        let zeros = nanos.leading_zeros();
+        // The bits under the leading one (none for 0: a shift by 64 wraps to 0).
+        let slice = (nanos.wrapping_shl(zeros) << 1) >> (64 - bits);
+        #[allow(clippy::cast_possible_truncation)] // at most 9 bits
+        let key = (zeros as usize) << bits | slice as usize;
+        let entry = self.slices[key];
+        entry.slot as usize + usize::from(nanos > entry.last)
+    }
+}
+
+/// How many bits under its leading one slice a nanosecond's octave at `schema`.
+const fn nanos_bits(schema: i8) -> u32 {
+    if schema > 0 {
+        schema.unsigned_abs() as u32 + 1
+    } else {
+        1
+    }
+}
+
 /// A series' native buckets in one shard, allocated by the first call that records them: one
 /// boxed slice of counters ([`counters`]), so a call goes from the slot to its counter with no
 /// other load between (measured: see docs/design.md, "Native histograms").
@@ -244,6 +360,22 @@ impl NativeSlot {
             bump(&counts[slot(value, schema, low, len)], 1, own);
         } else {
             Self::record_other(counts, value, own);
+        }
+    }
+
+    /// Counts a duration of `nanos` at `schema` (used if this is the slot's first value), in the
+    /// window of durations: [`record`](Self::record) of its seconds, with the slot from the
+    /// integer ([`NanosTable`]). Always inlined, for the same reason.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // the constants must reach the index: see above
+    pub(crate) fn record_nanos(&self, schema: i8, nanos: u64, own: bool) {
+        let (_, len) = window(schema, DURATION_TOP);
+        let counts = self.0.get_or_init(|| counters(schema, DURATION_TOP));
+        let table = NanosTable::of(schema);
+        if counts.len() == FIRST + len {
+            bump(&counts[table.slot(nanos, nanos_bits(schema))], 1, own);
+        } else {
+            Self::record_other(counts, seconds(nanos), own);
         }
     }
 
@@ -336,6 +468,62 @@ mod tests {
                 assert_eq!(by_log(middle, schema), i);
             }
         }
+    }
+
+    /// A duration in whole nanoseconds lands where its seconds do ([`NanosTable`] against the
+    /// float index): at every schema, every nanosecond up to 20 µs, the nanoseconds around
+    /// every bound of the window (the last below, the bound's own, the first above), the
+    /// window's top, and the largest durations.
+    #[test]
+    fn nanos_land_where_their_seconds_do() {
+        for schema in MIN_SCHEMA..=MAX_SCHEMA {
+            let (low, len) = window(schema, DURATION_TOP);
+            let table = NanosTable::of(schema);
+            let check = |nanos: u64| {
+                assert_eq!(
+                    table.slot(nanos, nanos_bits(schema)),
+                    slot(seconds(nanos), schema, low, len),
+                    "{nanos} ns at schema {schema}"
+                );
+            };
+            (0..=20_000).for_each(check);
+            let per_octave = f64::from(schema).exp2();
+            for i in low..low + i32::try_from(len).unwrap() {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let bound = ((f64::from(i) / per_octave).exp2() * 1e9) as u64;
+                (bound.saturating_sub(3)..=bound + 3).for_each(check);
+            }
+            let top = 4_096_000_000_000;
+            [top - 1, top, top + 1, u64::MAX / 2, u64::MAX]
+                .into_iter()
+                .for_each(check);
+        }
+    }
+
+    /// A series recorded from nanoseconds reads as one recorded from their seconds.
+    #[test]
+    fn nanos_and_seconds_record_alike() {
+        let (by_nanos, by_seconds) = (NativeSlot::new(), NativeSlot::new());
+        for nanos in [
+            0,
+            1,
+            999,
+            1_000,
+            18_000,
+            1_000_000_000,
+            100_000_000_000,
+            u64::MAX,
+        ] {
+            by_nanos.record_nanos(DEFAULT_SCHEMA, nanos, true);
+            by_seconds.record(DEFAULT_SCHEMA, DURATION_TOP, seconds(nanos), true);
+        }
+        let read = |slot: &NativeSlot| {
+            let native = NativeSlot::read(core::iter::once(slot), None).unwrap();
+            (native.schema, native.zero_count, native.positive)
+        };
+        assert_eq!(read(&by_nanos), read(&by_seconds));
+        assert_eq!(read(&by_nanos).1, 1);
+        assert_eq!(read(&by_nanos).2.len(), 6); // 999 and 1,000 ns share one
     }
 
     /// A few pinned by hand, from the definition.

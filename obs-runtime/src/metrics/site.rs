@@ -17,7 +17,7 @@ use super::catalog::{Metric, Objective};
 use super::custom::Custom;
 use super::exemplar::{BucketCells, ExemplarCell, Exemplars, Recorded};
 use super::meta::FnMeta;
-use super::native::{self, DURATION_TOP, NativeSlot};
+use super::native::{self, NativeSlot};
 use super::reading::Reading;
 use super::shard::{Sharded, bump, bump_i64};
 use crate::exposition::{Collector, Exemplar, Labels, MetricKind};
@@ -425,9 +425,7 @@ impl<const N: usize> HistogramSite<N> {
     pub fn observe(&'static self, status: Status, nanos: u64) {
         let (cells, own) = self.classic(status, nanos);
         if let Some(schema) = self.spec.native_schema() {
-            cells
-                .native
-                .record(schema, DURATION_TOP, seconds(nanos), own);
+            cells.native.record_nanos(schema, nanos, own);
         }
     }
 
@@ -443,9 +441,7 @@ impl<const N: usize> HistogramSite<N> {
     pub(crate) fn record<const NATIVE: i8>(&'static self, status: Status, nanos: u64) {
         let (cells, own) = self.classic(status, nanos);
         if let Some(schema) = native::schema_of(NATIVE) {
-            cells
-                .native
-                .record(schema, DURATION_TOP, seconds(nanos), own);
+            cells.native.record_nanos(schema, nanos, own);
         }
     }
 
@@ -467,15 +463,6 @@ impl<const N: usize> HistogramSite<N> {
         cells.exemplars.record(bucket.unwrap_or(N), nanos, own);
         (cells, own)
     }
-}
-
-/// `nanos` in seconds, as Prometheus stores durations. Through `i64`: a signed conversion is
-/// one instruction, an unsigned one six; a duration of 292 years or more is clamped (it counts
-/// in the window's top bucket either way).
-#[inline]
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
-fn seconds(nanos: u64) -> f64 {
-    nanos.min(i64::MAX as u64) as i64 as f64 * 1e-9
 }
 
 impl<const N: usize> Site for HistogramSite<N> {
