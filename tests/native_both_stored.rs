@@ -125,11 +125,14 @@ fn with_both_forms_stored_the_p99_rule_answers_from_the_native_histogram() {
         (rule - classic).abs() > 1e-6,
         "rule {rule} is the classic answer {classic}"
     );
-    // The native p99 lies in the slowest call's bucket, so within 2^(1/8) of it.
-    let resolution = 2f64.powf(1.0 / 8.0) - 1.0;
+    // The native p99 lies in the bucket of the slowest recorded call, which took at least the
+    // 12 ms sleep and at most what the test saw around the call (a loaded machine may pause
+    // the thread outside obs's clock reads: 27 ms seen around a call recorded under 25 ms),
+    // so within one bucket (2^(1/8)) of that range.
+    let factor = 2f64.powf(1.0 / 8.0);
     assert!(
-        (rule - slowest).abs() / slowest <= resolution,
-        "slowest call {slowest}, p99 rule {rule}, classic {classic}"
+        (0.012 / factor..=slowest * factor).contains(&rule),
+        "slowest call seen {slowest}, p99 rule {rule}, classic {classic}"
     );
     let dir = prometheus.dir.clone();
     drop(prometheus);

@@ -60,11 +60,14 @@ fn prometheus_reads_the_native_histogram() {
     });
     let estimate = prometheus.query(&format!("histogram_quantile(0.5, rate({SELECTOR}[1m]))"));
     let estimate = estimate.first().expect("a quantile").1;
-    // The median's bucket spans a factor of 2^(1/8): the estimate is inside it.
-    let resolution = 2f64.powf(1.0 / 8.0) - 1.0;
+    // The estimate lies in the bucket of the median obs recorded, a bucket spanning a factor
+    // of 2^(1/8). Each recorded duration is at least its sleep and at most what the test saw
+    // around the call (a loaded machine may pause the thread outside obs's clock reads), so
+    // the recorded median lies between the sleeps' median (11 ms) and the seen one.
+    let factor = 2f64.powf(1.0 / 8.0);
     assert!(
-        (estimate - median).abs() / median <= resolution,
-        "median {median}, native estimate {estimate}"
+        (0.011 / factor..=median * factor).contains(&estimate),
+        "median seen {median}, native estimate {estimate}"
     );
     // Prometheus stored the native histogram only: no classic series of the function.
     let classic = prometheus.query(r#"function_duration_seconds_bucket{function="sleepy"}"#);
@@ -73,7 +76,7 @@ fn prometheus_reads_the_native_histogram() {
         prometheus
             .query(r#"obs:function_duration_seconds:p99_rate5m{function="sleepy"}"#)
             .first()
-            .is_some_and(|(_, p99)| p99.is_finite() && *p99 > median)
+            .is_some_and(|(_, p99)| p99.is_finite() && *p99 > 0.011)
     });
     // The latency objective's fast burn: 11/21 slow calls against a 1 % budget, read with
     // histogram_fraction from the native histogram (there is no classic one stored).
