@@ -107,7 +107,7 @@ impl LogsConfig {
         };
         if exporter == LogsExporter::Otlp && !cfg!(feature = "otlp") {
             let why = "obs-runtime was built without its `otlp` feature: enable it \
-                       (obs-runtime = { features = [\"otlp\"] }), or use none";
+                       (obs-runtime = { features = [\"otlp\"] }), or use console or none";
             return Err(match settings.exporter {
                 Some(e) => setting("Builder::logs_exporter", e, why),
                 None => invalid(NAME, &var(NAME).unwrap_or_default(), why),
