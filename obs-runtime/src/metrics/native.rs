@@ -258,7 +258,7 @@ impl NanosTable {
         let bits = nanos_bits(schema);
         let (low, len) = window(schema, DURATION_TOP);
         let slot_of = |nanos: u64| slot(seconds(nanos), schema, low, len);
-        let mut slices = Vec::with_capacity(65 << bits);
+        let mut slices = vec![NanosSlice { last: 0, slot: 0 }; 65 << bits];
         for zeros in 0..=64u32 {
             for slice in 0..1u64 << bits {
                 // The first and last nanosecond of the slice (none: an octave narrower than
@@ -288,11 +288,15 @@ impl NanosTable {
                         }
                     }
                 }
+                // Where [`slot`](Self::slot) looks for it: the row of 0 ns is 64 (its
+                // slices are all 0 ns), every other row is `zeros ^ 1`.
+                let row = if zeros == 64 { 64 } else { zeros ^ 1 };
                 #[allow(clippy::cast_possible_truncation)] // a slot of at most 2^14
-                slices.push(NanosSlice {
+                let entry = NanosSlice {
                     last: inside,
                     slot: at as u32,
-                });
+                };
+                slices[(row as usize) << bits | slice as usize] = entry;
             }
         }
         NanosTable {
@@ -307,7 +311,18 @@ impl NanosTable {
         const SCHEMAS: usize = (MAX_SCHEMA - MIN_SCHEMA + 1) as usize;
         static TABLES: [OnceLock<NanosTable>; SCHEMAS] = [const { OnceLock::new() }; SCHEMAS];
         let i = usize::try_from(schema.clamp(MIN_SCHEMA, MAX_SCHEMA) - MIN_SCHEMA).unwrap_or(0);
-        TABLES[i].get_or_init(|| NanosTable::new(schema))
+        // `get` then a cold call, not `get_or_init`: its closure's capture of `schema` was
+        // a store to the stack on every call.
+        match TABLES[i].get() {
+            Some(table) => table,
+            None => Self::first(&TABLES[i], schema),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first(cell: &'static OnceLock<NanosTable>, schema: i8) -> &'static NanosTable {
+        cell.get_or_init(|| NanosTable::new(schema))
     }
 
     /// The slot of a duration of `nanos`, the zero bucket's for 0; `bits` is
@@ -316,10 +331,14 @@ impl NanosTable {
     #[allow(clippy::inline_always)] // the constants must reach the index: see above
     fn slot(&self, nanos: u64, bits: u32) -> usize {
         let zeros = nanos.leading_zeros();
-        // The bits under the leading one (none for 0: a shift by 64 wraps to 0).
-        let slice = (nanos.wrapping_shl(zeros) << 1) >> (64 - bits);
-        #[allow(clippy::cast_possible_truncation)] // at most 9 bits
-        let key = (zeros as usize) << bits | slice as usize;
+        // The leading one and the `bits` bits under it: 2^bits + the slice (0 for 0 ns: a
+        // shift by 64 wraps to 0). The xor with the row turns the leading one into the
+        // row's lowest bit, so the key needs no mask: row `zeros ^ 1` (64 for 0 ns). One
+        // instruction fewer than masking the one off, on the chain from the duration to
+        // its counter.
+        let top = nanos.wrapping_shl(zeros) >> (63 - bits);
+        #[allow(clippy::cast_possible_truncation)] // at most 16 bits
+        let key = ((u64::from(zeros) << bits) ^ top) as usize;
         let entry = self.slices[key];
         entry.slot as usize + usize::from(nanos > entry.last)
     }
@@ -365,18 +384,35 @@ impl NativeSlot {
 
     /// Counts a duration of `nanos` at `schema` (used if this is the slot's first value), in the
     /// window of durations: [`record`](Self::record) of its seconds, with the slot from the
-    /// integer ([`NanosTable`]). Always inlined, for the same reason.
+    /// integer ([`NanosTable`]). `fixed`: `schema` is the site's own, so these cells were made
+    /// at it (no other schema ever reaches them) and the check of their layout is skipped; the
+    /// bounds check of the counter stays. Always inlined, for the same reason.
     #[inline(always)]
     #[allow(clippy::inline_always)] // the constants must reach the index: see above
-    pub(crate) fn record_nanos(&self, schema: i8, nanos: u64, own: bool) {
+    pub(crate) fn record_nanos(&self, schema: i8, nanos: u64, own: bool, fixed: bool) {
         let (_, len) = window(schema, DURATION_TOP);
-        let counts = self.0.get_or_init(|| counters(schema, DURATION_TOP));
+        // `get` then a cold call, as for the table.
+        let counts = match self.0.get() {
+            Some(counts) => counts,
+            None => self.first(schema, DURATION_TOP),
+        };
         let table = NanosTable::of(schema);
-        if counts.len() == FIRST + len {
-            bump(&counts[table.slot(nanos, nanos_bits(schema))], 1, own);
+        if fixed || counts.len() == FIRST + len {
+            // In bounds but for cells made at another schema than `fixed` said (only a
+            // hand-written site could): then the count is lost, rather than a panic.
+            if let Some(count) = counts.get(table.slot(nanos, nanos_bits(schema))) {
+                bump(count, 1, own);
+            }
         } else {
             Self::record_other(counts, seconds(nanos), own);
         }
+    }
+
+    /// The first call's allocation of the counters.
+    #[cold]
+    #[inline(never)]
+    fn first(&self, schema: i8, top: i32) -> &[AtomicU64] {
+        self.0.get_or_init(|| counters(schema, top))
     }
 
     /// Counts `value` in counters made at another schema than the caller's.
@@ -514,7 +550,7 @@ mod tests {
             100_000_000_000,
             u64::MAX,
         ] {
-            by_nanos.record_nanos(DEFAULT_SCHEMA, nanos, true);
+            by_nanos.record_nanos(DEFAULT_SCHEMA, nanos, true, false);
             by_seconds.record(DEFAULT_SCHEMA, DURATION_TOP, seconds(nanos), true);
         }
         let read = |slot: &NativeSlot| {

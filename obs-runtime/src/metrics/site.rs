@@ -423,10 +423,11 @@ impl<const N: usize> HistogramSite<N> {
     /// current sampled span for the bucket's exemplar.
     #[inline]
     pub fn observe(&'static self, status: Status, nanos: u64) {
-        let (cells, own) = self.classic(status, nanos);
+        let (cells, own) = self.cells_of(status);
         if let Some(schema) = self.spec.native_schema() {
-            cells.native.record_nanos(schema, nanos, own);
+            cells.native.record_nanos(schema, nanos, own, false);
         }
+        self.classic(cells, own, nanos);
     }
 
     /// [`observe`](Self::observe) with the site's own schema a constant (`Timed` passes its
@@ -435,33 +436,43 @@ impl<const N: usize> HistogramSite<N> {
     /// one branch; for `#[timed(native)]`, the switch is not read and the window's first
     /// bucket and length are constants. A const parameter, not an argument: the function is
     /// too large for the compiler to inline, and an argument was not folded (measured, see
-    /// docs/design.md, "Native histograms").
-    #[inline(always)]
-    #[allow(clippy::inline_always)] // the constants must reach the index: see above
+    /// docs/design.md, "Native histograms"). The native bucket is counted before the classic
+    /// scan, so the chain from the duration to its counter (leading zeros, the table's entry,
+    /// the counter) runs beside the scan instead of after it.
+    #[inline(never)]
     pub(crate) fn record<const NATIVE: i8>(&'static self, status: Status, nanos: u64) {
-        let (cells, own) = self.classic(status, nanos);
+        let (cells, own) = self.cells_of(status);
         if let Some(schema) = native::schema_of(NATIVE) {
-            cells.native.record_nanos(schema, nanos, own);
+            // A site's own schema: its cells were made at it.
+            cells
+                .native
+                .record_nanos(schema, nanos, own, NATIVE != i8::MIN);
         }
+        self.classic(cells, own, nanos);
     }
 
-    /// Records the call in the classic buckets; returns the cells of its status and whether
-    /// this thread owns them.
-    #[inline]
-    fn classic(&'static self, status: Status, nanos: u64) -> (&'static HistCells<N>, bool) {
-        let (cells, own) = match status.slot() {
+    /// The cells of `status` for this thread, and whether it owns them.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // one call out of line per record, not three
+    fn cells_of(&'static self, status: Status) -> (&'static HistCells<N>, bool) {
+        match status.slot() {
             Ok(slot) => {
                 let (cells, own) = self.cells.get(Self::builtin_cells);
                 (&cells[slot], own)
             }
             Err(label) => (self.custom.get(status, label, HistCells::new), false),
-        };
+        }
+    }
+
+    /// Records the call in the classic buckets of `cells` (`own`: this thread owns them).
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // one call out of line per record, not three
+    fn classic(&self, cells: &HistCells<N>, own: bool, nanos: u64) {
         let bucket = self.bounds_ns.iter().position(|&b| nanos <= b);
         let count = bucket.map_or(&cells.inf, |i| &cells.buckets[i]);
         bump(count, 1, own);
         bump(&cells.sum_ns, nanos, own);
         cells.exemplars.record(bucket.unwrap_or(N), nanos, own);
-        (cells, own)
     }
 }
 
