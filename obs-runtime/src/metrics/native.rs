@@ -296,7 +296,9 @@ impl NanosTable {
                     last: inside,
                     slot: at as u32,
                 };
-                slices[(row as usize) << bits | slice as usize] = entry;
+                #[allow(clippy::cast_possible_truncation)] // a slice of at most 9 bits
+                let slice = slice as usize;
+                slices[(row as usize) << bits | slice] = entry;
             }
         }
         NanosTable {
