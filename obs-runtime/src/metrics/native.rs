@@ -400,8 +400,8 @@ impl NativeSlot {
         };
         let table = NanosTable::of(schema);
         if fixed || counts.len() == FIRST + len {
-            // In bounds but for cells made at another schema than `fixed` said (only a
-            // hand-written site could): then the count is lost, rather than a panic.
+            // `get`: if `fixed` were wrong (only a hand-written site could make it so), a
+            // slot past these cells would lose the count rather than panic.
             if let Some(count) = counts.get(table.slot(nanos, nanos_bits(schema))) {
                 bump(count, 1, own);
             }
@@ -538,10 +538,12 @@ mod tests {
         }
     }
 
-    /// A series recorded from nanoseconds reads as one recorded from their seconds.
+    /// A series recorded from nanoseconds (by a site of the program's schema or of its own)
+    /// reads as one recorded from their seconds.
     #[test]
     fn nanos_and_seconds_record_alike() {
         let (by_nanos, by_seconds) = (NativeSlot::new(), NativeSlot::new());
+        let fixed = NativeSlot::new(); // as a site with its own schema records
         for nanos in [
             0,
             1,
@@ -553,6 +555,7 @@ mod tests {
             u64::MAX,
         ] {
             by_nanos.record_nanos(DEFAULT_SCHEMA, nanos, true, false);
+            fixed.record_nanos(DEFAULT_SCHEMA, nanos, true, true);
             by_seconds.record(DEFAULT_SCHEMA, DURATION_TOP, seconds(nanos), true);
         }
         let read = |slot: &NativeSlot| {
@@ -560,6 +563,7 @@ mod tests {
             (native.schema, native.zero_count, native.positive)
         };
         assert_eq!(read(&by_nanos), read(&by_seconds));
+        assert_eq!(read(&fixed), read(&by_seconds));
         assert_eq!(read(&by_nanos).1, 1);
         assert_eq!(read(&by_nanos).2.len(), 6); // 999 and 1,000 ns share one
     }
