@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::prometheus::{Prometheus, encode, native_binary, wait_for};
+use common::prometheus::{Prometheus, encode, native_binary, scraping_native, wait_for};
 
 // Every call sleeps 12 ms: all land in the default classic bucket (0.01, 0.025], whose p99 is
 // a linear guess near its top (0.01 + 0.015 * 0.99 = 0.02485), while the native buckets hold
@@ -43,26 +43,15 @@ fn with_both_forms_stored_the_p99_rule_answers_from_the_native_histogram() {
     let Some(binary) = native_binary() else {
         return;
     };
-    let obs = obs_runtime::Builder::new()
-        .port(0)
-        .without_subscriber()
-        .install()
-        .unwrap();
-    let addr = obs.local_addr().unwrap();
-    let prometheus = Prometheus::start_scraping(
+    // A first scrape before any call, so that rate() sees the calls arrive: both forms.
+    let (obs, prometheus) = scraping_native(
         &binary,
         "native-both",
-        &addr.to_string(),
-        &["--enable-feature=native-histograms"],
-        Some(&obs_runtime::rules::rules_yaml()),
         "    scrape_classic_histograms: true\n",
+        NATIVE,
     );
-    // A first scrape before any call, so that rate() sees the calls arrive.
-    wait_for("both forms, empty", Duration::from_secs(60), || {
-        !prometheus
-            .query(&format!("histogram_count({NATIVE})"))
-            .is_empty()
-            && !prometheus.query(CLASSIC).is_empty()
+    wait_for("the classic form, empty", Duration::from_secs(60), || {
+        !prometheus.query(CLASSIC).is_empty()
     });
     let mut slowest = 0f64;
     for _ in 0..CALLS {

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::prometheus::{Prometheus, binary, wait_for};
+use common::prometheus::{binary, scraping_native, wait_for};
 
 // 11 of the 21 calls (12 ms to 21 ms) miss the 10 ms objective: the latency burn alert reads
 // that from the native histogram alone.
@@ -24,25 +24,9 @@ const SELECTOR: &str = r#"function_duration_seconds{function="sleepy",status="ok
 #[test]
 fn prometheus_reads_the_native_histogram() {
     let Some(binary) = binary() else { return };
-    let obs = obs_runtime::Builder::new()
-        .port(0)
-        .without_subscriber()
-        .install()
-        .unwrap();
-    let addr = obs.local_addr().unwrap();
-    let prometheus = Prometheus::start_with_rules(
-        &binary,
-        "native",
-        &addr.to_string(),
-        &["--enable-feature=native-histograms"],
-        Some(&obs_runtime::rules::rules_yaml()),
-    );
     // A first scrape before any call: the series is native (and empty) from the start.
-    wait_for("a native sample", Duration::from_secs(60), || {
-        !prometheus
-            .query(&format!("histogram_count({SELECTOR})"))
-            .is_empty()
-    });
+    let (obs, prometheus) = scraping_native(&binary, "native", "", SELECTOR);
+    let addr = obs.local_addr().unwrap();
     let mut took: Vec<f64> = (1..=21)
         .map(|millis| {
             let start = Instant::now();

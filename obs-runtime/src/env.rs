@@ -119,3 +119,23 @@ pub(crate) fn parse_filter(value: &str) -> Result<Targets, String> {
         )
     })
 }
+
+/// An `OTEL_*_EXPORTER` comma list, as the specification writes it: the names trimmed,
+/// lowercased, empty ones dropped, sorted and deduplicated, then given to `pick`, so `pick`
+/// matches one spelling per set (`["console", "otlp"]` for `otlp,console` and `console, OTLP`).
+/// `pick`'s `Err` is the reason the error gives, beside the variable and its value.
+pub(crate) fn exporter_list<T>(
+    name: &'static str,
+    value: &str,
+    pick: impl FnOnce(&[&str]) -> Result<T, &'static str>,
+) -> Result<T, Error> {
+    let mut names: Vec<String> = value
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    pick(&names).map_err(|reason| invalid(name, value, reason))
+}

@@ -172,3 +172,35 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         || if done() { Ok(()) } else { Err("not yet") },
     );
 }
+
+/// obs installed on a free port, scraped every second by `binary` with native histograms on
+/// and obs's generated rules loaded, `scrape` added to the job (see
+/// [`Prometheus::start_scraping`]); returned once `native` (a native histogram's selector)
+/// has its first sample, before any call, so that `rate()` sees the calls that follow arrive.
+pub fn scraping_native(
+    binary: &Path,
+    name: &str,
+    scrape: &str,
+    native: &str,
+) -> (obs_runtime::ObsGuard, Prometheus) {
+    let obs = obs_runtime::Builder::new()
+        .port(0)
+        .without_subscriber()
+        .install()
+        .unwrap();
+    let addr = obs.local_addr().unwrap();
+    let prometheus = Prometheus::start_scraping(
+        binary,
+        name,
+        &addr.to_string(),
+        &["--enable-feature=native-histograms"],
+        Some(&obs_runtime::rules::rules_yaml()),
+        scrape,
+    );
+    wait_for("a first native sample", Duration::from_secs(60), || {
+        !prometheus
+            .query(&format!("histogram_count({native})"))
+            .is_empty()
+    });
+    (obs, prometheus)
+}

@@ -1,13 +1,10 @@
 //! One `Builder::otlp_endpoint` for the three signals, as `OTEL_EXPORTER_OTLP_ENDPOINT` is:
 //! spans, pushed metrics and shipped log records all arrive at one receiver on loopback, each
 //! at the endpoint's path with its own `/v1/{signal}` added. Bodies are read back with the
-//! official protobuf types. The receiver here records every request whatever its path (the
-//! shared one in `otlp_receiver` answers only the standard paths), so a signal sent to the
-//! wrong path shows up as such instead of as a refusal.
+//! official protobuf types. The receiver, obs-testkit's `recording_collector`, records every
+//! request whatever its path (the shared one in `otlp_receiver` answers only the standard
+//! paths), so a signal sent to the wrong path shows up as such instead of as a refusal.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,66 +15,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// Every request body received, by path.
-type Bodies = Arc<Mutex<BTreeMap<String, Vec<Vec<u8>>>>>;
-
-/// OTLP/HTTP on loopback: answers every `POST` with `200` and an empty protobuf body.
-fn receiver() -> (SocketAddr, Bodies) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let bodies = Bodies::default();
-    let store = Arc::clone(&bodies);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let store = Arc::clone(&store);
-            std::thread::spawn(move || serve(stream, &store));
-        }
-    });
-    (addr, bodies)
-}
-
-/// Reads requests off one kept-alive connection until it closes.
-fn serve(stream: TcpStream, store: &Bodies) {
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        store.lock().unwrap().entry(path).or_default().push(body);
-        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\n\
-                      content-length: 0\r\n\r\n";
-        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
 
 /// The messages of the events it sees: the guard's stop line among them.
 #[derive(Clone, Default)]
@@ -108,7 +45,7 @@ fn settle_invoice(id: u32) -> u32 {
 
 #[test]
 fn one_otlp_endpoint_with_a_path_carries_spans_metrics_and_logs_to_one_receiver() {
-    let (addr, bodies) = receiver();
+    let (addr, bodies) = obs_testkit::recording_collector();
     let lines = Lines::default();
     let subscriber = tracing_subscriber::registry()
         .with(obs_runtime::trace_layer())

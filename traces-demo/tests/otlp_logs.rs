@@ -274,23 +274,30 @@ fn log_crate_records_arrive_when_the_app_forwards_them_with_tracing_log() {
     assert!(record.attr("log.target").is_none(), "{record:#?}");
 }
 
+/// In a child test: installs obs with its own subscriber (`init()`'s), console spans, and
+/// records shipped over OTLP to the parent's receiver (`CHILD_LOGS_ENDPOINT`), `vars` added.
+fn install_child(vars: &[(&str, &str)]) -> obs_runtime::ObsGuard {
+    let endpoint = std::env::var("CHILD_LOGS_ENDPOINT").expect("run by the parent test");
+    let mut all = vec![
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
+    ];
+    all.extend_from_slice(vars);
+    let vars = otlp_receiver::env(&all);
+    obs_runtime::Builder::new()
+        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+        .without_server()
+        .install()
+        .expect("install")
+}
+
 /// The child of [`stderr_lines_stay_on_beside_the_records`]: run by it alone (`--ignored`),
 /// so its subscriber writes JSON lines to a standard error the parent reads.
 #[test]
 #[ignore = "run by stderr_lines_stay_on_beside_the_records in a process of its own"]
 fn child_writes_a_json_line_and_ships_a_record() {
-    let endpoint = std::env::var("CHILD_LOGS_ENDPOINT").expect("run by the parent test");
-    let vars = otlp_receiver::env(&[
-        ("OTEL_TRACES_EXPORTER", "console"),
-        ("OTEL_LOGS_EXPORTER", "otlp"),
-        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
-        ("OBS_LOG_FORMAT", "json"),
-    ]);
-    let obs = obs_runtime::Builder::new()
-        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
-        .without_server()
-        .install()
-        .expect("install");
+    let obs = install_child(&[("OBS_LOG_FORMAT", "json")]);
     let span = tracing::info_span!("job", job_id = 42_i64);
     span.in_scope(|| tracing::info!(rows = 3_i64, "imported"));
     drop(span);
@@ -300,20 +307,11 @@ fn child_writes_a_json_line_and_ships_a_record() {
 #[test]
 fn stderr_lines_stay_on_beside_the_records() {
     let logs = LogsReceiver::http();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_writes_a_json_line_and_ships_a_record",
-        ])
-        .env(
-            "CHILD_LOGS_ENDPOINT",
-            format!("http://{}/v1/logs", logs.addr),
-        )
-        .output()
-        .expect("run the child test");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let endpoint = format!("http://{}/v1/logs", logs.addr);
+    let stderr = obs_testkit::child_test(
+        "child_writes_a_json_line_and_ships_a_record",
+        &[("CHILD_LOGS_ENDPOINT", &endpoint)],
+    );
     let line = stderr
         .lines()
         .find(|l| l.contains(r#""message":"imported""#))
@@ -334,20 +332,11 @@ fn stderr_lines_stay_on_beside_the_records() {
 #[test]
 #[ignore = "run by records_pass_a_text_filter_narrower_than_the_logs_filter in a process of its own"]
 fn child_writes_text_at_warn_and_ships_info_records() {
-    let endpoint = std::env::var("CHILD_LOGS_ENDPOINT").expect("run by the parent test");
-    let vars = otlp_receiver::env(&[
-        ("OTEL_TRACES_EXPORTER", "console"),
-        ("OTEL_LOGS_EXPORTER", "otlp"),
-        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &endpoint),
+    let obs = install_child(&[
         ("OBS_LOG_FORMAT", "text"),
         ("RUST_LOG", "warn"),
         ("OBS_LOGS_FILTER", "info"),
     ]);
-    let obs = obs_runtime::Builder::new()
-        .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
-        .without_server()
-        .install()
-        .expect("install");
     let span = tracing::info_span!("job", job_id = 42_i64);
     span.in_scope(|| {
         tracing::info!(rows = 3_i64, "imported quietly");
@@ -363,20 +352,11 @@ fn child_writes_text_at_warn_and_ships_info_records() {
 #[test]
 fn records_pass_a_text_filter_narrower_than_the_logs_filter() {
     let logs = LogsReceiver::http();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_writes_text_at_warn_and_ships_info_records",
-        ])
-        .env(
-            "CHILD_LOGS_ENDPOINT",
-            format!("http://{}/v1/logs", logs.addr),
-        )
-        .output()
-        .expect("run the child test");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let endpoint = format!("http://{}/v1/logs", logs.addr);
+    let stderr = obs_testkit::child_test(
+        "child_writes_text_at_warn_and_ships_info_records",
+        &[("CHILD_LOGS_ENDPOINT", &endpoint)],
+    );
     assert!(!stderr.contains("imported quietly"), "{stderr}");
     assert!(stderr.contains("imported loudly"), "{stderr}");
     let records = logs.wait_for(Duration::from_secs(5), |r| r.body() == "imported loudly");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::env::{Var, invalid, setting};
+use crate::env::{Var, exporter_list, invalid, setting};
 use crate::error::Error;
 use crate::export::ExportGuard;
 use crate::exposition::Temporality;
@@ -155,25 +155,13 @@ pub(super) fn start_push(config: Option<PushConfig>) -> Result<Option<ExportGuar
 }
 
 fn parse_exporter(value: &str) -> Result<MetricsExporter, Error> {
-    let mut names: Vec<String> = value
-        .split(',')
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match names.as_slice() {
+    exporter_list(EXPORTER, value, |names| match names {
         ["prometheus"] => Ok(MetricsExporter::Prometheus),
         ["otlp"] => Ok(MetricsExporter::Otlp),
         ["otlp", "prometheus"] => Ok(MetricsExporter::PrometheusAndOtlp),
         ["none"] => Ok(MetricsExporter::None),
-        _ => Err(invalid(
-            EXPORTER,
-            value,
-            "expected prometheus, otlp, prometheus,otlp or none",
-        )),
-    }
+        _ => Err("expected prometheus, otlp, prometheus,otlp or none"),
+    })
 }
 
 fn parse_temporality(value: &str) -> Result<Temporality, Error> {

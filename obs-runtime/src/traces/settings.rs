@@ -6,7 +6,7 @@ use std::time::Duration;
 use tracing_subscriber::filter::Targets;
 
 use super::tail::TailSampling;
-use crate::env::{Var, count, invalid, millis, parse_filter, parse_pairs, setting};
+use crate::env::{Var, count, exporter_list, invalid, millis, parse_filter, parse_pairs, setting};
 use crate::error::Error;
 use crate::otlp::Signal;
 use crate::otlp::settings::{TransportConfig, TransportSettings};
@@ -162,17 +162,13 @@ pub(crate) struct TraceConfig {
 }
 
 fn parse_exporter(name: &'static str, value: &str) -> Result<TracesExporter, Error> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "otlp" => Ok(TracesExporter::Otlp),
-        "console" | "logging" => Ok(TracesExporter::Console),
-        "none" => Ok(TracesExporter::None),
-        v if v.contains(',') => Err(invalid(
-            name,
-            value,
-            "obs exports to one place at a time: otlp, console or none",
-        )),
-        _ => Err(invalid(name, value, "expected otlp, console or none")),
-    }
+    exporter_list(name, value, |names| match names {
+        ["otlp"] => Ok(TracesExporter::Otlp),
+        ["console" | "logging"] => Ok(TracesExporter::Console),
+        ["none"] => Ok(TracesExporter::None),
+        [_, _, ..] => Err("obs exports to one place at a time: otlp, console or none"),
+        _ => Err("expected otlp, console or none"),
+    })
 }
 
 fn parse_sampler(var: Var<'_>) -> Result<Sampler, Error> {

@@ -388,38 +388,16 @@ impl Receiver {
 /// Serves OTLP/HTTP requests on one connection until it closes.
 fn http_connection(stream: impl std::io::Read + std::io::Write, http: &Http) {
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
-        let mut length = 0usize;
-        let mut chunked = false;
-        let mut content_type = String::new();
-        let mut encoding = String::new();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let (name, value) = header.split_once(':').unwrap_or((header, ""));
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = value.trim().parse().unwrap_or(0),
-                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-                "content-type" => value.trim().clone_into(&mut content_type),
-                "content-encoding" => value.trim().clone_into(&mut encoding),
-                _ => {}
-            }
-        }
+    let mut line = String::new();
+    while let Some(head) = obs_testkit::read_head(&mut reader) {
+        let header = |name| head.header(name).unwrap_or_default();
+        let length: usize = header("content-length").parse().unwrap_or(0);
+        let chunked = header("transfer-encoding")
+            .to_ascii_lowercase()
+            .contains("chunked");
+        let content_type = header("content-type").to_owned();
+        let encoding = header("content-encoding").to_owned();
+        let path = head.path;
         let mut body = Vec::new();
         if chunked {
             loop {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tracing_subscriber::filter::Targets;
 
-use crate::env::{Var, count, invalid, millis, parse_filter, setting};
+use crate::env::{Var, count, exporter_list, invalid, millis, parse_filter, setting};
 use crate::error::Error;
 use crate::exposition::{Collector, Labels, MetricKind};
 use crate::otlp::Signal;
@@ -50,25 +50,15 @@ pub enum LogsExporter {
 
 /// `OTEL_LOGS_EXPORTER`: `otlp`, `console`, `none`, or a comma list of `otlp` and `console`.
 fn parse_exporter(name: &'static str, value: &str) -> Result<LogsExporter, Error> {
-    let mut names: Vec<String> = value
-        .split(',')
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match names.as_slice() {
+    exporter_list(name, value, |names| match names {
         ["otlp"] | ["console", "otlp"] => Ok(LogsExporter::Otlp),
         ["console"] => Ok(LogsExporter::Console),
         ["none"] => Ok(LogsExporter::None),
-        _ => Err(invalid(
-            name,
-            value,
+        _ => Err(
             "expected otlp, console, otlp,console or none (console is the lines on standard \
              error, which obs writes anyway)",
-        )),
-    }
+        ),
+    })
 }
 
 /// Settings made in code; each unset one is read from the environment at install.

@@ -218,3 +218,31 @@ fn obs_traces_tail_turns_tail_sampling_on_with_its_ratio_as_the_head_sampler() {
         .to_string();
     assert!(err.contains("Builder::tail_sampling"), "{err}");
 }
+
+#[test]
+fn the_exporter_variable_is_read_as_the_other_signals_lists_are() {
+    for (value, want) in [
+        (" Console ", TracesExporter::Console),
+        ("logging", TracesExporter::Console),
+        ("console,console", TracesExporter::Console),
+        ("none,", TracesExporter::None),
+    ] {
+        let config = resolve(&[("OTEL_TRACES_EXPORTER", value)]).unwrap();
+        assert_eq!(config.exporter, want, "{value:?}");
+    }
+    for (value, reason) in [
+        (
+            "otlp,console",
+            "obs exports to one place at a time: otlp, console or none",
+        ),
+        ("zipkin", "expected otlp, console or none"),
+        (",", "expected otlp, console or none"),
+    ] {
+        let err = resolve(&[("OTEL_TRACES_EXPORTER", value)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
+        assert!(err.contains(&format!("{value:?}")), "{err}");
+        assert!(err.contains(reason), "{value:?}: {err}");
+    }
+}
