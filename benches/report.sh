@@ -44,6 +44,11 @@ rm -rf "$out"
 mkdir -p "$out" "$gen"
 export CRITERION_HOME="$PWD/$out/criterion"
 export CARGO_TERM_COLOR=never
+# criterion's bootstrap resamples (default 100,000) only give the confidence intervals printed
+# beside each figure; the median report.py reads is the samples' own median, the same with any
+# count. 10,000 took 0.12 s of analysis per case against 0.71 s (a 20-case criterion bench,
+# load 8): about a minute over the report's ~110 cases.
+resamples=10000
 
 # Each step's start, in seconds since the report began, for the header of BENCHMARKS.md.
 step() {
@@ -52,7 +57,8 @@ step() {
 }
 
 step "overhead (criterion)"
-cargo bench -p obs-benches --bench overhead 2>&1 | tee "$out/overhead.txt" >&2
+cargo bench -p obs-benches --bench overhead -- --nresamples "$resamples" 2>&1 \
+    | tee "$out/overhead.txt" >&2
 
 step "exported spans (criterion) and exporter throughput"
 # Built first with its messages shown; then run with standard error (obs's JSON log lines, one
@@ -61,20 +67,26 @@ cargo bench -p obs-benches --bench spans --no-run 2>&1 | tee "$out/spans-build.t
 # One second of warm-up and three of samples per case (criterion's default is 3 + 5): a case
 # is microseconds per iteration, so hundreds of thousands of spans still go into each median.
 cargo bench -p obs-benches --bench spans -- --warm-up-time 1 --measurement-time 3 \
-    2>/dev/null | tee "$out/spans.txt" >&2
+    --nresamples "$resamples" 2>/dev/null | tee "$out/spans.txt" >&2
 
 step "autometrics, one process per backend"
 for backend in metrics opentelemetry prometheus prometheus-client; do
-    # A backend that fails to build or run is reported missing, not fatal.
+    # A backend that fails to build or run is reported missing, not fatal. `--bench`: the
+    # package's library has no benchmark, so its test harness is not built and run for nothing.
     cargo bench -p obs-peer-autometrics --no-default-features --features "$backend" \
-        2>&1 | tee "$out/autometrics-$backend.txt" >&2 || echo "autometrics $backend: failed" >&2
+        --bench autometrics -- --nresamples "$resamples" 2>&1 \
+        | tee "$out/autometrics-$backend.txt" >&2 || echo "autometrics $backend: failed" >&2
 done
 
 step "memory"
 cargo bench -p obs-benches --bench memory 2>&1 | tee "$out/memory.txt" >&2 || true
 
 step "native histograms (criterion, under a minute)"
-cargo bench -p obs-benches --bench native 2>&1 | tee "$out/native.txt" >&2
+# One second of warm-up rather than criterion's three (the groups set their measurement times,
+# not their warm-up): a case here is nanoseconds, or a millisecond page, so that is still
+# millions of calls or hundreds of pages before the samples; 22 s less over 11 cases.
+cargo bench -p obs-benches --bench native -- --warm-up-time 1 --nresamples "$resamples" 2>&1 \
+    | tee "$out/native.txt" >&2
 
 if ! $quick; then
     # The generated crates are standalone; they share one target dir under target/.
@@ -90,11 +102,15 @@ if ! $quick; then
     : >"$out/compile.txt"
     export CARGO_INCREMENTAL=0
     for profile in dev release; do
+        # Dependencies once per profile, untimed: the four manifests and lock files are the
+        # same and share CARGO_TARGET_DIR, so `plain` (its own code builds in a second) builds
+        # what the three others link to. Each crate was built once more, untimed, before its
+        # timed runs until issue 27: a whole untimed round, 2.4 of the step's 8.2 minutes.
+        (cd "$gen/compile/plain" && cargo build --profile "$profile" >&2)
         for variant in plain tracing traced obs; do
             crate="$gen/compile/$variant"
-            # Dependencies first, untimed; then the crate alone, from scratch, twice (it was three
-            # times: the report must fit in 20 minutes, issue 27); report.py keeps the faster.
-            (cd "$crate" && cargo build --profile "$profile" >&2)
+            # The crate alone, from scratch, twice; report.py keeps the faster (on a shared
+            # machine the slower is the one another build got in the way of).
             for run in 1 2; do
                 touch "$crate/src/lib.rs"
                 start=$EPOCHREALTIME
