@@ -18,16 +18,19 @@
 #   2. exported spans: obs beside tracing-opentelemetry, fastrace and a bare Registry, all
 #      sending OTLP/HTTP to one receiver in the bench, then obs's exporter throughput
 #      (criterion, one process; its standard error, obs's JSON log lines, goes to /dev/null):
-#      5.6 minutes, of which the build is 11 s and the 12 cases' warm-up and samples under a
-#      minute; the rest is probably what runs between the cases (each exporter flushed,
-#      fastrace's unbounded queue of millions of spans drained to the receiver): not measured
-#      apart, not changed;
+#      5.6 minutes. Run alone here (load 3-4, each output line stamped): 3m55s, of which the
+#      12 cases' warm-up and samples take about 55 s, the throughput runs 7 s, and two waits
+#      between cases the rest: fastrace's unbounded queue (6.3 million spans) drained to the
+#      receiver after its case, 143 s, and `obs_collector_down`'s guard dropped with the
+#      bench's 30 s flush timeout to a port nobody listens on, 30.5 s (benches/spans.rs: not
+#      changed here);
 #   3. autometrics 3 with each of its four backends (one process per backend: autometrics
 #      refuses two backends in one build; each process measures bare and obs too): 3.1
 #      minutes, four builds and 24 cases of 2 s (builds and runs not measured apart);
 #   4. memory of 10 million #[timed] calls beside metrics-exporter-prometheus, then the cost of
 #      native histograms: a #[timed(native)] call beside #[timed], and the page of 1,000 native
-#      functions in each format: memory 0.1 minutes; native 1.9, less 0.4 (warm-up 1 s);
+#      functions in each format: memory 0.1 minutes; native 1.9, less 0.4 (warm-up 1 s: its
+#      run alone, once built, 59 s at load 1);
 #   5. render time of a generated crate of 10,000 #[counted] #[timed] functions beside
 #      prometheus-client encoding the same series: 6.0 minutes, nearly all the release build
 #      of the generated crate (here, load 6-7: 6m55s from scratch, 7m42s the crate alone, then
