@@ -91,7 +91,8 @@ impl SpanAccess for SlotAccess<'_> {
         if record.is_some() {
             record_kept();
         }
-        self.slot.set_trace(&mut self.state, Some(context), record);
+        self.state.record = record;
+        self.slot.set_trace(&mut self.state, context);
     }
 }
 

@@ -219,7 +219,8 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        let (context, record) = lifecycle::open(attrs, nearest_context(span.parent()), function);
+        let mut record = None;
+        let context = lifecycle::open(attrs, nearest_context(span.parent()), function, &mut record);
         keep(&mut span.extensions_mut(), context, record);
     }
 

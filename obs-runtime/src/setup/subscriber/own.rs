@@ -20,7 +20,7 @@ use tracing_subscriber::layer::Filter;
 use crate::logs::{EventSpan, LogFormat, Ship, TextLine};
 use crate::traces::context::{entered_sampled, exited_sampled, take_opening};
 use crate::traces::lifecycle::{self, any_record, record_kept, record_taken};
-use crate::traces::slots::{self, Kept, NewSpan, Slot, Spans};
+use crate::traces::slots::{self, Kept, Slot, Spans};
 use crate::traces::{Fields, FieldsVisitor, Link};
 
 /// The subscriber: its spans, and what it was built to do with them.
@@ -133,11 +133,10 @@ impl ObsSubscriber {
         while let Some((id, slot)) = closing.take() {
             let end = crate::clock::raw();
             let meta = slot.meta();
-            let (record, parent) = slots::free(&id, slot);
-            if let Some(record) = record {
+            let parent = slots::free(&id, slot, |record| {
                 record_taken();
                 lifecycle::finish(meta, record, end);
-            }
+            });
             closing = parent
                 .and_then(|parent| self.spans.get(&parent).map(|slot| (parent, slot)))
                 .filter(|(_, slot)| slot.release());
@@ -286,33 +285,28 @@ impl Subscriber for ObsSubscriber {
         let meta = attrs.metadata();
         let function = take_opening();
         let parent = self.parent_of(attrs.is_contextual(), attrs.parent());
-        let (context, record) = if self.traced(meta) {
-            let from = self
-                .nearest_with_ids(parent.as_ref().map(|(_, slot)| *slot))
-                .and_then(Slot::context);
-            let (context, record) = lifecycle::open(attrs, from, function);
-            (Some(context), record)
-        } else {
-            (None, None)
-        };
-        if record.is_some() {
-            record_kept();
-        }
-        let mut kept = Fields::new();
-        if record.is_none() && self.keeps_fields() && !attrs.values().is_empty() {
-            attrs.record(&mut FieldsVisitor(&mut kept));
-        }
+        let parent_slot = parent.as_ref().map(|(_, slot)| *slot);
         let parent = parent.map(|(id, slot)| {
             slot.clone_ref();
             id.into_u64()
         });
-        self.spans.create(NewSpan {
-            meta,
-            parent,
-            context,
-            record,
-            fields: kept,
-        })
+        let (id, slot) = self.spans.create(meta, parent);
+        // Fields for log lines are kept for a span without a record (a record keeps them).
+        let keep = || self.keeps_fields() && !attrs.values().is_empty();
+        if self.traced(meta) {
+            let from = self.nearest_with_ids(parent_slot).and_then(Slot::context);
+            let mut state = slot.lock();
+            let context = lifecycle::open(attrs, from, function, &mut state.record);
+            if state.record.is_some() {
+                record_kept();
+            } else if keep() {
+                slot.keep_fields(&mut state, attrs);
+            }
+            slot.set_trace(&mut state, context);
+        } else if keep() {
+            slot.keep_fields(&mut slot.lock(), attrs);
+        }
+        id
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
