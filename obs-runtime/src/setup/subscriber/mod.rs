@@ -66,3 +66,6 @@ pub(crate) fn default_dispatch(format: LogFormat) -> Dispatch {
     };
     build(&logs, info())
 }
+
+#[cfg(test)]
+mod tests;

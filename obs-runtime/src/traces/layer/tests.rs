@@ -237,17 +237,3 @@ fn one_init_subscriber_follows_each_pipeline_started_under_it() {
     let names: Vec<&str> = kept.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(names, ["kept"]);
 }
-
-#[test]
-fn zz_text_subscriber_builds_spans_without_exporter() {
-    let dispatch = crate::setup::subscriber::default_dispatch(crate::logs::LogFormat::Text);
-    tracing::dispatcher::with_default(&dispatch, || {
-        let span = tracing::info_span!("x");
-        assert!(!span.is_disabled());
-        let _e = span.enter();
-        assert_eq!(
-            tracing::Span::current().metadata().map(|m| m.name()),
-            Some("x")
-        );
-    });
-}
