@@ -15,13 +15,13 @@ use crate::traces::{Fields, FieldsVisitor, Value};
 
 /// What [`SpanOfEvent`] found for the event being dispatched on this thread.
 #[derive(Clone)]
-pub(super) struct EventSpan {
+pub(crate) struct EventSpan {
     /// The event it was found for.
-    pub(super) event: Option<&'static tracing::Metadata<'static>>,
-    pub(super) name: &'static str,
-    pub(super) ids: Option<SpanIds>,
+    pub(crate) event: Option<&'static tracing::Metadata<'static>>,
+    pub(crate) name: &'static str,
+    pub(crate) ids: Option<SpanIds>,
     /// The fields of the spans the event is in, as JSON members (`"key":value,…`).
-    pub(super) context: String,
+    pub(crate) context: String,
 }
 
 /// The fields of a span without a trace record (not sampled, or no exporter), kept by
@@ -50,7 +50,7 @@ fn json_value(out: &mut String, value: &Value) {
 
 /// The `context` members of spans `outermost` first: each key once, at its innermost value,
 /// in the order the keys first appeared.
-pub(super) fn merge_context<'a>(outermost: impl Iterator<Item = &'a Fields>) -> String {
+pub(crate) fn merge_context<'a>(outermost: impl Iterator<Item = &'a Fields>) -> String {
     let mut merged: Vec<(&'static str, &Value)> = Vec::new();
     for fields in outermost {
         for (key, value) in fields.iter().filter(|(k, _)| !describes_span(k)) {

@@ -46,8 +46,13 @@ where
                     }
                 }),
         };
-        super::write_line(&json_line(event, span));
+        write_json(event, span);
     }
+}
+
+/// Writes the JSON line of `event`, which happened in `span`, to standard error.
+pub(crate) fn write_json(event: &Event<'_>, span: Option<EventSpan>) {
+    super::write_line(&json_line(event, span));
 }
 
 fn json_line(event: &Event<'_>, span: Option<EventSpan>) -> String {

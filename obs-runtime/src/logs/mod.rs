@@ -10,14 +10,14 @@ use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
-pub(crate) use context::{KeepFields, SpanOfEvent};
+pub(crate) use context::{EventSpan, KeepFields, SpanOfEvent, merge_context};
 pub(crate) use export::{
-    GatedLogs, LogsConfig, LogsSettings, collect as collect_export, exporting_layer,
-    start_exporter, totals as log_totals,
+    LogsConfig, LogsSettings, Ship, collect as collect_export, exporting, exports, start_exporter,
+    totals as log_totals,
 };
 pub use export::{LogsExporter, otlp_log_layer};
-pub(crate) use json::JsonLines;
-pub(crate) use text::TextLines;
+pub(crate) use json::{JsonLines, write_json};
+pub(crate) use text::{TextLine, TextLines};
 
 /// How log lines are written: `OBS_LOG_FORMAT`, or
 /// [`Builder::log_format`](crate::Builder::log_format).

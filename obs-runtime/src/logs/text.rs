@@ -31,34 +31,66 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let meta = event.metadata();
-        let mut line = String::with_capacity(160);
-        let _ = SystemTime.format_time(&mut Writer::new(&mut line));
-        let _ = write!(line, " {:>5} ", meta.level().as_str());
+        let mut line = TextLine::new(event.metadata());
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 let extensions = span.extensions();
-                line.push_str(crate::traces::exported_name(&extensions, span.metadata()));
                 let fields = crate::traces::fields_of(&extensions)
                     .or_else(|| extensions.get::<SpanFields>().map(|f| &f.0));
-                if let Some(fields) = fields.filter(|f| !f.is_empty()) {
-                    line.push('{');
-                    span_fields(&mut line, fields);
-                    line.push('}');
-                }
-                line.push(':');
+                line.span(
+                    crate::traces::exported_name(&extensions, span.metadata()),
+                    fields,
+                );
             }
-            line.push(' ');
         }
-        line.push_str(meta.target());
-        line.push_str(": ");
+        line.write(event);
+    }
+}
+
+/// One line being written: the time and level, then each span the event is in (outermost
+/// first), then the target, message and fields.
+pub(crate) struct TextLine {
+    line: String,
+    spans: bool,
+}
+
+impl TextLine {
+    /// The line's start, for an event of `meta`.
+    pub(crate) fn new(meta: &tracing::Metadata<'_>) -> TextLine {
+        let mut line = String::with_capacity(160);
+        let _ = SystemTime.format_time(&mut Writer::new(&mut line));
+        let _ = write!(line, " {:>5} ", meta.level().as_str());
+        TextLine { line, spans: false }
+    }
+
+    /// A span the event is in, named `name`, with `fields` (outermost first).
+    pub(crate) fn span(&mut self, name: &str, fields: Option<&Fields>) {
+        self.spans = true;
+        self.line.push_str(name);
+        if let Some(fields) = fields.filter(|f| !f.is_empty()) {
+            self.line.push('{');
+            span_fields(&mut self.line, fields);
+            self.line.push('}');
+        }
+        self.line.push(':');
+    }
+
+    /// Ends the line with `event`'s target, message and fields, and writes it to standard
+    /// error.
+    pub(crate) fn write(mut self, event: &Event<'_>) {
+        if self.spans {
+            self.line.push(' ');
+        }
+        let meta = event.metadata();
+        self.line.push_str(meta.target());
+        self.line.push_str(": ");
         let mut fields = EventFields {
-            line: &mut line,
+            line: &mut self.line,
             first: true,
         };
         event.record(&mut fields);
-        line.push('\n');
-        super::write_line(&line);
+        self.line.push('\n');
+        super::write_line(&self.line);
     }
 }
 

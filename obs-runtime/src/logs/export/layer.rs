@@ -70,71 +70,79 @@ fn ship<S>(event: &Event<'_>, ctx: &Context<'_, S>, in_filter: fn(&Metadata<'_>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    if pipeline::on_exporter_thread() {
+    let Some(mut record) = Ship::new(event) else {
         return;
-    }
-    let time = crate::clock::raw();
-    let mut fields = EventVisitor::default();
-    event.record(&mut fields);
-    let mut own = fields.fields;
-    let log_target = own
-        .iter()
-        .position(|(k, _)| *k == LOG_TARGET)
-        .and_then(|at| match own.remove(at).1 {
-            Value::Str(s) | Value::Debug(s) => Some(s),
-            _ => None,
-        });
-    let mut attributes = Fields::new();
-    let mut ids = None;
+    };
     if let Some(scope) = ctx.event_scope(event) {
-        // Innermost first: a key already taken keeps its inner value.
         for span in scope.filter(|span| in_filter(span.metadata())) {
             let extensions = span.extensions();
-            if ids.is_none() {
-                ids = crate::traces::ids_of(&extensions);
-            }
-            let Some(span_fields) = span_fields(&extensions) else {
-                continue;
-            };
-            for (key, value) in span_fields {
-                let taken = |list: &Fields| list.iter().any(|(k, _)| k == key);
-                if !describes_span(key) && !taken(&own) && !taken(&attributes) {
-                    attributes.push((key, value.clone()));
-                }
+            record.span(crate::traces::ids_of(&extensions), span_fields(&extensions));
+        }
+    }
+    record.submit();
+}
+
+/// One event's record being built: the event's own fields, then the spans it is in,
+/// innermost first.
+pub(crate) struct Ship {
+    record: LogRecord,
+    own: Fields,
+}
+
+impl Ship {
+    /// The record of `event`; `None` on an exporter's own thread, whose events are never
+    /// shipped.
+    pub(crate) fn new(event: &Event<'_>) -> Option<Ship> {
+        if pipeline::on_exporter_thread() {
+            return None;
+        }
+        let time = crate::clock::raw();
+        let mut fields = EventVisitor::default();
+        event.record(&mut fields);
+        let mut own = fields.fields;
+        let log_target = own
+            .iter()
+            .position(|(k, _)| *k == LOG_TARGET)
+            .and_then(|at| match own.remove(at).1 {
+                Value::Str(s) | Value::Debug(s) => Some(s),
+                _ => None,
+            });
+        Some(Ship {
+            record: LogRecord {
+                meta: event.metadata(),
+                time,
+                body: fields.message,
+                attributes: Fields::new(),
+                log_target,
+                ids: None,
+            },
+            own,
+        })
+    }
+
+    /// A span the event is in (innermost first): its ids, if the trace work gave it some, and
+    /// its fields. A key already taken keeps its inner value.
+    pub(crate) fn span(&mut self, ids: Option<SpanIds>, fields: Option<&Fields>) {
+        if self.record.ids.is_none() {
+            self.record.ids = ids;
+        }
+        let Some(span_fields) = fields else {
+            return;
+        };
+        let attributes = &mut self.record.attributes;
+        for (key, value) in span_fields {
+            let taken = |list: &Fields| list.iter().any(|(k, _)| k == key);
+            if !describes_span(key) && !taken(&self.own) && !taken(attributes) {
+                attributes.push((key, value.clone()));
             }
         }
     }
-    attributes.append(&mut own);
-    pipeline::submit(LogRecord {
-        meta: event.metadata(),
-        time,
-        body: fields.message,
-        attributes,
-        log_target,
-        ids: ids.filter(|ids| ids.sampled),
-    });
-}
 
-/// `init()`'s OTLP log layer beside its stderr log layers: [`OtlpLogs`] checking
-/// `ActiveLogs`'s rule on each event itself, not behind a per-layer filter.
-///
-/// Behind a per-layer filter, every span paid a slab lookup on each enter, exit and close
-/// (`Context::if_enabled_for`) for a layer that acts on events only: about 290 instructions a
-/// span with no logs exporter (callgrind, `spans/obs_init_exported`). The spans around an
-/// event are passed over as the filter's context passed over them: those the active
-/// pipeline's filter does not enable. `init()` keeps the filtered layer when stderr logs are
-/// off, where it must say `Interest::never` for spans (docs/design.md, "Spans at fastrace's
-/// cost").
-pub(crate) struct GatedLogs;
-
-impl<S> Layer<S> for GatedLogs
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if pipeline::enables(event.metadata()) {
-            ship(event, &ctx, pipeline::enables);
-        }
+    /// Queues the record.
+    pub(crate) fn submit(mut self) {
+        self.record.attributes.append(&mut self.own);
+        self.record.ids = self.record.ids.filter(|ids| ids.sampled);
+        pipeline::submit(self.record);
     }
 }
 

@@ -28,10 +28,11 @@ use crate::otlp::Signal;
 use crate::otlp::settings::{TransportConfig, TransportSettings};
 use crate::traces::{Batching, TraceConfig};
 
+pub(crate) use layer::Ship;
 pub use layer::otlp_log_layer;
-pub(crate) use layer::{GatedLogs, exporting_layer};
 #[cfg(feature = "otlp")]
 use pipeline::start;
+pub(crate) use pipeline::{enables as exports, is_active as exporting};
 
 /// Where log records go besides standard error: `OTEL_LOGS_EXPORTER`, or
 /// [`Builder::logs_exporter`](crate::Builder::logs_exporter).

@@ -56,12 +56,12 @@ pub(super) fn on_exporter_thread() -> bool {
     IN_EXPORTER.with(Cell::get)
 }
 
-pub(super) fn is_active() -> bool {
+pub(crate) fn is_active() -> bool {
     ACTIVE.is_active()
 }
 
 /// Whether the active pipeline's filter lets events of `meta` through.
-pub(super) fn enables(meta: &Metadata<'_>) -> bool {
+pub(crate) fn enables(meta: &Metadata<'_>) -> bool {
     is_active()
         && ACTIVE
             .read()

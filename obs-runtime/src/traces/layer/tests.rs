@@ -5,10 +5,16 @@ use std::time::Duration;
 
 use tracing_subscriber::layer::SubscriberExt as _;
 
+use super::super::access::with_span;
 use super::super::context;
 use super::super::pipeline::{self, Item, Sink};
 use super::super::settings::{Sampler, TraceConfig, TraceSettings};
 use super::*;
+
+/// The ids the trace work gave `span`.
+fn ids_of_span(span: &tracing::Span) -> Option<SpanIds> {
+    with_span(span, |span| span.context().map(|c| c.ids)).flatten()
+}
 
 /// One exported span: `(name, trace id, span id, parent, field names)`.
 type Exported = (
@@ -82,7 +88,7 @@ fn a_sampled_trace_keeps_its_ids_parents_and_fields() {
         inner.in_scope(|| {
             assert_eq!(
                 context::current_sampled().map(|ids| ids.trace_id),
-                with_extensions(&outer, |e| ids_of_mut(e).map(|i| i.trace_id)).flatten()
+                ids_of_span(&outer).map(|i| i.trace_id)
             );
         });
     });
@@ -100,15 +106,15 @@ fn a_sampled_trace_keeps_its_ids_parents_and_fields() {
 fn an_unsampled_trace_records_and_exports_nothing_but_keeps_its_ids() {
     let spans = run(Sampler::AlwaysOff, || {
         let root = tracing::info_span!("root", big = "x".repeat(100));
-        let ids = with_extensions(&root, |e| {
-            assert!(!has_record(e), "no record for an unsampled span");
-            ids_of_mut(e)
+        let ids = with_span(&root, |span| {
+            assert!(span.record().is_none(), "no record for an unsampled span");
+            span.context().map(|c| c.ids)
         })
         .flatten()
         .expect("ids kept");
         assert!(!ids.sampled);
         let child = tracing::info_span!(parent: &root, "child");
-        let child_ids = with_extensions(&child, ids_of_mut).flatten().unwrap();
+        let child_ids = ids_of_span(&child).unwrap();
         assert_eq!(
             child_ids.trace_id, ids.trace_id,
             "the child stays in the trace"
@@ -133,13 +139,10 @@ fn an_unsampled_span_passes_its_callers_tracestate_and_flag_on() {
     let spans = run(Sampler::ParentBasedAlwaysOn, || {
         caller.in_scope(|| {
             let span = tracing::info_span!("handler");
-            let own = with_extensions(&span, ids_of_mut).flatten().expect("ids");
+            let own = ids_of_span(&span).expect("ids");
             let child = tracing::info_span!(parent: &span, "client");
             child.in_scope(|| crate::traces::propagation::inject_map(&mut sent));
-            let child_id = with_extensions(&child, ids_of_mut)
-                .flatten()
-                .unwrap()
-                .span_id;
+            let child_id = ids_of_span(&child).unwrap().span_id;
             assert!(!own.sampled);
             assert_eq!(
                 sent["traceparent"],
@@ -196,21 +199,15 @@ fn chosen_baggage_entries_become_attributes_of_a_recorded_span() {
     assert_eq!(spans[0].4, ["tenant.id"], "only the chosen key: {spans:?}");
 }
 
-/// `init()`'s stack with logs on: the gated layer under a layer with a per-layer filter (as the
-/// text and JSON lines have).
-fn gated(targets: &str) -> tracing::Dispatch {
-    use tracing_subscriber::Layer as _;
-    let targets: Targets = targets.parse().unwrap();
-    tracing::Dispatch::new(
-        tracing_subscriber::registry()
-            .with(gated_layer(targets))
-            .with(tracing_subscriber::layer::Identity::new().with_filter(LevelFilter::INFO)),
-    )
+/// `init()`'s own subscriber with JSON lines (which want every span, so a span the traces
+/// filter leaves out still exists) and its default filters (`info`).
+fn gated() -> tracing::Dispatch {
+    crate::setup::subscriber::default_dispatch(crate::logs::LogFormat::Json)
 }
 
 #[test]
-fn the_gated_layer_passes_over_spans_its_targets_leave_out() {
-    let spans = run_in(Sampler::AlwaysOn, &gated("info"), || {
+fn init_subscriber_passes_over_spans_its_traces_filter_leaves_out() {
+    let spans = run_in(Sampler::AlwaysOn, &gated(), || {
         let outer = tracing::info_span!("outer");
         let _outer = outer.enter();
         let middle = tracing::debug_span!("middle");
@@ -228,8 +225,8 @@ fn the_gated_layer_passes_over_spans_its_targets_leave_out() {
 }
 
 #[test]
-fn one_gated_subscriber_follows_each_pipeline_started_under_it() {
-    let dispatch = gated("info");
+fn one_init_subscriber_follows_each_pipeline_started_under_it() {
+    let dispatch = gated();
     let none = run_in(Sampler::AlwaysOff, &dispatch, || {
         tracing::info_span!("dropped").in_scope(|| {});
     });

@@ -53,9 +53,9 @@ pub(crate) use baggage::{parse_attribute_keys, set_attributes as set_baggage_att
 pub use formats::Propagator;
 pub(crate) use formats::{parse_list as parse_propagators, set_configured as set_propagators};
 
+use super::access::with_span;
 use super::context::{self, Remote, Scope};
 use super::ids::{self, SpanContext, SpanIds, to_hex};
-use super::layer::{context_of_mut, ids_of_mut, with_extensions};
 use super::pipeline;
 use super::record::{SpanRecord, Value};
 use baggage::{BAGGAGE, InScope};
@@ -92,7 +92,7 @@ impl<H: BuildHasher> Carrier for HashMap<String, String, H> {
 /// caller's context in scope with a new span id (a request sent from it is a new child).
 fn current() -> Option<Remote> {
     let span = tracing::Span::current();
-    let own = with_extensions(&span, context_of_mut).flatten();
+    let own = with_span(&span, |span| span.context()).flatten();
     match own {
         Some(SpanContext { ids, trace_state }) => Some(Remote {
             trace_id: ids.trace_id,
@@ -221,8 +221,8 @@ pub(crate) fn record_baggage(span: &tracing::Span, baggage: &Baggage) {
     if attributes.is_empty() {
         return;
     }
-    with_extensions(span, |ext| {
-        if let Some(record) = ext.get_mut::<SpanRecord>() {
+    with_span(span, |span| {
+        if let Some(record) = span.record() {
             for (key, value) in attributes {
                 record.fields.retain(|(k, _)| *k != key);
                 record.fields.push((key, Value::Str(value)));
@@ -353,23 +353,19 @@ impl RemoteContext {
         let Some(remote) = &self.remote else {
             return false;
         };
-        with_extensions(span, |ext| {
-            let Some(old) = ids_of_mut(ext) else {
+        with_span(span, |span| {
+            let Some(old) = span.context() else {
                 return false;
             };
             let sampled = pipeline::sampler()
                 .is_some_and(|s| s.decide(Some(remote.sampled), remote.trace_id));
             let ids = SpanIds {
                 trace_id: remote.trace_id,
-                span_id: old.span_id,
+                span_id: old.ids.span_id,
                 sampled,
             };
-            let record = ext.remove::<SpanRecord>();
-            if record.is_some() {
-                super::layer::record_taken();
-            }
-            ext.remove::<SpanContext>();
-            if sampled || pipeline::tail_on() {
+            let record = span.take_record();
+            let record = (sampled || pipeline::tail_on()).then(|| {
                 // A span that was not sampled before records from now on: the fields given
                 // when it was created were not kept.
                 let mut record =
@@ -377,14 +373,15 @@ impl RemoteContext {
                 record.ids = ids;
                 record.parent = Some(remote.span_id);
                 record.trace_state.clone_from(&remote.trace_state);
-                ext.insert(record);
-                super::layer::record_kept();
-            } else {
-                ext.insert(SpanContext {
+                record
+            });
+            span.set(
+                SpanContext {
                     ids,
                     trace_state: remote.trace_state.clone(),
-                });
-            }
+                },
+                record,
+            );
             true
         })
         .unwrap_or(false)
@@ -409,8 +406,8 @@ impl RemoteContext {
         let Some(remote) = &self.remote else {
             return false;
         };
-        with_extensions(span, |ext| {
-            ext.get_mut::<SpanRecord>().is_some_and(|record| {
+        with_span(span, |span| {
+            span.record().is_some_and(|record| {
                 record.links.push(super::record::Link {
                     trace_id: remote.trace_id,
                     span_id: remote.span_id,
