@@ -76,7 +76,11 @@ step() {
 }
 
 step "overhead (criterion)"
-cargo bench -p obs-benches --bench overhead -- --nresamples "$resamples" 2>&1 \
+# Built first with its messages shown; then run with standard error sent to a sink: the
+# `exemplars` group's console exporter prints a line per span there (162 MB, 1.2 million lines
+# through `tee` in the last full run), which no figure reads.
+cargo bench -p obs-benches --bench overhead --no-run 2>&1 | tee "$out/overhead-build.txt" >&2
+cargo bench -p obs-benches --bench overhead -- --nresamples "$resamples" 2>/dev/null \
     | tee "$out/overhead.txt" >&2
 
 step "exported spans (criterion) and exporter throughput"

@@ -262,12 +262,17 @@ fn spans(c: &mut Criterion, receiver: &Receiver) {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    let guard = obs_to(
+    // A 2 s flush timeout, not the others' 30: the guard's drop waits it out against a port
+    // nobody listens on (30.5 s of the report's time), and nothing it would flush can arrive.
+    let guard = obs_builder(
         &format!("http://{dead}"),
         TracesExporter::Otlp,
         Sampler::AlwaysOn,
         None,
-    );
+    )
+    .flush_timeout(Duration::from_secs(2))
+    .install()
+    .expect("obs installs");
     let dispatch = obs_dispatch(false);
     let calls = case(&mut group, "obs_collector_down", &dispatch, b::obs_handle);
     drop((dispatch, guard));
@@ -401,9 +406,13 @@ fn tail_case(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
 
 /// Sends what fastrace still holds. A thread's submitted spans wait in its own sender when
 /// the channel to the collector is full, and move on only at the thread's next submit; so
-/// this submits a few more traces, flushes, and repeats while the receiver's count grows.
-/// Returns the calls it made.
+/// this submits a few more traces, flushes, and repeats while the receiver's count grows, for
+/// at most `DRAIN` (its queue has no bound: a full drain of the millions of spans a 4-second
+/// case closes took 143 s of the report's time; what arrives after is not counted as
+/// received). Returns the calls it made.
 fn fastrace_drain(receiver: &Receiver, before: u64, calls: u64) -> u64 {
+    const DRAIN: Duration = Duration::from_secs(20);
+    let start = Instant::now();
     let mut extra = 0;
     let mut last = receiver.spans();
     loop {
@@ -413,7 +422,10 @@ fn fastrace_drain(receiver: &Receiver, before: u64, calls: u64) -> u64 {
         extra += 64;
         fastrace::flush();
         let now = receiver.settle(before + (calls + extra) * SPANS_PER_CALL);
-        if now >= before + (calls + extra) * SPANS_PER_CALL || now == last {
+        if now >= before + (calls + extra) * SPANS_PER_CALL
+            || now == last
+            || start.elapsed() > DRAIN
+        {
             return extra;
         }
         last = now;
