@@ -54,13 +54,24 @@ pub(crate) fn millis(
     }
 }
 
-/// A whole number above 0.
+/// The most a queue or batch size may be: each is allocated up front (a bounded channel's
+/// slots, a batch's `Vec`), and the fuzzer's `OTEL_BSP_MAX_QUEUE_SIZE=80000000000000` aborted
+/// the process allocating 5 TB. 2^20 spans or records is 512 times the specification's
+/// default queue.
+pub(crate) const MAX_COUNT: usize = 1 << 20;
+
+/// A queue or batch size: a whole number from 1 to [`MAX_COUNT`].
 pub(crate) fn count(var: Var<'_>, name: &'static str, default: usize) -> Result<usize, Error> {
     match var(name) {
         None => Ok(default),
         Some(value) => match value.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(invalid(name, &value, "expected a whole number above 0")),
+            Ok(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+            _ => Err(invalid(
+                name,
+                &value,
+                "expected a whole number from 1 to 1048576 (queues and batches are allocated up \
+                 front)",
+            )),
         },
     }
 }

@@ -63,7 +63,7 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`propagators`](Builder::propagators) | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`) | `tracecontext,baggage` |
 /// | [`baggage_attributes`](Builder::baggage_attributes): baggage keys copied into server spans | `OBS_BAGGAGE_ATTRIBUTES` (`key,key`) | none |
 /// | [`traces_filter`](Builder::traces_filter): which spans are exported | `OBS_TRACES_FILTER` (`target=level,…`) | `info` |
-/// | export queue, batch size, delay, batch timeout | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 2048, 512, 5000, 30 000 |
+/// | export queue, batch size (each at most 1,048,576), delay, batch timeout | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms) | 2048, 512, 5000, 30 000 |
 /// | [`flush_timeout`](Builder::flush_timeout) | none | 3 s |
 /// | [`trace_url`](Builder::trace_url): where the live page links a trace id | `OBS_TRACE_URL` (`http(s)://…{trace_id}…`) | none |
 /// | [`metrics_exporter`](Builder::metrics_exporter) | `OTEL_METRICS_EXPORTER` (`prometheus`, `otlp`, `prometheus,otlp`, `none`) | `prometheus` |
@@ -75,7 +75,7 @@ pub fn init() -> Result<ObsGuard, Error> {
 /// | [`logs_exporter`](Builder::logs_exporter): log records over OTLP, beside standard error | `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `otlp,console`, `none`; `console` is the standard error lines obs writes anyway) | `none` |
 /// | [`logs_filter`](Builder::logs_filter): which events are shipped | `OBS_LOGS_FILTER`, then `RUST_LOG` | `info` |
 /// | [`logs_endpoint`](Builder::logs_endpoint), [`logs_protocol`](Builder::logs_protocol), [`logs_header`](Builder::logs_header), [`logs_compression`](Builder::logs_compression) | `OTEL_EXPORTER_OTLP_LOGS_{ENDPOINT,PROTOCOL,HEADERS,COMPRESSION}`, then `OTEL_EXPORTER_OTLP_*`; also `_TIMEOUT`, `_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY` | as for traces, path `/v1/logs` |
-/// | log export queue, batch size, delay, batch timeout | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` (ms) | 2048, 512, 1000, 30 000 |
+/// | log export queue, batch size (each at most 1,048,576), delay, batch timeout | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` (ms) | 2048, 512, 1000, 30 000 |
 ///
 /// A setting made in code wins over the variable. Empty variables count as unset. The
 /// `otlp_*` settings and `OTEL_EXPORTER_OTLP_*` are every signal's; a signal's own setting

@@ -264,11 +264,13 @@ mod tests {
     fn bad_values_name_their_variable() {
         let err = resolve(&[("OTEL_LOGS_EXPORTER", "kafka")]).unwrap_err();
         assert!(err.to_string().contains("OTEL_LOGS_EXPORTER"), "{err}");
-        let err = resolve(&[("OTEL_BLRP_MAX_QUEUE_SIZE", "0")]).unwrap_err();
-        assert!(
-            err.to_string().contains("OTEL_BLRP_MAX_QUEUE_SIZE"),
-            "{err}"
-        );
+        for value in ["0", "80000000000000"] {
+            let err = resolve(&[("OTEL_BLRP_MAX_QUEUE_SIZE", value)]).unwrap_err();
+            assert!(
+                err.to_string().contains("OTEL_BLRP_MAX_QUEUE_SIZE"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -246,3 +246,16 @@ fn the_exporter_variable_is_read_as_the_other_signals_lists_are() {
         assert!(err.contains(reason), "{value:?}: {err}");
     }
 }
+
+#[test]
+fn queue_and_batch_sizes_past_what_can_be_allocated_are_refused() {
+    // Found by the `env` fuzz target: a queue of 80 trillion spans aborted the process
+    // allocating its channel.
+    for var in ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] {
+        let err = resolve(&[(var, "80000000000000")]).unwrap_err().to_string();
+        assert!(err.contains(var), "{err}");
+        assert!(err.contains("from 1 to 1048576"), "{err}");
+    }
+    let config = resolve(&[("OTEL_BSP_MAX_QUEUE_SIZE", "1048576")]).unwrap();
+    assert_eq!(config.batch.max_queue, 1 << 20);
+}
