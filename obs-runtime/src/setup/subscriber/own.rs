@@ -6,8 +6,9 @@
 //! cost"): a slot from the thread's free list (no slab shard, no reference count per lookup),
 //! no extension map (the record, the ids and the fields sit in the slot), no per-layer filter
 //! state, and the trace work, the log fields and the exemplar stack decided from flags read
-//! once. Behaviour is `Registry` + obs's layers': the same spans are enabled, the same parent
-//! is found, and the same lines, records and spans come out (the tests of `init()` run on it).
+//! once. Behaviour is `Registry` + obs's layers': the same parent is found, and the same
+//! lines, records and spans come out (the tests of `init()` run on it); only a span no output
+//! wants is no longer built (the `Registry` stack built every span while logs were on).
 
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
