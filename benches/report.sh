@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every benchmark of obs beside its peers and writes BENCHMARKS.md at the repo root:
 #
-#   bash benches/report.sh            # everything: about 25 minutes on 2 cores, an estimate
-#                                     # (issue 27 asks under 20: not reached, see the minutes
-#                                     # below); its step times are kept in
+#   bash benches/report.sh            # everything: 14.1 minutes on 2 cores at load 1
+#                                     # (2026-12-07, 1018166, with the release builds and the
+#                                     # generated crates' dependencies already in target/; from
+#                                     # nothing, add about 10); its step times are kept in
 #                                     # target/obs-report/steps.txt and quoted in BENCHMARKS.md's
 #                                     # header
 #   bash benches/report.sh --quick    # skips the generated scrape and compile-time crates
