@@ -69,8 +69,10 @@ pub(crate) fn count(var: Var<'_>, name: &'static str, default: usize) -> Result<
             _ => Err(invalid(
                 name,
                 &value,
-                "expected a whole number from 1 to 1048576 (queues and batches are allocated up \
-                 front)",
+                format!(
+                    "expected a whole number from 1 to {MAX_COUNT} (queues and batches are \
+                     allocated up front)"
+                ),
             )),
         },
     }

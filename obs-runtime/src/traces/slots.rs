@@ -49,6 +49,9 @@ const SAMPLED: u8 = 2;
 const RECORD: u8 = 4;
 /// Its state may hold anything: the lock is taken to read or clear it.
 const STATE: u8 = 8;
+/// Its state holds the caller's `tracestate`: a parent's context is read without its lock
+/// otherwise (a parent with fields kept for log lines has `STATE` but nothing to pass on).
+const TRACE_STATE: u8 = 16;
 
 /// One span.
 #[derive(Debug)]
@@ -124,7 +127,7 @@ impl Slot {
     /// The span's ids and the `tracestate` it passes on.
     pub(crate) fn context(&self) -> Option<SpanContext> {
         let ids = self.ids()?;
-        let trace_state = if self.flags.load(Ordering::Relaxed) & STATE == 0 {
+        let trace_state = if self.flags.load(Ordering::Relaxed) & TRACE_STATE == 0 {
             None
         } else {
             self.lock().trace_state.clone()
@@ -170,7 +173,7 @@ impl Slot {
             .store(u64::from_be_bytes(context.ids.span_id), Ordering::Relaxed);
         flags |= IDS | if context.ids.sampled { SAMPLED } else { 0 };
         if context.trace_state.is_some() {
-            flags |= STATE;
+            flags |= STATE | TRACE_STATE;
         }
         state.trace_state = context.trace_state;
         if state.record.is_some() {

@@ -99,26 +99,21 @@ impl ObsSubscriber {
         }
     }
 
-    /// The nearest of `span` and its ancestors that the trace work gave ids.
-    fn nearest_with_ids(&self, mut next: Option<&'static Slot>) -> Option<&'static Slot> {
-        while let Some(slot) = next {
-            if slot.ids().is_some() {
-                return Some(slot);
-            }
-            next = slot.parent().and_then(|id| self.spans.get(&id));
-        }
-        None
+    /// `span` and its ancestors, innermost first.
+    fn ancestors(&self, span: Option<&'static Slot>) -> impl Iterator<Item = &'static Slot> + '_ {
+        core::iter::successors(span, |slot| {
+            slot.parent().and_then(|id| self.spans.get(&id))
+        })
     }
 
-    /// `span` and its ancestors, innermost first.
+    /// The nearest of `span` and its ancestors that the trace work gave ids.
+    fn nearest_with_ids(&self, span: Option<&'static Slot>) -> Option<&'static Slot> {
+        self.ancestors(span).find(|slot| slot.ids().is_some())
+    }
+
+    /// `span` and its ancestors, innermost first, collected.
     fn scope(&self, span: Option<&'static Slot>) -> Vec<&'static Slot> {
-        let mut scope = Vec::new();
-        let mut next = span;
-        while let Some(slot) = next {
-            scope.push(slot);
-            next = slot.parent().and_then(|id| self.spans.get(&id));
-        }
-        scope
+        self.ancestors(span).collect()
     }
 
     /// Releases one reference to `id`; closes the span and then its ancestors as their last
@@ -218,7 +213,7 @@ impl ObsSubscriber {
         let Some(mut record) = Ship::new(event) else {
             return;
         };
-        for slot in self.scope(span) {
+        for slot in self.ancestors(span) {
             if !crate::logs::exports(slot.meta()) {
                 continue;
             }
