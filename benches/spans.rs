@@ -26,6 +26,7 @@
 //!   `obs_handle_fallible`, whose last leaf fails in 1 % of the calls: every span recorded,
 //!   1 % of the traces kept from their start, the failed ones kept at their end, the rest
 //!   held by the worker and dropped whole;
+//! - `spans/obs_init_tail_1pct_errors`: the same under the subscriber `init()` installs;
 //! - `spans/obs_collector_down`: the same to a port nobody listens on (issue 13's faults: the
 //!   calling thread should pay what it pays when the collector is healthy);
 //! - `spans/obs_json_logs`: the same, a `tracing::info!` in each leaf, and obs's
@@ -360,48 +361,52 @@ fn init_cases(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
 }
 
 /// Tail sampling keeping 1 % of the traces (by trace id, from their start) and every failed
-/// one (1 % of the calls fail): every span is recorded, the rest held by the worker and
-/// dropped whole.
+/// one (1 % of the calls fail): every span is recorded, the rest held and dropped whole.
+/// Under `trace_layer()` (`obs_tail_1pct_errors`, beside `obs_exported`) and under the
+/// subscriber `init()` installs (`obs_init_tail_1pct_errors`, beside `obs_init_exported`).
 fn tail_case(group: &mut BenchmarkGroup<'_, WallTime>, receiver: &Receiver) {
-    let before = receiver.spans();
-    let guard = obs_builder(
-        &receiver.endpoint(),
-        TracesExporter::Otlp,
-        Sampler::ParentBasedTraceIdRatio(0.01),
-        None,
-    )
-    .tail_sampling(obs_runtime::TailSampling::new().errors().ratio(0.01))
-    .install()
-    .expect("obs installs");
-    let dispatch = obs_dispatch(false);
-    let calls = case(
-        group,
-        "obs_tail_1pct_errors",
-        &dispatch,
-        b::obs_handle_fallible,
-    );
-    drop((dispatch, guard));
-    check(
-        "obs_tail_1pct_errors",
-        receiver,
-        before,
-        calls,
-        Expect::Spans,
-    );
-    if calls > 0 {
-        let page = obs_runtime::render();
-        let decided = |decision: &str| {
-            page.lines()
-                .filter(|l| l.starts_with("obs_traces_sampled_total{") && l.contains(decision))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-                .sum::<u64>()
+    for (name, own) in [
+        ("obs_tail_1pct_errors", false),
+        ("obs_init_tail_1pct_errors", true),
+    ] {
+        let before = receiver.spans();
+        let guard = obs_builder(
+            &receiver.endpoint(),
+            TracesExporter::Otlp,
+            Sampler::ParentBasedTraceIdRatio(0.01),
+            None,
+        )
+        .tail_sampling(obs_runtime::TailSampling::new().errors().ratio(0.01))
+        .install()
+        .expect("obs installs");
+        let dispatch = if own {
+            obs_runtime::__private::init_subscriber(LogFormat::Text)
+        } else {
+            obs_dispatch(false)
         };
-        println!(
-            "check spans/obs_tail_1pct_errors traces_kept={} traces_dropped={}",
-            decided(r#"decision="kept""#),
-            decided(r#"decision="dropped""#)
-        );
+        let kept_before = tail_decisions(r#"decision="kept""#);
+        let dropped_before = tail_decisions(r#"decision="dropped""#);
+        let calls = case(group, name, &dispatch, b::obs_handle_fallible);
+        drop((dispatch, guard));
+        check(name, receiver, before, calls, Expect::Spans);
+        if calls > 0 {
+            println!(
+                "check spans/{name} traces_kept={} traces_dropped={}",
+                tail_decisions(r#"decision="kept""#) - kept_before,
+                tail_decisions(r#"decision="dropped""#) - dropped_before,
+            );
+        }
     }
+}
+
+/// The local traces tail sampling decided so far with `decision` (a label and its value),
+/// from `obs_traces_sampled_total` on the page.
+fn tail_decisions(decision: &str) -> u64 {
+    obs_runtime::render()
+        .lines()
+        .filter(|l| l.starts_with("obs_traces_sampled_total{") && l.contains(decision))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Sends what fastrace still holds. A thread's submitted spans wait in its own sender when

@@ -33,8 +33,12 @@ fn handle(fail: bool, leaf_ms: u64, own_ms: u64) -> String {
     let _ = leaf(false, leaf_ms);
     let _ = leaf(false, leaf_ms);
     let span = tracing::Span::current();
+    // The other thread records under this thread's subscriber (a scoped one, in one test).
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     std::thread::scope(|s| {
-        s.spawn(move || span.in_scope(|| leaf(fail, leaf_ms)));
+        s.spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || span.in_scope(|| leaf(fail, leaf_ms)))
+        });
     });
     std::thread::sleep(Duration::from_millis(own_ms));
     trace_id()
@@ -50,19 +54,50 @@ fn trace_id() -> String {
 /// Installs obs exporting to `receiver` with `OBS_TRACES_TAIL=tail`, runs `work`, and drops
 /// the guard (which flushes). Returns what `work` returned.
 fn with_tail<R>(receiver: &Receiver, tail: &str, work: impl FnOnce() -> R) -> R {
+    with_tail_under(receiver, tail, Subscriber::Own, work)
+}
+
+/// Which subscriber records the spans.
+#[derive(Clone, Copy, Debug)]
+enum Subscriber {
+    /// The one `init()` (here `install()`) sets.
+    Own,
+    /// A `tracing_subscriber::Registry` with `obs_runtime::trace_layer()`, as a user who
+    /// composes their own has.
+    Registry,
+}
+
+/// [`with_tail`] under `subscriber`.
+fn with_tail_under<R>(
+    receiver: &Receiver,
+    tail: &str,
+    subscriber: Subscriber,
+    work: impl FnOnce() -> R,
+) -> R {
+    use tracing_subscriber::layer::SubscriberExt as _;
     let mut vars = receiver.env();
     vars.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()));
     vars.push(("OBS_TRACES_TAIL".into(), tail.into()));
-    let obs = obs_runtime::Builder::new()
+    let builder = obs_runtime::Builder::new()
         .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
         .without_server()
         .log_format(obs_runtime::LogFormat::Off)
-        .flush_timeout(Duration::from_secs(5))
-        .install()
-        .expect("install");
-    let out = work();
-    drop(obs);
-    out
+        .flush_timeout(Duration::from_secs(5));
+    match subscriber {
+        Subscriber::Own => {
+            let obs = builder.install().expect("install");
+            let out = work();
+            drop(obs);
+            out
+        }
+        Subscriber::Registry => {
+            let obs = builder.without_subscriber().install().expect("install");
+            let registry = tracing_subscriber::Registry::default().with(obs_runtime::trace_layer());
+            let out = tracing::subscriber::with_default(registry, work);
+            drop(obs);
+            out
+        }
+    }
 }
 
 /// `obs_traces_sampled_total{decision,reason}` now.
@@ -93,10 +128,21 @@ fn by_trace(spans: &[Span]) -> HashMap<String, Vec<&Span>> {
 
 #[test]
 fn a_failing_calls_whole_trace_is_kept_and_fast_ok_traces_are_dropped_whole() {
+    failing_trace_kept_whole(Subscriber::Own);
+}
+
+#[test]
+fn the_same_under_a_registry_with_the_trace_layer() {
+    failing_trace_kept_whole(Subscriber::Registry);
+}
+
+/// Ten ok requests and a failed one (its failure on another thread) under `subscriber`:
+/// only the failed trace is exported, whole.
+fn failing_trace_kept_whole(subscriber: Subscriber) {
     let _turn = one_at_a_time();
     let receiver = Receiver::grpc();
     let (kept0, dropped0) = (decided("kept", "error"), decided("dropped", "outcome"));
-    let (ok, failed) = with_tail(&receiver, "errors", || {
+    let (ok, failed) = with_tail_under(&receiver, "errors", subscriber, || {
         let ok: Vec<String> = (0..10).map(|_| handle(false, 0, 0)).collect();
         let failed = handle(true, 0, 0);
         (ok, failed)

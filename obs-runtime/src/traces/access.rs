@@ -69,6 +69,7 @@ impl SpanAccess for SlotAccess<'_> {
         Some(SpanContext {
             ids,
             trace_state: self.state.trace_state.clone(),
+            tally: self.state.record.as_ref().and_then(|r| r.tally.clone()),
         })
     }
 

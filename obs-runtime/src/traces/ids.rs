@@ -4,6 +4,8 @@ use core::cell::Cell;
 use core::fmt::Write as _;
 use std::sync::Arc;
 
+use super::tail::Tally;
+
 /// The ids of a span, kept in its extensions by the trace layer, sampled or not: what JSON
 /// log lines carry, what a child inherits, what `traceparent` is written from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,11 +16,13 @@ pub(crate) struct SpanIds {
 }
 
 /// What an unsampled span keeps in its extensions: its ids and the caller's `tracestate`, to
-/// pass on unchanged. A few words (the state is shared, not copied), never a record.
+/// pass on unchanged. A few words (the state is shared, not copied), never a record. As a
+/// parent's context, also its local trace's tail-sampling hold, which a child joins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SpanContext {
     pub(crate) ids: SpanIds,
     pub(crate) trace_state: Option<Arc<str>>,
+    pub(crate) tally: Option<Tally>,
 }
 
 /// Lowercase hex, as W3C trace context writes ids.

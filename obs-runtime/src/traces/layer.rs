@@ -120,10 +120,7 @@ pub(crate) fn ids_of(extensions: &Extensions<'_>) -> Option<SpanIds> {
 /// [`ids_of`] and the `tracestate` the span carries, from extensions open for writing.
 pub(crate) fn context_of_mut(extensions: &mut ExtensionsMut<'_>) -> Option<SpanContext> {
     if let Some(record) = extensions.get_mut::<SpanRecord>() {
-        return Some(SpanContext {
-            ids: record.ids,
-            trace_state: record.trace_state.clone(),
-        });
+        return Some(record.context());
     }
     extensions.get_mut::<SpanContext>().cloned()
 }
@@ -189,10 +186,7 @@ where
     while let Some(span) = next {
         let extensions = span.extensions();
         let found = match extensions.get::<SpanRecord>() {
-            Some(record) => Some(SpanContext {
-                ids: record.ids,
-                trace_state: record.trace_state.clone(),
-            }),
+            Some(record) => Some(record.context()),
             None => extensions.get::<SpanContext>().cloned(),
         };
         if found.is_some() {

@@ -19,6 +19,7 @@ use super::context::{self, Opening};
 use super::ids::{self, SpanContext, SpanIds};
 use super::pipeline;
 use super::record::{self, EventVisitor, SpanRecord, SpanStatus};
+use super::tail::Tally;
 use crate::clock;
 
 /// Where a new span's trace comes from.
@@ -28,6 +29,8 @@ struct Origin {
     /// The parent's decision, `None` at the root of a trace.
     parent_sampled: Option<bool>,
     trace_state: Option<Arc<str>>,
+    /// The local trace's tail-sampling hold, when the parent is held.
+    tally: Option<Tally>,
     /// The parent is a span of this process.
     local_parent: bool,
 }
@@ -42,6 +45,7 @@ impl Origin {
                 parent: Some(parent.ids.span_id),
                 parent_sampled: Some(parent.ids.sampled),
                 trace_state: parent.trace_state,
+                tally: parent.tally,
                 local_parent: true,
             };
         }
@@ -51,6 +55,7 @@ impl Origin {
                 parent: Some(remote.span_id),
                 parent_sampled: Some(remote.sampled),
                 trace_state: remote.trace_state,
+                tally: None,
                 local_parent: false,
             },
             None => Origin {
@@ -58,6 +63,7 @@ impl Origin {
                 parent: None,
                 parent_sampled: None,
                 trace_state: None,
+                tally: None,
                 local_parent: false,
             },
         }
@@ -84,8 +90,10 @@ pub(crate) fn open(
         sampled,
     };
     // Tail sampling records every span: an unsampled one is held until its local trace is
-    // decided (traces/tail).
-    if sampled || pipeline::tail_on() {
+    // decided (traces/tail), in its parent's hold, or a new one if it starts the local trace
+    // (or its parent is not held).
+    let tail = !sampled && pipeline::tail_on();
+    if sampled || tail {
         // No capacity up front: a `#[traced]` span declares seven fixed fields it leaves
         // without a value, so sizing by the callsite's fields allocated 336 bytes for a span
         // with no argument; the first recorded value allocates room for four.
@@ -93,6 +101,9 @@ pub(crate) fn open(
         new.local_root = !from.local_parent;
         new.trace_state.clone_from(&from.trace_state);
         new.function = function;
+        if tail {
+            new.tally = from.tally.or_else(|| new_tally(ids.span_id));
+        }
         attrs.record(&mut new.visitor());
         *record = Some(new);
     }
@@ -101,7 +112,14 @@ pub(crate) fn open(
     SpanContext {
         ids,
         trace_state: from.trace_state,
+        tally: None,
     }
+}
+
+/// The hold of a new local trace whose root is the span `root`, under the active pipeline's
+/// rules (none if it stopped meanwhile: the span is then not held, and dropped at its close).
+pub(crate) fn new_tally(root: [u8; 8]) -> Option<Tally> {
+    pipeline::tail_rules().map(|rules| Tally::new(rules, root))
 }
 
 /// `event`, which happened inside the span `record` belongs to, as a span event.
@@ -130,14 +148,31 @@ pub(crate) fn add_event(record: &mut SpanRecord, event: &Event<'_>) {
     });
 }
 
-/// The record of a span that closed at `end` (a raw clock reading), handed to the exporter.
-pub(crate) fn finish(meta: &'static tracing::Metadata<'static>, record: SpanRecord, end: u64) {
-    pipeline::submit(Finished {
+/// The record of a span that closed at `end` (a raw clock reading), handed to the exporter,
+/// or to its local trace's hold when tail sampling holds it (an unsampled span no hold took,
+/// its pipeline gone, is dropped).
+pub(crate) fn finish(meta: &'static tracing::Metadata<'static>, mut record: SpanRecord, end: u64) {
+    // Taken out of the record: a held span keeps no reference to the hold that keeps it.
+    let tally = record.tally.take();
+    if !record.ids.sampled && tally.is_none() {
+        return;
+    }
+    if record.local_root && record.ids.sampled && pipeline::tail_on() {
+        // A trace kept at its start: counted as tail sampling's decision too.
+        if let Some(rules) = pipeline::tail_rules() {
+            rules.count_sampled_root(&record.ids.trace_id);
+        }
+    }
+    let span = Finished {
         meta,
         record,
         end,
         generation: GENERATION.load(Relaxed),
-    });
+    };
+    match tally {
+        Some(tally) => tally.close(span, pipeline::submit),
+        None => pipeline::submit(span),
+    }
 }
 
 /// The name a span is exported under when no `otel.name` renames it: the function's label

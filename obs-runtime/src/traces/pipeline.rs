@@ -18,7 +18,7 @@ use super::stats::{
     DROPPED_EXPORT_FAILED, DROPPED_QUEUE_FULL, DROPPED_REJECTED, DROPPED_SHUTDOWN, DROPPED_TLS,
     EVER_ACTIVE, EXPORTED,
 };
-use super::tail::Holder;
+use super::tail::{self, Rules};
 use crate::error::Error;
 use crate::export::{ExportGuard, Shutdown, Slot};
 use crate::otlp::response::Accepted;
@@ -43,8 +43,8 @@ pub(crate) struct Pipeline {
     generation: u64,
     sampler: Sampler,
     max_batch: usize,
-    /// Tail sampling is on: every span is recorded.
-    tail: bool,
+    /// Tail sampling's rules, when it is on: every span is recorded.
+    tail: Option<Arc<Rules>>,
 }
 
 static ACTIVE: Slot<Pipeline> = Slot::new();
@@ -103,6 +103,12 @@ pub(crate) fn tail_on() -> bool {
     TAIL.load(Ordering::Relaxed)
 }
 
+/// The active pipeline's tail-sampling rules, under the read lock: read once per local
+/// trace tail sampling holds.
+pub(crate) fn tail_rules() -> Option<Arc<Rules>> {
+    ACTIVE.read().as_ref().and_then(|p| p.tail.clone())
+}
+
 fn set_sampler(sampler: Option<Sampler>) {
     let (kind, ratio) = match sampler {
         None => (0, 0.0),
@@ -159,7 +165,7 @@ impl crate::export::Pipeline for Pipeline {
             EVER_ACTIVE.store(true, Ordering::Relaxed);
         }
         set_sampler(active.map(|p| p.sampler));
-        TAIL.store(active.is_some_and(|p| p.tail), Ordering::Relaxed);
+        TAIL.store(active.is_some_and(|p| p.tail.is_some()), Ordering::Relaxed);
         GENERATION.store(active.map_or(0, |p| p.generation), Ordering::Relaxed);
         if let Some(p) = active {
             BATCH.store(p.max_batch, Ordering::Relaxed);
@@ -196,7 +202,8 @@ pub(crate) fn start(
     let generation = LAST_GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
     lock(&LIVE).push(generation);
     let batch = config.batch;
-    let tail = config.tail;
+    let tail = config.tail.map(Rules::new);
+    let worker_tail = tail.clone();
     let build = move || {
         mark_exporter_thread();
         build().inspect_err(|_| lock(&LIVE).retain(|g| *g != generation))
@@ -214,7 +221,7 @@ pub(crate) fn start(
                 failing: false,
                 told_drop: false,
                 told_partial: false,
-                tail: tail.map(Holder::new),
+                tail: worker_tail,
             }
             .run(&spans);
             lock(&LIVE).retain(|g| *g != generation);
@@ -225,7 +232,7 @@ pub(crate) fn start(
         generation,
         sampler: config.sampler,
         max_batch: config.batch.max_batch.max(1),
-        tail: config.tail.is_some(),
+        tail,
     })))
 }
 
@@ -240,8 +247,9 @@ struct Worker {
     told_drop: bool,
     /// A partial success was logged (once per pipeline: the collector repeats itself).
     told_partial: bool,
-    /// Tail sampling's hold, when it is on: every span goes through it.
-    tail: Option<Holder>,
+    /// Tail sampling's rules, when it is on: the worker decides the traces held under them
+    /// past their age, and every one still held when it stops (traces/tail).
+    tail: Option<Arc<Rules>>,
 }
 
 impl Worker {
@@ -254,7 +262,8 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     // Spans of threads that went quiet before filling a batch.
                     let quiet = buffer::collect(self.generation, is_live);
-                    self.route(quiet, Sweep::Now);
+                    self.export_chunks(&quiet);
+                    self.sweep_held(false);
                     last = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -263,38 +272,19 @@ impl Worker {
         // The guard was dropped: what is queued was received above; send what the threads
         // still hold, in batches, until the deadline.
         let rest = buffer::collect(self.generation, is_live);
-        self.route(rest, Sweep::Last);
+        self.export_chunks(&rest);
+        self.sweep_held(true);
     }
 
-    /// Exports `spans`, or, with tail sampling, hands them to the hold and exports what it
-    /// has ready: full batches, or everything at a sweep.
-    fn route(&mut self, spans: Vec<Item>, sweep: Sweep) {
-        let Some(tail) = &mut self.tail else {
-            return self.export_chunks(&spans);
+    /// With tail sampling, decides the traces held past their `max_age` (or all of them,
+    /// `all`: the pipeline stops) and exports the kept ones of this pipeline.
+    fn sweep_held(&mut self, all: bool) {
+        let Some(rules) = &self.tail else {
+            return;
         };
-        // Roots a sweep of the buffers found before this turn: every batch sent before that
-        // sweep has been received since (the queue is in order; a timeout means it was empty).
-        tail.settle();
-        for span in spans {
-            tail.take(span);
-        }
-        // Roots that came in this batch: a span that closed before one of them on another
-        // thread is in that thread's buffer, or in a batch received already. The roots this
-        // sweep finds wait for the next turn.
-        if sweep == Sweep::IfPending && tail.settle() {
-            for span in buffer::collect(self.generation, is_live) {
-                tail.take(span);
-            }
-        }
-        match sweep {
-            Sweep::Last => tail.decide_all(),
-            _ => tail.sweep(Instant::now()),
-        }
-        let max = self.batch.max_batch.max(1);
-        if sweep != Sweep::IfPending || tail.ready_len() >= max {
-            let ready = tail.ready();
-            self.export_chunks(&ready);
-        }
+        let mut kept = Vec::new();
+        tail::sweep(rules, all, |span| kept.push(span));
+        self.export_own(kept);
     }
 
     /// Exports the spans of this pipeline in `batch`; a stray span of another generation
@@ -303,7 +293,7 @@ impl Worker {
         let before = len_u64(&batch);
         batch.retain(|s| s.generation == self.generation);
         DROPPED_SHUTDOWN.fetch_add(before - len_u64(&batch), Ordering::Relaxed);
-        self.route(batch, Sweep::IfPending);
+        self.export_chunks(&batch);
     }
 
     /// Exports `spans` in batches of at most the batch size; past the deadline, the rest is
@@ -421,18 +411,6 @@ impl Worker {
         }
         self.failing = true;
     }
-}
-
-/// When the hold decides and hands over what is ready.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Sweep {
-    /// A batch arrived: decide its roots after a sweep of the buffers; export full batches.
-    IfPending,
-    /// The schedule delay passed (the buffers were just swept): decide the roots found
-    /// before, export everything.
-    Now,
-    /// The pipeline stops: decide every held trace, export everything.
-    Last,
 }
 
 fn len_u64<T>(v: &[T]) -> u64 {

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use tracing::field::{Field, Visit};
 
 use super::context::Opening;
-use super::ids::SpanIds;
+use super::ids::{SpanContext, SpanIds};
 use super::span::{OTEL_NAME, OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION};
+use super::tail::Tally;
 
 /// A field's value, as `tracing` recorded it.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +91,8 @@ pub(crate) struct SpanRecord {
     pub(crate) local_root: bool,
     /// The caller's `tracestate`, carried along the trace.
     pub(crate) trace_state: Option<Arc<str>>,
+    /// Tail sampling's hold of the span's local trace, while the span is held (unsampled).
+    pub(crate) tally: Option<Tally>,
     /// Raw clock readings.
     pub(crate) start: u64,
     /// The instrumented function, for a `#[traced]` span: its `code.*` attributes and its
@@ -113,6 +116,7 @@ impl SpanRecord {
             parent,
             local_root: false,
             trace_state: None,
+            tally: None,
             start,
             function: None,
             name: None,
@@ -122,6 +126,16 @@ impl SpanRecord {
             links: Vec::new(),
             status: SpanStatus::Unset,
             description: None,
+        }
+    }
+
+    /// The context a child inherits from this span: its ids, its `tracestate`, and its local
+    /// trace's hold when tail sampling holds it.
+    pub(crate) fn context(&self) -> SpanContext {
+        SpanContext {
+            ids: self.ids,
+            trace_state: self.trace_state.clone(),
+            tally: self.tally.clone(),
         }
     }
 

@@ -52,6 +52,9 @@ const STATE: u8 = 8;
 /// Its state holds the caller's `tracestate`: a parent's context is read without its lock
 /// otherwise (a parent with fields kept for log lines has `STATE` but nothing to pass on).
 const TRACE_STATE: u8 = 16;
+/// Its record holds tail sampling's hold of its local trace, which a child joins: read under
+/// the lock, as the `tracestate` is.
+const TALLY: u8 = 32;
 
 /// One span.
 #[derive(Debug)]
@@ -127,12 +130,19 @@ impl Slot {
     /// The span's ids and the `tracestate` it passes on.
     pub(crate) fn context(&self) -> Option<SpanContext> {
         let ids = self.ids()?;
-        let trace_state = if self.flags.load(Ordering::Relaxed) & TRACE_STATE == 0 {
-            None
-        } else {
-            self.lock().trace_state.clone()
-        };
-        Some(SpanContext { ids, trace_state })
+        if self.flags.load(Ordering::Relaxed) & (TRACE_STATE | TALLY) == 0 {
+            return Some(SpanContext {
+                ids,
+                trace_state: None,
+                tally: None,
+            });
+        }
+        let state = self.lock();
+        Some(SpanContext {
+            ids,
+            trace_state: state.trace_state.clone(),
+            tally: state.record.as_ref().and_then(|r| r.tally.clone()),
+        })
     }
 
     /// Whether the span has a trace record.
@@ -176,8 +186,11 @@ impl Slot {
             flags |= STATE | TRACE_STATE;
         }
         state.trace_state = context.trace_state;
-        if state.record.is_some() {
+        if let Some(record) = &state.record {
             flags |= RECORD | STATE;
+            if record.tally.is_some() {
+                flags |= TALLY;
+            }
         }
         self.flags.store(flags, Ordering::Relaxed);
     }

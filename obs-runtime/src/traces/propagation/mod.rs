@@ -56,6 +56,7 @@ pub(crate) use formats::{parse_list as parse_propagators, set_configured as set_
 use super::access::with_span;
 use super::context::{self, Remote, Scope};
 use super::ids::{self, SpanContext, SpanIds, to_hex};
+use super::lifecycle;
 use super::pipeline;
 use super::record::{SpanRecord, Value};
 use baggage::{BAGGAGE, InScope};
@@ -94,7 +95,9 @@ fn current() -> Option<Remote> {
     let span = tracing::Span::current();
     let own = with_span(&span, |span| span.context()).flatten();
     match own {
-        Some(SpanContext { ids, trace_state }) => Some(Remote {
+        Some(SpanContext {
+            ids, trace_state, ..
+        }) => Some(Remote {
             trace_id: ids.trace_id,
             span_id: ids.span_id,
             sampled: ids.sampled,
@@ -373,12 +376,21 @@ impl RemoteContext {
                 record.ids = ids;
                 record.parent = Some(remote.span_id);
                 record.trace_state.clone_from(&remote.trace_state);
+                // Now the root of its local trace: tail sampling decides it at its close
+                // (a hold of its own, unless it already made the one it has).
+                record.local_root = true;
+                record.tally = match record.tally.take() {
+                    _ if sampled => None,
+                    Some(own) if own.is_root(ids.span_id) => Some(own),
+                    _ => lifecycle::new_tally(ids.span_id),
+                };
                 record
             });
             span.set(
                 SpanContext {
                     ids,
                     trace_state: remote.trace_state.clone(),
+                    tally: None,
                 },
                 record,
             );

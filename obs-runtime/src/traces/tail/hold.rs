@@ -1,20 +1,28 @@
-//! The worker's hold: closed unsampled spans by trace id until their local trace is decided.
+//! The hold: a local trace's unsampled spans, kept in the trace itself until its local root
+//! closes.
 //!
-//! Lives on the pipeline's worker thread only (no lock). A trace whose local root arrived is
-//! *pending*; the worker [settles](Holder::settle) it once every span that closed before the
-//! root has reached the hold, and the next [`Holder::sweep`] decides it: a root that came in a
-//! batch, once the threads' buffers were swept after it (spans closed on other threads wait
-//! there); a root that a sweep of the buffers found, at the worker's next turn (a batch sent
-//! before that sweep is received by then: the queue is in order, and a timeout means it was
-//! empty). Spans that close after their trace was decided (a task the root did not wait for)
-//! follow the decision, remembered for the last [`REMEMBERED`] traces; one whose decision was
-//! forgotten starts a new hold, decided by its own bounds.
+//! Every span of a held trace carries a [`Tally`], the trace's shared hold: the local root
+//! makes it, each child takes its parent's. A span that closes puts its record there, on the
+//! thread it closed on; the root's close decides the trace, on that thread, and either hands
+//! the whole trace to the exporter or frees it. A `tracing` span holds its parent open, so
+//! every child in the process has closed by then: nothing waits for a sweep, and a dropped
+//! trace (99 % of them at `ratio=0.01`) never reaches the exporter's queue or its worker.
+//!
+//! The bounds are checked where a span is held: `max_spans` and `max_memory` (all held
+//! traces together, one relaxed counter) decide the trace whose span passes them, on what it
+//! holds; `max_age` too, and the exporter's worker also decides, at each schedule delay,
+//! the traces held longer (a root that stays open while its children went quiet), and every
+//! held trace when it stops. For those sweeps a trace is listed, once it holds a span, in its
+//! thread's list of open traces. Spans that close after their trace was decided follow the
+//! decision.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use super::{Bound, Reason, TailSampling, count, count_bound};
+use crate::clock;
+use crate::sync::lock;
 use crate::traces::buffer::Finished;
 use crate::traces::record::{SpanRecord, SpanStatus, Value};
 use crate::traces::settings::Sampler;
@@ -23,202 +31,36 @@ use crate::traces::span::ERROR_TYPE;
 /// Set once a pipeline with tail sampling ran: its counters are on the page from then on.
 pub(crate) static EVER_ON: AtomicBool = AtomicBool::new(false);
 
-/// How many decided traces are remembered for their late spans: 16 bytes and a flag each.
-const REMEMBERED: usize = 16_384;
+/// Estimated bytes held by every held trace together, for `max_memory`.
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// One held local trace.
-struct Held {
-    spans: Vec<Finished>,
-    /// When its first span arrived: `max_age` counts from here.
-    since: Instant,
-    /// Estimated bytes of its spans.
-    bytes: usize,
-    /// The reason a rule keeps it, as far as its spans so far tell.
-    keep: Option<Reason>,
-}
-
-/// The hold of one pipeline's worker.
-pub(crate) struct Holder {
-    rules: TailSampling,
+/// A pipeline's rules, with what they need read once: the latency objectives.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    tail: TailSampling,
     /// Latency objectives by `FnMeta` address, in nanoseconds (empty unless `objectives`).
     thresholds: HashMap<usize, u64>,
-    held: HashMap<[u8; 16], Held>,
-    /// Held traces in the order they started: the oldest first, for `max_age` and
-    /// `max_memory`. May name traces decided already (skipped).
-    order: VecDeque<[u8; 16]>,
-    /// Bytes held in all.
-    bytes: usize,
-    /// Held traces whose local root arrived.
-    pending: Vec<[u8; 16]>,
-    /// Pending traces whose spans have all arrived: the next sweep decides them.
-    settled: Vec<[u8; 16]>,
-    /// The latest decisions, for spans that arrive after them.
-    decided: HashMap<[u8; 16], bool>,
-    decided_order: VecDeque<[u8; 16]>,
-    /// Spans ready to export: kept at their start, or of a trace kept.
-    ready: Vec<Finished>,
 }
 
-impl Holder {
-    pub(crate) fn new(rules: TailSampling) -> Self {
+impl Rules {
+    pub(crate) fn new(tail: TailSampling) -> Arc<Rules> {
         EVER_ON.store(true, Relaxed);
-        let thresholds = if rules.objectives {
+        let thresholds = if tail.objectives {
             crate::metrics::catalog::latency_thresholds()
         } else {
             HashMap::new()
         };
-        Holder {
-            rules,
-            thresholds,
-            held: HashMap::new(),
-            order: VecDeque::new(),
-            bytes: 0,
-            pending: Vec::new(),
-            settled: Vec::new(),
-            decided: HashMap::new(),
-            decided_order: VecDeque::new(),
-            ready: Vec::new(),
-        }
+        Arc::new(Rules { tail, thresholds })
     }
 
-    /// Takes one closed span: ready at once if it was sampled at its start or its trace was
-    /// kept, gone if its trace was dropped, else held.
-    pub(crate) fn take(&mut self, mut span: Finished) {
-        let trace = span.record.ids.trace_id;
-        if span.record.ids.sampled {
-            if span.record.local_root {
-                count(self.start_reason(&trace));
-            }
-            self.ready.push(span);
-            return;
-        }
-        if let Some(&keep) = self.decided.get(&trace) {
-            if keep {
-                span.record.ids.sampled = true;
-                self.ready.push(span);
-            }
-            return;
-        }
-        let reason = self.verdict(&span);
-        let bytes = estimate(&span.record);
-        let root = span.record.local_root;
-        let held = self.held.entry(trace).or_insert_with(|| {
-            self.order.push_back(trace);
-            Held {
-                spans: Vec::new(),
-                since: Instant::now(),
-                bytes: 0,
-                keep: None,
-            }
-        });
-        held.keep = held.keep.or(reason);
-        held.bytes += bytes;
-        held.spans.push(span);
-        let full = held.spans.len() >= self.rules.max_spans;
-        self.bytes += bytes;
-        if root {
-            self.pending.push(trace);
-        }
-        if full {
-            count_bound(Bound::Spans);
-            self.decide(trace);
-        }
-        while self.bytes > self.rules.max_memory {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            if self.held.contains_key(&oldest) {
-                count_bound(Bound::Memory);
-                self.decide(oldest);
-            }
-        }
-    }
-
-    /// The pending traces have all their spans (the caller says so): the next sweep decides
-    /// them. Whether there were any.
-    pub(crate) fn settle(&mut self) -> bool {
-        let any = !self.pending.is_empty();
-        self.settled.append(&mut self.pending);
-        any
-    }
-
-    /// Decides the settled traces and those held longer than `max_age`.
-    pub(crate) fn sweep(&mut self, now: Instant) {
-        for trace in std::mem::take(&mut self.settled) {
-            self.decide(trace);
-        }
-        while let Some(oldest) = self.order.front().copied() {
-            match self.held.get(&oldest) {
-                None => {
-                    self.order.pop_front();
-                }
-                Some(held) if now.duration_since(held.since) >= self.rules.max_age => {
-                    self.order.pop_front();
-                    count_bound(Bound::Age);
-                    self.decide(oldest);
-                }
-                Some(_) => break,
-            }
-        }
-    }
-
-    /// The pipeline stops: every held trace is decided on what it holds.
-    pub(crate) fn decide_all(&mut self) {
-        self.pending.clear();
-        self.settled.clear();
-        while let Some(trace) = self.order.pop_front() {
-            if self.held.contains_key(&trace) {
-                count_bound(Bound::Shutdown);
-                self.decide(trace);
-            }
-        }
-    }
-
-    /// The spans ready to export, taken.
-    pub(crate) fn ready(&mut self) -> Vec<Finished> {
-        std::mem::take(&mut self.ready)
-    }
-
-    /// How many spans are ready.
-    pub(crate) fn ready_len(&self) -> usize {
-        self.ready.len()
-    }
-
-    /// Keeps or drops a held trace whole, counts it and remembers it.
-    fn decide(&mut self, trace: [u8; 16]) {
-        let Some(held) = self.held.remove(&trace) else {
-            return;
-        };
-        self.bytes -= held.bytes;
-        let reason = held
-            .keep
-            .or_else(|| self.in_ratio(&trace).then_some(Reason::Ratio))
-            .unwrap_or(Reason::Outcome);
-        count(reason);
-        let keep = reason.keeps();
-        if keep {
-            for mut span in held.spans {
-                span.record.ids.sampled = true;
-                self.ready.push(span);
-            }
-        }
-        if self.decided_order.len() >= REMEMBERED
-            && let Some(old) = self.decided_order.pop_front()
-        {
-            self.decided.remove(&old);
-        }
-        self.decided.insert(trace, keep);
-        self.decided_order.push_back(trace);
-    }
-
-    /// Why one span keeps its trace, if it does.
-    fn verdict(&self, span: &Finished) -> Option<Reason> {
+    /// Why one span keeps its trace, if it does; `root`: it is the trace's local root.
+    fn verdict(&self, span: &Finished, root: bool) -> Option<Reason> {
         let record = &span.record;
-        if self.rules.errors && failed(record) {
+        if self.tail.errors && failed(record) {
             return Some(Reason::Error);
         }
-        if let Some(slower) = self.rules.slower
-            && record.local_root
+        if let Some(slower) = self.tail.slower
+            && root
             && u128::from(span.duration_nanos()) > slower.as_nanos()
         {
             return Some(Reason::Slower);
@@ -237,16 +79,258 @@ impl Holder {
 
     /// Whether the trace id falls in `ratio=`, as `traceidratio` decides it.
     fn in_ratio(&self, trace: &[u8; 16]) -> bool {
-        self.rules.ratio > 0.0 && Sampler::TraceIdRatio(self.rules.ratio).decide(None, *trace)
+        self.tail.ratio > 0.0 && Sampler::TraceIdRatio(self.tail.ratio).decide(None, *trace)
     }
 
-    /// Why a trace sampled at its start was kept.
-    fn start_reason(&self, trace: &[u8; 16]) -> Reason {
-        if self.in_ratio(trace) {
+    /// Counts a local root that was sampled at its start (never held): `ratio` if its trace
+    /// id is in the ratio, else `head` (the sampler or the caller kept it).
+    pub(crate) fn count_sampled_root(&self, trace: &[u8; 16]) {
+        count(if self.in_ratio(trace) {
             Reason::Ratio
         } else {
             Reason::Head
+        });
+    }
+}
+
+/// A local trace's hold, shared by its open spans (an `Arc`: a clone per span).
+#[derive(Clone)]
+pub(crate) struct Tally(Arc<Shared>);
+
+struct Shared {
+    rules: Arc<Rules>,
+    /// The span whose close decides the trace: its local root.
+    root: [u8; 8],
+    /// Set with the decision, read without the lock by the sweeps' listing.
+    decided: AtomicBool,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    spans: Vec<Finished>,
+    /// Raw clock reading at which its first span was held: `max_age` counts from here.
+    since: u64,
+    /// Estimated bytes of its spans.
+    bytes: usize,
+    /// The reason a rule keeps it, as far as its spans so far tell.
+    keep: Option<Reason>,
+    /// The decision, once made: later spans follow it.
+    decided: Option<bool>,
+}
+
+impl PartialEq for Tally {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Tally {}
+
+impl core::fmt::Debug for Tally {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tally")
+            .field("root", &self.0.root)
+            .field("decided", &self.0.decided.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tally {
+    /// The hold of a new local trace whose root is the span `root`.
+    pub(crate) fn new(rules: Arc<Rules>, root: [u8; 8]) -> Tally {
+        Tally(Arc::new(Shared {
+            rules,
+            root,
+            decided: AtomicBool::new(false),
+            held: Mutex::new(Held::default()),
+        }))
+    }
+
+    /// Whether `span_id` is the span whose close decides this trace.
+    pub(crate) fn is_root(&self, span_id: [u8; 8]) -> bool {
+        self.0.root == span_id
+    }
+
+    /// Takes the closed unsampled `span` of this trace: held, or, when it is the root or
+    /// passes a bound, the trace is decided and `export` gets every span of a kept trace
+    /// (marked sampled). A span of a decided trace follows the decision.
+    pub(crate) fn close(&self, mut span: Finished, mut export: impl FnMut(Finished)) {
+        let shared = &*self.0;
+        let rules = &*shared.rules;
+        let root = self.is_root(span.record.ids.span_id);
+        let mut held = lock(&shared.held);
+        if let Some(keep) = held.decided {
+            drop(held);
+            if keep {
+                span.record.ids.sampled = true;
+                export(span);
+            }
+            return;
         }
+        held.keep = held.keep.or_else(|| rules.verdict(&span, root));
+        let first = held.spans.is_empty();
+        if first {
+            held.since = span.end;
+        }
+        let bytes = estimate(&span.record);
+        held.bytes += bytes;
+        let total = HELD_BYTES.fetch_add(bytes, Relaxed) + bytes;
+        let end = span.end;
+        held.spans.push(span);
+        let bound = if root {
+            None
+        } else if held.spans.len() >= rules.tail.max_spans {
+            Some(Bound::Spans)
+        } else if total > rules.tail.max_memory {
+            Some(Bound::Memory)
+        } else if nanos_between(held.since, end) >= rules.tail.max_age.as_nanos() {
+            Some(Bound::Age)
+        } else {
+            None
+        };
+        if let Some(bound) = bound {
+            count_bound(bound);
+        }
+        let kept = if root || bound.is_some() {
+            shared.decide(&mut held)
+        } else {
+            Vec::new()
+        };
+        drop(held);
+        kept.into_iter().for_each(export);
+        // Listed for the worker's sweeps once it holds a span and is still open.
+        if first && !root && bound.is_none() {
+            open::list(self);
+        }
+    }
+
+    /// Decides the trace if it is held past its `max_age` at raw clock reading `now`, or
+    /// whatever its age when `all` (the pipeline stops); `export` gets a kept trace's spans.
+    fn sweep(&self, now: u64, all: bool, export: &mut impl FnMut(Finished)) {
+        let shared = &*self.0;
+        let mut held = lock(&shared.held);
+        if held.decided.is_some() {
+            return;
+        }
+        let bound = if all {
+            Bound::Shutdown
+        } else if !held.spans.is_empty()
+            && nanos_between(held.since, now) >= shared.rules.tail.max_age.as_nanos()
+        {
+            Bound::Age
+        } else {
+            return;
+        };
+        count_bound(bound);
+        let kept = shared.decide(&mut held);
+        drop(held);
+        kept.into_iter().for_each(export);
+    }
+}
+
+impl Shared {
+    /// Keeps or drops the held spans whole and counts the decision; returns the kept ones,
+    /// marked sampled. `held` is this trace's, locked.
+    fn decide(&self, held: &mut Held) -> Vec<Finished> {
+        let trace = held
+            .spans
+            .last()
+            .map(|s| s.record.ids.trace_id)
+            .unwrap_or_default();
+        let reason = held
+            .keep
+            .or_else(|| self.rules.in_ratio(&trace).then_some(Reason::Ratio))
+            .unwrap_or(Reason::Outcome);
+        count(reason);
+        let keep = reason.keeps();
+        held.decided = Some(keep);
+        self.decided.store(true, Relaxed);
+        HELD_BYTES.fetch_sub(held.bytes, Relaxed);
+        held.bytes = 0;
+        let mut spans = std::mem::take(&mut held.spans);
+        if keep {
+            for span in &mut spans {
+                span.record.ids.sampled = true;
+            }
+            spans
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Decides the traces held under `rules` longer than their `max_age`, or every one when
+/// `all`; `export` gets the spans of the kept ones. Called by the exporter's worker whose
+/// rules they are.
+pub(crate) fn sweep(rules: &Arc<Rules>, all: bool, mut export: impl FnMut(Finished)) {
+    let now = clock::raw();
+    for tally in open::undecided() {
+        if Arc::ptr_eq(&tally.0.rules, rules) {
+            tally.sweep(now, all, &mut export);
+        }
+    }
+}
+
+/// Nanoseconds from raw clock reading `from` to `to` (0 if `to` is earlier).
+fn nanos_between(from: u64, to: u64) -> u128 {
+    if to <= from {
+        return 0;
+    }
+    u128::from(clock::clock().delta_as_nanos(from, to))
+}
+
+/// Each thread's list of the traces it started holding, for the worker's sweeps.
+mod open {
+    use std::sync::{Arc, Mutex};
+
+    use super::Tally;
+    use crate::sync::lock;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    /// One thread's list. Decided traces are pruned when the list has doubled since.
+    #[derive(Default)]
+    struct List {
+        traces: Mutex<Vec<Tally>>,
+    }
+
+    /// Every thread's list.
+    static LISTS: Mutex<Vec<Arc<List>>> = Mutex::new(Vec::new());
+
+    thread_local! {
+        static MINE: Arc<List> = {
+            let list = Arc::new(List::default());
+            lock(&LISTS).push(Arc::clone(&list));
+            list
+        };
+    }
+
+    /// Lists `tally` in this thread's list (not at all once the thread's locals are gone:
+    /// the trace is then decided by its root or its other bounds only).
+    pub(super) fn list(tally: &Tally) {
+        let _ = MINE.try_with(|list| {
+            let mut traces = lock(&list.traces);
+            if traces.len() == traces.capacity() && traces.len() >= 64 {
+                traces.retain(|t| !t.0.decided.load(Relaxed));
+                // Room to double before the next pruning: amortised, a few words a trace.
+                let room = traces.len().max(64);
+                traces.reserve(room);
+            }
+            traces.push(tally.clone());
+        });
+    }
+
+    /// The undecided traces of every list (pruning the decided and the lists of threads that
+    /// ended with nothing open).
+    pub(super) fn undecided() -> Vec<Tally> {
+        let mut out = Vec::new();
+        lock(&LISTS).retain(|list| {
+            let mut traces = lock(&list.traces);
+            traces.retain(|t| !t.0.decided.load(Relaxed));
+            out.extend(traces.iter().cloned());
+            Arc::strong_count(list) > 1 || !traces.is_empty()
+        });
+        out
     }
 }
 

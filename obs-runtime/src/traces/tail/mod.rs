@@ -1,14 +1,13 @@
 //! Tail sampling: which local traces are kept once their local root span has closed, by how
 //! they went (`OBS_TRACES_TAIL`, [`Builder::tail_sampling`](crate::Builder::tail_sampling)).
 //!
-//! While it is on, the trace layer keeps a record of every span, not only of the sampled ones;
-//! a span the head sampler did not keep is marked unsampled and, closed, goes the usual way
-//! (its thread's buffer, a batch, the pipeline's worker). The worker holds such spans by trace
-//! id ([`hold`]) until the trace's local root arrives and the threads' buffers have been swept
-//! once more (a span closed on another thread before the root is then in), and decides: the
-//! whole local trace is exported if a span failed, the root ran longer than `slower=`, a call
-//! ran past its function's latency objective, or the trace id falls in `ratio=`; else it is
-//! dropped whole. Spans of a trace decided already follow the remembered decision.
+//! While it is on, the trace work keeps a record of every span, not only of the sampled ones;
+//! a span the head sampler did not keep is marked unsampled and carries its local trace's
+//! hold ([`hold::Tally`]), where it goes when it closes. The local root's close decides, on
+//! the thread it closes on: the whole local trace is exported if a span failed, the root ran
+//! longer than `slower=`, a call ran past its function's latency objective, or the trace id
+//! falls in `ratio=`; else it is dropped whole, there. Spans of a trace decided already follow
+//! the decision.
 //!
 //! The ratio is also the head sampler's (`parentbased_traceidratio`, unless
 //! `OTEL_TRACES_SAMPLER` says otherwise): those traces are known to be kept at their start,
@@ -23,7 +22,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-pub(crate) use hold::Holder;
+pub(crate) use hold::{Rules, Tally, sweep};
 
 use crate::exposition::{Collector, Labels, MetricKind};
 
@@ -130,7 +129,8 @@ impl TailSampling {
         self
     }
 
-    /// `max_memory=64MiB`: past this many bytes held, the oldest traces are decided at once.
+    /// `max_memory=64MiB`: past this many bytes held in all, the trace whose span passes it
+    /// is decided at once.
     #[must_use]
     pub const fn max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = bytes;
@@ -288,7 +288,7 @@ pub(crate) enum Bound {
     Spans,
     /// The trace was held `max_age`.
     Age,
-    /// The hold took `max_memory`: its oldest trace went.
+    /// The held traces took `max_memory`: the trace whose span passed it went.
     Memory,
     /// The pipeline stopped.
     Shutdown,
@@ -344,8 +344,8 @@ pub(crate) fn collect(out: &mut Collector) {
         "obs_traces_tail_bounded_total",
         MetricKind::Counter,
         "Local traces tail sampling decided before their root closed, on what was held: \
-         spans (max_spans reached), age (held max_age), memory (the hold reached max_memory; \
-         its oldest trace went), shutdown (the exporter stopped).",
+         spans (max_spans reached), age (held max_age), memory (the held traces reached \
+         max_memory; the trace whose span passed it went), shutdown (the exporter stopped).",
     );
     for bound in Bound::ALL {
         let mut labels = Labels::empty();

@@ -1,4 +1,5 @@
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::*;
 use crate::traces::buffer::Finished;
@@ -60,14 +61,15 @@ fn meta() -> &'static tracing::Metadata<'static> {
     tracing::callsite! { name: "held", kind: tracing::metadata::Kind::SPAN, fields: [] }.metadata()
 }
 
-fn span(trace: u8, id: u8, root: bool, status: SpanStatus, nanos: u64) -> Finished {
+/// A closed unsampled span `id` of trace `trace` that ran `nanos`.
+fn span(trace: u8, id: u8, status: SpanStatus, nanos: u64) -> Finished {
     let ids = SpanIds {
         trace_id: [trace; 16],
         span_id: [id; 8],
         sampled: false,
     };
-    let mut record = SpanRecord::new(ids, (!root).then_some([1; 8]), 0, 0);
-    record.local_root = root;
+    let mut record = SpanRecord::new(ids, (id != 1).then_some([1; 8]), 0, 0);
+    record.local_root = id == 1;
     record.status = status;
     let clock = crate::clock::clock();
     // A raw end reading `nanos` after the start, as the clock converts it.
@@ -83,104 +85,186 @@ fn span(trace: u8, id: u8, root: bool, status: SpanStatus, nanos: u64) -> Finish
     }
 }
 
-fn ids(spans: &[Finished]) -> Vec<(u8, u8)> {
-    spans
-        .iter()
-        .map(|s| (s.record.ids.trace_id[0], s.record.ids.span_id[0]))
-        .collect()
+/// A local trace held under `rules`, its root the span of id 1, and what it exported.
+struct Trace {
+    tally: Tally,
+    exported: Vec<(u8, u8)>,
+}
+
+impl Trace {
+    fn new(rules: &Arc<Rules>) -> Trace {
+        Trace {
+            tally: Tally::new(Arc::clone(rules), [1; 8]),
+            exported: Vec::new(),
+        }
+    }
+
+    /// Closes `span` into this trace's hold; returns what was exported then.
+    fn close(&mut self, span: Finished) -> Vec<(u8, u8)> {
+        let mut now = Vec::new();
+        self.tally.close(span, |s| {
+            assert!(s.record.ids.sampled, "exported spans are marked sampled");
+            now.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
+        });
+        self.exported.extend(now.iter().copied());
+        now
+    }
 }
 
 #[test]
-fn a_trace_is_decided_whole_when_its_root_is_swept_and_late_spans_follow() {
-    let mut hold = Holder::new(TailSampling::new().errors());
+fn a_trace_is_decided_whole_when_its_root_closes_and_late_spans_follow() {
+    let rules = Rules::new(TailSampling::new().errors());
     let failed = SpanStatus::Error("boom".into());
-    hold.take(span(1, 2, false, failed.clone(), 0));
-    hold.take(span(2, 2, false, SpanStatus::Unset, 0));
-    hold.take(span(1, 1, true, SpanStatus::Unset, 0));
-    hold.take(span(2, 1, true, SpanStatus::Unset, 0));
-    assert!(hold.ready().is_empty(), "nothing leaves before the sweep");
-    hold.sweep(Instant::now());
-    assert!(hold.ready().is_empty(), "nor before the roots are settled");
-    assert!(hold.settle());
-    hold.sweep(Instant::now());
-    let ready = hold.ready();
-    assert_eq!(ids(&ready), [(1, 2), (1, 1)]);
-    assert!(ready.iter().all(|s| s.record.ids.sampled));
+    let mut kept = Trace::new(&rules);
+    let mut dropped = Trace::new(&rules);
+    assert!(kept.close(span(1, 2, failed.clone(), 0)).is_empty());
+    assert!(dropped.close(span(2, 2, SpanStatus::Unset, 0)).is_empty());
+    assert!(
+        kept.close(span(1, 3, SpanStatus::Unset, 0)).is_empty(),
+        "nothing leaves before the root"
+    );
+    assert_eq!(
+        kept.close(span(1, 1, SpanStatus::Unset, 0)),
+        [(1, 2), (1, 3), (1, 1)]
+    );
+    assert!(dropped.close(span(2, 1, SpanStatus::Unset, 0)).is_empty());
     // Late spans: the kept trace's go out, the dropped one's do not.
-    hold.take(span(1, 3, false, SpanStatus::Unset, 0));
-    hold.take(span(2, 3, false, SpanStatus::Unset, 0));
-    assert_eq!(ids(&hold.ready()), [(1, 3)]);
+    assert_eq!(kept.close(span(1, 4, SpanStatus::Unset, 0)), [(1, 4)]);
+    assert!(dropped.close(span(2, 4, failed, 0)).is_empty());
 }
 
 #[test]
 fn a_cancelled_call_is_not_a_failure() {
-    let mut hold = Holder::new(TailSampling::new().errors());
-    let mut cancelled = span(1, 1, true, SpanStatus::Error("cancelled".into()), 0);
+    let rules = Rules::new(TailSampling::new().errors());
+    let mut trace = Trace::new(&rules);
+    let mut cancelled = span(1, 1, SpanStatus::Error("cancelled".into()), 0);
     cancelled.record.fields.push((
         crate::traces::span::ERROR_TYPE,
         Value::Str("cancelled".into()),
     ));
-    hold.take(cancelled);
-    hold.settle();
-    hold.sweep(Instant::now());
-    assert!(hold.ready().is_empty());
+    assert!(trace.close(cancelled).is_empty());
 }
 
 #[test]
 fn a_slow_root_is_kept_and_a_fast_one_dropped() {
-    let mut hold = Holder::new(TailSampling::new().slower(Duration::from_millis(1)));
-    hold.take(span(1, 1, true, SpanStatus::Unset, 5_000_000));
-    hold.take(span(2, 2, false, SpanStatus::Unset, 5_000_000));
-    hold.take(span(2, 1, true, SpanStatus::Unset, 10));
-    hold.settle();
-    hold.sweep(Instant::now());
-    assert_eq!(ids(&hold.ready()), [(1, 1)]);
+    let rules = Rules::new(TailSampling::new().slower(Duration::from_millis(1)));
+    let mut slow = Trace::new(&rules);
+    assert_eq!(
+        slow.close(span(1, 1, SpanStatus::Unset, 5_000_000)),
+        [(1, 1)]
+    );
+    // A slow child does not make the trace slow: only the root's duration counts.
+    let mut fast = Trace::new(&rules);
+    assert!(
+        fast.close(span(2, 2, SpanStatus::Unset, 5_000_000))
+            .is_empty()
+    );
+    assert!(fast.close(span(2, 1, SpanStatus::Unset, 10)).is_empty());
 }
 
 #[test]
-fn bounds_decide_at_once() {
-    // Spans: the third span of a trace decides it, on what it holds (a failure: kept).
-    let mut hold = Holder::new(TailSampling::new().errors().max_spans(3));
-    hold.take(span(1, 2, false, SpanStatus::Error("e".into()), 0));
-    hold.take(span(1, 3, false, SpanStatus::Unset, 0));
-    assert!(hold.ready().is_empty());
-    hold.take(span(1, 4, false, SpanStatus::Unset, 0));
-    assert_eq!(ids(&hold.ready()), [(1, 2), (1, 3), (1, 4)]);
-    // Memory: past the budget the oldest trace goes, dropped on what it holds.
-    let one = hold::estimate(&span(1, 1, false, SpanStatus::Unset, 0).record);
-    let mut hold = Holder::new(TailSampling::new().errors().max_memory(one * 2));
-    hold.take(span(1, 1, false, SpanStatus::Unset, 0));
-    hold.take(span(2, 1, false, SpanStatus::Error("e".into()), 0));
-    hold.take(span(3, 1, false, SpanStatus::Unset, 0));
-    hold.take(span(1, 2, false, SpanStatus::Error("late".into()), 0));
+fn max_spans_decides_at_once_on_what_is_held() {
+    let rules = Rules::new(TailSampling::new().errors().max_spans(3));
+    let mut trace = Trace::new(&rules);
     assert!(
-        hold.ready().is_empty(),
-        "trace 1 was dropped, its late span too"
+        trace
+            .close(span(1, 2, SpanStatus::Error("e".into()), 0))
+            .is_empty()
     );
-    // Age: a trace without its root is decided once it is older than max_age.
-    let mut hold = Holder::new(TailSampling::new().errors().max_age(Duration::from_secs(1)));
-    hold.take(span(1, 2, false, SpanStatus::Error("e".into()), 0));
-    hold.settle();
-    hold.sweep(Instant::now());
-    assert!(hold.ready().is_empty());
-    hold.sweep(Instant::now() + Duration::from_secs(2));
-    assert_eq!(ids(&hold.ready()), [(1, 2)]);
+    assert!(trace.close(span(1, 3, SpanStatus::Unset, 0)).is_empty());
+    assert_eq!(
+        trace.close(span(1, 4, SpanStatus::Unset, 0)),
+        [(1, 2), (1, 3), (1, 4)]
+    );
+    assert_eq!(
+        trace.close(span(1, 1, SpanStatus::Unset, 0)),
+        [(1, 1)],
+        "the root follows"
+    );
+}
+
+#[test]
+fn max_memory_decides_the_trace_whose_span_passes_it() {
+    // One byte: any held span passes it (whatever other tests hold meanwhile).
+    let rules = Rules::new(TailSampling::new().errors().max_memory(1));
+    let mut failed = Trace::new(&rules);
+    assert_eq!(
+        failed.close(span(1, 2, SpanStatus::Error("e".into()), 0)),
+        [(1, 2)]
+    );
+    let mut ok = Trace::new(&rules);
+    assert!(ok.close(span(2, 2, SpanStatus::Unset, 0)).is_empty());
+    assert!(
+        ok.close(span(2, 3, SpanStatus::Error("late".into()), 0))
+            .is_empty(),
+        "dropped at once, its late span too"
+    );
+}
+
+#[test]
+fn max_age_is_checked_where_spans_close_and_by_the_workers_sweep() {
+    let rules = Rules::new(TailSampling::new().errors().max_age(Duration::from_secs(1)));
+    // Two seconds between a trace's first held span and its next: decided at the second.
+    let mut trace = Trace::new(&rules);
+    assert!(
+        trace
+            .close(span(1, 2, SpanStatus::Error("e".into()), 0))
+            .is_empty()
+    );
+    assert_eq!(
+        trace.close(span(1, 3, SpanStatus::Unset, 2_000_000_000)),
+        [(1, 2), (1, 3)]
+    );
+    // A trace whose spans went quiet: the sweep decides it once it is old enough (its span
+    // closed at the clock's start, long ago), not a younger one, and only under its rules.
+    let mut old = Trace::new(&rules);
+    assert!(
+        old.close(span(2, 2, SpanStatus::Error("e".into()), 0))
+            .is_empty()
+    );
+    let other_rules = Rules::new(TailSampling::new().errors().max_age(Duration::from_secs(1)));
+    let mut other = Trace::new(&other_rules);
+    assert!(
+        other
+            .close(span(3, 2, SpanStatus::Error("e".into()), 0))
+            .is_empty()
+    );
+    let mut young = Trace::new(&rules);
+    let mut now = span(4, 2, SpanStatus::Error("e".into()), 0);
+    now.end = crate::clock::raw();
+    assert!(young.close(now).is_empty());
+    let mut swept = Vec::new();
+    sweep(&rules, false, |s| {
+        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
+    });
+    assert_eq!(swept, [(2, 2)]);
+    // The pipeline stops: every trace held under its rules is decided, whatever its age.
+    let mut swept = Vec::new();
+    sweep(&rules, true, |s| {
+        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
+    });
+    assert_eq!(swept, [(4, 2)]);
+    assert_eq!(
+        old.close(span(2, 1, SpanStatus::Unset, 0)),
+        [(2, 1)],
+        "the root follows"
+    );
+    drop(other);
 }
 
 #[test]
 fn the_ratio_keeps_the_traces_traceidratio_keeps() {
-    let mut hold = Holder::new(TailSampling::new().ratio(0.5));
+    let rules = Rules::new(TailSampling::new().ratio(0.5));
     let mut expected = Vec::new();
+    let mut got = Vec::new();
     for n in 0..64u8 {
-        let mut s = span(n, 1, true, SpanStatus::Unset, 0);
+        let mut s = span(n, 1, SpanStatus::Unset, 0);
         s.record.ids.trace_id[8] = n.wrapping_mul(37);
         if Sampler::TraceIdRatio(0.5).decide(None, s.record.ids.trace_id) {
             expected.push((n, 1));
         }
-        hold.take(s);
+        got.extend(Trace::new(&rules).close(s));
     }
-    hold.settle();
-    hold.sweep(Instant::now());
-    assert_eq!(ids(&hold.ready()), expected);
+    assert_eq!(got, expected);
     assert!(!expected.is_empty() && expected.len() < 64);
 }
