@@ -25,7 +25,7 @@
 //! - `spans/obs_tail_1pct_errors`: the same with tail sampling (`errors,ratio=0.01`) on
 //!   `obs_handle_fallible`, whose last leaf fails in 1 % of the calls: every span recorded,
 //!   1 % of the traces kept from their start, the failed ones kept at their end, the rest
-//!   held by the worker and dropped whole;
+//!   held in their trace and dropped whole where its root closes;
 //! - `spans/obs_init_tail_1pct_errors`: the same under the subscriber `init()` installs;
 //! - `spans/obs_collector_down`: the same to a port nobody listens on (issue 13's faults: the
 //!   calling thread should pay what it pays when the collector is healthy);
