@@ -229,6 +229,19 @@ impl Tally {
     }
 }
 
+impl Drop for Shared {
+    /// A hold that goes undecided (its root's record was dropped without a close: a scoped
+    /// subscriber dropped with the span open, say) gives its bytes back, or `max_memory`
+    /// would shrink for good.
+    fn drop(&mut self) {
+        let held = self
+            .held
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        HELD_BYTES.fetch_sub(held.bytes, Relaxed);
+    }
+}
+
 impl Shared {
     /// Keeps or drops the held spans whole and counts the decision; returns the kept ones,
     /// marked sampled. `held` is this trace's, locked.
