@@ -15,11 +15,11 @@
 //! takes a lock or a compare-and-swap loop per call, and obs's hot path has neither. The window
 //! covers (2^-30, 2^12] seconds (1 ns to 68 minutes, 42 octaves) for durations and
 //! (2^-30, 2^34] for the facade's values of unknown unit: at schema 3 a duration series holds
-//! 336 bucket counters, the zero bucket and a header (2,704 bytes) per shard that recorded into
-//! it. Values at or below the zero
-//! threshold (2^-30: under the clock's nanosecond, so "too short to resolve") count in the zero
-//! bucket, and so do negative values and NaN (a histogram of durations has none); values above
-//! the window count in its top bucket (the count and sum stay exact).
+//! 336 bucket counters, the zero bucket, a header and a pending call (2,712 bytes) per shard
+//! that recorded into it. Values at or below the zero threshold (2^-30: under the clock's
+//! nanosecond, so "too short to resolve") count in the zero bucket, and so do negative values
+//! and NaN (a histogram of durations has none); values above the window count in its top
+//! bucket (the count and sum stay exact).
 
 use core::sync::atomic::{
     AtomicI8, AtomicU64,
@@ -203,6 +203,7 @@ const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 #[inline(always)]
 #[allow(clippy::inline_always)] // the constants must reach the index: see above
 fn count(counts: &[AtomicU64], slot: usize, own: bool) {
+    // The length check never fails (cells hold a window): it spares the indexes' checks.
     if !own || counts.len() <= FIRST {
         if let Some(count) = counts.get(slot) {
             bump(count, 1, own);
@@ -728,7 +729,7 @@ mod tests {
         let calls = 200_000u64;
         // Durations that change bucket on most calls, and the zero bucket now and then.
         let nanos = |i: u64| {
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 0
             } else {
                 1 + (i * 7919) % 50_000
