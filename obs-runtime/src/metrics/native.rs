@@ -189,6 +189,9 @@ const FIRST: usize = 3;
 /// has 16,387 slots), what the slot's counter held when the call was made in the other 48.
 const SLOT_BITS: u32 = 16;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+// The widest window's last slot fits the pending word's slot bits.
+#[allow(clippy::cast_possible_truncation)] // SLOT_MASK is 16 bits
+const _: () = assert!(FIRST + window(MAX_SCHEMA, WIDE_TOP).1 <= SLOT_MASK as usize);
 
 /// Counts one call in `slot` of `counts`; `own`: the calling thread is their only writer.
 ///
