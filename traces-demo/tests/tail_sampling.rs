@@ -340,3 +340,51 @@ fn exemplars_on_the_openmetrics_page_name_exported_traces_only() {
         );
     }
 }
+
+/// A call inside a span opened before tail sampling was on is not held: held alone, it would
+/// be a local trace of its own, kept for its failure and exported without its parent. Once
+/// that span closes, a failed request is kept whole as usual.
+#[test]
+fn a_span_opened_before_tail_sampling_keeps_its_calls_out_of_the_holds() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let _turn = one_at_a_time();
+    let receiver = Receiver::grpc();
+    let install = |vars: Vec<(String, String)>| {
+        let mut vars = [receiver.env(), vars].concat();
+        vars.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()));
+        obs_runtime::Builder::new()
+            .env(move |var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+            .without_server()
+            .without_subscriber()
+            .log_format(obs_runtime::LogFormat::Off)
+            .flush_timeout(Duration::from_secs(5))
+            .install()
+            .expect("install")
+    };
+    let kept0 = decided("kept", "error");
+    let registry = tracing_subscriber::Registry::default().with(obs_runtime::trace_layer());
+    let (inside, after) = tracing::subscriber::with_default(registry, || {
+        let head_only = install(vec![("OTEL_TRACES_SAMPLER".into(), "always_off".into())]);
+        let outer = tracing::info_span!("outer");
+        let entered = outer.enter();
+        drop(head_only);
+        let tail = install(vec![("OBS_TRACES_TAIL".into(), "errors".into())]);
+        let inside = match exemplified(true) {
+            Ok(t) | Err(t) => t,
+        };
+        drop(entered);
+        drop(outer);
+        let after = handle(true, 0, 0);
+        drop(tail);
+        (inside, after)
+    });
+    let spans = receiver.spans();
+    let traces = by_trace(&spans);
+    assert!(
+        !traces.contains_key(&inside),
+        "the call inside was held alone"
+    );
+    assert_eq!(traces.keys().collect::<Vec<_>>(), [&after]);
+    assert_eq!(traces[&after].len(), 4);
+    assert_eq!(decided("kept", "error") - kept0, 1.0);
+}

@@ -90,10 +90,21 @@ pub(crate) fn open(
         sampled,
     };
     // Tail sampling records every span: an unsampled one is held until its local trace is
-    // decided (traces/tail), in its parent's hold, or a new one if it starts the local trace
-    // (or its parent is not held).
-    let tail = !sampled && pipeline::tail_on();
-    if sampled || tail {
+    // decided (traces/tail), in its parent's hold, or a new one if it starts the local trace.
+    // A child of a local span that is not held (opened before tail sampling was on) is not
+    // held either: held alone, it would be a trace of its own, kept without its parent.
+    let tally = if !sampled && pipeline::tail_on() {
+        from.tally.or_else(|| {
+            if from.local_parent {
+                None
+            } else {
+                new_tally(ids.span_id)
+            }
+        })
+    } else {
+        None
+    };
+    if sampled || tally.is_some() {
         // No capacity up front: a `#[traced]` span declares seven fixed fields it leaves
         // without a value, so sizing by the callsite's fields allocated 336 bytes for a span
         // with no argument; the first recorded value allocates room for four.
@@ -101,9 +112,7 @@ pub(crate) fn open(
         new.local_root = !from.local_parent;
         new.trace_state.clone_from(&from.trace_state);
         new.function = function;
-        if tail {
-            new.tally = from.tally.or_else(|| new_tally(ids.span_id));
-        }
+        new.tally = tally;
         attrs.record(&mut new.visitor());
         *record = Some(new);
     }
@@ -170,7 +179,13 @@ pub(crate) fn finish(meta: &'static tracing::Metadata<'static>, mut record: Span
         generation: GENERATION.load(Relaxed),
     };
     match tally {
-        Some(tally) => tally.close(span, pipeline::submit),
+        // A held span is exported when its trace is decided, by the pipeline active then:
+        // stamped with the generation it closed in, a trace decided after the pipelines
+        // changed was dropped by both as a stray.
+        Some(tally) => tally.close(span, |mut span| {
+            span.generation = GENERATION.load(Relaxed);
+            pipeline::submit(span);
+        }),
         None => pipeline::submit(span),
     }
 }

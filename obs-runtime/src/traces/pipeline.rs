@@ -258,21 +258,30 @@ impl Worker {
         loop {
             let wait = self.batch.delay.saturating_sub(last.elapsed());
             match batches.recv_timeout(wait) {
+                // A queue that never empties (a slow collector) still gets the schedule's
+                // work below once per delay: without it, traces held past `max_age` stayed
+                // held until `max_memory` decided every new trace at its first span.
                 Ok(batch) => self.export_own(batch),
-                Err(RecvTimeoutError::Timeout) => {
-                    // Spans of threads that went quiet before filling a batch.
-                    let quiet = buffer::collect(self.generation, is_live);
-                    self.export_chunks(&quiet);
-                    self.sweep_held(false);
-                    last = Instant::now();
-                }
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last.elapsed() >= self.batch.delay {
+                // Spans of threads that went quiet before filling a batch.
+                let quiet = buffer::collect(self.generation, is_live);
+                self.export_chunks(&quiet);
+                self.sweep_held(false);
+                last = Instant::now();
             }
         }
         // The guard was dropped: what is queued was received above; send what the threads
         // still hold, in batches, until the deadline.
         let rest = buffer::collect(self.generation, is_live);
         self.export_chunks(&rest);
+        if let Some(rules) = &self.tail {
+            // From here a span that closes into a trace held under these rules decides it
+            // at once: the sweep below sees only the traces listed so far.
+            rules.retire();
+        }
         self.sweep_held(true);
     }
 
@@ -283,7 +292,12 @@ impl Worker {
             return;
         };
         let mut kept = Vec::new();
-        tail::sweep(rules, all, |span| kept.push(span));
+        let generation = self.generation;
+        tail::sweep(rules, all, |mut span| {
+            // Exported now, by this pipeline, whenever its spans closed.
+            span.generation = generation;
+            kept.push(span);
+        });
         self.export_own(kept);
     }
 
@@ -416,3 +430,6 @@ impl Worker {
 fn len_u64<T>(v: &[T]) -> u64 {
     u64::try_from(v.len()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

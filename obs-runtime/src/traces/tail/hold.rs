@@ -12,12 +12,16 @@
 //! traces together, one relaxed counter) decide the trace whose span passes them, on what it
 //! holds; `max_age` too, and the exporter's worker also decides, at each schedule delay,
 //! the traces held longer (a root that stays open while its children went quiet), and every
-//! held trace when it stops. For those sweeps a trace is listed, once it holds a span, in its
-//! thread's list of open traces. Spans that close after their trace was decided follow the
-//! decision.
+//! held trace when it stops, after retiring its rules (a trace listed under them later is
+//! decided at its next span or by the next pipeline's sweep). For those sweeps a trace is
+//! listed, once it holds a span, in its thread's list of open traces. Spans that close after
+//! their trace was decided follow the decision.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Mutex};
 
 use super::{Bound, Reason, TailSampling, count, count_bound};
@@ -27,6 +31,7 @@ use crate::traces::buffer::Finished;
 use crate::traces::record::{SpanRecord, SpanStatus, Value};
 use crate::traces::settings::Sampler;
 use crate::traces::span::ERROR_TYPE;
+use crate::traces::stats::DROPPED_SHUTDOWN;
 
 /// Set once a pipeline with tail sampling ran: its counters are on the page from then on.
 pub(crate) static EVER_ON: AtomicBool = AtomicBool::new(false);
@@ -40,6 +45,10 @@ pub(crate) struct Rules {
     tail: TailSampling,
     /// Latency objectives by `FnMeta` address, in nanoseconds (empty unless `objectives`).
     thresholds: HashMap<usize, u64>,
+    /// Set when their pipeline's worker stops: a trace still held under them is decided at
+    /// its next span's close or by any later pipeline's sweep, not left to a worker that
+    /// is gone.
+    retired: AtomicBool,
 }
 
 impl Rules {
@@ -50,7 +59,20 @@ impl Rules {
         } else {
             HashMap::new()
         };
-        Arc::new(Rules { tail, thresholds })
+        Arc::new(Rules {
+            tail,
+            thresholds,
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    /// Their pipeline stopped (the worker calls this before its last sweep).
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Release);
+    }
+
+    fn retired(&self) -> bool {
+        self.retired.load(Acquire)
     }
 
     /// Why one span keeps its trace, if it does; `root`: it is the trace's local root.
@@ -180,6 +202,8 @@ impl Tally {
         held.spans.push(span);
         let bound = if root {
             None
+        } else if rules.retired() {
+            Some(Bound::Shutdown)
         } else if held.spans.len() >= rules.tail.max_spans {
             Some(Bound::Spans)
         } else if total > rules.tail.max_memory {
@@ -232,13 +256,15 @@ impl Tally {
 impl Drop for Shared {
     /// A hold that goes undecided (its root's record was dropped without a close: a scoped
     /// subscriber dropped with the span open, say) gives its bytes back, or `max_memory`
-    /// would shrink for good.
+    /// would shrink for good, and its spans are counted as dropped at shutdown, not lost
+    /// without a trace on `/metrics`.
     fn drop(&mut self) {
         let held = self
             .held
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         HELD_BYTES.fetch_sub(held.bytes, Relaxed);
+        DROPPED_SHUTDOWN.fetch_add(held.spans.len() as u64, Relaxed);
     }
 }
 
@@ -275,12 +301,16 @@ impl Shared {
 
 /// Decides the traces held under `rules` longer than their `max_age`, or every one when
 /// `all`; `export` gets the spans of the kept ones. Called by the exporter's worker whose
-/// rules they are.
+/// rules they are. Traces held under a stopped pipeline's rules (listed after its last
+/// sweep) are decided too, whatever their age.
 pub(crate) fn sweep(rules: &Arc<Rules>, all: bool, mut export: impl FnMut(Finished)) {
     let now = clock::raw();
     for tally in open::undecided() {
-        if Arc::ptr_eq(&tally.0.rules, rules) {
+        let theirs = &tally.0.rules;
+        if Arc::ptr_eq(theirs, rules) {
             tally.sweep(now, all, &mut export);
+        } else if theirs.retired() {
+            tally.sweep(now, true, &mut export);
         }
     }
 }

@@ -250,6 +250,30 @@ fn max_age_is_checked_where_spans_close_and_by_the_workers_sweep() {
         "the root follows"
     );
     drop(other);
+    // A stopped pipeline's rules (its worker retires them before its last sweep): a trace
+    // held under them is decided at its next span's close, or by a later pipeline's sweep
+    // whatever its age. No other test retires rules, so no other sweep takes these.
+    let stopped = Rules::new(TailSampling::new().errors());
+    let mut next_close = Trace::new(&stopped);
+    let mut quiet = Trace::new(&stopped);
+    for (trace, id) in [(&mut next_close, 5), (&mut quiet, 6)] {
+        let mut young = span(id, 2, SpanStatus::Error("e".into()), 0);
+        young.end = crate::clock::raw();
+        assert!(trace.close(young).is_empty());
+    }
+    stopped.retire();
+    assert_eq!(
+        next_close.close(span(5, 3, SpanStatus::Unset, 0)),
+        [(5, 2), (5, 3)]
+    );
+    let mut swept = Vec::new();
+    sweep(&rules, false, |s| {
+        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
+    });
+    // Any later pipeline's sweep takes it (the worker test in traces/pipeline may be the
+    // one): decided before its next span, which follows alone.
+    assert!(swept.iter().all(|&s| s == (6, 2)), "{swept:?}");
+    assert_eq!(quiet.close(span(6, 3, SpanStatus::Unset, 0)), [(6, 3)]);
 }
 
 #[test]
