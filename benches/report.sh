@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every benchmark of obs beside its peers and writes BENCHMARKS.md at the repo root:
 #
-#   bash benches/report.sh            # everything: 14.1 minutes on 2 cores at load 1
-#                                     # (2026-12-07, 1018166, with the release builds and the
-#                                     # generated crates' dependencies already in target/; from
-#                                     # nothing, add about 10); its step times are kept in
+#   bash benches/report.sh            # everything: 13.3 minutes on 2 cores at load 1.1
+#                                     # from an empty target/ (2026-12-07, 679a4c5; the run
+#                                     # before, 1018166, took 14.1 with the builds already
+#                                     # there, on a slower VM); its step times are kept in
 #                                     # target/obs-report/steps.txt and quoted in BENCHMARKS.md's
 #                                     # header
 #   bash benches/report.sh --quick    # skips the generated scrape and compile-time crates
