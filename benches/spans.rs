@@ -48,6 +48,18 @@
 //! 262,144 spans), then at 90 % of the rate it reached, which must drop nothing. The figures
 //! are read from `obs_runtime::render()` (`obs_spans_exported_total`,
 //! `obs_spans_dropped_total`) and printed as `throughput` lines.
+//!
+//! Two knobs, for spans on two threads (docs/design.md, "Spans on two threads"):
+//! `SPANS_BESIDE=1` runs a second thread making the same calls under the same subscriber
+//! while each case is measured; `SPANS_GLOBAL=<case>` makes that case's subscriber the
+//! global default, as `init()` does, instead of a scoped one (every span clones a scoped
+//! dispatcher's `Arc`: a count both threads write, which a program under a global default
+//! does not have). A global default is set once per process, so give a filter of that case:
+//!
+//! ```text
+//! SPANS_GLOBAL=obs_init_unsampled SPANS_BESIDE=1 \
+//!     cargo bench -p obs-benches --bench spans -- 'spans/obs_init_unsampled$' 2>/dev/null
+//! ```
 
 // Span counts and rates, far below 2^52: exact as `f64`.
 #![allow(clippy::cast_precision_loss)]
@@ -89,7 +101,33 @@ fn case(
     f: fn(u64) -> u64,
 ) -> u64 {
     let mut calls = 0u64;
-    tracing::dispatcher::with_default(dispatch, || {
+    // `SPANS_BESIDE`, `SPANS_GLOBAL`: see the module's documentation.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let global = std::env::var("SPANS_GLOBAL").is_ok_and(|c| c == name);
+    if global {
+        let _ = tracing::dispatcher::set_global_default(dispatch.clone());
+    }
+    let none = Dispatch::none();
+    let dispatch = if global { &none } else { dispatch };
+    let beside = std::env::var_os("SPANS_BESIDE").map(|_| {
+        let (stop, dispatch) = (std::sync::Arc::clone(&stop), dispatch.clone());
+        std::thread::spawn(move || {
+            let run = || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    black_box(f(black_box(i)));
+                    i += 1;
+                }
+                i
+            };
+            if global {
+                run()
+            } else {
+                tracing::dispatcher::with_default(&dispatch, run)
+            }
+        })
+    });
+    let mut measure = || {
         group.bench_function(name, |bench| {
             bench.iter_custom(|iters| {
                 let start = Instant::now();
@@ -101,7 +139,16 @@ fn case(
                 elapsed
             });
         });
-    });
+    };
+    if global {
+        measure();
+    } else {
+        tracing::dispatcher::with_default(dispatch, measure);
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = beside {
+        calls += t.join().expect("the second thread");
+    }
     calls
 }
 
