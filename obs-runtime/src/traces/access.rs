@@ -8,7 +8,7 @@ use tracing_subscriber::registry::{ExtensionsMut, LookupSpan as _};
 
 use super::ids::SpanContext;
 use super::layer::context_of_mut;
-use super::lifecycle::{record_kept, record_taken};
+use super::lifecycle::record_kept;
 use super::record::SpanRecord;
 use super::slots::{self, Kept, Slot};
 
@@ -34,19 +34,12 @@ impl SpanAccess for ExtensionsMut<'_> {
     }
 
     fn take_record(&mut self) -> Option<SpanRecord> {
-        let record = self.remove::<SpanRecord>();
-        if record.is_some() {
-            record_taken();
-        }
-        record
+        self.remove::<SpanRecord>()
     }
 
     fn set(&mut self, context: SpanContext, record: Option<SpanRecord>) {
         self.remove::<SpanContext>();
-        if let Some(old) = self.remove::<SpanRecord>() {
-            drop(old);
-            record_taken();
-        }
+        drop(self.remove::<SpanRecord>());
         match record {
             Some(record) => {
                 self.insert(record);
@@ -78,17 +71,10 @@ impl SpanAccess for SlotAccess<'_> {
     }
 
     fn take_record(&mut self) -> Option<SpanRecord> {
-        let record = self.state.record.take();
-        if record.is_some() {
-            record_taken();
-        }
-        record
+        self.state.record.take()
     }
 
     fn set(&mut self, context: SpanContext, record: Option<SpanRecord>) {
-        if self.state.record.take().is_some() {
-            record_taken();
-        }
         if record.is_some() {
             record_kept();
         }

@@ -22,7 +22,7 @@ use tracing_subscriber::registry::{Extensions, ExtensionsMut, LookupSpan, SpanRe
 
 use super::context;
 use super::ids::{SpanContext, SpanIds};
-use super::lifecycle::{self, any_record, record_kept, record_taken};
+use super::lifecycle::{self, any_record, record_kept};
 use super::record::{Fields, Link, SpanRecord};
 use crate::clock;
 use crate::traces::pipeline;
@@ -284,7 +284,6 @@ where
         let Some(record) = span.extensions_mut().remove::<SpanRecord>() else {
             return;
         };
-        record_taken();
         lifecycle::finish(span.metadata(), record, end);
     }
 }

@@ -8,8 +8,9 @@
 //! - [`add_event`]: an event inside a sampled span;
 //! - [`finish`]: the record of a closed span, to its thread's buffer and the exporter.
 
+use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use tracing::span::Attributes;
 use tracing::{Event, Level};
@@ -19,7 +20,7 @@ use super::context::{self, Opening};
 use super::ids::{self, SpanContext, SpanIds};
 use super::pipeline;
 use super::record::{self, EventVisitor, SpanRecord, SpanStatus};
-use super::tail::Tally;
+use super::tail::{Rules, Tally};
 use crate::clock;
 
 /// Where a new span's trace comes from.
@@ -128,7 +129,26 @@ pub(crate) fn open(
 /// The hold of a new local trace whose root is the span `root`, under the active pipeline's
 /// rules (none if it stopped meanwhile: the span is then not held, and dropped at its close).
 pub(crate) fn new_tally(root: [u8; 8]) -> Option<Tally> {
-    pipeline::tail_rules().map(|rules| Tally::new(rules, root))
+    // The rules, kept by each thread beside the pipeline generation they belong to: reading
+    // them under the active pipeline's lock wrote its reader count, a line every thread
+    // shares, twice per local trace.
+    thread_local! {
+        static RULES: RefCell<Option<(u64, Arc<Rules>)>> = const { RefCell::new(None) };
+    }
+    let generation = GENERATION.load(Relaxed);
+    let cached = RULES.try_with(|cached| {
+        let mut cached = cached.borrow_mut();
+        match &*cached {
+            Some((of, rules)) if *of == generation => Some(Arc::clone(rules)),
+            _ => {
+                let rules = pipeline::tail_rules();
+                *cached = rules.as_ref().map(|r| (generation, Arc::clone(r)));
+                rules
+            }
+        }
+    });
+    let rules = cached.unwrap_or_else(|_| pipeline::tail_rules())?;
+    Some(Tally::new(rules, root))
 }
 
 /// `event`, which happened inside the span `record` belongs to, as a span event.
@@ -203,24 +223,26 @@ pub(crate) fn exported_name(
     }
 }
 
-/// How many spans have a record (are sampled and open), in the whole process. While none has,
+/// Whether any span of the process ever kept a record (was sampled or held). Until one has,
 /// entering, leaving and closing a span need not look it up: an unsampled trace costs the
-/// subscriber's work and its own ids, not three lookups more per span.
-static RECORDS: AtomicUsize = AtomicUsize::new(0);
+/// subscriber's work and its own ids, not three lookups more per span. Set once, never
+/// cleared: a count of the open records (the first version) was two writes per sampled span
+/// to one cache line every thread shares, and with a second thread recording spans that line
+/// went back and forth on every span (docs/design.md, "Spans on two threads").
+static RECORDED: AtomicBool = AtomicBool::new(false);
 
 /// A record was kept in some span's state.
+#[inline]
 pub(crate) fn record_kept() {
-    RECORDS.fetch_add(1, Relaxed);
-}
-
-/// A record was taken out of some span's state.
-pub(crate) fn record_taken() {
-    RECORDS.fetch_sub(1, Relaxed);
+    // Read first: once set, the line is only ever read, and stays in every core's cache.
+    if !RECORDED.load(Relaxed) {
+        RECORDED.store(true, Relaxed);
+    }
 }
 
 /// Whether any span may have a record. A span handed to another thread carries the
-/// happens-before of its hand-over, so that thread sees the count that included it.
+/// happens-before of its hand-over, so that thread sees the flag its record set.
 #[inline]
 pub(crate) fn any_record() -> bool {
-    RECORDS.load(Relaxed) != 0
+    RECORDED.load(Relaxed)
 }

@@ -20,7 +20,7 @@ use tracing_subscriber::layer::Filter;
 
 use crate::logs::{EventSpan, LogFormat, Ship, TextLine};
 use crate::traces::context::{entered_sampled, exited_sampled, take_opening};
-use crate::traces::lifecycle::{self, any_record, record_kept, record_taken};
+use crate::traces::lifecycle::{self, any_record, record_kept};
 use crate::traces::slots::{self, Kept, Slot, Spans};
 use crate::traces::{Fields, FieldsVisitor, Link};
 
@@ -129,10 +129,7 @@ impl ObsSubscriber {
         while let Some((id, slot)) = closing.take() {
             let end = crate::clock::raw();
             let meta = slot.meta();
-            let parent = slots::free(&id, slot, |record| {
-                record_taken();
-                lifecycle::finish(meta, record, end);
-            });
+            let parent = slots::free(&id, slot, |record| lifecycle::finish(meta, record, end));
             closing = parent
                 .and_then(|parent| self.spans.get(&parent).map(|slot| (parent, slot)))
                 .filter(|(_, slot)| slot.release());

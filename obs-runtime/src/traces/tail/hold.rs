@@ -9,7 +9,7 @@
 //! trace (99 % of them at `ratio=0.01`) never reaches the exporter's queue or its worker.
 //!
 //! The bounds are checked where a span is held: `max_spans` and `max_memory` (all held
-//! traces together, one relaxed counter) decide the trace whose span passes them, on what it
+//! traces together, one count the threads add to in batches) decide the trace whose span passes them, on what it
 //! holds; `max_age` too, and the exporter's worker also decides, at each schedule delay,
 //! the traces held longer (a root that stays open while its children went quiet), and every
 //! held trace when it stops, after retiring its rules (a trace listed under them later is
@@ -17,9 +17,10 @@
 //! listed, once it holds a span, in its thread's list of open traces. Spans that close after
 //! their trace was decided follow the decision.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{
-    AtomicBool, AtomicUsize,
+    AtomicBool, AtomicIsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 use std::sync::{Arc, Mutex};
@@ -36,8 +37,53 @@ use crate::traces::stats::DROPPED_SHUTDOWN;
 /// Set once a pipeline with tail sampling ran: its counters are on the page from then on.
 pub(crate) static EVER_ON: AtomicBool = AtomicBool::new(false);
 
-/// Estimated bytes held by every held trace together, for `max_memory`.
-static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Estimated bytes held by every held trace together, for `max_memory`, less what the
+/// threads have not added yet ([`held_bytes`]); it may read below zero for a while (a trace
+/// held by one thread, decided by another).
+static HELD_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+/// What a thread adds to or takes from [`HELD_BYTES`] at once: its changes wait in the thread
+/// until they come to this much either way. One shared count written per held span was a
+/// cache line every recording thread took from the others on every span (docs/design.md,
+/// "Spans on two threads"); so `max_memory` is checked against a total that may be off by
+/// this much per thread.
+const HELD_BATCH: isize = 64 << 10;
+
+/// A thread's changes to [`HELD_BYTES`] not added yet; added when the thread ends.
+struct HeldHere(Cell<isize>);
+
+impl Drop for HeldHere {
+    fn drop(&mut self) {
+        HELD_BYTES.fetch_add(self.0.get(), Relaxed);
+    }
+}
+
+thread_local! {
+    static HELD_HERE: HeldHere = const { HeldHere(Cell::new(0)) };
+}
+
+/// Changes the held bytes by `delta`; returns the total as this thread sees it.
+fn held_bytes(delta: isize) -> usize {
+    let total = HELD_HERE
+        .try_with(|here| {
+            let mine = here.0.get() + delta;
+            if mine.unsigned_abs() >= HELD_BATCH.unsigned_abs() {
+                here.0.set(0);
+                HELD_BYTES.fetch_add(mine, Relaxed) + mine
+            } else {
+                here.0.set(mine);
+                HELD_BYTES.load(Relaxed) + mine
+            }
+        })
+        // The thread's locals are gone (it is ending): straight to the shared count.
+        .unwrap_or_else(|_| HELD_BYTES.fetch_add(delta, Relaxed) + delta);
+    usize::try_from(total).unwrap_or(0)
+}
+
+/// `bytes` as a change to the held bytes (a span's estimate never comes near `isize::MAX`).
+fn signed(bytes: usize) -> isize {
+    isize::try_from(bytes).unwrap_or(isize::MAX)
+}
 
 /// A pipeline's rules, with what they need read once: the latency objectives.
 #[derive(Debug)]
@@ -197,7 +243,7 @@ impl Tally {
         }
         let bytes = estimate(&span.record);
         held.bytes += bytes;
-        let total = HELD_BYTES.fetch_add(bytes, Relaxed) + bytes;
+        let total = held_bytes(signed(bytes));
         let end = span.end;
         held.spans.push(span);
         let bound = if root {
@@ -263,7 +309,7 @@ impl Drop for Shared {
             .held
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        HELD_BYTES.fetch_sub(held.bytes, Relaxed);
+        held_bytes(-signed(held.bytes));
         DROPPED_SHUTDOWN.fetch_add(held.spans.len() as u64, Relaxed);
     }
 }
@@ -285,7 +331,7 @@ impl Shared {
         let keep = reason.keeps();
         held.decided = Some(keep);
         self.decided.store(true, Relaxed);
-        HELD_BYTES.fetch_sub(held.bytes, Relaxed);
+        held_bytes(-signed(held.bytes));
         held.bytes = 0;
         let mut spans = std::mem::take(&mut held.spans);
         if keep {
