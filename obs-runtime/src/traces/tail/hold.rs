@@ -8,14 +8,14 @@
 //! every child in the process has closed by then: nothing waits for a sweep, and a dropped
 //! trace (99 % of them at `ratio=0.01`) never reaches the exporter's queue or its worker.
 //!
-//! The bounds are checked where a span is held: `max_spans` and `max_memory` (all held
-//! traces together, one count the threads add to in batches) decide the trace whose span
-//! passes them, on what it holds; `max_age` too, and the exporter's worker also decides, at each schedule delay,
-//! the traces held longer (a root that stays open while its children went quiet), and every
-//! held trace when it stops, after retiring its rules (a trace listed under them later is
-//! decided at its next span or by the next pipeline's sweep). For those sweeps a trace is
-//! listed, once it holds a span, in its thread's list of open traces. Spans that close after
-//! their trace was decided follow the decision.
+//! The bounds are checked where a span is held: `max_spans` and `max_memory` (all held traces
+//! together, one count the threads add to in batches) decide the trace whose span passes
+//! them, on what it holds; `max_age` too, and the exporter's worker also decides, at each
+//! schedule delay, the traces held longer (a root that stays open while its children went
+//! quiet), and every held trace when it stops, after retiring its rules (a trace listed under
+//! them later is decided at its next span or by the next pipeline's sweep). For those sweeps
+//! a trace is listed, once it holds a span, in its thread's list of open traces. Spans that
+//! close after their trace was decided follow the decision.
 
 use std::cell::Cell;
 use std::collections::HashMap;
