@@ -2,9 +2,9 @@
 # Runs every benchmark of obs beside its peers and writes BENCHMARKS.md at the repo root:
 #
 #   bash benches/report.sh            # everything: 13.3 minutes on 2 cores at load 1.1
-#                                     # from an empty target/ (2026-12-07, 679a4c5; the run
-#                                     # before, 1018166, took 14.1 with the builds already
-#                                     # there, on a slower VM); its step times are kept in
+#                                     # from an empty target/ (2026-12-07, 679a4c5), 10.6
+#                                     # with the builds there (8bb9ef2; 1018166 took 14.1
+#                                     # on a slower VM); its step times are kept in
 #                                     # target/obs-report/steps.txt and quoted in BENCHMARKS.md's
 #                                     # header
 #   bash benches/report.sh --quick    # skips the generated scrape and compile-time crates
