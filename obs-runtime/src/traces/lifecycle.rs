@@ -129,26 +129,30 @@ pub(crate) fn open(
 /// The hold of a new local trace whose root is the span `root`, under the active pipeline's
 /// rules (none if it stopped meanwhile: the span is then not held, and dropped at its close).
 pub(crate) fn new_tally(root: [u8; 8]) -> Option<Tally> {
-    // The rules, kept by each thread beside the pipeline generation they belong to: reading
-    // them under the active pipeline's lock wrote its reader count, a line every thread
-    // shares, twice per local trace.
+    with_tail_rules(|rules| Tally::new(Arc::clone(rules), root))
+}
+
+/// `f` of the active pipeline's tail-sampling rules, if it has any. Each thread keeps them
+/// beside the pipeline generation they belong to: reading them under the active pipeline's
+/// lock wrote its reader count, a line every thread shares, twice per local trace.
+fn with_tail_rules<R>(f: impl FnOnce(&Arc<Rules>) -> R) -> Option<R> {
     thread_local! {
         static RULES: RefCell<Option<(u64, Arc<Rules>)>> = const { RefCell::new(None) };
     }
     let generation = GENERATION.load(Relaxed);
+    let mut f = Some(f);
     let cached = RULES.try_with(|cached| {
         let mut cached = cached.borrow_mut();
-        match &*cached {
-            Some((of, rules)) if *of == generation => Some(Arc::clone(rules)),
-            _ => {
-                let rules = pipeline::tail_rules();
-                *cached = rules.as_ref().map(|r| (generation, Arc::clone(r)));
-                rules
-            }
+        if !matches!(&*cached, Some((of, _)) if *of == generation) {
+            *cached = pipeline::tail_rules().map(|rules| (generation, rules));
         }
+        cached.as_ref().map(|(_, rules)| f.take().map(|f| f(rules)))
     });
-    let rules = cached.unwrap_or_else(|_| pipeline::tail_rules())?;
-    Some(Tally::new(rules, root))
+    match cached {
+        Ok(out) => out.flatten(),
+        // The thread's locals are gone (a span closed in a thread-local's destructor).
+        Err(_) => pipeline::tail_rules().and_then(|rules| f.take().map(|f| f(&rules))),
+    }
 }
 
 /// `event`, which happened inside the span `record` belongs to, as a span event.
@@ -188,9 +192,7 @@ pub(crate) fn finish(meta: &'static tracing::Metadata<'static>, mut record: Span
     }
     if record.local_root && record.ids.sampled && pipeline::tail_on() {
         // A trace kept at its start: counted as tail sampling's decision too.
-        if let Some(rules) = pipeline::tail_rules() {
-            rules.count_sampled_root(&record.ids.trace_id);
-        }
+        with_tail_rules(|rules| rules.count_sampled_root(&record.ids.trace_id));
     }
     let span = Finished {
         meta,

@@ -103,8 +103,8 @@ pub(crate) fn tail_on() -> bool {
     TAIL.load(Ordering::Relaxed)
 }
 
-/// The active pipeline's tail-sampling rules, under the read lock: read once per local
-/// trace tail sampling holds.
+/// The active pipeline's tail-sampling rules, under the read lock (the trace work keeps them
+/// per thread: `lifecycle::with_tail_rules`).
 pub(crate) fn tail_rules() -> Option<Arc<Rules>> {
     ACTIVE.read().as_ref().and_then(|p| p.tail.clone())
 }

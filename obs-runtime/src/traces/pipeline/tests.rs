@@ -61,6 +61,7 @@ fn span(trace: u8, id: u8, sampled: bool, status: SpanStatus, generation: u64) -
 #[test]
 fn the_age_sweep_runs_while_the_queue_is_never_empty() {
     const QUEUED: usize = 200;
+    let _turn = crate::traces::tail::tests::sweeping();
     let rules = Rules::new(
         TailSampling::new()
             .errors()

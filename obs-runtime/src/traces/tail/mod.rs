@@ -16,7 +16,7 @@
 
 mod hold;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::*;
@@ -54,6 +54,15 @@ fn a_bad_item_is_named_with_what_is_expected() {
     }
     assert!(TailSampling::new().ratio(1.5).check().is_err());
     assert!(TailSampling::new().max_spans(0).check().is_err());
+}
+
+/// Held by a test while it sweeps or retires rules: a sweep decides the traces of every
+/// retired rules, so two such tests at once would take each other's.
+pub(crate) fn sweeping() -> MutexGuard<'static, ()> {
+    static SWEEPING: Mutex<()> = Mutex::new(());
+    SWEEPING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn meta() -> &'static tracing::Metadata<'static> {
@@ -201,8 +210,18 @@ fn max_memory_decides_the_trace_whose_span_passes_it() {
     );
 }
 
+/// What a sweep under `rules` (of every held trace when `all`) exported: (trace, span).
+fn swept(rules: &Arc<Rules>, all: bool) -> Vec<(u8, u8)> {
+    let mut swept = Vec::new();
+    sweep(rules, all, |s| {
+        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
+    });
+    swept
+}
+
 #[test]
 fn max_age_is_checked_where_spans_close_and_by_the_workers_sweep() {
+    let _turn = sweeping();
     let rules = Rules::new(TailSampling::new().errors().max_age(Duration::from_secs(1)));
     // Two seconds between a trace's first held span and its next: decided at the second.
     let mut trace = Trace::new(&rules);
@@ -233,17 +252,9 @@ fn max_age_is_checked_where_spans_close_and_by_the_workers_sweep() {
     let mut now = span(4, 2, SpanStatus::Error("e".into()), 0);
     now.end = crate::clock::raw();
     assert!(young.close(now).is_empty());
-    let mut swept = Vec::new();
-    sweep(&rules, false, |s| {
-        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
-    });
-    assert_eq!(swept, [(2, 2)]);
+    assert_eq!(swept(&rules, false), [(2, 2)]);
     // The pipeline stops: every trace held under its rules is decided, whatever its age.
-    let mut swept = Vec::new();
-    sweep(&rules, true, |s| {
-        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
-    });
-    assert_eq!(swept, [(4, 2)]);
+    assert_eq!(swept(&rules, true), [(4, 2)]);
     assert_eq!(
         old.close(span(2, 1, SpanStatus::Unset, 0)),
         [(2, 1)],
@@ -252,7 +263,7 @@ fn max_age_is_checked_where_spans_close_and_by_the_workers_sweep() {
     drop(other);
     // A stopped pipeline's rules (its worker retires them before its last sweep): a trace
     // held under them is decided at its next span's close, or by a later pipeline's sweep
-    // whatever its age. No other test retires rules, so no other sweep takes these.
+    // whatever its age.
     let stopped = Rules::new(TailSampling::new().errors());
     let mut next_close = Trace::new(&stopped);
     let mut quiet = Trace::new(&stopped);
@@ -266,13 +277,9 @@ fn max_age_is_checked_where_spans_close_and_by_the_workers_sweep() {
         next_close.close(span(5, 3, SpanStatus::Unset, 0)),
         [(5, 2), (5, 3)]
     );
-    let mut swept = Vec::new();
-    sweep(&rules, false, |s| {
-        swept.push((s.record.ids.trace_id[0], s.record.ids.span_id[0]));
-    });
-    // Any later pipeline's sweep takes it (the worker test in traces/pipeline may be the
-    // one): decided before its next span, which follows alone.
-    assert!(swept.iter().all(|&s| s == (6, 2)), "{swept:?}");
+    let got = swept(&rules, false);
+    // Decided by that sweep: its next span follows alone.
+    assert!(got.iter().all(|&s| s == (6, 2)), "{got:?}");
     assert_eq!(quiet.close(span(6, 3, SpanStatus::Unset, 0)), [(6, 3)]);
 }
 
